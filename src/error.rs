@@ -1,0 +1,98 @@
+//! Errors of the reading and writing layer. Every error names the file; parse errors also
+//! the 1-based line and column. All of them map to exit code 2.
+
+use std::path::{Path, PathBuf};
+
+/// A failure to read, parse or write a file, or a bad request. Exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A syntax or structure error at a position in a JSON or XML file.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: u32,
+        column: u32,
+        message: String,
+    },
+    /// Content that parses but cannot be used (no position available, or not applicable).
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+    /// A command-line or configuration mistake.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io { path: path.to_path_buf(), source }
+    }
+
+    pub fn parse(path: &Path, line: u32, column: u32, message: impl Into<String>) -> Self {
+        Error::Parse { path: path.to_path_buf(), line, column, message: message.into() }
+    }
+
+    pub fn invalid(path: &Path, message: impl Into<String>) -> Self {
+        Error::Invalid { path: path.to_path_buf(), message: message.into() }
+    }
+
+    /// Process exit code for this error (DESIGN §4: usage, I/O or parse failure).
+    pub fn exit_code(&self) -> i32 {
+        2
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// 1-based (line, column) of a byte offset in `text`. Columns count characters.
+pub fn line_col(text: &[u8], offset: usize) -> (u32, u32) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line as u32, column as u32)
+}
+
+/// Incremental offset → line mapping for many increasing offsets in one file.
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &[u8]) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr_newlines(text));
+        LineIndex { starts }
+    }
+
+    /// 1-based (line, column in bytes) of `offset`.
+    pub fn locate(&self, offset: usize) -> (u32, u32) {
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let col = offset - self.starts[line - 1] + 1;
+        (line as u32, col as u32)
+    }
+}
+
+fn memchr_newlines(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    text.iter().enumerate().filter(|(_, &b)| b == b'\n').map(|(i, _)| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col(b"ab\ncd", 0), (1, 1));
+        assert_eq!(line_col(b"ab\ncd", 4), (2, 2));
+        let idx = LineIndex::new(b"ab\ncd\n\nx");
+        assert_eq!(idx.locate(4), (2, 2));
+        assert_eq!(idx.locate(7), (4, 1));
+    }
+}

@@ -1,0 +1,81 @@
+//! What a conversion could not carry. Every writer and every recovering reader reports here;
+//! counts in equal counts out or a line says why.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use std::fmt;
+
+/// One kind of loss or approximation, with a stable code and how often it happened.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Loss {
+    /// Stable kebab-case code, e.g. `ellipse-from-mask`.
+    pub code: &'static str,
+    pub count: usize,
+    /// What happened, for people.
+    pub message: String,
+}
+
+/// The lossiness report of one conversion step (a read, a write, or both).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Lossiness {
+    /// Annotations in, per shape kind.
+    pub input: IndexMap<String, usize>,
+    /// Annotations out, per shape kind (or per output row kind).
+    pub output: IndexMap<String, usize>,
+    pub losses: Vec<Loss>,
+}
+
+impl Lossiness {
+    /// Records `count` more occurrences of `code`; the message of the first one is kept.
+    pub fn add(&mut self, code: &'static str, count: usize, message: impl Into<String>) {
+        if count == 0 {
+            return;
+        }
+        if let Some(l) = self.losses.iter_mut().find(|l| l.code == code) {
+            l.count += count;
+        } else {
+            self.losses.push(Loss { code, count, message: message.into() });
+        }
+    }
+
+    pub fn merge(&mut self, other: Lossiness) {
+        for l in other.losses {
+            self.add(l.code, l.count, l.message);
+        }
+        for (k, v) in other.input {
+            *self.input.entry(k).or_insert(0) += v;
+        }
+        for (k, v) in other.output {
+            *self.output.entry(k).or_insert(0) += v;
+        }
+    }
+
+    pub fn is_lossless(&self) -> bool {
+        self.losses.is_empty()
+    }
+
+    pub fn total_in(&self) -> usize {
+        self.input.values().sum()
+    }
+
+    pub fn total_out(&self) -> usize {
+        self.output.values().sum()
+    }
+}
+
+impl fmt::Display for Lossiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |m: &IndexMap<String, usize>| {
+            m.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+        };
+        writeln!(f, "in:  {} annotations ({})", self.total_in(), list(&self.input))?;
+        writeln!(f, "out: {} annotations ({})", self.total_out(), list(&self.output))?;
+        if self.losses.is_empty() {
+            writeln!(f, "lossless: nothing was dropped or approximated")?;
+        }
+        for l in &self.losses {
+            writeln!(f, "lossy [{}] ×{}: {}", l.code, l.count, l.message)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,219 @@
+//! The strict typed model every reader produces and every writer consumes.
+//!
+//! One `Dataset` holds what COCO JSON and CVAT XML 1.1 can say about a set of images. Fields
+//! that only one format knows are kept in that format's side car (`CocoExtra`, `CvatExtra`)
+//! so that a pass through the model and back to the same format loses nothing.
+
+mod geometry;
+mod ids;
+
+pub use geometry::*;
+pub use ids::*;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// JSON object with key order preserved (unknown COCO fields are carried in these).
+pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// An sRGB colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rgb(pub [u8; 3]);
+
+impl Rgb {
+    /// `#rrggbb`, as CVAT writes label colours.
+    pub fn to_hex(self) -> String {
+        format!("#{:02x}{:02x}{:02x}", self.0[0], self.0[1], self.0[2])
+    }
+
+    /// Parses `#rrggbb` (case-insensitive, `#` optional).
+    pub fn from_hex(s: &str) -> Option<Rgb> {
+        let h = s.trim().trim_start_matches('#');
+        if h.len() != 6 || !h.is_ascii() {
+            return None;
+        }
+        let p = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
+        Some(Rgb([p(0)?, p(2)?, p(4)?]))
+    }
+}
+
+/// Where an object sits in its source file (1-based line and column, byte span).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLoc {
+    pub line: u32,
+    pub column: u32,
+    /// Byte offset of the object's first byte.
+    pub start: usize,
+    /// Byte offset just past the object's last byte.
+    pub end: usize,
+}
+
+/// A CVAT attribute declaration on a label (`<meta>…<attribute>`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttributeSpec {
+    pub name: String,
+    pub mutable: Option<String>,
+    pub input_type: Option<String>,
+    pub default_value: Option<String>,
+    /// As CVAT writes it: values separated by newlines (or spaces in older exports).
+    pub values: Option<String>,
+}
+
+/// A class: COCO category or CVAT label.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Category {
+    pub id: CategoryId,
+    pub name: String,
+    pub supercategory: String,
+    pub color: Option<Rgb>,
+    /// CVAT label type (`ellipse`, `any`, `rectangle`, …), when declared.
+    pub kind: Option<String>,
+    pub attributes: Vec<AttributeSpec>,
+    /// Unknown COCO category fields.
+    pub coco_extra: JsonMap,
+}
+
+/// An annotated image.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    pub id: ImageId,
+    pub file_name: String,
+    pub width: u32,
+    pub height: u32,
+    /// Split name (CVAT `subset`, or the COCO file's split).
+    pub subset: Option<String>,
+    /// Unknown COCO image fields (`license`, `coco_url`, …).
+    pub coco_extra: JsonMap,
+    /// Other XML attributes on CVAT `<image>` (`task_id`, …), in order.
+    pub cvat_attrs: Vec<(String, String)>,
+    /// Child elements of `<image>` this crate does not model (e.g. `<skeleton>`), verbatim.
+    pub cvat_unknown: Vec<String>,
+    pub loc: Option<SourceLoc>,
+}
+
+/// A value of a per-annotation attribute. CVAT stores text; COCO any JSON value.
+pub type AttrValue = serde_json::Value;
+
+/// COCO fields kept so that COCO → COCO writes them back as they were.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CocoExtra {
+    pub iscrowd: Option<u8>,
+    pub bbox: Option<[f64; 4]>,
+    pub area: Option<f64>,
+    /// The `segmentation` exactly as read (written back when the shape is unchanged).
+    pub segmentation: Option<serde_json::Value>,
+    /// Whether the annotation had an `attributes` object.
+    pub had_attributes: bool,
+    /// Unknown annotation fields.
+    pub extra: JsonMap,
+}
+
+/// One annotation: a shape with its class and the metadata CVAT and COCO attach to it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    pub id: AnnotationId,
+    pub image_id: ImageId,
+    pub category_id: CategoryId,
+    pub shape: Shape,
+    pub occluded: bool,
+    pub z_order: i32,
+    pub group_id: Option<u64>,
+    /// CVAT `source` (`manual`, `auto`, `semi-auto`, `file`, `consensus`).
+    pub source: Option<String>,
+    /// User attributes (CVAT `<attribute name>` children, COCO `attributes` minus `occluded`
+    /// and `rotation`), in order.
+    pub attributes: IndexMap<String, AttrValue>,
+    pub coco: Option<CocoExtra>,
+    /// Other XML attributes on the CVAT shape element, in order.
+    pub cvat_attrs: Vec<(String, String)>,
+    pub loc: Option<SourceLoc>,
+}
+
+impl Annotation {
+    /// A new annotation with default metadata.
+    pub fn new(id: AnnotationId, image_id: ImageId, category_id: CategoryId, shape: Shape) -> Self {
+        Annotation {
+            id,
+            image_id,
+            category_id,
+            shape,
+            occluded: false,
+            z_order: 0,
+            group_id: None,
+            source: None,
+            attributes: IndexMap::new(),
+            coco: None,
+            cvat_attrs: Vec::new(),
+            loc: None,
+        }
+    }
+}
+
+/// Dataset-level extras of each format.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetMeta {
+    /// COCO top-level fields other than images/annotations/categories (`info`, `licenses`, …),
+    /// in order.
+    pub coco_top: JsonMap,
+    /// CVAT `<version>`.
+    pub cvat_version: Option<String>,
+    /// The `<meta>` element verbatim, split around its `<labels>` block so labels can be
+    /// regenerated while everything else (task, project, segments, dumped) is kept.
+    pub cvat_meta: Option<CvatMetaRaw>,
+    /// Top-level CVAT elements this crate does not model (e.g. `<track>`), verbatim.
+    pub cvat_unknown: Vec<String>,
+}
+
+/// A verbatim `<meta>` element: `before` + generated `<labels>` + `after`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CvatMetaRaw {
+    pub before_labels: String,
+    pub labels: String,
+    pub after_labels: String,
+    /// The labels exactly as declared, to detect whether the categories changed since reading.
+    pub declared: Vec<Category>,
+    /// Indentation in front of `<labels>`.
+    pub indent: String,
+}
+
+/// A whole annotation file: classes, images and their annotations.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dataset {
+    pub categories: Vec<Category>,
+    pub images: Vec<Image>,
+    pub annotations: Vec<Annotation>,
+    pub meta: DatasetMeta,
+}
+
+impl Dataset {
+    pub fn category(&self, id: CategoryId) -> Option<&Category> {
+        self.categories.iter().find(|c| c.id == id)
+    }
+
+    pub fn category_by_name(&self, name: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.name == name)
+    }
+
+    /// Annotations grouped per image, in image order; annotations of unknown images are
+    /// omitted (see `dangling-reference`).
+    pub fn annotations_by_image(&self) -> Vec<(&Image, Vec<&Annotation>)> {
+        let index: std::collections::HashMap<ImageId, usize> =
+            self.images.iter().enumerate().map(|(i, im)| (im.id, i)).collect();
+        let mut groups: Vec<Vec<&Annotation>> = vec![Vec::new(); self.images.len()];
+        for a in &self.annotations {
+            if let Some(&i) = index.get(&a.image_id) {
+                groups[i].push(a);
+            }
+        }
+        self.images.iter().zip(groups).collect()
+    }
+
+    /// Counts of annotations per shape kind, for lossiness reports.
+    pub fn shape_counts(&self) -> IndexMap<&'static str, usize> {
+        let mut m = IndexMap::new();
+        for a in &self.annotations {
+            *m.entry(a.shape.kind()).or_insert(0) += 1;
+        }
+        m
+    }
+}
