@@ -1,0 +1,179 @@
+//! `neutrostruct convert`: read one format, write another, say what was lost.
+
+use super::Outcome;
+use crate::convert::{self, Format};
+use crate::error::{Error, Result};
+use crate::lossiness::Lossiness;
+use crate::model::Dataset;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct ConvertArgs {
+    /// Input format; detected from the content when omitted.
+    #[arg(long, value_enum)]
+    from: Option<Format>,
+    /// Output format.
+    #[arg(long, value_enum)]
+    to: Format,
+    /// Input file (COCO JSON, CVAT XML) or folder (masks).
+    input: PathBuf,
+    /// Output file or folder.
+    #[arg(short = 'o', long = "output")]
+    output: PathBuf,
+    /// Folder of the images (training formats link or copy them).
+    #[arg(long)]
+    images: Option<PathBuf>,
+    /// How generated COCO segmentations are written.
+    #[arg(long, value_enum, default_value = "polygon")]
+    segmentation: SegmentationArg,
+    /// Label set: 4, 7 or a label-set JSON file (masks and training formats).
+    #[arg(long)]
+    labelset: Option<String>,
+    /// COCO input: when to turn annotations into ellipses.
+    #[arg(long, value_enum, default_value = "auto")]
+    ellipses: EllipsesArg,
+    /// Print the lossiness report as text (default) or JSON.
+    #[arg(long, value_enum, default_value = "text")]
+    report: ReportArg,
+    /// Exit 1 when anything was lost or approximated.
+    #[arg(long)]
+    deny_lossy: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SegmentationArg {
+    Polygon,
+    Rle,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum EllipsesArg {
+    /// Exact parameters when present; else only where CVAT's export marks an ellipse.
+    Auto,
+    /// Every annotation becomes an ellipse.
+    Always,
+    /// Keep native COCO geometry.
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ReportArg {
+    Text,
+    Json,
+}
+
+/// The validated request.
+struct Config {
+    from: Format,
+    to: Format,
+    input: PathBuf,
+    output: PathBuf,
+    coco_read: crate::coco::ReadOptions,
+    coco_write: crate::coco::WriteOptions,
+    report: ReportArg,
+    deny_lossy: bool,
+}
+
+impl ConvertArgs {
+    fn into_config(self) -> Result<Config> {
+        let from = match self.from {
+            Some(f) => f,
+            None => Format::detect(&self.input)?,
+        };
+        if !matches!(from, Format::Coco | Format::Cvat) {
+            return Err(Error::Usage(format!("--from {} is not supported yet (coco, cvat)", from.name())));
+        }
+        if !matches!(self.to, Format::Coco | Format::Cvat) {
+            return Err(Error::Usage(format!("--to {} is not supported yet (coco, cvat)", self.to.name())));
+        }
+        crate::atomic::ensure_not_input(&self.output, &[&self.input])?;
+        let ellipses = match self.ellipses {
+            EllipsesArg::Auto => crate::coco::EllipseRecovery::Auto,
+            EllipsesArg::Always => crate::coco::EllipseRecovery::Always,
+            EllipsesArg::Never => crate::coco::EllipseRecovery::Never,
+        };
+        let segmentation = match self.segmentation {
+            SegmentationArg::Polygon => crate::coco::SegmentationMode::Polygon,
+            SegmentationArg::Rle => crate::coco::SegmentationMode::Rle,
+        };
+        Ok(Config {
+            from,
+            to: self.to,
+            input: self.input,
+            output: self.output,
+            coco_read: crate::coco::ReadOptions { ellipses, ..Default::default() },
+            coco_write: crate::coco::WriteOptions { segmentation, ..Default::default() },
+            report: self.report,
+            deny_lossy: self.deny_lossy,
+        })
+    }
+}
+
+pub fn run(args: ConvertArgs) -> Result<Outcome> {
+    let cfg = args.into_config()?;
+    let started = std::time::Instant::now();
+    let (ds, mut loss) = read(cfg.from, &cfg.input, &cfg.coco_read)?;
+    let written = write(ds, cfg.from, cfg.to, &cfg.output, &cfg.coco_write)?;
+    // The input side counts what was read; the writer's side what it wrote.
+    loss.output = written.output.clone();
+    for l in written.losses {
+        loss.add(l.code, l.count, l.message);
+    }
+    match cfg.report {
+        ReportArg::Text => {
+            eprintln!(
+                "converted {} ({}) -> {} ({}) in {:.3} s",
+                cfg.input.display(),
+                cfg.from.name(),
+                cfg.output.display(),
+                cfg.to.name(),
+                started.elapsed().as_secs_f64()
+            );
+            eprint!("{loss}");
+        }
+        ReportArg::Json => {
+            let json = serde_json::to_string_pretty(&loss).map_err(|e| Error::Usage(e.to_string()))?;
+            println!("{json}");
+        }
+    }
+    Ok(if cfg.deny_lossy && !loss.is_lossless() { Outcome::Findings } else { Outcome::Success })
+}
+
+/// Reads a COCO or CVAT file into the model.
+pub fn read(from: Format, input: &Path, coco: &crate::coco::ReadOptions) -> Result<(Dataset, Lossiness)> {
+    match from {
+        Format::Coco => {
+            let (mut ds, loss) = crate::coco::read_path(input, coco)?;
+            convert::restore_cvat_from_coco(&mut ds);
+            Ok((ds, loss))
+        }
+        Format::Cvat => crate::cvat::read_path(input, &crate::cvat::ReadOptions::default()),
+        other => Err(Error::Usage(format!("reading {} is not supported here", other.name()))),
+    }
+}
+
+/// Writes the model as COCO or CVAT, adding what the format pair loses.
+pub fn write(
+    mut ds: Dataset,
+    from: Format,
+    to: Format,
+    output: &Path,
+    coco: &crate::coco::WriteOptions,
+) -> Result<Lossiness> {
+    match to {
+        Format::Coco => {
+            convert::carry_cvat_into_coco(&mut ds);
+            crate::coco::write_path(&ds, output, coco)
+        }
+        Format::Cvat => {
+            let mut loss = Lossiness::default();
+            if from == Format::Coco {
+                convert::note_coco_to_cvat_losses(&ds, &mut loss);
+            }
+            let written = crate::cvat::write_path(&ds, output, &crate::cvat::WriteOptions::default())?;
+            loss.merge(written);
+            Ok(loss)
+        }
+        other => Err(Error::Usage(format!("writing {} is not supported here", other.name()))),
+    }
+}
