@@ -753,3 +753,57 @@ proptest! {
         }
     }
 }
+
+/// The published shape: 93 images × 261 ellipses. Checks the full round trip at scale and
+/// prints the time (run with `--release --nocapture` to see realistic numbers).
+#[test]
+fn published_scale_round_trip() {
+    let (template, _) = read("cvat-ellipse/annotations_4classes.xml");
+    let mut ds = Dataset {
+        categories: template.categories.clone(),
+        meta: template.meta.clone(),
+        ..Default::default()
+    };
+    for i in 0..93u64 {
+        let mut img = template.images[0].clone();
+        img.id = ImageId(i);
+        img.file_name = format!("neutrophil_{i:03}.tif");
+        img.loc = None;
+        ds.images.push(img);
+        for k in 0..261u64 {
+            let e = Ellipse {
+                cx: (k * 13 % 4000) as f64 + 0.25,
+                cy: (k * 7 % 4000) as f64 + 0.5,
+                rx: 9.75,
+                ry: 6.5,
+                rotation: (k % 180) as f64,
+            };
+            let mut a = Annotation::new(
+                AnnotationId(ds.annotations.len() as u64 + 1),
+                ImageId(i),
+                CategoryId(k % 4 + 1),
+                Shape::Ellipse(e),
+            );
+            a.source = Some("manual".into());
+            ds.annotations.push(a);
+        }
+    }
+    let t = std::time::Instant::now();
+    let (text, loss) = cvat::to_string(&ds, &WriteOptions::default());
+    let written = t.elapsed();
+    let t = std::time::Instant::now();
+    let (back, _) = cvat::read_bytes(
+        text.as_bytes(),
+        Path::new("big.xml"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let read = t.elapsed();
+    println!(
+        "{} annotations, {} bytes: write {written:?}, read {read:?}",
+        back.annotations.len(),
+        text.len()
+    );
+    assert!(loss.is_lossless());
+    assert_eq!(strip_loc(back), ds);
+}

@@ -890,3 +890,60 @@ fn bare_category(id: CategoryId, name: String) -> Category {
         coco_extra: JsonMap::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(xml: &str) -> Result<(Dataset, Lossiness)> {
+        read_bytes(xml.as_bytes(), Path::new("t.xml"), &ReadOptions::default())
+    }
+
+    #[test]
+    fn bom_and_plain_doctype_are_accepted_and_offsets_count_the_bom() {
+        let xml = "\u{feff}<!DOCTYPE annotations>\n<annotations><image id=\"0\" name=\"a\" width=\"2\" height=\"2\"><tag label=\"t\"/></image></annotations>";
+        let (ds, _) = read(xml).unwrap();
+        let loc = ds.annotations[0].loc.unwrap();
+        assert_eq!(&xml[loc.start..loc.end], "<tag label=\"t\"/>");
+        assert_eq!(loc.line, 2);
+    }
+
+    #[test]
+    fn number_error_points_into_the_points_list() {
+        let xml = "<annotations><image id=\"0\" name=\"a\" width=\"2\" height=\"2\"><points label=\"t\" points=\"1,2;x,4\"/></image></annotations>";
+        let msg = read(xml).unwrap_err().to_string();
+        // `x,4` starts at byte 87 (column 88)
+        assert!(msg.starts_with("t.xml:1:88:"), "{msg}");
+    }
+
+    #[test]
+    fn too_many_points_is_an_error() {
+        let pts = vec!["1,1"; MAX_POINTS + 1].join(";");
+        let xml = format!("<annotations><image id=\"0\" name=\"a\" width=\"2\" height=\"2\"><polyline label=\"t\" points=\"{pts}\"/></image></annotations>");
+        assert!(read(&xml).unwrap_err().to_string().contains("more than"));
+    }
+
+    #[test]
+    fn mask_runs_with_spaces_and_other_attributes_in_order() {
+        let xml = "<annotations><image id=\"0\" name=\"a\" width=\"9\" height=\"9\"><mask label=\"m\" source=\"auto\" occluded=\"0\" rle=\"2, 3, 1\" left=\"1\" top=\"2\" width=\"3\" height=\"2\" z_order=\"0\" extra=\"y\" more=\"z\"></mask></image></annotations>";
+        let (ds, _) = read(xml).unwrap();
+        let a = &ds.annotations[0];
+        assert_eq!(
+            a.shape,
+            Shape::Mask(MaskData::Cvat {
+                left: 1,
+                top: 2,
+                width: 3,
+                height: 2,
+                counts: vec![2, 3, 1]
+            })
+        );
+        assert_eq!(a.source.as_deref(), Some("auto"));
+        let extra: Vec<_> = a
+            .cvat_attrs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(extra, [("extra", "y"), ("more", "z")]);
+    }
+}

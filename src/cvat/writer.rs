@@ -221,18 +221,19 @@ impl Writer<'_> {
                     ds.images.len(),
                     labels_block(&ds.categories, "      ")
                 );
-                let sc = ds
-                    .categories
-                    .iter()
-                    .filter(|c| !c.supercategory.is_empty())
-                    .count();
-                self.loss.add(
-                    "supercategory-dropped",
-                    sc,
-                    "CVAT labels have no supercategory",
-                );
             }
         }
+        // Verbatim labels came from CVAT and have none; generated ones cannot hold one.
+        let sc = ds
+            .categories
+            .iter()
+            .filter(|c| !c.supercategory.is_empty())
+            .count();
+        self.loss.add(
+            "supercategory-dropped",
+            sc,
+            "CVAT labels have no supercategory",
+        );
     }
 
     fn image(&mut self, image: &Image, anns: &[&Annotation]) {
@@ -463,4 +464,83 @@ fn attribute_spec(s: &mut String, indent: &str, a: &AttributeSpec) {
         }
     }
     let _ = writeln!(s, "{indent}      </attribute>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Annotation, AnnotationId, Ellipse, ImageId, JsonMap};
+
+    fn one_ellipse(e: Ellipse) -> Dataset {
+        let cat = Category {
+            id: CategoryId(1),
+            name: "c".into(),
+            supercategory: "granule/vesicle".into(),
+            color: None,
+            kind: None,
+            attributes: Vec::new(),
+            coco_extra: JsonMap::new(),
+        };
+        let image = Image {
+            id: ImageId(1),
+            file_name: "a.png".into(),
+            width: 10,
+            height: 10,
+            subset: None,
+            coco_extra: JsonMap::new(),
+            cvat_attrs: Vec::new(),
+            cvat_unknown: Vec::new(),
+            loc: None,
+        };
+        let a = Annotation::new(
+            AnnotationId(1),
+            ImageId(1),
+            CategoryId(1),
+            Shape::Ellipse(e),
+        );
+        Dataset {
+            categories: vec![cat],
+            images: vec![image],
+            annotations: vec![a],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rotation_omitted_when_it_prints_as_zero() {
+        let e = Ellipse {
+            cx: 1.0,
+            cy: 2.0,
+            rx: 3.0,
+            ry: 4.0,
+            rotation: -0.004,
+        };
+        let (s, loss) = render(&one_ellipse(e), &WriteOptions::default());
+        assert!(
+            s.contains("cx=\"1.00\" cy=\"2.00\" rx=\"3.00\" ry=\"4.00\" z_order=\"0\""),
+            "{s}"
+        );
+        let codes: Vec<_> = loss.losses.iter().map(|l| (l.code, l.count)).collect();
+        assert_eq!(
+            codes,
+            [("supercategory-dropped", 1), ("rounded-to-2-decimals", 1)]
+        );
+    }
+
+    #[test]
+    fn escapes_attribute_whitespace_and_markup() {
+        let mut out = String::new();
+        esc_attr("a\"b<c>&\n\t", &mut out);
+        assert_eq!(out, "a&quot;b&lt;c&gt;&amp;&#10;&#9;");
+        let mut out = String::new();
+        esc_text("x<y\nz", &mut out);
+        assert_eq!(out, "x&lt;y\nz");
+    }
+
+    #[test]
+    fn palette_is_deterministic_past_its_end() {
+        assert_eq!(palette(0).to_hex(), "#e6194b");
+        assert_eq!(palette(25), palette(25));
+        assert_ne!(palette(25), palette(26));
+    }
 }
