@@ -1,0 +1,949 @@
+//! Streaming CVAT XML 1.1 reader.
+//!
+//! One pass of quick-xml events over the whole file held in memory (so that `<meta>` and
+//! unknown elements can be kept as exact source bytes, and every shape gets its byte span).
+//! The parser is a small recursive descent over a fixed grammar (`annotations` → `image` →
+//! shape → `attribute`); everything it does not model is skipped iteratively, so nesting in
+//! the input never turns into recursion here.
+//!
+//! Entities: quick-xml never expands DTD entities; we additionally refuse any `<!DOCTYPE>`
+//! that declares one, and unescaping only knows the five predefined escapes and numeric
+//! character references, so an unknown `&foo;` is a parse error with its position.
+
+use super::ReadOptions;
+use crate::error::{Error, LineIndex, Result};
+use crate::lossiness::Lossiness;
+use crate::model::{
+    Annotation, AnnotationId, AttributeSpec, BoxShape, Category, CategoryId, CvatMetaRaw, Dataset,
+    Ellipse, Image, ImageId, JsonMap, MaskData, Point, Rgb, Shape, SourceLoc,
+};
+use indexmap::IndexMap;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// Deepest element nesting accepted (CVAT files nest 7 deep at most; this is a guard).
+pub const MAX_DEPTH: usize = 64;
+/// Most points (or mask runs) accepted in one shape.
+pub const MAX_POINTS: usize = 1_000_000;
+
+/// Shape elements this reader turns into `Shape`s.
+const SHAPES: &[&str] = &[
+    "ellipse", "box", "polygon", "polyline", "points", "mask", "tag",
+];
+
+/// Reads a CVAT XML 1.1 file held in memory. `path` is only used in messages.
+pub fn read_bytes(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
+    let lines = LineIndex::new(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let (l, c) = lines.locate(e.valid_up_to());
+            return Err(Error::parse(
+                path,
+                l,
+                c,
+                "invalid UTF-8 (CVAT XML must be UTF-8)",
+            ));
+        }
+    };
+    // A UTF-8 byte order mark is allowed; offsets stay relative to the original bytes.
+    let base = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let src = &text[base..];
+    let mut reader = Reader::from_str(src);
+    // Mismatched end tags are errors (the default, stated here because we rely on it).
+    reader.config_mut().check_end_names = true;
+    let mut p = Parser {
+        cur: Cursor {
+            src,
+            base,
+            reader,
+            path,
+            lines,
+            depth: 0,
+        },
+        opts,
+        ds: Dataset::default(),
+        labels: HashMap::new(),
+        ann_image: Vec::new(),
+        image_orig_ids: Vec::new(),
+        verbatim: 0,
+        seen_meta: false,
+    };
+    p.parse_document()?;
+    Ok(p.finish())
+}
+
+/// One attribute of an element, with the byte offset of its value (for messages).
+struct Attr<'a> {
+    key: Cow<'a, str>,
+    value: Cow<'a, str>,
+    offset: usize,
+}
+
+/// The event source with positions, depth accounting and error mapping.
+struct Cursor<'a> {
+    src: &'a str,
+    base: usize,
+    reader: Reader<&'a [u8]>,
+    path: &'a Path,
+    lines: LineIndex,
+    depth: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Error at byte offset `off` of `src`.
+    fn err(&self, off: usize, msg: impl Into<String>) -> Error {
+        let (l, c) = self.lines.locate(off + self.base);
+        Error::parse(self.path, l, c, msg)
+    }
+
+    fn loc(&self, start: usize, end: usize) -> SourceLoc {
+        let (line, column) = self.lines.locate(start + self.base);
+        SourceLoc {
+            line,
+            column,
+            start: start + self.base,
+            end: end + self.base,
+        }
+    }
+
+    /// Current position in `src` (just past the last event).
+    fn pos(&self) -> usize {
+        self.reader.buffer_position() as usize
+    }
+
+    /// The next event and the offset of its first byte.
+    fn next(&mut self) -> Result<(Event<'a>, usize)> {
+        let start = self.pos();
+        match self.reader.read_event() {
+            Ok(ev) => {
+                match &ev {
+                    Event::Start(_) => {
+                        self.depth += 1;
+                        if self.depth > MAX_DEPTH {
+                            return Err(self.err(
+                                start,
+                                format!("elements nest deeper than {MAX_DEPTH} levels"),
+                            ));
+                        }
+                    }
+                    Event::End(_) => self.depth = self.depth.saturating_sub(1),
+                    Event::DocType(d) if d.windows(8).any(|w| w == b"<!ENTITY") => {
+                        return Err(self.err(
+                            start,
+                            "DTD entity declarations are not supported (entities are never expanded)",
+                        ));
+                    }
+                    _ => {}
+                }
+                Ok((ev, start))
+            }
+            Err(e) => Err(self.err(
+                self.reader.error_position() as usize,
+                format!("malformed XML: {e}"),
+            )),
+        }
+    }
+
+    fn eof_err(&self, what: &str, opened_at: usize) -> Error {
+        let (l, c) = self.lines.locate(opened_at + self.base);
+        self.err(
+            self.src.len(),
+            format!("unexpected end of file: <{what}> opened at {l}:{c} is not closed"),
+        )
+    }
+
+    /// Byte offset of `s` inside `src`, when `s` borrows from it.
+    fn offset_of(&self, s: &[u8]) -> Option<usize> {
+        let p = s.as_ptr() as usize;
+        let b = self.src.as_ptr() as usize;
+        (p >= b && p + s.len() <= b + self.src.len()).then(|| p - b)
+    }
+
+    /// Skips the rest of an element whose `Start` was just read; returns the offset just
+    /// past its end tag. Iterative, so arbitrarily deep content costs no stack.
+    fn skip(&mut self, name: &str, start: usize) -> Result<usize> {
+        let target = self.depth.saturating_sub(1);
+        loop {
+            match self.next()? {
+                (Event::End(_), _) if self.depth == target => return Ok(self.pos()),
+                (Event::Eof, _) => return Err(self.eof_err(name, start)),
+                _ => {}
+            }
+        }
+    }
+
+    /// The text content of an element whose `Start` was just read (nested elements skipped).
+    fn text(&mut self, name: &str, start: usize) -> Result<String> {
+        let mut out = String::new();
+        loop {
+            match self.next()? {
+                (Event::Text(t), at) => {
+                    let raw = self.str_of(&t);
+                    match quick_xml::escape::unescape(&raw) {
+                        Ok(s) => out.push_str(&s),
+                        Err(e) => return Err(self.err(at, format!("bad escape in text: {e}"))),
+                    }
+                }
+                (Event::CData(t), _) => out.push_str(&String::from_utf8_lossy(&t)),
+                (Event::Start(e), at) => {
+                    let n = name_of(&e);
+                    self.skip(&n, at)?;
+                }
+                (Event::End(_), _) => return Ok(out),
+                (Event::Eof, _) => return Err(self.eof_err(name, start)),
+                _ => {}
+            }
+        }
+    }
+
+    /// `bytes` (already known to be UTF-8) as text, borrowing from `src` when possible.
+    fn str_of(&self, bytes: &[u8]) -> Cow<'a, str> {
+        match self
+            .offset_of(bytes)
+            .and_then(|o| self.src.get(o..o + bytes.len()))
+        {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
+        }
+    }
+
+    /// The attributes of `e` in order, unescaped, each with the offset of its value.
+    fn attrs(&self, e: &BytesStart<'a>, start: usize) -> Result<Vec<Attr<'a>>> {
+        let mut out = Vec::new();
+        for a in e.attributes() {
+            let a = a.map_err(|err| self.err(start, format!("malformed attribute: {err}")))?;
+            let key = self.str_of(a.key.as_ref());
+            let offset = self.offset_of(&a.value).unwrap_or(start);
+            let raw = self.str_of(&a.value);
+            let value = match raw {
+                Cow::Borrowed(s) => quick_xml::escape::unescape(s),
+                Cow::Owned(ref s) => {
+                    quick_xml::escape::unescape(s).map(|c| Cow::Owned(c.into_owned()))
+                }
+            }
+            .map_err(|err| self.err(offset, format!("bad escape in attribute `{key}`: {err}")))?;
+            out.push(Attr { key, value, offset });
+        }
+        Ok(out)
+    }
+}
+
+fn name_of(e: &BytesStart<'_>) -> String {
+    String::from_utf8_lossy(e.name().as_ref()).into_owned()
+}
+
+/// Attributes of one element with lookups that produce positioned errors.
+struct Attrs<'a, 'c> {
+    list: Vec<Attr<'a>>,
+    used: Vec<bool>,
+    elem: &'c str,
+    start: usize,
+}
+
+impl<'a> Attrs<'a, '_> {
+    fn take(&mut self, key: &str) -> Option<(Cow<'a, str>, usize)> {
+        let i = self.list.iter().position(|a| a.key == key)?;
+        self.used[i] = true;
+        Some((self.list[i].value.clone(), self.list[i].offset))
+    }
+
+    /// The attributes nobody took, in document order.
+    fn rest(self) -> Vec<(String, String)> {
+        self.list
+            .into_iter()
+            .zip(self.used)
+            .filter(|(_, u)| !u)
+            .map(|(a, _)| (a.key.into_owned(), a.value.into_owned()))
+            .collect()
+    }
+}
+
+struct Parser<'a, 'o> {
+    cur: Cursor<'a>,
+    opts: &'o ReadOptions,
+    ds: Dataset,
+    /// Label name → index into `ds.categories`.
+    labels: HashMap<String, usize>,
+    /// Per annotation, the index of its image (ids are fixed up at the end).
+    ann_image: Vec<usize>,
+    /// Per image, the `id` attribute as written.
+    image_orig_ids: Vec<u64>,
+    verbatim: usize,
+    seen_meta: bool,
+}
+
+impl<'a> Parser<'a, '_> {
+    fn required(&self, at: &mut Attrs<'a, '_>, key: &str) -> Result<(Cow<'a, str>, usize)> {
+        match at.take(key) {
+            Some(v) => Ok(v),
+            None => Err(self.cur.err(
+                at.start,
+                format!("<{}> lacks the required attribute `{key}`", at.elem),
+            )),
+        }
+    }
+
+    fn parse_num<T: std::str::FromStr>(
+        &self,
+        at: &Attrs<'a, '_>,
+        key: &str,
+        v: &str,
+        off: usize,
+    ) -> Result<T> {
+        v.trim().parse::<T>().map_err(|_| {
+            self.cur.err(
+                off,
+                format!(
+                    "attribute `{key}` of <{}> is not a valid number: {v:?}",
+                    at.elem
+                ),
+            )
+        })
+    }
+
+    fn float(&self, at: &Attrs<'a, '_>, key: &str, v: &str, off: usize) -> Result<f64> {
+        let x: f64 = self.parse_num(at, key, v, off)?;
+        if !x.is_finite() && !self.opts.allow_non_finite {
+            return Err(self.cur.err(
+                off,
+                format!("attribute `{key}` of <{}> is not finite: {v:?}", at.elem),
+            ));
+        }
+        Ok(x)
+    }
+
+    fn req_f64(&self, at: &mut Attrs<'a, '_>, key: &str) -> Result<f64> {
+        let (v, off) = self.required(at, key)?;
+        self.float(at, key, &v, off)
+    }
+
+    fn opt_f64(&self, at: &mut Attrs<'a, '_>, key: &str) -> Result<Option<f64>> {
+        match at.take(key) {
+            Some((v, off)) => self.float(at, key, &v, off).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn req_u32(&self, at: &mut Attrs<'a, '_>, key: &str) -> Result<u32> {
+        let (v, off) = self.required(at, key)?;
+        self.parse_num(at, key, &v, off)
+    }
+
+    /// `x,y;x,y;…` with the value's offset for messages.
+    fn points(&self, at: &Attrs<'a, '_>, key: &str, v: &str, off: usize) -> Result<Vec<Point>> {
+        let mut pts = Vec::new();
+        if v.trim().is_empty() {
+            return Ok(pts);
+        }
+        let mut seg_off = 0;
+        for seg in v.split(';') {
+            if pts.len() >= MAX_POINTS {
+                return Err(self.cur.err(
+                    off,
+                    format!("<{}> has more than {MAX_POINTS} points", at.elem),
+                ));
+            }
+            let here = off + seg_off;
+            seg_off += seg.len() + 1;
+            let mut xy = seg.split(',');
+            let (Some(x), Some(y), None) = (xy.next(), xy.next(), xy.next()) else {
+                return Err(self.cur.err(
+                    here,
+                    format!(
+                        "attribute `{key}` of <{}>: expected `x,y`, found {seg:?}",
+                        at.elem
+                    ),
+                ));
+            };
+            pts.push([self.float(at, key, x, here)?, self.float(at, key, y, here)?]);
+        }
+        Ok(pts)
+    }
+
+    fn category_for(&mut self, name: &str) -> CategoryId {
+        if let Some(&i) = self.labels.get(name) {
+            return self.ds.categories[i].id;
+        }
+        // A label used but never declared: read it anyway as a new class (not a loss).
+        let id = CategoryId(self.ds.categories.len() as u64 + 1);
+        self.ds.categories.push(bare_category(id, name.to_string()));
+        self.labels
+            .insert(name.to_string(), self.ds.categories.len() - 1);
+        id
+    }
+
+    fn parse_document(&mut self) -> Result<()> {
+        let mut root_done = false;
+        loop {
+            match self.cur.next()? {
+                (Event::Start(e), at) => {
+                    let n = name_of(&e);
+                    if root_done || n != "annotations" {
+                        return Err(self.cur.err(
+                            at,
+                            format!("expected one <annotations> root element, found <{n}>"),
+                        ));
+                    }
+                    self.parse_root(at)?;
+                    root_done = true;
+                }
+                (Event::Empty(e), at) => {
+                    let n = name_of(&e);
+                    if root_done || n != "annotations" {
+                        return Err(self.cur.err(
+                            at,
+                            format!("expected one <annotations> root element, found <{n}/>"),
+                        ));
+                    }
+                    root_done = true;
+                }
+                (Event::Eof, _) => {
+                    if !root_done {
+                        return Err(self.cur.err(
+                            self.cur.src.len(),
+                            "no <annotations> root element: not a CVAT XML file",
+                        ));
+                    }
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn parse_root(&mut self, root_at: usize) -> Result<()> {
+        loop {
+            match self.cur.next()? {
+                (Event::Start(e), at) => match name_of(&e).as_str() {
+                    "version" => {
+                        self.ds.meta.cvat_version =
+                            Some(self.cur.text("version", at)?.trim().to_string())
+                    }
+                    "meta" => self.parse_meta(at)?,
+                    "image" => self.parse_image(&e, at, true)?,
+                    n => {
+                        let end = self.cur.skip(n, at)?;
+                        self.keep_top(at, end);
+                    }
+                },
+                (Event::Empty(e), at) => match name_of(&e).as_str() {
+                    "image" => self.parse_image(&e, at, false)?,
+                    _ => {
+                        let end = self.cur.pos();
+                        self.keep_top(at, end);
+                    }
+                },
+                (Event::End(_), _) => return Ok(()),
+                (Event::Eof, _) => return Err(self.cur.eof_err("annotations", root_at)),
+                _ => {}
+            }
+        }
+    }
+
+    fn keep_top(&mut self, start: usize, end: usize) {
+        self.ds
+            .meta
+            .cvat_unknown
+            .push(self.cur.src[start..end].to_string());
+        self.verbatim += 1;
+    }
+
+    /// `<meta>`: kept verbatim, split around the first `<labels>` of its `<task>` or
+    /// `<project>`, whose labels become the categories.
+    fn parse_meta(&mut self, meta_at: usize) -> Result<()> {
+        if self.seen_meta {
+            return Err(self.cur.err(meta_at, "a second <meta> element"));
+        }
+        self.seen_meta = true;
+        let mut stack: Vec<String> = Vec::new();
+        let mut labels_span: Option<(usize, usize)> = None;
+        let mut declared = Vec::new();
+        loop {
+            match self.cur.next()? {
+                (Event::Start(e), at) => {
+                    let n = name_of(&e);
+                    let owner_ok =
+                        stack.len() == 1 && (stack[0] == "task" || stack[0] == "project");
+                    if n == "labels" && owner_ok && labels_span.is_none() {
+                        declared = self.parse_labels(at)?;
+                        labels_span = Some((at, self.cur.pos()));
+                    } else {
+                        stack.push(n);
+                    }
+                }
+                (Event::Empty(e), at) => {
+                    let owner_ok =
+                        stack.len() == 1 && (stack[0] == "task" || stack[0] == "project");
+                    if e.name().as_ref() == b"labels" && owner_ok && labels_span.is_none() {
+                        labels_span = Some((at, self.cur.pos()));
+                    }
+                }
+                // The guard pops the element being closed; an empty stack means `</meta>`.
+                (Event::End(_), _) if stack.pop().is_none() => break,
+                (Event::Eof, _) => return Err(self.cur.eof_err("meta", meta_at)),
+                _ => {}
+            }
+        }
+        let meta_end = self.cur.pos();
+        let src = self.cur.src;
+        let raw = match labels_span {
+            Some((ls, le)) => {
+                let line_start = src[..ls].rfind('\n').map_or(0, |p| p + 1);
+                let indent = &src[line_start..ls];
+                CvatMetaRaw {
+                    before_labels: src[meta_at..ls].to_string(),
+                    labels: src[ls..le].to_string(),
+                    after_labels: src[le..meta_end].to_string(),
+                    declared: Vec::new(),
+                    indent: if indent.chars().all(|c| c == ' ' || c == '\t') {
+                        indent.to_string()
+                    } else {
+                        String::new()
+                    },
+                }
+            }
+            None => CvatMetaRaw {
+                before_labels: src[meta_at..meta_end].to_string(),
+                ..Default::default()
+            },
+        };
+        for c in declared {
+            if let Some(&i) = self.labels.get(&c.name) {
+                // Declared after a shape already used it (meta after images): fill it in.
+                let id = self.ds.categories[i].id;
+                self.ds.categories[i] = Category { id, ..c };
+            } else {
+                let id = CategoryId(self.ds.categories.len() as u64 + 1);
+                self.labels.insert(c.name.clone(), self.ds.categories.len());
+                self.ds.categories.push(Category { id, ..c });
+            }
+        }
+        self.ds.meta.cvat_meta = Some(raw);
+        Ok(())
+    }
+
+    fn parse_labels(&mut self, at0: usize) -> Result<Vec<Category>> {
+        let mut out = Vec::new();
+        loop {
+            match self.cur.next()? {
+                (Event::Start(e), at) if e.name().as_ref() == b"label" => {
+                    out.push(self.parse_label(at)?)
+                }
+                (Event::Start(e), at) => {
+                    let n = name_of(&e);
+                    self.cur.skip(&n, at)?;
+                }
+                (Event::End(_), _) => return Ok(out),
+                (Event::Eof, _) => return Err(self.cur.eof_err("labels", at0)),
+                _ => {}
+            }
+        }
+    }
+
+    fn parse_label(&mut self, at0: usize) -> Result<Category> {
+        let mut c = bare_category(CategoryId(0), String::new());
+        let mut has_name = false;
+        loop {
+            match self.cur.next()? {
+                (Event::Start(e), at) => match name_of(&e).as_str() {
+                    "name" => {
+                        c.name = self.cur.text("name", at)?;
+                        has_name = true;
+                    }
+                    "color" => c.color = Rgb::from_hex(&self.cur.text("color", at)?),
+                    "type" => c.kind = Some(self.cur.text("type", at)?),
+                    "attributes" => c.attributes = self.parse_attribute_specs(at)?,
+                    n => {
+                        let n = n.to_string();
+                        self.cur.skip(&n, at)?;
+                    }
+                },
+                (Event::Empty(e), _) if e.name().as_ref() == b"name" => has_name = true,
+                (Event::End(_), _) => break,
+                (Event::Eof, _) => return Err(self.cur.eof_err("label", at0)),
+                _ => {}
+            }
+        }
+        if !has_name {
+            return Err(self.cur.err(at0, "<label> without <name>"));
+        }
+        Ok(c)
+    }
+
+    fn parse_attribute_specs(&mut self, at0: usize) -> Result<Vec<AttributeSpec>> {
+        let mut out = Vec::new();
+        loop {
+            match self.cur.next()? {
+                (Event::Start(e), at) if e.name().as_ref() == b"attribute" => {
+                    let mut s = AttributeSpec::default();
+                    loop {
+                        match self.cur.next()? {
+                            (Event::Start(f), fa) => {
+                                let n = name_of(&f);
+                                let t = self.cur.text(&n, fa)?;
+                                match n.as_str() {
+                                    "name" => s.name = t,
+                                    "mutable" => s.mutable = Some(t),
+                                    "input_type" => s.input_type = Some(t),
+                                    "default_value" => s.default_value = Some(t),
+                                    "values" => s.values = Some(t),
+                                    _ => {}
+                                }
+                            }
+                            (Event::Empty(f), _) => match f.name().as_ref() {
+                                b"mutable" => s.mutable = Some(String::new()),
+                                b"input_type" => s.input_type = Some(String::new()),
+                                b"default_value" => s.default_value = Some(String::new()),
+                                b"values" => s.values = Some(String::new()),
+                                _ => {}
+                            },
+                            (Event::End(_), _) => break,
+                            (Event::Eof, _) => return Err(self.cur.eof_err("attribute", at)),
+                            _ => {}
+                        }
+                    }
+                    out.push(s);
+                }
+                (Event::Start(e), at) => {
+                    let n = name_of(&e);
+                    self.cur.skip(&n, at)?;
+                }
+                (Event::End(_), _) => return Ok(out),
+                (Event::Eof, _) => return Err(self.cur.eof_err("attributes", at0)),
+                _ => {}
+            }
+        }
+    }
+
+    fn parse_image(&mut self, e: &BytesStart<'a>, at0: usize, has_children: bool) -> Result<()> {
+        let mut at = Attrs {
+            list: self.cur.attrs(e, at0)?,
+            used: Vec::new(),
+            elem: "image",
+            start: at0,
+        };
+        at.used = vec![false; at.list.len()];
+        let (id_s, id_off) = self.required(&mut at, "id")?;
+        let orig_id: u64 = self.parse_num(&at, "id", &id_s, id_off)?;
+        let file_name = self.required(&mut at, "name")?.0.into_owned();
+        let width = self.req_u32(&mut at, "width")?;
+        let height = self.req_u32(&mut at, "height")?;
+        let subset = at.take("subset").map(|(v, _)| v.into_owned());
+        let cvat_attrs = at.rest();
+        let index = self.ds.images.len();
+        let mut image = Image {
+            id: ImageId(orig_id),
+            file_name,
+            width,
+            height,
+            subset,
+            coco_extra: JsonMap::new(),
+            cvat_attrs,
+            cvat_unknown: Vec::new(),
+            loc: None,
+        };
+        if has_children {
+            loop {
+                match self.cur.next()? {
+                    (Event::Start(s), sa) => {
+                        let n = name_of(&s);
+                        if SHAPES.contains(&n.as_str()) {
+                            self.parse_shape(&n, &s, sa, true, index)?;
+                        } else {
+                            let end = self.cur.skip(&n, sa)?;
+                            image.cvat_unknown.push(self.cur.src[sa..end].to_string());
+                            self.verbatim += 1;
+                        }
+                    }
+                    (Event::Empty(s), sa) => {
+                        let n = name_of(&s);
+                        if SHAPES.contains(&n.as_str()) {
+                            self.parse_shape(&n, &s, sa, false, index)?;
+                        } else {
+                            image
+                                .cvat_unknown
+                                .push(self.cur.src[sa..self.cur.pos()].to_string());
+                            self.verbatim += 1;
+                        }
+                    }
+                    (Event::End(_), _) => break,
+                    (Event::Eof, _) => return Err(self.cur.eof_err("image", at0)),
+                    _ => {}
+                }
+            }
+        }
+        image.loc = Some(self.cur.loc(at0, self.cur.pos()));
+        self.ds.images.push(image);
+        self.image_orig_ids.push(orig_id);
+        Ok(())
+    }
+
+    fn parse_shape(
+        &mut self,
+        kind: &str,
+        e: &BytesStart<'a>,
+        at0: usize,
+        has_children: bool,
+        image: usize,
+    ) -> Result<()> {
+        let list = self.cur.attrs(e, at0)?;
+        let mut at = Attrs {
+            used: vec![false; list.len()],
+            list,
+            elem: kind,
+            start: at0,
+        };
+        let label = self.required(&mut at, "label")?.0.into_owned();
+        // CVAT's own importer reads a missing `source` as "manual", and its exporter always
+        // writes one; doing the same keeps CVAT → model → CVAT the identity.
+        let source = Some(
+            at.take("source")
+                .map_or_else(|| "manual".to_string(), |(v, _)| v.into_owned()),
+        );
+        let occluded = match at.take("occluded") {
+            None => false,
+            Some((v, off)) => match v.trim() {
+                "0" | "false" | "False" => false,
+                "1" | "true" | "True" => true,
+                _ => {
+                    return Err(self.cur.err(
+                        off,
+                        format!("attribute `occluded` of <{kind}> must be 0 or 1, found {v:?}"),
+                    ))
+                }
+            },
+        };
+        let z_order = match at.take("z_order") {
+            Some((v, off)) => self.parse_num(&at, "z_order", &v, off)?,
+            None => 0,
+        };
+        let group_id = match at.take("group_id") {
+            Some((v, off)) => Some(self.parse_num(&at, "group_id", &v, off)?),
+            None => None,
+        };
+        let shape = match kind {
+            "ellipse" => Shape::Ellipse(Ellipse {
+                cx: self.req_f64(&mut at, "cx")?,
+                cy: self.req_f64(&mut at, "cy")?,
+                rx: self.req_f64(&mut at, "rx")?,
+                ry: self.req_f64(&mut at, "ry")?,
+                rotation: self.opt_f64(&mut at, "rotation")?.unwrap_or(0.0),
+            }),
+            "box" => Shape::Box(BoxShape {
+                xtl: self.req_f64(&mut at, "xtl")?,
+                ytl: self.req_f64(&mut at, "ytl")?,
+                xbr: self.req_f64(&mut at, "xbr")?,
+                ybr: self.req_f64(&mut at, "ybr")?,
+                rotation: self.opt_f64(&mut at, "rotation")?.unwrap_or(0.0),
+            }),
+            "polygon" | "polyline" | "points" => {
+                let (v, off) = self.required(&mut at, "points")?;
+                let pts = self.points(&at, "points", &v, off)?;
+                match kind {
+                    "polygon" => Shape::Polygon(vec![pts]),
+                    "polyline" => Shape::Polyline(pts),
+                    _ => Shape::Points(pts),
+                }
+            }
+            "mask" => self.mask(&mut at)?,
+            _ => Shape::Tag,
+        };
+        let cvat_attrs = at.rest();
+        let mut attributes = IndexMap::new();
+        if has_children {
+            loop {
+                match self.cur.next()? {
+                    (Event::Start(c), ca) if c.name().as_ref() == b"attribute" => {
+                        let name = self.attribute_name(&c, ca)?;
+                        let value = self.cur.text("attribute", ca)?;
+                        attributes.insert(name, serde_json::Value::String(value));
+                    }
+                    (Event::Empty(c), ca) if c.name().as_ref() == b"attribute" => {
+                        let name = self.attribute_name(&c, ca)?;
+                        attributes.insert(name, serde_json::Value::String(String::new()));
+                    }
+                    (Event::Start(c), ca) | (Event::Empty(c), ca) => {
+                        return Err(self
+                            .cur
+                            .err(ca, format!("unexpected <{}> inside <{kind}>", name_of(&c))));
+                    }
+                    (Event::End(_), _) => break,
+                    (Event::Eof, _) => return Err(self.cur.eof_err(kind, at0)),
+                    _ => {}
+                }
+            }
+        }
+        let category_id = self.category_for(&label);
+        let id = AnnotationId(self.ds.annotations.len() as u64 + 1);
+        let mut a = Annotation::new(id, ImageId(0), category_id, shape);
+        a.occluded = occluded;
+        a.z_order = z_order;
+        a.group_id = group_id;
+        a.source = source;
+        a.attributes = attributes;
+        a.cvat_attrs = cvat_attrs;
+        a.loc = Some(self.cur.loc(at0, self.cur.pos()));
+        self.ds.annotations.push(a);
+        self.ann_image.push(image);
+        Ok(())
+    }
+
+    fn attribute_name(&self, c: &BytesStart<'a>, ca: usize) -> Result<String> {
+        let list = self.cur.attrs(c, ca)?;
+        let mut at = Attrs {
+            used: vec![false; list.len()],
+            list,
+            elem: "attribute",
+            start: ca,
+        };
+        Ok(self.required(&mut at, "name")?.0.into_owned())
+    }
+
+    fn mask(&self, at: &mut Attrs<'a, '_>) -> Result<Shape> {
+        let (rle, off) = self.required(at, "rle")?;
+        let left = self.req_u32(at, "left")?;
+        let top = self.req_u32(at, "top")?;
+        let width = self.req_u32(at, "width")?;
+        let height = self.req_u32(at, "height")?;
+        let mut counts = Vec::new();
+        let mut total: u64 = 0;
+        if !rle.trim().is_empty() {
+            for s in rle.split(',') {
+                if counts.len() >= MAX_POINTS {
+                    return Err(self
+                        .cur
+                        .err(off, format!("<mask> has more than {MAX_POINTS} runs")));
+                }
+                let n: u32 = self.parse_num(at, "rle", s, off)?;
+                total += u64::from(n);
+                counts.push(n);
+            }
+        }
+        if total > u64::from(width) * u64::from(height) {
+            return Err(self.cur.err(
+                off,
+                format!("<mask> runs cover {total} pixels, more than its {width}×{height} box"),
+            ));
+        }
+        Ok(Shape::Mask(MaskData::Cvat {
+            left,
+            top,
+            width,
+            height,
+            counts,
+        }))
+    }
+
+    fn finish(mut self) -> (Dataset, Lossiness) {
+        // Image ids must be unique in the model. A project export repeats ids across subsets;
+        // later repeats get fresh ids past the largest one, and remember the id as written in
+        // `cvat_attrs` (first, as ("id", …)) so the writer puts it back.
+        let mut seen = HashSet::new();
+        let mut next = self
+            .image_orig_ids
+            .iter()
+            .copied()
+            .max()
+            .map_or(0, |m| m.saturating_add(1));
+        for (img, &orig) in self.ds.images.iter_mut().zip(&self.image_orig_ids) {
+            if !seen.insert(orig) {
+                img.id = ImageId(next);
+                next = next.saturating_add(1);
+                img.cvat_attrs
+                    .insert(0, ("id".to_string(), orig.to_string()));
+            }
+        }
+        for (a, &i) in self.ds.annotations.iter_mut().zip(&self.ann_image) {
+            a.image_id = self.ds.images[i].id;
+        }
+        // The categories as read (including labels used without a declaration) are what the
+        // writer compares against to decide whether the verbatim labels block still holds.
+        if let Some(m) = self.ds.meta.cvat_meta.as_mut() {
+            m.declared = self.ds.categories.clone();
+        }
+        let mut loss = Lossiness::default();
+        for (k, v) in self.ds.shape_counts() {
+            loss.input.insert(k.to_string(), v);
+            loss.output.insert(k.to_string(), v);
+        }
+        loss.add(
+            "kept-verbatim",
+            self.verbatim,
+            "elements this reader does not model (e.g. <track>, <skeleton>) were kept verbatim, not interpreted",
+        );
+        (self.ds, loss)
+    }
+}
+
+fn bare_category(id: CategoryId, name: String) -> Category {
+    Category {
+        id,
+        name,
+        supercategory: String::new(),
+        color: None,
+        kind: None,
+        attributes: Vec::new(),
+        coco_extra: JsonMap::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(xml: &str) -> Result<(Dataset, Lossiness)> {
+        read_bytes(xml.as_bytes(), Path::new("t.xml"), &ReadOptions::default())
+    }
+
+    #[test]
+    fn bom_and_plain_doctype_are_accepted_and_offsets_count_the_bom() {
+        let xml = "\u{feff}<!DOCTYPE annotations>\n<annotations><image id=\"0\" name=\"a\" width=\"2\" height=\"2\"><tag label=\"t\"/></image></annotations>";
+        let (ds, _) = read(xml).unwrap();
+        let loc = ds.annotations[0].loc.unwrap();
+        assert_eq!(&xml[loc.start..loc.end], "<tag label=\"t\"/>");
+        assert_eq!(loc.line, 2);
+    }
+
+    #[test]
+    fn number_error_points_into_the_points_list() {
+        let xml = "<annotations><image id=\"0\" name=\"a\" width=\"2\" height=\"2\"><points label=\"t\" points=\"1,2;x,4\"/></image></annotations>";
+        let msg = read(xml).unwrap_err().to_string();
+        // `x,4` starts at byte 87 (column 88)
+        assert!(msg.starts_with("t.xml:1:88:"), "{msg}");
+    }
+
+    #[test]
+    fn too_many_points_is_an_error() {
+        let pts = vec!["1,1"; MAX_POINTS + 1].join(";");
+        let xml = format!("<annotations><image id=\"0\" name=\"a\" width=\"2\" height=\"2\"><polyline label=\"t\" points=\"{pts}\"/></image></annotations>");
+        assert!(read(&xml).unwrap_err().to_string().contains("more than"));
+    }
+
+    #[test]
+    fn mask_runs_with_spaces_and_other_attributes_in_order() {
+        let xml = "<annotations><image id=\"0\" name=\"a\" width=\"9\" height=\"9\"><mask label=\"m\" source=\"auto\" occluded=\"0\" rle=\"2, 3, 1\" left=\"1\" top=\"2\" width=\"3\" height=\"2\" z_order=\"0\" extra=\"y\" more=\"z\"></mask></image></annotations>";
+        let (ds, _) = read(xml).unwrap();
+        let a = &ds.annotations[0];
+        assert_eq!(
+            a.shape,
+            Shape::Mask(MaskData::Cvat {
+                left: 1,
+                top: 2,
+                width: 3,
+                height: 2,
+                counts: vec![2, 3, 1]
+            })
+        );
+        assert_eq!(a.source.as_deref(), Some("auto"));
+        let extra: Vec<_> = a
+            .cvat_attrs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(extra, [("extra", "y"), ("more", "z")]);
+    }
+}

@@ -1,0 +1,546 @@
+//! CVAT XML 1.1 writer, laid out exactly as CVAT's own exporter writes it (2-space indent,
+//! attribute order `label source occluded <geometry> [rotation] z_order [group_id]`, numbers
+//! with 2 decimals, `rotation` omitted when it prints as 0, `</shape>` on its own line), so a
+//! CVAT file read and written again comes out byte-identical.
+
+use super::mask_rle;
+use super::WriteOptions;
+use crate::lossiness::Lossiness;
+use crate::model::{
+    Annotation, AttributeSpec, Category, CategoryId, Dataset, Image, MaskData, Point, Rgb, Shape,
+};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// Renders the whole file into a string.
+pub fn render(ds: &Dataset, _opts: &WriteOptions) -> (String, Lossiness) {
+    let mut w = Writer {
+        out: String::with_capacity(256 + ds.annotations.len() * 160),
+        loss: Lossiness::default(),
+        rounded: 0,
+        names: ds
+            .categories
+            .iter()
+            .map(|c| (c.id, c.name.as_str()))
+            .collect(),
+    };
+    for (k, v) in ds.shape_counts() {
+        w.loss.input.insert(k.to_string(), v);
+    }
+    w.out.push_str(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<annotations>\n  <version>1.1</version>\n",
+    );
+    w.meta(ds);
+    let groups = ds.annotations_by_image();
+    let placed: usize = groups.iter().map(|(_, a)| a.len()).sum();
+    for (image, anns) in groups {
+        w.image(image, &anns);
+    }
+    for raw in &ds.meta.cvat_unknown {
+        let _ = writeln!(w.out, "  {raw}");
+    }
+    w.out.push_str("</annotations>\n");
+
+    w.loss.add(
+        "dangling-annotation",
+        ds.annotations.len() - placed,
+        "annotations whose image is not in the dataset cannot be placed in CVAT XML and were not written",
+    );
+    w.loss.add(
+        "rounded-to-2-decimals",
+        w.rounded,
+        "numbers changed by rounding to 2 decimals, as CVAT writes them",
+    );
+    let coco_fields = ds
+        .images
+        .iter()
+        .filter(|i| !i.coco_extra.is_empty())
+        .count()
+        + ds.categories
+            .iter()
+            .filter(|c| !c.coco_extra.is_empty())
+            .count()
+        + ds.annotations
+            .iter()
+            .filter(|a| a.coco.as_ref().is_some_and(|c| !c.extra.is_empty()))
+            .count();
+    w.loss.add(
+        "coco-fields-dropped",
+        coco_fields,
+        "unknown COCO fields (images, categories, annotations) have no place in CVAT XML",
+    );
+    (w.out, w.loss)
+}
+
+struct Writer<'d> {
+    out: String,
+    loss: Lossiness,
+    rounded: usize,
+    names: HashMap<CategoryId, &'d str>,
+}
+
+/// Escapes text content. `\r` is escaped so that it survives parsers that normalise newlines.
+fn esc_text(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#13;"),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// Escapes an attribute value; whitespace other than spaces is escaped because XML
+/// attribute-value normalisation would otherwise turn it into spaces.
+fn esc_attr(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// Deterministic label colours for categories without one (the 20 "distinct colours",
+/// whose first entries are the TEM-NeutroStruct class colours).
+const PALETTE: [[u8; 3]; 20] = [
+    [230, 25, 75],
+    [60, 180, 75],
+    [255, 225, 25],
+    [0, 130, 200],
+    [245, 130, 48],
+    [145, 30, 180],
+    [70, 240, 240],
+    [240, 50, 230],
+    [210, 245, 60],
+    [250, 190, 190],
+    [0, 128, 128],
+    [230, 190, 255],
+    [170, 110, 40],
+    [255, 250, 200],
+    [128, 0, 0],
+    [170, 255, 195],
+    [128, 128, 0],
+    [255, 215, 180],
+    [0, 0, 128],
+    [128, 128, 128],
+];
+
+fn palette(i: usize) -> Rgb {
+    if let Some(c) = PALETTE.get(i) {
+        return Rgb(*c);
+    }
+    // Past the list: a fixed integer hash of the index, never random.
+    let h = (i as u32).wrapping_mul(2_654_435_761);
+    Rgb([(h >> 24) as u8, (h >> 16) as u8, (h >> 8) as u8])
+}
+
+impl Writer<'_> {
+    fn attr(&mut self, key: &str, value: &str) {
+        self.out.push(' ');
+        self.out.push_str(key);
+        self.out.push_str("=\"");
+        esc_attr(value, &mut self.out);
+        self.out.push('"');
+    }
+
+    /// `{:.2}` and a count of values the rounding changed.
+    fn num(&mut self, v: f64) -> String {
+        let s = format!("{v:.2}");
+        if v.is_finite() && s.parse::<f64>().ok() != Some(v) {
+            self.rounded += 1;
+        }
+        s
+    }
+
+    fn num_attr(&mut self, key: &str, v: f64) {
+        let s = self.num(v);
+        self.attr(key, &s);
+    }
+
+    /// `rotation`, omitted when it prints as zero (as CVAT does).
+    fn rotation(&mut self, v: f64) {
+        let s = self.num(v);
+        if s != "0.00" && s != "-0.00" {
+            self.attr("rotation", &s);
+        }
+    }
+
+    fn points(&mut self, pts: &[Point]) -> String {
+        let mut s = String::with_capacity(pts.len() * 16);
+        for (i, p) in pts.iter().enumerate() {
+            if i > 0 {
+                s.push(';');
+            }
+            let (x, y) = (self.num(p[0]), self.num(p[1]));
+            s.push_str(&x);
+            s.push(',');
+            s.push_str(&y);
+        }
+        s
+    }
+
+    fn meta(&mut self, ds: &Dataset) {
+        match &ds.meta.cvat_meta {
+            Some(m) if m.declared == ds.categories => {
+                let _ = writeln!(
+                    self.out,
+                    "  {}{}{}",
+                    m.before_labels, m.labels, m.after_labels
+                );
+            }
+            Some(m) if !m.labels.is_empty() => {
+                // Categories changed: regenerate only the labels block; task, project,
+                // segments and dumped stay as they were.
+                let labels = labels_block(&ds.categories, &m.indent);
+                let _ = writeln!(
+                    self.out,
+                    "  {}{}{}",
+                    m.before_labels, labels, m.after_labels
+                );
+            }
+            other => {
+                if other.is_some() {
+                    self.loss.add(
+                        "meta-regenerated",
+                        1,
+                        "the <meta> had no <labels> block to update; a new <meta> was generated",
+                    );
+                }
+                let _ = write!(
+                    self.out,
+                    "  <meta>\n    <task>\n      <size>{}</size>\n      <mode>annotation</mode>\n      {}\n    </task>\n  </meta>\n",
+                    ds.images.len(),
+                    labels_block(&ds.categories, "      ")
+                );
+            }
+        }
+        // Verbatim labels came from CVAT and have none; generated ones cannot hold one.
+        let sc = ds
+            .categories
+            .iter()
+            .filter(|c| !c.supercategory.is_empty())
+            .count();
+        self.loss.add(
+            "supercategory-dropped",
+            sc,
+            "CVAT labels have no supercategory",
+        );
+    }
+
+    fn image(&mut self, image: &Image, anns: &[&Annotation]) {
+        self.out.push_str("  <image");
+        // A project export repeats ids across subsets; the reader keeps the id as written
+        // in `cvat_attrs` ("id") when the model had to renumber it.
+        let orig = image
+            .cvat_attrs
+            .iter()
+            .find(|(k, _)| k == "id")
+            .map(|(_, v)| v.clone());
+        let id = orig.unwrap_or_else(|| image.id.to_string());
+        self.attr("id", &id);
+        self.attr("name", &image.file_name);
+        if let Some(s) = &image.subset {
+            self.attr("subset", s);
+        }
+        for (k, v) in &image.cvat_attrs {
+            if k != "id" {
+                self.attr(k, v);
+            }
+        }
+        self.attr("width", &image.width.to_string());
+        self.attr("height", &image.height.to_string());
+        self.out.push_str(">\n");
+        for a in anns {
+            self.annotation(a);
+        }
+        for raw in &image.cvat_unknown {
+            let _ = writeln!(self.out, "    {raw}");
+        }
+        self.out.push_str("  </image>\n");
+    }
+
+    fn annotation(&mut self, a: &Annotation) {
+        match &a.shape {
+            Shape::Polygon(rings) if rings.len() > 1 => {
+                self.loss.add(
+                    "polygon-rings-split",
+                    rings.len() - 1,
+                    "a polygon with several rings was written as one <polygon> per ring",
+                );
+                for r in rings {
+                    self.element(a, "polygon", |w| {
+                        let p = w.points(r);
+                        w.attr("points", &p);
+                    });
+                }
+            }
+            Shape::Polygon(rings) => {
+                let ring = rings.first().map_or(&[][..], |r| &r[..]);
+                self.element(a, "polygon", |w| {
+                    let p = w.points(ring);
+                    w.attr("points", &p);
+                });
+            }
+            Shape::Polyline(pts) | Shape::Points(pts) => {
+                self.element(a, a.shape.kind(), |w| {
+                    let p = w.points(pts);
+                    w.attr("points", &p);
+                });
+            }
+            Shape::Ellipse(e) => self.element(a, "ellipse", |w| {
+                w.num_attr("cx", e.cx);
+                w.num_attr("cy", e.cy);
+                w.num_attr("rx", e.rx);
+                w.num_attr("ry", e.ry);
+                w.rotation(e.rotation);
+            }),
+            Shape::Box(b) => self.element(a, "box", |w| {
+                w.num_attr("xtl", b.xtl);
+                w.num_attr("ytl", b.ytl);
+                w.num_attr("xbr", b.xbr);
+                w.num_attr("ybr", b.ybr);
+                w.rotation(b.rotation);
+            }),
+            Shape::Mask(m) => {
+                let rle = match m {
+                    MaskData::Cvat {
+                        left,
+                        top,
+                        width,
+                        height,
+                        counts,
+                    } => mask_rle::BoxRle {
+                        left: *left,
+                        top: *top,
+                        width: *width,
+                        height: *height,
+                        counts: counts.clone(),
+                    },
+                    MaskData::Coco {
+                        height,
+                        width,
+                        counts,
+                    } => mask_rle::coco_to_cvat(*height, *width, counts).unwrap_or_else(|| {
+                        self.loss.add(
+                            "empty-mask",
+                            1,
+                            "a mask without foreground pixels was written as a 1×1 background box",
+                        );
+                        mask_rle::BoxRle {
+                            left: 0,
+                            top: 0,
+                            width: 1,
+                            height: 1,
+                            counts: vec![1],
+                        }
+                    }),
+                };
+                self.element(a, "mask", |w| {
+                    let counts: Vec<String> = rle.counts.iter().map(u32::to_string).collect();
+                    // CVAT writes the runs as a Python list without brackets: "a, b, c".
+                    w.attr("rle", &counts.join(", "));
+                    w.attr("left", &rle.left.to_string());
+                    w.attr("top", &rle.top.to_string());
+                    w.attr("width", &rle.width.to_string());
+                    w.attr("height", &rle.height.to_string());
+                });
+            }
+            Shape::Tag => self.element(a, "tag", |_| {}),
+        }
+    }
+
+    /// One shape element: common attributes around `geometry`, then `<attribute>` children.
+    fn element(&mut self, a: &Annotation, kind: &str, geometry: impl FnOnce(&mut Self)) {
+        *self.loss.output.entry(kind.to_string()).or_insert(0) += 1;
+        let _ = write!(self.out, "    <{kind}");
+        let label = match self.names.get(&a.category_id) {
+            Some(n) => n.to_string(),
+            None => {
+                self.loss.add(
+                    "dangling-category",
+                    1,
+                    "annotations of a category that is not declared were written with the category id as label",
+                );
+                a.category_id.to_string()
+            }
+        };
+        self.attr("label", &label);
+        // CVAT always writes a source; "manual" is its default, so it is not a loss.
+        self.attr("source", a.source.as_deref().unwrap_or("manual"));
+        let is_tag = kind == "tag";
+        // CVAT writes neither occluded nor z_order on tags; keep them only when they say
+        // something, so nothing is lost either way.
+        if !is_tag || a.occluded {
+            self.attr("occluded", if a.occluded { "1" } else { "0" });
+        }
+        geometry(self);
+        if !is_tag || a.z_order != 0 {
+            self.attr("z_order", &a.z_order.to_string());
+        }
+        if let Some(g) = a.group_id {
+            self.attr("group_id", &g.to_string());
+        }
+        for (k, v) in &a.cvat_attrs {
+            self.attr(k, v);
+        }
+        self.out.push_str(">\n");
+        for (name, value) in &a.attributes {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                other => {
+                    self.loss.add(
+                        "attribute-to-text",
+                        1,
+                        "attribute values that are not text, numbers or booleans were written as JSON text",
+                    );
+                    other.to_string()
+                }
+            };
+            self.out.push_str("      <attribute");
+            self.attr("name", name);
+            self.out.push('>');
+            esc_text(&text, &mut self.out);
+            self.out.push_str("</attribute>\n");
+        }
+        let _ = writeln!(self.out, "    </{kind}>");
+    }
+}
+
+/// A `<labels>` block as CVAT writes it; `indent` is the indentation of `<labels>` itself
+/// (the first line is not indented: the caller has written it already).
+pub fn labels_block(categories: &[Category], indent: &str) -> String {
+    let mut s = String::from("<labels>\n");
+    let tag = |s: &mut String, depth: &str, name: &str, value: &str| {
+        let _ = write!(s, "{indent}{depth}<{name}>");
+        esc_text(value, s);
+        let _ = writeln!(s, "</{name}>");
+    };
+    for (i, c) in categories.iter().enumerate() {
+        let _ = writeln!(s, "{indent}  <label>");
+        tag(&mut s, "    ", "name", &c.name);
+        tag(
+            &mut s,
+            "    ",
+            "color",
+            &c.color.unwrap_or_else(|| palette(i)).to_hex(),
+        );
+        tag(&mut s, "    ", "type", c.kind.as_deref().unwrap_or("any"));
+        let _ = writeln!(s, "{indent}    <attributes>");
+        for a in &c.attributes {
+            attribute_spec(&mut s, indent, a);
+        }
+        let _ = writeln!(s, "{indent}    </attributes>");
+        let _ = writeln!(s, "{indent}  </label>");
+    }
+    let _ = write!(s, "{indent}</labels>");
+    s
+}
+
+fn attribute_spec(s: &mut String, indent: &str, a: &AttributeSpec) {
+    let _ = writeln!(s, "{indent}      <attribute>");
+    let fields = [
+        ("name", Some(&a.name)),
+        ("mutable", a.mutable.as_ref()),
+        ("input_type", a.input_type.as_ref()),
+        ("default_value", a.default_value.as_ref()),
+        ("values", a.values.as_ref()),
+    ];
+    for (name, value) in fields {
+        if let Some(v) = value {
+            let _ = write!(s, "{indent}        <{name}>");
+            esc_text(v, s);
+            let _ = writeln!(s, "</{name}>");
+        }
+    }
+    let _ = writeln!(s, "{indent}      </attribute>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Annotation, AnnotationId, Ellipse, ImageId, JsonMap};
+
+    fn one_ellipse(e: Ellipse) -> Dataset {
+        let cat = Category {
+            id: CategoryId(1),
+            name: "c".into(),
+            supercategory: "granule/vesicle".into(),
+            color: None,
+            kind: None,
+            attributes: Vec::new(),
+            coco_extra: JsonMap::new(),
+        };
+        let image = Image {
+            id: ImageId(1),
+            file_name: "a.png".into(),
+            width: 10,
+            height: 10,
+            subset: None,
+            coco_extra: JsonMap::new(),
+            cvat_attrs: Vec::new(),
+            cvat_unknown: Vec::new(),
+            loc: None,
+        };
+        let a = Annotation::new(
+            AnnotationId(1),
+            ImageId(1),
+            CategoryId(1),
+            Shape::Ellipse(e),
+        );
+        Dataset {
+            categories: vec![cat],
+            images: vec![image],
+            annotations: vec![a],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rotation_omitted_when_it_prints_as_zero() {
+        let e = Ellipse {
+            cx: 1.0,
+            cy: 2.0,
+            rx: 3.0,
+            ry: 4.0,
+            rotation: -0.004,
+        };
+        let (s, loss) = render(&one_ellipse(e), &WriteOptions::default());
+        assert!(
+            s.contains("cx=\"1.00\" cy=\"2.00\" rx=\"3.00\" ry=\"4.00\" z_order=\"0\""),
+            "{s}"
+        );
+        let codes: Vec<_> = loss.losses.iter().map(|l| (l.code, l.count)).collect();
+        assert_eq!(
+            codes,
+            [("supercategory-dropped", 1), ("rounded-to-2-decimals", 1)]
+        );
+    }
+
+    #[test]
+    fn escapes_attribute_whitespace_and_markup() {
+        let mut out = String::new();
+        esc_attr("a\"b<c>&\n\t", &mut out);
+        assert_eq!(out, "a&quot;b&lt;c&gt;&amp;&#10;&#9;");
+        let mut out = String::new();
+        esc_text("x<y\nz", &mut out);
+        assert_eq!(out, "x&lt;y\nz");
+    }
+
+    #[test]
+    fn palette_is_deterministic_past_its_end() {
+        assert_eq!(palette(0).to_hex(), "#e6194b");
+        assert_eq!(palette(25), palette(25));
+        assert_ne!(palette(25), palette(26));
+    }
+}
