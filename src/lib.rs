@@ -13,5 +13,6 @@ pub mod labelset;
 pub mod lossiness;
 pub mod model;
 pub mod synth;
+pub mod training;
 
 pub use error::{Error, Result};

@@ -38,6 +38,16 @@ pub struct ConvertArgs {
     /// Exit 1 when anything was lost or approximated.
     #[arg(long)]
     deny_lossy: bool,
+    /// Training formats: split images randomly by ratios, e.g. `train=0.8,val=0.2`
+    /// (default: the input's own splits, else everything in `train`).
+    #[arg(long)]
+    split: Option<String>,
+    /// Seed for `--split`.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Training formats: copy images instead of linking them.
+    #[arg(long)]
+    copy_images: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -72,6 +82,10 @@ struct Config {
     coco_write: crate::coco::WriteOptions,
     report: ReportArg,
     deny_lossy: bool,
+    images: Option<PathBuf>,
+    labelset: Option<crate::labelset::LabelSet>,
+    split: crate::training::SplitPlan,
+    copy_images: bool,
 }
 
 impl ConvertArgs {
@@ -83,8 +97,18 @@ impl ConvertArgs {
         if !matches!(from, Format::Coco | Format::Cvat) {
             return Err(Error::Usage(format!("--from {} is not supported yet (coco, cvat)", from.name())));
         }
-        if !matches!(self.to, Format::Coco | Format::Cvat) {
-            return Err(Error::Usage(format!("--to {} is not supported yet (coco, cvat)", self.to.name())));
+        if self.to == Format::Masks {
+            return Err(Error::Usage("--to masks is not supported yet".into()));
+        }
+        let labelset = self.labelset.as_deref().map(crate::labelset::LabelSet::resolve).transpose()?;
+        let split = match &self.split {
+            Some(spec) => crate::training::SplitPlan::parse_ratios(spec, self.seed)?,
+            None => crate::training::SplitPlan::FromInput,
+        };
+        if let Some(dir) = &self.images {
+            if !dir.is_dir() {
+                return Err(Error::Usage(format!("--images {}: not a folder", dir.display())));
+            }
         }
         crate::atomic::ensure_not_input(&self.output, &[&self.input])?;
         let ellipses = match self.ellipses {
@@ -105,6 +129,10 @@ impl ConvertArgs {
             coco_write: crate::coco::WriteOptions { segmentation, ..Default::default() },
             report: self.report,
             deny_lossy: self.deny_lossy,
+            images: self.images,
+            labelset,
+            split,
+            copy_images: self.copy_images,
         })
     }
 }
@@ -113,7 +141,10 @@ pub fn run(args: ConvertArgs) -> Result<Outcome> {
     let cfg = args.into_config()?;
     let started = std::time::Instant::now();
     let (ds, mut loss) = read(cfg.from, &cfg.input, &cfg.coco_read)?;
-    let written = write(ds, cfg.from, cfg.to, &cfg.output, &cfg.coco_write)?;
+    let written = match cfg.to {
+        Format::Coco | Format::Cvat => write(ds, cfg.from, cfg.to, &cfg.output, &cfg.coco_write)?,
+        _ => write_training(&ds, &cfg)?,
+    };
     // The input side counts what was read; the writer's side what it wrote.
     loss.output = written.output.clone();
     for l in written.losses {
@@ -176,4 +207,42 @@ pub fn write(
         }
         other => Err(Error::Usage(format!("writing {} is not supported here", other.name()))),
     }
+}
+
+/// Writes a training format (YOLO flavours, VOC) into the output folder.
+fn write_training(ds: &Dataset, cfg: &Config) -> Result<Lossiness> {
+    use crate::training::{yolo, ClassMap};
+    let classes = ClassMap::new(ds, cfg.labelset.as_ref())?;
+    let flavour = match cfg.to {
+        Format::Yolo => yolo::Flavour::Detect,
+        Format::YoloSeg => yolo::Flavour::Segment,
+        Format::YoloObb => yolo::Flavour::Obb,
+        Format::Voc => return crate::training::voc::write(ds, &cfg.output, &classes, &cfg.split),
+        other => return Err(Error::Usage(format!("--to {} is not a training format", other.name()))),
+    };
+    let req = yolo::YoloRequest {
+        flavour,
+        out: &cfg.output,
+        classes: &classes,
+        split: &cfg.split,
+        images: cfg.images.as_deref(),
+        copy_images: cfg.copy_images,
+    };
+    let out = yolo::write(ds, &req)?;
+    let splits: Vec<String> = out.splits.iter().map(|(k, v)| format!("{k}: {v} images")).collect();
+    eprintln!(
+        "{}: {} label files, {} rows ({}); {}",
+        flavour.name(),
+        out.label_files,
+        out.rows,
+        splits.join(", "),
+        out.data_yaml.display()
+    );
+    if cfg.images.is_some() {
+        eprintln!("images linked: {}, missing: {}", out.images_linked, out.images_missing.len());
+        for m in out.images_missing.iter().take(10) {
+            eprintln!("  missing image: {m}");
+        }
+    }
+    Ok(out.loss)
 }

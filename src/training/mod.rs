@@ -1,0 +1,161 @@
+//! Training formats: YOLO (detect, segment, oriented boxes) and Pascal VOC, each with a
+//! lossiness report, and a check of the written labels as Ultralytics' loader would do it.
+
+pub mod ultralytics_check;
+pub mod voc;
+pub mod yolo;
+
+use crate::error::{Error, Result};
+use crate::labelset::LabelSet;
+use crate::model::{CategoryId, Dataset, Image, ImageId};
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+/// Class index (0-based, in label-set order) for every category of a dataset, by name.
+pub struct ClassMap {
+    pub names: Vec<String>,
+    index: HashMap<CategoryId, usize>,
+}
+
+impl ClassMap {
+    /// Uses `labels` when given (classes matched by name), else the dataset's own categories
+    /// in their order.
+    pub fn new(ds: &Dataset, labels: Option<&LabelSet>) -> Result<ClassMap> {
+        let names: Vec<String> = match labels {
+            Some(l) => l.classes.iter().map(|c| c.name.clone()).collect(),
+            None => ds.categories.iter().map(|c| c.name.clone()).collect(),
+        };
+        let mut index = HashMap::new();
+        for c in &ds.categories {
+            match names.iter().position(|n| *n == c.name) {
+                Some(i) => {
+                    index.insert(c.id, i);
+                }
+                None => {
+                    return Err(Error::Usage(format!(
+                        "category {:?} is not in the label set {:?}; pass a label set that has it",
+                        c.name,
+                        labels.map(|l| l.name.as_str()).unwrap_or("")
+                    )))
+                }
+            }
+        }
+        Ok(ClassMap { names, index })
+    }
+
+    pub fn get(&self, id: CategoryId) -> Option<usize> {
+        self.index.get(&id).copied()
+    }
+}
+
+/// How images are assigned to splits.
+#[derive(Clone, Debug, Default)]
+pub enum SplitPlan {
+    /// From the input: the image's subset (CVAT `subset`), else `train`.
+    #[default]
+    FromInput,
+    /// Random by ratios (`train=0.8,val=0.2`), seeded.
+    Ratios { parts: Vec<(String, f64)>, seed: u64 },
+}
+
+impl SplitPlan {
+    /// Parses `train=0.8,val=0.1,test=0.1`.
+    pub fn parse_ratios(spec: &str, seed: u64) -> Result<SplitPlan> {
+        let mut parts = Vec::new();
+        for item in spec.split(',').filter(|s| !s.trim().is_empty()) {
+            let (name, ratio) = item
+                .split_once('=')
+                .ok_or_else(|| Error::Usage(format!("--split: expected name=ratio, got {item:?}")))?;
+            let ratio: f64 = ratio
+                .trim()
+                .parse()
+                .map_err(|_| Error::Usage(format!("--split: {ratio:?} is not a number")))?;
+            if !(ratio.is_finite() && ratio >= 0.0) {
+                return Err(Error::Usage(format!("--split: ratio of {name} must be ≥ 0")));
+            }
+            let name = name.trim().to_string();
+            if !safe_component(&name) {
+                return Err(Error::Usage(format!("--split: {name:?} is not a plain folder name")));
+            }
+            parts.push((name, ratio));
+        }
+        let total: f64 = parts.iter().map(|p| p.1).sum();
+        if parts.is_empty() || total <= 0.0 {
+            return Err(Error::Usage("--split needs at least one positive ratio".into()));
+        }
+        Ok(SplitPlan::Ratios { parts, seed })
+    }
+
+    /// Split name per image id, deterministic.
+    pub fn assign(&self, images: &[Image]) -> HashMap<ImageId, String> {
+        match self {
+            SplitPlan::FromInput => images
+                .iter()
+                .map(|im| {
+                    let s = im.subset.as_deref().map(str::to_lowercase).filter(|s| safe_component(s));
+                    (im.id, s.unwrap_or_else(|| "train".into()))
+                })
+                .collect(),
+            SplitPlan::Ratios { parts, seed } => {
+                use rand::seq::SliceRandom;
+                use rand::SeedableRng;
+                let mut order: Vec<&Image> = images.iter().collect();
+                order.sort_by(|a, b| a.file_name.cmp(&b.file_name));
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(*seed);
+                order.shuffle(&mut rng);
+                let total: f64 = parts.iter().map(|p| p.1).sum();
+                let n = order.len();
+                let mut out = HashMap::new();
+                let mut start = 0usize;
+                let mut acc = 0.0;
+                for (k, (name, r)) in parts.iter().enumerate() {
+                    acc += r;
+                    let end = if k + 1 == parts.len() { n } else { ((acc / total) * n as f64).round() as usize };
+                    for im in &order[start.min(n)..end.min(n)] {
+                        out.insert(im.id, name.clone());
+                    }
+                    start = end;
+                }
+                out
+            }
+        }
+    }
+}
+
+/// A single plain path component (no separators, not `.`/`..`, not empty).
+pub fn safe_component(s: &str) -> bool {
+    let p = Path::new(s);
+    let mut comps = p.components();
+    matches!((comps.next(), comps.next()), (Some(Component::Normal(_)), None))
+}
+
+/// The file stem of an image's file name, refusing names that escape the output folder.
+pub fn safe_stem(file_name: &str) -> Option<String> {
+    let p = Path::new(file_name);
+    if p.is_absolute() || p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return None;
+    }
+    let stem = p.file_stem()?.to_str()?;
+    safe_component(stem).then(|| stem.to_string())
+}
+
+/// Finds the image file for `file_name` under `dir`: the name as given, else by file stem
+/// with any extension.
+pub fn find_image(dir: &Path, file_name: &str) -> Option<PathBuf> {
+    let p = Path::new(file_name);
+    if p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
+        return None;
+    }
+    let direct = dir.join(p);
+    if direct.is_file() {
+        return Some(direct);
+    }
+    let name_only = dir.join(p.file_name()?);
+    if name_only.is_file() {
+        return Some(name_only);
+    }
+    let stem = p.file_stem()?.to_str()?;
+    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|q| {
+        q.is_file() && q.file_stem().and_then(|s| s.to_str()) == Some(stem)
+    })
+}
