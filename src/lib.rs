@@ -6,9 +6,12 @@
 pub mod atomic;
 pub mod coco;
 pub mod cvat;
+pub mod ellipse_polygon;
 pub mod error;
+pub mod fit;
 pub mod labelset;
 pub mod lossiness;
 pub mod model;
+pub mod rle;
 
 pub use error::{Error, Result};
