@@ -206,6 +206,22 @@ pub fn ellipse_from_moments_with_angle(m: &Moments, pixel_offset: f64, rotation_
     [e.cx, e.cy, e.rx, e.ry, e.rotation].iter().all(|v| v.is_finite()).then_some(e)
 }
 
+/// The ellipse CVAT drew into a mask of its COCO export, given the rotation the export
+/// carries in `attributes.rotation`.
+///
+/// CVAT rounds the centre and the semi-axes to whole pixels and fills the ellipse with
+/// OpenCV's `cv2.ellipse(…, thickness=-1)`, whose pixel centres sit on integer coordinates
+/// and which includes every pixel the outline touches: the mask is the ellipse grown by about
+/// half a pixel (its area is close to `π(a+½)(b+½)`). So: moments with offset 0, semi-axes
+/// minus ½, then everything snapped back to the whole pixels CVAT drew with. The fit's own
+/// noise is well under ½ px for unclipped masks, so the snap recovers CVAT's integers and
+/// the error against the original ellipse is only CVAT's rounding (≤ ½ px per value).
+pub fn ellipse_from_cvat_export_mask(m: &Moments, rotation_deg: f64) -> Option<Ellipse> {
+    let e = ellipse_from_moments_with_angle(m, 0.0, rotation_deg)?;
+    let axis = |r: f64| (r - 0.5).round().max(0.0);
+    Some(Ellipse { cx: e.cx.round(), cy: e.cy.round(), rx: axis(e.rx), ry: axis(e.ry), rotation: rotation_deg })
+}
+
 /// The ellipse of equal moments of a polygon (several rings are a union).
 pub fn ellipse_from_polygon(rings: &[Vec<Point>]) -> Option<Ellipse> {
     ellipse_from_moments(&Moments::from_polygon(rings), 0.0)

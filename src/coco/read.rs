@@ -5,7 +5,7 @@ use super::de::{RawAnnotation, RawAttributes, RawImage, RawTop, MAX_SIDE};
 use super::locate::locate;
 use super::{EllipseRecovery, ReadOptions};
 use crate::error::{Error, LineIndex, Result};
-use crate::fit::{ellipse_from_moments, ellipse_from_moments_with_angle, ellipse_from_polygon, Moments};
+use crate::fit::{ellipse_from_cvat_export_mask, ellipse_from_moments, ellipse_from_moments_with_angle, ellipse_from_polygon, Moments};
 use crate::lossiness::Lossiness;
 use crate::model::{
     Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset, DatasetMeta, Ellipse, ImageId, MaskData,
@@ -199,10 +199,10 @@ impl Ctx<'_> {
                 if recover {
                     if let MaskData::Coco { counts, .. } = &mask {
                         let m = Moments::from_coco_rle(counts, height);
-                        // CVAT's export (the one that carries `rotation`) is drawn by OpenCV,
-                        // whose pixel centres sit on integer coordinates.
+                        // A mask with `rotation` is CVAT's export, drawn by OpenCV (see
+                        // `ellipse_from_cvat_export_mask`); others follow DESIGN §3.
                         let fitted = match rotation {
-                            Some(r) => ellipse_from_moments_with_angle(&m, 0.0, r),
+                            Some(r) => ellipse_from_cvat_export_mask(&m, r),
                             None => ellipse_from_moments(&m, 0.5),
                         };
                         if let Some(e) = fitted {
@@ -210,8 +210,9 @@ impl Ctx<'_> {
                                 "ellipse-from-mask",
                                 1,
                                 "ellipse recovered from the RLE mask by second moments (rotation from \
-                                 attributes.rotation when present); CVAT rounds centre and axes to whole \
-                                 pixels before rasterising, so expect errors up to ~0.6 px",
+                                 attributes.rotation). For CVAT's export (mask + rotation) the centre and \
+                                 axes are snapped to the whole pixels CVAT rounded them to before \
+                                 drawing, so each value is within 0.5 px of the original ellipse",
                             );
                             let (w, h) = image_size.unwrap_or((width, height));
                             if let Some(b) = mask.bbox() {
