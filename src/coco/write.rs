@@ -127,11 +127,10 @@ impl Serialize for TopOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let top = &self.ds.meta.coco_top;
         let mut m = s.serialize_map(None)?;
-        // CVAT writes these two first; keep a file without them looking like its export.
-        if !top.contains_key("licenses") {
+        // CVAT writes these two first; a dataset from elsewhere gets them so the file looks
+        // like its export. A COCO input's top level is written as it was.
+        if top.is_empty() {
             m.serialize_entry("licenses", &json!([{"name": "", "id": 0, "url": ""}]))?;
-        }
-        if !top.contains_key("info") {
             m.serialize_entry(
                 "info",
                 &json!({"contributor": "", "date_created": "", "description": "", "url": "", "version": "", "year": ""}),
