@@ -56,8 +56,18 @@ mod tests {
 
     #[test]
     fn error_bound_holds() {
-        for (rx, ry, rot, eps) in [(10.0, 4.0, 30.0, 0.1), (300.0, 299.0, -12.0, 0.05), (2.0, 1.0, 0.0, 0.5)] {
-            let e = Ellipse { cx: 100.0, cy: 80.0, rx, ry, rotation: rot };
+        for (rx, ry, rot, eps) in [
+            (10.0, 4.0, 30.0, 0.1),
+            (300.0, 299.0, -12.0, 0.05),
+            (2.0, 1.0, 0.0, 0.5),
+        ] {
+            let e = Ellipse {
+                cx: 100.0,
+                cy: 80.0,
+                rx,
+                ry,
+                rotation: rot,
+            };
             let poly = ellipse_polygon(&e, eps);
             assert!(poly.len() >= MIN_VERTICES && poly.len() <= MAX_VERTICES);
             // Sample the ellipse finely; each sample must be near some polygon edge.
@@ -77,15 +87,31 @@ mod tests {
     fn seg_dist(p: Point, a: Point, b: Point) -> f64 {
         let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
         let l2 = dx * dx + dy * dy;
-        let t = if l2 > 0.0 { (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / l2).clamp(0.0, 1.0) } else { 0.0 };
+        let t = if l2 > 0.0 {
+            (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / l2).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         ((p[0] - a[0] - t * dx).powi(2) + (p[1] - a[1] - t * dy).powi(2)).sqrt()
     }
 
     #[test]
     fn clamps() {
-        let tiny = Ellipse { cx: 0.0, cy: 0.0, rx: 0.1, ry: 0.1, rotation: 0.0 };
+        let tiny = Ellipse {
+            cx: 0.0,
+            cy: 0.0,
+            rx: 0.1,
+            ry: 0.1,
+            rotation: 0.0,
+        };
         assert_eq!(vertex_count(&tiny, 0.5), MIN_VERTICES);
-        let huge = Ellipse { cx: 0.0, cy: 0.0, rx: 1e7, ry: 1.0, rotation: 0.0 };
+        let huge = Ellipse {
+            cx: 0.0,
+            cy: 0.0,
+            rx: 1e7,
+            ry: 1.0,
+            rotation: 0.0,
+        };
         assert_eq!(vertex_count(&huge, 0.1), MAX_VERTICES);
     }
 }

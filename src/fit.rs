@@ -45,7 +45,10 @@ pub struct Covariance {
 impl Moments {
     /// An empty accumulator for pixels (see the module doc on the 1/12 correction).
     pub fn pixels() -> Self {
-        Moments { discrete: true, ..Default::default() }
+        Moments {
+            discrete: true,
+            ..Default::default()
+        }
     }
 
     fn rel(&mut self, x: f64, y: f64) -> (f64, f64) {
@@ -189,21 +192,43 @@ pub fn ellipse_from_moments(m: &Moments, pixel_offset: f64) -> Option<Ellipse> {
     if theta <= -std::f64::consts::FRAC_PI_2 {
         theta += std::f64::consts::PI;
     }
-    let e = Ellipse { cx: c.cx, cy: c.cy, rx: semi_axis(l1), ry: semi_axis(l2), rotation: theta.to_degrees() };
-    [e.cx, e.cy, e.rx, e.ry, e.rotation].iter().all(|v| v.is_finite()).then_some(e)
+    let e = Ellipse {
+        cx: c.cx,
+        cy: c.cy,
+        rx: semi_axis(l1),
+        ry: semi_axis(l2),
+        rotation: theta.to_degrees(),
+    };
+    [e.cx, e.cy, e.rx, e.ry, e.rotation]
+        .iter()
+        .all(|v| v.is_finite())
+        .then_some(e)
 }
 
 /// Like `ellipse_from_moments` but with a known rotation (CVAT's export carries it in
 /// `attributes.rotation`): the semi-axes come from the variances along `(cos θ, sin θ)` and
 /// `(-sin θ, cos θ)`. Robust for near-circles, where the eigenvectors are ill-defined; the
 /// rotation is kept verbatim and `rx` may be shorter than `ry`.
-pub fn ellipse_from_moments_with_angle(m: &Moments, pixel_offset: f64, rotation_deg: f64) -> Option<Ellipse> {
+pub fn ellipse_from_moments_with_angle(
+    m: &Moments,
+    pixel_offset: f64,
+    rotation_deg: f64,
+) -> Option<Ellipse> {
     let c = m.covariance(pixel_offset)?;
     let (s, co) = rotation_deg.to_radians().sin_cos();
     let vu = c.xx * co * co + 2.0 * c.xy * co * s + c.yy * s * s;
     let vv = c.xx * s * s - 2.0 * c.xy * co * s + c.yy * co * co;
-    let e = Ellipse { cx: c.cx, cy: c.cy, rx: semi_axis(vu), ry: semi_axis(vv), rotation: rotation_deg };
-    [e.cx, e.cy, e.rx, e.ry, e.rotation].iter().all(|v| v.is_finite()).then_some(e)
+    let e = Ellipse {
+        cx: c.cx,
+        cy: c.cy,
+        rx: semi_axis(vu),
+        ry: semi_axis(vv),
+        rotation: rotation_deg,
+    };
+    [e.cx, e.cy, e.rx, e.ry, e.rotation]
+        .iter()
+        .all(|v| v.is_finite())
+        .then_some(e)
 }
 
 /// The ellipse CVAT drew into a mask of its COCO export, given the rotation the export
@@ -219,7 +244,13 @@ pub fn ellipse_from_moments_with_angle(m: &Moments, pixel_offset: f64, rotation_
 pub fn ellipse_from_cvat_export_mask(m: &Moments, rotation_deg: f64) -> Option<Ellipse> {
     let e = ellipse_from_moments_with_angle(m, 0.0, rotation_deg)?;
     let axis = |r: f64| (r - 0.5).round().max(0.0);
-    Some(Ellipse { cx: e.cx.round(), cy: e.cy.round(), rx: axis(e.rx), ry: axis(e.ry), rotation: rotation_deg })
+    Some(Ellipse {
+        cx: e.cx.round(),
+        cy: e.cy.round(),
+        rx: axis(e.rx),
+        ry: axis(e.ry),
+        rotation: rotation_deg,
+    })
 }
 
 /// The ellipse of equal moments of a polygon (several rings are a union).
@@ -249,18 +280,39 @@ mod tests {
 
     #[test]
     fn recovers_a_rasterised_ellipse() {
-        let e = Ellipse { cx: 50.3, cy: 40.7, rx: 20.0, ry: 9.0, rotation: 30.0 };
+        let e = Ellipse {
+            cx: 50.3,
+            cy: 40.7,
+            rx: 20.0,
+            ry: 9.0,
+            rotation: 30.0,
+        };
         let f = ellipse_from_moments(&raster(&e, 100, 100), 0.5).unwrap();
-        assert!((f.cx - e.cx).abs() < 0.05 && (f.cy - e.cy).abs() < 0.05, "{f:?}");
-        assert!((f.rx - e.rx).abs() < 0.1 && (f.ry - e.ry).abs() < 0.1, "{f:?}");
+        assert!(
+            (f.cx - e.cx).abs() < 0.05 && (f.cy - e.cy).abs() < 0.05,
+            "{f:?}"
+        );
+        assert!(
+            (f.rx - e.rx).abs() < 0.1 && (f.ry - e.ry).abs() < 0.1,
+            "{f:?}"
+        );
         assert!((f.rotation - e.rotation).abs() < 0.5, "{f:?}");
         let g = ellipse_from_moments_with_angle(&raster(&e, 100, 100), 0.5, 30.0).unwrap();
-        assert!((g.rx - e.rx).abs() < 0.1 && (g.ry - e.ry).abs() < 0.1, "{g:?}");
+        assert!(
+            (g.rx - e.rx).abs() < 0.1 && (g.ry - e.ry).abs() < 0.1,
+            "{g:?}"
+        );
     }
 
     #[test]
     fn negative_rotation_is_clockwise_convention() {
-        let e = Ellipse { cx: 50.0, cy: 50.0, rx: 25.0, ry: 8.0, rotation: -60.0 };
+        let e = Ellipse {
+            cx: 50.0,
+            cy: 50.0,
+            rx: 25.0,
+            ry: 8.0,
+            rotation: -60.0,
+        };
         let f = ellipse_from_moments(&raster(&e, 100, 100), 0.5).unwrap();
         assert!((f.rotation + 60.0).abs() < 0.5, "{f:?}");
     }
@@ -290,18 +342,39 @@ mod tests {
         // Rectangle 4×2 at (10, 20): variance w²/12 = 4/3 along x; the inscribed-ellipse
         // formula gives 2·sqrt(4/3).
         let ring = vec![[10.0, 20.0], [14.0, 20.0], [14.0, 22.0], [10.0, 22.0]];
-        let c = Moments::from_polygon(&[ring.clone()]).covariance(0.0).unwrap();
-        assert!((c.area - 8.0).abs() < 1e-12 && (c.cx - 12.0).abs() < 1e-12 && (c.cy - 21.0).abs() < 1e-12);
-        assert!((c.xx - 16.0 / 12.0).abs() < 1e-12 && (c.yy - 4.0 / 12.0).abs() < 1e-12 && c.xy.abs() < 1e-12);
+        let c = Moments::from_polygon(std::slice::from_ref(&ring))
+            .covariance(0.0)
+            .unwrap();
+        assert!(
+            (c.area - 8.0).abs() < 1e-12
+                && (c.cx - 12.0).abs() < 1e-12
+                && (c.cy - 21.0).abs() < 1e-12
+        );
+        assert!(
+            (c.xx - 16.0 / 12.0).abs() < 1e-12
+                && (c.yy - 4.0 / 12.0).abs() < 1e-12
+                && c.xy.abs() < 1e-12
+        );
         let mut rev = ring;
         rev.reverse();
         let d = Moments::from_polygon(&[rev]).covariance(0.0).unwrap();
         assert!((d.xx - c.xx).abs() < 1e-12);
         // A fine polygon of an ellipse gives the ellipse back.
-        let e = Ellipse { cx: 300.0, cy: 200.0, rx: 12.0, ry: 5.0, rotation: 20.0 };
+        let e = Ellipse {
+            cx: 300.0,
+            cy: 200.0,
+            rx: 12.0,
+            ry: 5.0,
+            rotation: 20.0,
+        };
         let poly = crate::ellipse_polygon::ellipse_polygon(&e, 0.001);
         let f = ellipse_from_polygon(&[poly]).unwrap();
-        assert!((f.rx - 12.0).abs() < 0.01 && (f.ry - 5.0).abs() < 0.01 && (f.rotation - 20.0).abs() < 0.01, "{f:?}");
+        assert!(
+            (f.rx - 12.0).abs() < 0.01
+                && (f.ry - 5.0).abs() < 0.01
+                && (f.rotation - 20.0).abs() < 0.01,
+            "{f:?}"
+        );
     }
 
     #[test]

@@ -91,7 +91,9 @@ pub fn decode_counts_string(s: &str) -> Result<Vec<u32>, RleError> {
             }
             // 13 groups × 5 bits exceed 64 bits: any longer number cannot be a valid count.
             if k >= 12 {
-                return Err(RleError::OutOfRange { index: counts.len() });
+                return Err(RleError::OutOfRange {
+                    index: counts.len(),
+                });
             }
             let c = i64::from(b - 48);
             x |= (c & 0x1f) << (5 * k);
@@ -133,7 +135,10 @@ pub struct RunEncoder {
 
 impl RunEncoder {
     pub fn new() -> Self {
-        RunEncoder { counts: vec![0], current: false }
+        RunEncoder {
+            counts: vec![0],
+            current: false,
+        }
     }
 
     /// Appends `len` pixels of value `on`.
@@ -161,7 +166,10 @@ pub fn from_row_major(bits: &[u8], width: u32, height: u32) -> Result<Vec<u32>, 
     let (w, h) = (width as usize, height as usize);
     let expected = u64::from(width) * u64::from(height);
     if bits.len() as u64 != expected {
-        return Err(RleError::SizeMismatch { expected, actual: bits.len() as u64 });
+        return Err(RleError::SizeMismatch {
+            expected,
+            actual: bits.len() as u64,
+        });
     }
     let mut enc = RunEncoder::new();
     for x in 0..w {
@@ -176,7 +184,10 @@ pub fn from_row_major(bits: &[u8], width: u32, height: u32) -> Result<Vec<u32>, 
 pub fn from_column_major(bits: &[u8], width: u32, height: u32) -> Result<Vec<u32>, RleError> {
     let expected = u64::from(width) * u64::from(height);
     if bits.len() as u64 != expected {
-        return Err(RleError::SizeMismatch { expected, actual: bits.len() as u64 });
+        return Err(RleError::SizeMismatch {
+            expected,
+            actual: bits.len() as u64,
+        });
     }
     let mut enc = RunEncoder::new();
     for &b in bits {
@@ -240,7 +251,8 @@ pub fn cvat_box_to_coco(
     height: u32,
 ) -> Result<Vec<u32>, RleError> {
     check_counts(counts, bw, bh)?;
-    if u64::from(left) + u64::from(bw) > u64::from(width) || u64::from(top) + u64::from(bh) > u64::from(height)
+    if u64::from(left) + u64::from(bw) > u64::from(width)
+        || u64::from(top) + u64::from(bh) > u64::from(height)
     {
         return Err(RleError::SizeMismatch {
             expected: u64::from(width) * u64::from(height),
@@ -308,9 +320,15 @@ mod tests {
 
     #[test]
     fn bad_strings_are_errors() {
-        assert!(matches!(decode_counts_string("a b"), Err(RleError::BadChar { .. })));
+        assert!(matches!(
+            decode_counts_string("a b"),
+            Err(RleError::BadChar { .. })
+        ));
         assert_eq!(decode_counts_string("`"), Err(RleError::Truncated));
-        assert!(matches!(decode_counts_string("H"), Err(RleError::OutOfRange { .. })));
+        assert!(matches!(
+            decode_counts_string("H"),
+            Err(RleError::OutOfRange { .. })
+        ));
         assert!(decode_counts_string("oooooooooooooooooooo0").is_err());
     }
 
@@ -324,7 +342,10 @@ mod tests {
         let counts = from_row_major(&bits, 3, 2).unwrap();
         assert_eq!(counts, vec![2, 1, 1, 2]);
         assert_eq!(to_row_major(&counts, 3, 2).unwrap(), bits.to_vec());
-        assert_eq!(from_column_major(&[0, 0, 1, 0, 1, 1], 3, 2).unwrap(), counts);
+        assert_eq!(
+            from_column_major(&[0, 0, 1, 0, 1, 1], 3, 2).unwrap(),
+            counts
+        );
         // First pixel set: a zero-length background run first.
         assert_eq!(from_row_major(&[1, 0], 2, 1).unwrap(), vec![0, 1, 1]);
     }

@@ -48,24 +48,51 @@ fn angle_diff(a: f64, b: f64) -> f64 {
 
 #[test]
 fn cvat_export_recovers_the_xml_ellipses() {
-    let (ds, loss) =
-        read_path(&Path::new(DIR).join("annotations_4classes.json"), &ReadOptions::default()).unwrap();
+    let (ds, loss) = read_path(
+        &Path::new(DIR).join("annotations_4classes.json"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
     assert_eq!(ds.annotations.len(), 40);
-    assert!(ds.annotations.iter().all(|a| matches!(a.shape, Shape::Ellipse(_))));
-    assert_eq!(loss.losses.iter().find(|l| l.code == "ellipse-from-mask").map(|l| l.count), Some(40));
-    assert!(loss.losses.iter().any(|l| l.code == "ellipse-from-clipped-mask"));
+    assert!(ds
+        .annotations
+        .iter()
+        .all(|a| matches!(a.shape, Shape::Ellipse(_))));
+    assert_eq!(
+        loss.losses
+            .iter()
+            .find(|l| l.code == "ellipse-from-mask")
+            .map(|l| l.count),
+        Some(40)
+    );
+    assert!(loss
+        .losses
+        .iter()
+        .any(|l| l.code == "ellipse-from-clipped-mask"));
 
     let xml = xml_ellipses();
     let (mut worst_c, mut worst_a, mut n_inner, mut snapped) = (0.0f64, 0.0f64, 0, 0);
     for (name, w, h, truth) in &xml {
         let im = ds.images.iter().find(|i| &i.file_name == name).unwrap();
-        let anns: Vec<_> = ds.annotations.iter().filter(|a| a.image_id == im.id).collect();
+        let anns: Vec<_> = ds
+            .annotations
+            .iter()
+            .filter(|a| a.image_id == im.id)
+            .collect();
         assert_eq!(anns.len(), truth.len(), "{name}");
         for (a, t) in anns.iter().zip(truth) {
-            let Shape::Ellipse(e) = a.shape else { unreachable!() };
-            assert_eq!(e.rotation, t.rotation, "rotation is taken from attributes.rotation");
+            let Shape::Ellipse(e) = a.shape else {
+                unreachable!()
+            };
+            assert_eq!(
+                e.rotation, t.rotation,
+                "rotation is taken from attributes.rotation"
+            );
             let r = t.rx.max(t.ry);
-            let inner = t.cx - r > 1.0 && t.cy - r > 1.0 && t.cx + r < f64::from(*w) - 1.0 && t.cy + r < f64::from(*h) - 1.0;
+            let inner = t.cx - r > 1.0
+                && t.cy - r > 1.0
+                && t.cx + r < f64::from(*w) - 1.0
+                && t.cy + r < f64::from(*h) - 1.0;
             if !inner {
                 continue;
             }
@@ -75,7 +102,8 @@ fn cvat_export_recovers_the_xml_ellipses() {
             worst_c = worst_c.max(dc);
             worst_a = worst_a.max(da);
             // CVAT drew with the rounded values; the fit finds exactly those integers.
-            if (e.cx, e.cy, e.rx, e.ry) == (t.cx.round(), t.cy.round(), t.rx.round(), t.ry.round()) {
+            if (e.cx, e.cy, e.rx, e.ry) == (t.cx.round(), t.cy.round(), t.rx.round(), t.ry.round())
+            {
                 snapped += 1;
             }
         }
@@ -95,18 +123,31 @@ fn cvat_export_recovers_the_xml_ellipses() {
 /// (printed with `--nocapture`; asserted loosely).
 #[test]
 fn offset_and_free_fit_report() {
-    let opts = ReadOptions { ellipses: EllipseRecovery::Never, ..Default::default() };
+    let opts = ReadOptions {
+        ellipses: EllipseRecovery::Never,
+        ..Default::default()
+    };
     let (ds, _) = read_path(&Path::new(DIR).join("annotations_4classes.json"), &opts).unwrap();
     let xml = xml_ellipses();
     for offset in [0.0, 0.5] {
         let (mut sum, mut n, mut worst_free_axis, mut worst_free_rot) = (0.0, 0, 0.0f64, 0.0f64);
         for (name, w, h, truth) in &xml {
             let im = ds.images.iter().find(|i| &i.file_name == name).unwrap();
-            let anns: Vec<_> = ds.annotations.iter().filter(|a| a.image_id == im.id).collect();
+            let anns: Vec<_> = ds
+                .annotations
+                .iter()
+                .filter(|a| a.image_id == im.id)
+                .collect();
             for (a, t) in anns.iter().zip(truth) {
-                let Shape::Mask(MaskData::Coco { height, counts, .. }) = &a.shape else { unreachable!() };
+                let Shape::Mask(MaskData::Coco { height, counts, .. }) = &a.shape else {
+                    unreachable!()
+                };
                 let r = t.rx.max(t.ry);
-                if t.cx - r <= 1.0 || t.cy - r <= 1.0 || t.cx + r >= f64::from(*w) - 1.0 || t.cy + r >= f64::from(*h) - 1.0 {
+                if t.cx - r <= 1.0
+                    || t.cy - r <= 1.0
+                    || t.cx + r >= f64::from(*w) - 1.0
+                    || t.cy + r >= f64::from(*h) - 1.0
+                {
                     continue;
                 }
                 let m = Moments::from_coco_rle(counts, *height);
@@ -116,7 +157,14 @@ fn offset_and_free_fit_report() {
                 let f = ellipse_from_moments(&m, offset).unwrap();
                 worst_free_axis = worst_free_axis.max((f.rx - t.rx.max(t.ry)).abs());
                 if t.rx - t.ry > 2.0 {
-                    worst_free_rot = worst_free_rot.max(angle_diff(f.rotation, if t.rx >= t.ry { t.rotation } else { t.rotation + 90.0 }));
+                    worst_free_rot = worst_free_rot.max(angle_diff(
+                        f.rotation,
+                        if t.rx >= t.ry {
+                            t.rotation
+                        } else {
+                            t.rotation + 90.0
+                        },
+                    ));
                 }
             }
         }

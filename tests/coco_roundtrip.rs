@@ -1,6 +1,8 @@
 //! COCO reader and writer: conformance files, round trips, bad input, a snapshot.
 
-use neutrostruct::coco::{self, read_bytes, read_path, EllipseRecovery, ReadOptions, SegmentationMode, WriteOptions};
+use neutrostruct::coco::{
+    self, read_bytes, read_path, EllipseRecovery, ReadOptions, SegmentationMode, WriteOptions,
+};
 use neutrostruct::model::*;
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
@@ -21,43 +23,95 @@ fn strip_loc(mut ds: Dataset) -> Dataset {
 }
 
 fn reread(ds: &Dataset, pretty: bool) -> (String, Dataset) {
-    let (text, _) = coco::to_string(ds, &WriteOptions { pretty, ..Default::default() });
-    let (back, _) = read_bytes(text.as_bytes(), Path::new("mem.json"), &ReadOptions::default()).unwrap();
+    let (text, _) = coco::to_string(
+        ds,
+        &WriteOptions {
+            pretty,
+            ..Default::default()
+        },
+    );
+    let (back, _) = read_bytes(
+        text.as_bytes(),
+        Path::new("mem.json"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
     (text, back)
 }
 
 #[test]
 fn datumaro_files_read() {
     let train = read("datumaro-coco/instances_train.json");
-    assert_eq!(train.categories.iter().map(|c| c.id.0).collect::<Vec<_>>(), vec![1, 2, 4]);
+    assert_eq!(
+        train.categories.iter().map(|c| c.id.0).collect::<Vec<_>>(),
+        vec![1, 2, 4]
+    );
     assert_eq!(train.images[0].id, ImageId(5));
     assert_eq!(train.images[0].coco_extra["flickr_url"], "");
     let a = &train.annotations[0];
-    assert_eq!(a.shape, Shape::Box(BoxShape { xtl: 2.0, ytl: 2.0, xbr: 5.0, ybr: 3.0, rotation: 0.0 }));
-    assert_eq!(a.loc.map(|l| l.line), Some(47), "line of the annotation's `{{`");
+    assert_eq!(
+        a.shape,
+        Shape::Box(BoxShape {
+            xtl: 2.0,
+            ytl: 2.0,
+            xbr: 5.0,
+            ybr: 3.0,
+            rotation: 0.0
+        })
+    );
+    assert_eq!(
+        a.loc.map(|l| l.line),
+        Some(47),
+        "line of the annotation's `{{`"
+    );
 
     let val = read("datumaro-coco/instances_val.json");
     assert_eq!(val.annotations.len(), 2);
     let p = &val.annotations[0];
-    assert_eq!(p.shape, Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 0.0], [1.0, 2.0], [0.0, 2.0]]]));
+    assert_eq!(
+        p.shape,
+        Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 0.0], [1.0, 2.0], [0.0, 2.0]]])
+    );
     assert_eq!(p.attributes["x"], 1);
     assert_eq!(p.attributes["y"], "hello");
-    assert_eq!(val.annotations[1].shape, Shape::Mask(MaskData::Coco { height: 10, width: 5, counts: vec![0, 20, 30] }));
+    assert_eq!(
+        val.annotations[1].shape,
+        Shape::Mask(MaskData::Coco {
+            height: 10,
+            width: 5,
+            counts: vec![0, 20, 30]
+        })
+    );
     assert_eq!(val.annotations[1].coco.as_ref().unwrap().iscrowd, Some(1));
 }
 
 #[test]
 fn cvat_export_reads_as_ellipses_with_attributes() {
-    let (ds, loss) =
-        read_path(&fixture("cvat-ellipse/annotations_4classes.json"), &ReadOptions::default()).unwrap();
+    let (ds, loss) = read_path(
+        &fixture("cvat-ellipse/annotations_4classes.json"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
     assert_eq!(ds.annotations.len(), 40);
     assert_eq!(loss.input.get("ellipse"), Some(&40));
-    assert_eq!(ds.images.iter().map(|i| i.id.0).collect::<Vec<_>>(), vec![10, 13, 16, 19]);
-    assert!(ds.annotations.iter().all(|a| !a.occluded && a.attributes.is_empty()));
+    assert_eq!(
+        ds.images.iter().map(|i| i.id.0).collect::<Vec<_>>(),
+        vec![10, 13, 16, 19]
+    );
+    assert!(ds
+        .annotations
+        .iter()
+        .all(|a| !a.occluded && a.attributes.is_empty()));
     // Never: the native masks.
-    let never = ReadOptions { ellipses: EllipseRecovery::Never, ..Default::default() };
+    let never = ReadOptions {
+        ellipses: EllipseRecovery::Never,
+        ..Default::default()
+    };
     let (ds, loss) = read_path(&fixture("cvat-ellipse/annotations_4classes.json"), &never).unwrap();
-    assert!(ds.annotations.iter().all(|a| matches!(a.shape, Shape::Mask(_))));
+    assert!(ds
+        .annotations
+        .iter()
+        .all(|a| matches!(a.shape, Shape::Mask(_))));
     assert!(loss.is_lossless());
     // The rotation stays an attribute when it is not used by the shape.
     assert!(ds.annotations[1].attributes.contains_key("rotation"));
@@ -103,13 +157,20 @@ fn unknown_fields_survive() {
     assert!(v["annotations"][2].get("neutrostruct").is_none());
     // Top-level order: the file's own fields first, then categories, images, annotations.
     let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys, ["info", "x_top_level", "categories", "images", "annotations"]);
+    assert_eq!(
+        keys,
+        ["info", "x_top_level", "categories", "images", "annotations"]
+    );
 }
 
 #[test]
 fn dangling_references_read() {
     let ds = read("coco-extras/unknown_fields.json");
-    let a = ds.annotations.iter().find(|a| a.id == AnnotationId(3)).unwrap();
+    let a = ds
+        .annotations
+        .iter()
+        .find(|a| a.id == AnnotationId(3))
+        .unwrap();
     assert_eq!((a.image_id, a.category_id), (ImageId(99), CategoryId(42)));
 }
 
@@ -165,7 +226,11 @@ fn bad_input_is_a_positioned_error() {
         assert!(starts_with_position(&msg), "{msg}");
     }
     // Deep nesting is an error, not a stack overflow.
-    let deep = format!("{{\"images\": [], \"x\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep = format!(
+        "{{\"images\": [], \"x\": {}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     assert!(starts_with_position(&err(deep.as_bytes())));
 }
 
@@ -180,7 +245,14 @@ fn rle_overrun_is_an_error() {
 fn rle_mode_is_not_wired_yet() {
     let ds = read("datumaro-coco/instances_val.json");
     let dir = tempfile::tempdir().unwrap();
-    let r = coco::write_path(&ds, &dir.path().join("o.json"), &WriteOptions { segmentation: SegmentationMode::Rle, pretty: false });
+    let r = coco::write_path(
+        &ds,
+        &dir.path().join("o.json"),
+        &WriteOptions {
+            segmentation: SegmentationMode::Rle,
+            pretty: false,
+        },
+    );
     assert!(matches!(r, Err(neutrostruct::Error::Usage(_))));
     let loss = coco::write_path(&ds, &dir.path().join("o.json"), &WriteOptions::default()).unwrap();
     assert_eq!(loss.total_in(), loss.total_out());
@@ -212,15 +284,28 @@ fn small_dataset() -> Dataset {
         AnnotationId(1),
         ImageId(1),
         CategoryId(1),
-        Shape::Ellipse(Ellipse { cx: 3.0, cy: 2.0, rx: 2.5, ry: 1.25, rotation: 30.0 }),
+        Shape::Ellipse(Ellipse {
+            cx: 3.0,
+            cy: 2.0,
+            rx: 2.5,
+            ry: 1.25,
+            rotation: 30.0,
+        }),
     );
-    e.attributes.insert("confidence".into(), serde_json::json!("high"));
+    e.attributes
+        .insert("confidence".into(), serde_json::json!("high"));
     e.source = Some("manual".into());
     let mut b = Annotation::new(
         AnnotationId(2),
         ImageId(1),
         CategoryId(2),
-        Shape::Box(BoxShape { xtl: 0.5, ytl: 0.5, xbr: 2.5, ybr: 1.5, rotation: 0.0 }),
+        Shape::Box(BoxShape {
+            xtl: 0.5,
+            ytl: 0.5,
+            xbr: 2.5,
+            ybr: 1.5,
+            rotation: 0.0,
+        }),
     );
     b.occluded = true;
     let p = Annotation::new(
@@ -233,12 +318,21 @@ fn small_dataset() -> Dataset {
         AnnotationId(4),
         ImageId(1),
         CategoryId(2),
-        Shape::Mask(MaskData::Cvat { left: 1, top: 1, width: 2, height: 2, counts: vec![0, 3, 1] }),
+        Shape::Mask(MaskData::Cvat {
+            left: 1,
+            top: 1,
+            width: 2,
+            height: 2,
+            counts: vec![0, 3, 1],
+        }),
     );
     m.z_order = 2;
     let t = Annotation::new(AnnotationId(5), ImageId(1), CategoryId(1), Shape::Tag);
     Dataset {
-        categories: vec![cat(1, "Primary granules", [230, 25, 75]), cat(2, "Secondary granules", [0, 130, 200])],
+        categories: vec![
+            cat(1, "Primary granules", [230, 25, 75]),
+            cat(2, "Secondary granules", [0, 130, 200]),
+        ],
         images: vec![image],
         annotations: vec![e, b, p, m, t],
         meta: DatasetMeta::default(),
@@ -248,7 +342,13 @@ fn small_dataset() -> Dataset {
 #[test]
 fn writer_snapshot() {
     let ds = small_dataset();
-    let (text, loss) = coco::to_string(&ds, &WriteOptions { pretty: true, ..Default::default() });
+    let (text, loss) = coco::to_string(
+        &ds,
+        &WriteOptions {
+            pretty: true,
+            ..Default::default()
+        },
+    );
     assert!(loss.is_lossless(), "{loss}");
     assert_eq!(loss.total_in(), 5);
     assert_eq!(loss.total_out(), 5);
@@ -256,12 +356,26 @@ fn writer_snapshot() {
         insta::assert_snapshot!("coco_writer_small_pretty", text);
     });
     // And it reads back to the same shapes and metadata.
-    let (back, _) = read_bytes(text.as_bytes(), Path::new("s.json"), &ReadOptions::default()).unwrap();
+    let (back, _) = read_bytes(
+        text.as_bytes(),
+        Path::new("s.json"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
     let norm = |ds: &Dataset| {
         let mut v: Vec<_> = ds
             .annotations
             .iter()
-            .map(|a| (a.id, a.shape.clone(), a.occluded, a.z_order, a.source.clone(), a.attributes.clone()))
+            .map(|a| {
+                (
+                    a.id,
+                    a.shape.clone(),
+                    a.occluded,
+                    a.z_order,
+                    a.source.clone(),
+                    a.attributes.clone(),
+                )
+            })
             .collect();
         v.sort_by_key(|x| x.0);
         v
@@ -270,8 +384,20 @@ fn writer_snapshot() {
 }
 
 fn ellipse_strategy() -> impl Strategy<Value = Ellipse> {
-    (-1e4f64..1e4, -1e4f64..1e4, 0.0f64..1e3, 0.0f64..1e3, -360.0f64..360.0)
-        .prop_map(|(cx, cy, rx, ry, rotation)| Ellipse { cx, cy, rx, ry, rotation })
+    (
+        -1e4f64..1e4,
+        -1e4f64..1e4,
+        0.0f64..1e3,
+        0.0f64..1e3,
+        -360.0f64..360.0,
+    )
+        .prop_map(|(cx, cy, rx, ry, rotation)| Ellipse {
+            cx,
+            cy,
+            rx,
+            ry,
+            rotation,
+        })
 }
 
 proptest! {

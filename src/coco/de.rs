@@ -140,7 +140,9 @@ impl<'de> Visitor<'de> for TopVisitor {
             }
         }
         if !t.had_images {
-            return Err(de::Error::custom("not a COCO instances file: no `images` array"));
+            return Err(de::Error::custom(
+                "not a COCO instances file: no `images` array",
+            ));
         }
         Ok(t)
     }
@@ -162,15 +164,20 @@ impl<'de> Visitor<'de> for ImageVisitor {
         f.write_str("an image object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawImage, A::Error> {
-        let (mut id, mut file_name, mut width, mut height, mut tags) = (None, None, None, None, None);
+        let (mut id, mut file_name, mut width, mut height, mut tags) =
+            (None, None, None, None, None);
         let mut extra = JsonMap::new();
         while let Some(k) = map.next_key_seed(KeySeed(IMAGE_FIELDS))? {
             match k {
                 Key::Known(0) => set_once(&mut id, map.next_value::<u64>()?, "id")?,
-                Key::Known(1) => set_once(&mut file_name, map.next_value::<String>()?, "file_name")?,
+                Key::Known(1) => {
+                    set_once(&mut file_name, map.next_value::<String>()?, "file_name")?
+                }
                 Key::Known(2) => set_once(&mut width, map.next_value::<u64>()?, "width")?,
                 Key::Known(3) => set_once(&mut height, map.next_value::<u64>()?, "height")?,
-                Key::Known(_) => set_once(&mut tags, map.next_value::<Value>()?, "neutrostruct_tags")?,
+                Key::Known(_) => {
+                    set_once(&mut tags, map.next_value::<Value>()?, "neutrostruct_tags")?
+                }
                 Key::Other(name) => {
                     let v: Value = map.next_value()?;
                     extra.insert(name, v);
@@ -233,7 +240,11 @@ impl<'de> Visitor<'de> for CategoryVisitor {
             match k {
                 Key::Known(0) => set_once(&mut id, map.next_value::<u64>()?, "id")?,
                 Key::Known(1) => set_once(&mut name, map.next_value::<String>()?, "name")?,
-                Key::Known(_) => set_once(&mut sup, map.next_value::<Option<String>>()?, "supercategory")?,
+                Key::Known(_) => set_once(
+                    &mut sup,
+                    map.next_value::<Option<String>>()?,
+                    "supercategory",
+                )?,
                 Key::Other(n) => {
                     let v: Value = map.next_value()?;
                     extra.insert(n, v);
@@ -242,7 +253,10 @@ impl<'de> Visitor<'de> for CategoryVisitor {
         }
         let id = id.ok_or_else(|| de::Error::missing_field("id"))?;
         let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
-        let color = extra.get("color").and_then(Value::as_str).and_then(Rgb::from_hex);
+        let color = extra
+            .get("color")
+            .and_then(Value::as_str)
+            .and_then(Rgb::from_hex);
         Ok(Category {
             id: CategoryId(id),
             name,
@@ -282,18 +296,27 @@ impl<'de> Visitor<'de> for AnnVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAnnotation, A::Error> {
         let (mut id, mut image_id, mut category_id) = (None, None, None);
-        let (mut seg, mut bbox, mut area, mut iscrowd, mut attrs, mut ns) = (None, None, None, None, None, None);
+        let (mut seg, mut bbox, mut area, mut iscrowd, mut attrs, mut ns) =
+            (None, None, None, None, None, None);
         let mut extra = JsonMap::new();
         while let Some(k) = map.next_key_seed(KeySeed(ANN_FIELDS))? {
             match k {
                 Key::Known(0) => set_once(&mut id, map.next_value::<u64>()?, "id")?,
                 Key::Known(1) => set_once(&mut image_id, map.next_value::<u64>()?, "image_id")?,
-                Key::Known(2) => set_once(&mut category_id, map.next_value::<u64>()?, "category_id")?,
+                Key::Known(2) => {
+                    set_once(&mut category_id, map.next_value::<u64>()?, "category_id")?
+                }
                 Key::Known(3) => set_once(&mut seg, map.next_value::<Value>()?, "segmentation")?,
-                Key::Known(4) => set_once(&mut bbox, map.next_value::<Option<[f64; 4]>>()?, "bbox")?,
+                Key::Known(4) => {
+                    set_once(&mut bbox, map.next_value::<Option<[f64; 4]>>()?, "bbox")?
+                }
                 Key::Known(5) => set_once(&mut area, map.next_value::<Option<f64>>()?, "area")?,
                 Key::Known(6) => set_once(&mut iscrowd, map.next_value::<IsCrowd>()?.0, "iscrowd")?,
-                Key::Known(7) => set_once(&mut attrs, map.next_value::<Option<RawAttributes>>()?, "attributes")?,
+                Key::Known(7) => set_once(
+                    &mut attrs,
+                    map.next_value::<Option<RawAttributes>>()?,
+                    "attributes",
+                )?,
                 Key::Known(_) => set_once(&mut ns, map.next_value::<Value>()?, "neutrostruct")?,
                 Key::Other(n) => {
                     let v: Value = map.next_value()?;
@@ -328,7 +351,9 @@ impl<'de> Deserialize<'de> for IsCrowd {
                 f.write_str("iscrowd as 0 or 1")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<IsCrowd, E> {
-                u8::try_from(v).map(|v| IsCrowd(Some(v))).map_err(|_| E::custom("iscrowd must be 0 or 1"))
+                u8::try_from(v)
+                    .map(|v| IsCrowd(Some(v)))
+                    .map_err(|_| E::custom("iscrowd must be 0 or 1"))
             }
             fn visit_i64<E: de::Error>(self, _: i64) -> Result<IsCrowd, E> {
                 Err(E::custom("iscrowd must be 0 or 1"))
@@ -370,7 +395,11 @@ impl<'de> Visitor<'de> for AttrVisitor {
                         Value::Number(n) if n.as_u64() == Some(0) => false,
                         Value::Number(n) if n.as_u64() == Some(1) => true,
                         Value::String(s) if s == "true" || s == "false" => s == "true",
-                        _ => return Err(de::Error::custom(format!("attributes.occluded must be a boolean or 0/1, not {v}"))),
+                        _ => {
+                            return Err(de::Error::custom(format!(
+                                "attributes.occluded must be a boolean or 0/1, not {v}"
+                            )))
+                        }
                     };
                     set_once(&mut a.occluded, b, "occluded")?;
                 }

@@ -90,7 +90,9 @@ pub fn locate(bytes: &[u8]) -> Spans {
                 // A scalar (number, true, false, null) element of a target array.
                 if depth == 2 && target != Target::None {
                     let s = i;
-                    while i < bytes.len() && !matches!(bytes[i], b',' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                    while i < bytes.len()
+                        && !matches!(bytes[i], b',' | b']' | b' ' | b'\n' | b'\r' | b'\t')
+                    {
                         i += 1;
                     }
                     push(&mut spans, target, (s, i));

@@ -67,7 +67,10 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)
 /// `rle-unavailable` line in the report) until the rasteriser is wired in.
 pub fn to_string(ds: &Dataset, opts: &WriteOptions) -> (String, Lossiness) {
     let mut buf = Vec::new();
-    let polygon = WriteOptions { segmentation: SegmentationMode::Polygon, ..opts.clone() };
+    let polygon = WriteOptions {
+        segmentation: SegmentationMode::Polygon,
+        ..opts.clone()
+    };
     // Writing into a Vec cannot fail, and serde_json writes only valid UTF-8.
     let mut loss = write_to(ds, &mut buf, &polygon).unwrap_or_default();
     if opts.segmentation == SegmentationMode::Rle {

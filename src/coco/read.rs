@@ -5,11 +5,14 @@ use super::de::{RawAnnotation, RawAttributes, RawImage, RawTop, MAX_SIDE};
 use super::locate::locate;
 use super::{EllipseRecovery, ReadOptions};
 use crate::error::{Error, LineIndex, Result};
-use crate::fit::{ellipse_from_cvat_export_mask, ellipse_from_moments, ellipse_from_moments_with_angle, ellipse_from_polygon, Moments};
+use crate::fit::{
+    ellipse_from_cvat_export_mask, ellipse_from_moments, ellipse_from_moments_with_angle,
+    ellipse_from_polygon, Moments,
+};
 use crate::lossiness::Lossiness;
 use crate::model::{
-    Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset, DatasetMeta, Ellipse, ImageId, MaskData,
-    Point, Shape, SourceLoc,
+    Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset, DatasetMeta, Ellipse,
+    ImageId, MaskData, Point, Shape, SourceLoc,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -45,12 +48,27 @@ pub fn read_bytes(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<(Data
         }
         let (start, end) = *list.get(i)?;
         let (line, column) = lines.locate(start);
-        Some(SourceLoc { line, column, start, end })
+        Some(SourceLoc {
+            line,
+            column,
+            start,
+            end,
+        })
     };
 
-    let RawTop { categories, images: raw_images, annotations: raw_anns, top, .. } = raw;
+    let RawTop {
+        categories,
+        images: raw_images,
+        annotations: raw_anns,
+        top,
+        ..
+    } = raw;
     let mut loss = Lossiness::default();
-    let mut cx = Ctx { path, opts, loss: &mut loss };
+    let mut cx = Ctx {
+        path,
+        opts,
+        loss: &mut loss,
+    };
 
     let n_images = raw_images.len();
     let mut images = Vec::with_capacity(n_images);
@@ -78,7 +96,15 @@ pub fn read_bytes(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<(Data
         cx.tags(image_id, loc, &tags, &categories, &mut annotations)?;
     }
 
-    let ds = Dataset { categories, images, annotations, meta: DatasetMeta { coco_top: top, ..Default::default() } };
+    let ds = Dataset {
+        categories,
+        images,
+        annotations,
+        meta: DatasetMeta {
+            coco_top: top,
+            ..Default::default()
+        },
+    };
     for (k, v) in ds.shape_counts() {
         loss.input.insert(k.to_string(), v);
         loss.output.insert(k.to_string(), v);
@@ -96,7 +122,11 @@ struct Ctx<'a> {
 enum Seg {
     Empty,
     Polygon(Vec<Vec<Point>>),
-    Rle { height: u32, width: u32, counts: Vec<u32> },
+    Rle {
+        height: u32,
+        width: u32,
+        counts: Vec<u32>,
+    },
 }
 
 impl Ctx<'_> {
@@ -108,8 +138,11 @@ impl Ctx<'_> {
     }
 
     fn check_num(&self, v: f64, what: &str, id: u64, loc: Option<SourceLoc>) -> Result<()> {
-        if !self.opts.allow_non_finite && !(v.abs() <= MAX_MAGNITUDE) {
-            return Err(self.err(loc, format!("annotation {id}: {what} {v} is out of range (|v| > {MAX_MAGNITUDE})")));
+        if !self.opts.allow_non_finite && (v.is_nan() || v.abs() > MAX_MAGNITUDE) {
+            return Err(self.err(
+                loc,
+                format!("annotation {id}: {what} {v} is out of range (|v| > {MAX_MAGNITUDE})"),
+            ));
         }
         Ok(())
     }
@@ -131,7 +164,11 @@ impl Ctx<'_> {
         }
         let image_size = sizes.get(&ra.image_id).copied();
         let had_attributes = ra.attributes.is_some();
-        let RawAttributes { occluded, rotation, rest } = ra.attributes.unwrap_or_default();
+        let RawAttributes {
+            occluded,
+            rotation,
+            rest,
+        } = ra.attributes.unwrap_or_default();
         if let Some(r) = rotation {
             self.check_num(r, "attributes.rotation", id, loc)?;
         }
@@ -165,7 +202,8 @@ impl Ctx<'_> {
         };
         if let (Some(r), false) = (rotation, rotation_used) {
             // Not consumed by the shape: keep it where it was, first among the attributes.
-            ann.attributes.shift_insert(0, "rotation".to_string(), Value::from(r));
+            ann.attributes
+                .shift_insert(0, "rotation".to_string(), Value::from(r));
         }
         ann.coco = Some(CocoExtra {
             iscrowd: ra.iscrowd,
@@ -189,13 +227,21 @@ impl Ctx<'_> {
     ) -> (Shape, bool) {
         let mode = self.opts.ellipses;
         match seg {
-            Seg::Rle { height, width, counts } => {
+            Seg::Rle {
+                height,
+                width,
+                counts,
+            } => {
                 let recover = match mode {
                     EllipseRecovery::Auto => rotation.is_some(),
                     EllipseRecovery::Always => true,
                     EllipseRecovery::Never => false,
                 };
-                let mask = MaskData::Coco { height, width, counts };
+                let mask = MaskData::Coco {
+                    height,
+                    width,
+                    counts,
+                };
                 if recover {
                     if let MaskData::Coco { counts, .. } = &mask {
                         let m = Moments::from_coco_rle(counts, height);
@@ -216,7 +262,11 @@ impl Ctx<'_> {
                             );
                             let (w, h) = image_size.unwrap_or((width, height));
                             if let Some(b) = mask.bbox() {
-                                if b[0] <= 0.0 || b[1] <= 0.0 || b[0] + b[2] >= f64::from(w) || b[1] + b[3] >= f64::from(h) {
+                                if b[0] <= 0.0
+                                    || b[1] <= 0.0
+                                    || b[0] + b[2] >= f64::from(w)
+                                    || b[1] + b[3] >= f64::from(h)
+                                {
                                     self.loss.add(
                                         "ellipse-from-clipped-mask",
                                         1,
@@ -252,7 +302,11 @@ impl Ctx<'_> {
                         );
                         return (Shape::Ellipse(e), rotation.is_some());
                     }
-                    self.loss.add("ellipse-recovery-failed", 1, "a degenerate polygon has no ellipse; kept as a polygon");
+                    self.loss.add(
+                        "ellipse-recovery-failed",
+                        1,
+                        "a degenerate polygon has no ellipse; kept as a polygon",
+                    );
                 }
                 (Shape::Polygon(rings), false)
             }
@@ -263,17 +317,39 @@ impl Ctx<'_> {
                         1,
                         "only a bbox was given: the inscribed axis-aligned ellipse is a guess (rotation unknown)",
                     );
-                    (Shape::Ellipse(Ellipse { cx: x + w / 2.0, cy: y + h / 2.0, rx: w / 2.0, ry: h / 2.0, rotation: 0.0 }), false)
+                    (
+                        Shape::Ellipse(Ellipse {
+                            cx: x + w / 2.0,
+                            cy: y + h / 2.0,
+                            rx: w / 2.0,
+                            ry: h / 2.0,
+                            rotation: 0.0,
+                        }),
+                        false,
+                    )
                 }
-                Some([x, y, w, h]) => {
-                    (Shape::Box(BoxShape { xtl: x, ytl: y, xbr: x + w, ybr: y + h, rotation: 0.0 }), false)
-                }
+                Some([x, y, w, h]) => (
+                    Shape::Box(BoxShape {
+                        xtl: x,
+                        ytl: y,
+                        xbr: x + w,
+                        ybr: y + h,
+                        rotation: 0.0,
+                    }),
+                    false,
+                ),
                 None => (Shape::Polygon(Vec::new()), false),
             },
         }
     }
 
-    fn segmentation(&self, v: &Value, id: u64, loc: Option<SourceLoc>, image_size: Option<(u32, u32)>) -> Result<Seg> {
+    fn segmentation(
+        &self,
+        v: &Value,
+        id: u64,
+        loc: Option<SourceLoc>,
+        image_size: Option<(u32, u32)>,
+    ) -> Result<Seg> {
         let bad = |msg: &str| self.err(loc, format!("annotation {id}: segmentation: {msg}"));
         match v {
             Value::Null => Ok(Seg::Empty),
@@ -286,15 +362,25 @@ impl Ctx<'_> {
                 for r in items {
                     match r {
                         Value::Array(nums) => rings.push(self.ring(nums, id, loc)?),
-                        _ => return Err(bad("expected a list of polygons [[x, y, …], …] or an RLE object")),
+                        _ => {
+                            return Err(bad(
+                                "expected a list of polygons [[x, y, …], …] or an RLE object",
+                            ))
+                        }
                     }
                 }
                 Ok(Seg::Polygon(rings))
             }
             Value::Object(o) => {
-                let size = o.get("size").and_then(Value::as_array).ok_or_else(|| bad("RLE without `size`"))?;
+                let size = o
+                    .get("size")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| bad("RLE without `size`"))?;
                 let side = |i: usize| -> Result<u32> {
-                    let s = size.get(i).and_then(Value::as_u64).ok_or_else(|| bad("RLE `size` must be [height, width]"))?;
+                    let s = size
+                        .get(i)
+                        .and_then(Value::as_u64)
+                        .ok_or_else(|| bad("RLE `size` must be [height, width]"))?;
                     if s > MAX_SIDE {
                         return Err(bad(&format!("RLE size {s} is larger than {MAX_SIDE}")));
                     }
@@ -312,7 +398,9 @@ impl Ctx<'_> {
                     }
                 }
                 let counts = match o.get("counts") {
-                    Some(Value::String(s)) => crate::rle::decode_counts_string(s).map_err(|e| bad(&e.to_string()))?,
+                    Some(Value::String(s)) => {
+                        crate::rle::decode_counts_string(s).map_err(|e| bad(&e.to_string()))?
+                    }
                     Some(Value::Array(a)) => a
                         .iter()
                         .map(|c| c.as_u64().and_then(|c| u32::try_from(c).ok()))
@@ -320,8 +408,13 @@ impl Ctx<'_> {
                         .ok_or_else(|| bad("RLE counts must be non-negative integers"))?,
                     _ => return Err(bad("RLE without `counts`")),
                 };
-                crate::rle::check_counts(&counts, width, height).map_err(|e| bad(&e.to_string()))?;
-                Ok(Seg::Rle { height, width, counts })
+                crate::rle::check_counts(&counts, width, height)
+                    .map_err(|e| bad(&e.to_string()))?;
+                Ok(Seg::Rle {
+                    height,
+                    width,
+                    counts,
+                })
             }
             _ => Err(bad("expected a list of polygons or an RLE object")),
         }
@@ -329,12 +422,18 @@ impl Ctx<'_> {
 
     fn ring(&self, nums: &[Value], id: u64, loc: Option<SourceLoc>) -> Result<Vec<Point>> {
         if nums.len() % 2 != 0 {
-            return Err(self.err(loc, format!("annotation {id}: polygon with an odd number of coordinates")));
+            return Err(self.err(
+                loc,
+                format!("annotation {id}: polygon with an odd number of coordinates"),
+            ));
         }
         let mut pts = Vec::with_capacity(nums.len() / 2);
         for pair in nums.chunks_exact(2) {
             let (Some(x), Some(y)) = (pair[0].as_f64(), pair[1].as_f64()) else {
-                return Err(self.err(loc, format!("annotation {id}: polygon coordinates must be numbers")));
+                return Err(self.err(
+                    loc,
+                    format!("annotation {id}: polygon coordinates must be numbers"),
+                ));
             };
             self.check_num(x, "polygon coordinate", id, loc)?;
             self.check_num(y, "polygon coordinate", id, loc)?;
@@ -353,7 +452,9 @@ impl Ctx<'_> {
         image_size: Option<(u32, u32)>,
     ) -> Result<Option<Shape>> {
         let bad = |msg: String| self.err(loc, format!("annotation {id}: neutrostruct: {msg}"));
-        let o = ns.as_object().ok_or_else(|| bad("must be an object".into()))?;
+        let o = ns
+            .as_object()
+            .ok_or_else(|| bad("must be an object".into()))?;
         if let Some(z) = o.get("z_order") {
             ann.z_order = z
                 .as_i64()
@@ -361,22 +462,44 @@ impl Ctx<'_> {
                 .ok_or_else(|| bad("z_order must be a 32-bit integer".into()))?;
         }
         if let Some(s) = o.get("source") {
-            ann.source = Some(s.as_str().ok_or_else(|| bad("source must be a string".into()))?.to_string());
+            ann.source = Some(
+                s.as_str()
+                    .ok_or_else(|| bad("source must be a string".into()))?
+                    .to_string(),
+            );
         }
         if let Some(g) = o.get("group_id") {
-            ann.group_id = Some(g.as_u64().ok_or_else(|| bad("group_id must be a non-negative integer".into()))?);
+            ann.group_id = Some(
+                g.as_u64()
+                    .ok_or_else(|| bad("group_id must be a non-negative integer".into()))?,
+            );
         }
         let num = |k: &str| -> Result<f64> {
-            let v = o.get(k).and_then(Value::as_f64).ok_or_else(|| bad(format!("`{k}` must be a number")))?;
+            let v = o
+                .get(k)
+                .and_then(Value::as_f64)
+                .ok_or_else(|| bad(format!("`{k}` must be a number")))?;
             self.check_num(v, k, id, loc)?;
             Ok(v)
         };
-        let num_or0 = |k: &str| -> Result<f64> { if o.contains_key(k) { num(k) } else { Ok(0.0) } };
+        let num_or0 = |k: &str| -> Result<f64> {
+            if o.contains_key(k) {
+                num(k)
+            } else {
+                Ok(0.0)
+            }
+        };
         let points = || -> Result<Vec<Point>> {
-            let arr = o.get("points").and_then(Value::as_array).ok_or_else(|| bad("`points` must be [[x, y], …]".into()))?;
+            let arr = o
+                .get("points")
+                .and_then(Value::as_array)
+                .ok_or_else(|| bad("`points` must be [[x, y], …]".into()))?;
             let mut pts = Vec::with_capacity(arr.len());
             for p in arr {
-                let xy = p.as_array().filter(|a| a.len() == 2).ok_or_else(|| bad("a point must be [x, y]".into()))?;
+                let xy = p
+                    .as_array()
+                    .filter(|a| a.len() == 2)
+                    .ok_or_else(|| bad("a point must be [x, y]".into()))?;
                 let (Some(x), Some(y)) = (xy[0].as_f64(), xy[1].as_f64()) else {
                     return Err(bad("point coordinates must be numbers".into()));
                 };
@@ -386,7 +509,9 @@ impl Ctx<'_> {
             }
             Ok(pts)
         };
-        let Some(kind) = o.get("type") else { return Ok(None) };
+        let Some(kind) = o.get("type") else {
+            return Ok(None);
+        };
         Ok(Some(match kind.as_str() {
             Some("ellipse") => Shape::Ellipse(Ellipse {
                 cx: num("cx")?,
@@ -412,7 +537,8 @@ impl Ctx<'_> {
                         .map(|v| v as u32)
                         .ok_or_else(|| bad(format!("`{k}` must be an integer in 0..={MAX_SIDE}")))
                 };
-                let (left, top, width, height) = (int("left")?, int("top")?, int("width")?, int("height")?);
+                let (left, top, width, height) =
+                    (int("left")?, int("top")?, int("width")?, int("height")?);
                 if let Some((w, h)) = image_size {
                     if left + width > w || top + height > h {
                         return Err(bad(format!("mask box leaves the {w}×{h} image")));
@@ -421,10 +547,22 @@ impl Ctx<'_> {
                 let counts = o
                     .get("counts")
                     .and_then(Value::as_array)
-                    .and_then(|a| a.iter().map(|c| c.as_u64().and_then(|c| u32::try_from(c).ok())).collect::<Option<Vec<u32>>>())
-                    .ok_or_else(|| bad("`counts` must be a list of non-negative integers".into()))?;
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|c| c.as_u64().and_then(|c| u32::try_from(c).ok()))
+                            .collect::<Option<Vec<u32>>>()
+                    })
+                    .ok_or_else(
+                        || bad("`counts` must be a list of non-negative integers".into()),
+                    )?;
                 crate::rle::check_counts(&counts, width, height).map_err(|e| bad(e.to_string()))?;
-                Shape::Mask(MaskData::Cvat { left, top, width, height, counts })
+                Shape::Mask(MaskData::Cvat {
+                    left,
+                    top,
+                    width,
+                    height,
+                    counts,
+                })
             }
             _ => return Err(bad(format!("unknown type {kind}"))),
         }))
@@ -442,18 +580,34 @@ impl Ctx<'_> {
         let bad = |msg: &str| self.err(loc, format!("image {image_id}: neutrostruct_tags: {msg}"));
         let arr = tags.as_array().ok_or_else(|| bad("must be a list"))?;
         for t in arr {
-            let o = t.as_object().ok_or_else(|| bad("each tag must be an object"))?;
-            let id = o.get("id").and_then(Value::as_u64).ok_or_else(|| bad("tag without a non-negative integer `id`"))?;
+            let o = t
+                .as_object()
+                .ok_or_else(|| bad("each tag must be an object"))?;
+            let id = o
+                .get("id")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("tag without a non-negative integer `id`"))?;
             let category = match o.get("category_id").and_then(Value::as_u64) {
                 Some(c) => CategoryId(c),
                 None => {
-                    let label = o.get("label").and_then(Value::as_str).ok_or_else(|| bad("tag without `category_id` or `label`"))?;
-                    categories.iter().find(|c| c.name == label).map(|c| c.id).ok_or_else(|| bad("tag of an unknown label"))?
+                    let label = o
+                        .get("label")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad("tag without `category_id` or `label`"))?;
+                    categories
+                        .iter()
+                        .find(|c| c.name == label)
+                        .map(|c| c.id)
+                        .ok_or_else(|| bad("tag of an unknown label"))?
                 }
             };
             let mut a = Annotation::new(AnnotationId(id), image_id, category, Shape::Tag);
             a.occluded = o.get("occluded").and_then(Value::as_bool).unwrap_or(false);
-            a.z_order = o.get("z_order").and_then(Value::as_i64).and_then(|z| i32::try_from(z).ok()).unwrap_or(0);
+            a.z_order = o
+                .get("z_order")
+                .and_then(Value::as_i64)
+                .and_then(|z| i32::try_from(z).ok())
+                .unwrap_or(0);
             a.source = o.get("source").and_then(Value::as_str).map(str::to_string);
             a.group_id = o.get("group_id").and_then(Value::as_u64);
             if let Some(Value::Object(attrs)) = o.get("attributes") {

@@ -14,7 +14,9 @@
 use super::{SegmentationMode, WriteOptions};
 use crate::ellipse_polygon::ellipse_polygon;
 use crate::lossiness::Lossiness;
-use crate::model::{ellipse_bbox, Annotation, Category, Dataset, Image, ImageId, JsonMap, MaskData, Point, Shape};
+use crate::model::{
+    ellipse_bbox, Annotation, Category, Dataset, Image, ImageId, JsonMap, MaskData, Point, Shape,
+};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -55,10 +57,21 @@ fn lossiness(ds: &Dataset) -> Lossiness {
         match &a.shape {
             Shape::Tag if image.is_none() => {
                 out = false;
-                loss.add("tag-dropped", 1, "a tag of an image that is not in the dataset has nowhere to go in COCO");
+                loss.add(
+                    "tag-dropped",
+                    1,
+                    "a tag of an image that is not in the dataset has nowhere to go in COCO",
+                );
             }
-            Shape::Mask(MaskData::Cvat { left, top, width, height, .. }) if !has_segmentation(a) => {
-                let fits = image.is_some_and(|im| left + width <= im.width && top + height <= im.height);
+            Shape::Mask(MaskData::Cvat {
+                left,
+                top,
+                width,
+                height,
+                ..
+            }) if !has_segmentation(a) => {
+                let fits =
+                    image.is_some_and(|im| left + width <= im.width && top + height <= im.height);
                 if !fits {
                     loss.add(
                         "mask-not-rasterised",
@@ -71,10 +84,18 @@ fn lossiness(ds: &Dataset) -> Lossiness {
             _ => {}
         }
         if !a.shape.is_finite() {
-            loss.add("non-finite-written-as-null", 1, "a non-finite coordinate cannot be written in JSON; it became null");
+            loss.add(
+                "non-finite-written-as-null",
+                1,
+                "a non-finite coordinate cannot be written in JSON; it became null",
+            );
         }
         if !a.cvat_attrs.is_empty() {
-            loss.add("cvat-attributes-dropped", 1, "extra XML attributes of a CVAT shape have no place in COCO");
+            loss.add(
+                "cvat-attributes-dropped",
+                1,
+                "extra XML attributes of a CVAT shape have no place in COCO",
+            );
         }
         if out {
             *loss.output.entry(a.shape.kind().to_string()).or_insert(0) += 1;
@@ -82,13 +103,25 @@ fn lossiness(ds: &Dataset) -> Lossiness {
     }
     for im in &ds.images {
         if im.subset.is_some() {
-            loss.add("image-subset-dropped", 1, "COCO has no per-image subset; write one file per subset to keep it");
+            loss.add(
+                "image-subset-dropped",
+                1,
+                "COCO has no per-image subset; write one file per subset to keep it",
+            );
         }
         if !im.cvat_attrs.is_empty() || !im.cvat_unknown.is_empty() {
-            loss.add("cvat-image-extras-dropped", 1, "extra XML attributes or unknown children of a CVAT <image> were dropped");
+            loss.add(
+                "cvat-image-extras-dropped",
+                1,
+                "extra XML attributes or unknown children of a CVAT <image> were dropped",
+            );
         }
     }
-    let label_meta = ds.categories.iter().filter(|c| c.kind.is_some() || !c.attributes.is_empty()).count();
+    let label_meta = ds
+        .categories
+        .iter()
+        .filter(|c| c.kind.is_some() || !c.attributes.is_empty())
+        .count();
     loss.add(
         "cvat-label-meta-dropped",
         label_meta,
@@ -116,7 +149,11 @@ impl<'a> TopOut<'a> {
     fn new(ds: &'a Dataset) -> Self {
         let images: HashMap<ImageId, &Image> = ds.images.iter().map(|i| (i.id, i)).collect();
         let mut tags: HashMap<ImageId, Vec<&Annotation>> = HashMap::new();
-        for a in ds.annotations.iter().filter(|a| matches!(a.shape, Shape::Tag)) {
+        for a in ds
+            .annotations
+            .iter()
+            .filter(|a| matches!(a.shape, Shape::Tag))
+        {
             tags.entry(a.image_id).or_default().push(a);
         }
         TopOut { ds, images, tags }
@@ -141,7 +178,10 @@ impl Serialize for TopOut<'_> {
                 m.serialize_entry(k, v)?;
             }
         }
-        m.serialize_entry("categories", &Seq(self.ds.categories.iter().map(CategoryOut)))?;
+        m.serialize_entry(
+            "categories",
+            &Seq(self.ds.categories.iter().map(CategoryOut)),
+        )?;
         m.serialize_entry(
             "images",
             &Seq(self.ds.images.iter().map(|im| ImageOut {
@@ -157,7 +197,10 @@ impl Serialize for TopOut<'_> {
                 .annotations
                 .iter()
                 .filter(|a| !matches!(a.shape, Shape::Tag))
-                .map(|a| AnnOut { a, image: self.images.get(&a.image_id).copied() })),
+                .map(|a| AnnOut {
+                    a,
+                    image: self.images.get(&a.image_id).copied(),
+                })),
         )?;
         m.end()
     }
@@ -245,7 +288,15 @@ fn tag_json(a: &Annotation, cats: &[Category]) -> Value {
         o.insert("label".into(), c.name.clone().into());
     }
     if !a.attributes.is_empty() {
-        o.insert("attributes".into(), Value::Object(a.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+        o.insert(
+            "attributes".into(),
+            Value::Object(
+                a.attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+        );
     }
     if a.occluded {
         o.insert("occluded".into(), true.into());
@@ -289,7 +340,11 @@ impl Serialize for FlatRing<'_> {
 /// A generated segmentation.
 enum SegOut {
     Rings(Vec<Vec<Point>>),
-    Rle { height: u32, width: u32, counts: String },
+    Rle {
+        height: u32,
+        width: u32,
+        counts: String,
+    },
     Empty,
 }
 
@@ -303,7 +358,11 @@ impl Serialize for SegOut {
                 }
                 seq.end()
             }
-            SegOut::Rle { height, width, counts } => {
+            SegOut::Rle {
+                height,
+                width,
+                counts,
+            } => {
                 let mut m = s.serialize_map(Some(2))?;
                 m.serialize_entry("size", &[height, width])?;
                 m.serialize_entry("counts", counts)?;
@@ -322,13 +381,25 @@ impl AnnOut<'_> {
             Shape::Polygon(rings) if rings.is_empty() => SegOut::Empty,
             Shape::Polygon(rings) => SegOut::Rings(rings.clone()),
             Shape::Polyline(_) | Shape::Points(_) | Shape::Tag => SegOut::Empty,
-            Shape::Mask(MaskData::Coco { height, width, counts }) => SegOut::Rle {
+            Shape::Mask(MaskData::Coco {
+                height,
+                width,
+                counts,
+            }) => SegOut::Rle {
                 height: *height,
                 width: *width,
                 counts: crate::rle::encode_counts_string(counts),
             },
-            Shape::Mask(MaskData::Cvat { left, top, width, height, counts }) => match self.image {
-                Some(im) => match crate::rle::cvat_box_to_coco(*left, *top, *width, *height, counts, im.width, im.height) {
+            Shape::Mask(MaskData::Cvat {
+                left,
+                top,
+                width,
+                height,
+                counts,
+            }) => match self.image {
+                Some(im) => match crate::rle::cvat_box_to_coco(
+                    *left, *top, *width, *height, counts, im.width, im.height,
+                ) {
                     Ok(c) => SegOut::Rle {
                         height: im.height,
                         width: im.width,
@@ -357,7 +428,8 @@ impl AnnOut<'_> {
             Shape::Box(b) => {
                 // A box read from a plain COCO bbox is native: nothing to add.
                 let native = b.rotation == 0.0
-                    && a.coco.as_ref().and_then(|c| c.bbox) == Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl]);
+                    && a.coco.as_ref().and_then(|c| c.bbox)
+                        == Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl]);
                 if !native {
                     o.insert("type".into(), "box".into());
                     o.insert("xtl".into(), b.xtl.into());
@@ -369,15 +441,27 @@ impl AnnOut<'_> {
             }
             Shape::Polyline(p) | Shape::Points(p) => {
                 o.insert("type".into(), a.shape.kind().into());
-                o.insert("points".into(), Value::Array(p.iter().map(|q| json!([q[0], q[1]])).collect()));
+                o.insert(
+                    "points".into(),
+                    Value::Array(p.iter().map(|q| json!([q[0], q[1]])).collect()),
+                );
             }
-            Shape::Mask(MaskData::Cvat { left, top, width, height, counts }) => {
+            Shape::Mask(MaskData::Cvat {
+                left,
+                top,
+                width,
+                height,
+                counts,
+            }) => {
                 o.insert("type".into(), "mask".into());
                 o.insert("left".into(), (*left).into());
                 o.insert("top".into(), (*top).into());
                 o.insert("width".into(), (*width).into());
                 o.insert("height".into(), (*height).into());
-                o.insert("counts".into(), counts.iter().map(|&c| Value::from(c)).collect());
+                o.insert(
+                    "counts".into(),
+                    counts.iter().map(|&c| Value::from(c)).collect(),
+                );
             }
             Shape::Polygon(_) | Shape::Mask(MaskData::Coco { .. }) | Shape::Tag => {}
         }
@@ -393,7 +477,11 @@ impl Serialize for AnnOut<'_> {
         m.serialize_entry("id", &a.id.0)?;
         m.serialize_entry("image_id", &a.image_id.0)?;
         m.serialize_entry("category_id", &a.category_id.0)?;
-        match a.coco.as_ref().and_then(|c| c.segmentation.as_ref().map(|seg| (c, seg))) {
+        match a
+            .coco
+            .as_ref()
+            .and_then(|c| c.segmentation.as_ref().map(|seg| (c, seg)))
+        {
             Some((c, seg)) => {
                 m.serialize_entry("segmentation", seg)?;
                 if let Some(area) = c.area {
@@ -447,7 +535,8 @@ impl AnnOut<'_> {
             return None;
         }
         let is_shape_with_rotation = matches!(a.shape, Shape::Ellipse(_) | Shape::Box(_));
-        let cvat_like = from_coco.is_none() || is_shape_with_rotation || a.attributes.contains_key("rotation");
+        let cvat_like =
+            from_coco.is_none() || is_shape_with_rotation || a.attributes.contains_key("rotation");
         let mut o = JsonMap::new();
         if cvat_like || a.occluded {
             o.insert("occluded".into(), a.occluded.into());

@@ -18,5 +18,7 @@ pub struct ReadOptions {
 
 pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
     let _ = (path, opts);
-    Err(crate::error::Error::Usage("CVAT reader not built yet".into()))
+    Err(crate::error::Error::Usage(
+        "CVAT reader not built yet".into(),
+    ))
 }
