@@ -30,15 +30,26 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     pub fn parse(path: &Path, line: u32, column: u32, message: impl Into<String>) -> Self {
-        Error::Parse { path: path.to_path_buf(), line, column, message: message.into() }
+        Error::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
     }
 
     pub fn invalid(path: &Path, message: impl Into<String>) -> Self {
-        Error::Invalid { path: path.to_path_buf(), message: message.into() }
+        Error::Invalid {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
     }
 
     /// Process exit code for this error (DESIGN §4: usage, I/O or parse failure).
@@ -54,8 +65,14 @@ pub fn line_col(text: &[u8], offset: usize) -> (u32, u32) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line as u32, column as u32)
 }
 
@@ -80,7 +97,10 @@ impl LineIndex {
 }
 
 fn memchr_newlines(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    text.iter().enumerate().filter(|(_, &b)| b == b'\n').map(|(i, _)| i + 1)
+    text.iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .map(|(i, _)| i + 1)
 }
 
 #[cfg(test)]

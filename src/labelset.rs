@@ -88,13 +88,22 @@ impl LabelSet {
         let mut seen_names = std::collections::HashSet::new();
         for c in &f.classes {
             if c.id == 0 || c.id > 255 {
-                return Err(Error::invalid(path, format!("class {:?}: id must be 1..=255 (0 is background)", c.name)));
+                return Err(Error::invalid(
+                    path,
+                    format!("class {:?}: id must be 1..=255 (0 is background)", c.name),
+                ));
             }
             if !seen_ids.insert(c.id) {
-                return Err(Error::invalid(path, format!("class id {} appears twice", c.id)));
+                return Err(Error::invalid(
+                    path,
+                    format!("class id {} appears twice", c.id),
+                ));
             }
             if !seen_names.insert(c.name.as_str()) {
-                return Err(Error::invalid(path, format!("class name {:?} appears twice", c.name)));
+                return Err(Error::invalid(
+                    path,
+                    format!("class name {:?} appears twice", c.name),
+                ));
             }
         }
         Ok(LabelSet {
@@ -152,7 +161,10 @@ impl LabelSet {
 
 /// Lower-case alphanumerics only.
 pub fn loose(name: &str) -> String {
-    name.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 #[cfg(test)]
@@ -163,13 +175,30 @@ mod tests {
     fn built_in_sets_match_the_design_tables() {
         let four = LabelSet::four_class();
         assert_eq!(four.classes.len(), 4);
-        assert_eq!(four.by_name("Emptying vesicles").map(|c| c.color), Some(Rgb([145, 30, 180])));
+        assert_eq!(
+            four.by_name("Emptying vesicles").map(|c| c.color),
+            Some(Rgb([145, 30, 180]))
+        );
         let seven = LabelSet::seven_class();
         assert_eq!(seven.classes.len(), 7);
-        assert_eq!(seven.by_id(CategoryId(7)).map(|c| c.name.as_str()), Some("Vacuoles"));
-        assert_eq!(seven.by_id(CategoryId(3)).map(|c| c.color), Some(Rgb([255, 225, 25])));
-        assert!(seven.classes.iter().all(|c| c.supercategory == "granule/vesicle"));
-        assert_eq!(seven.by_loose_name("non specific  Primary-Granules").map(|c| c.id), Some(CategoryId(2)));
+        assert_eq!(
+            seven.by_id(CategoryId(7)).map(|c| c.name.as_str()),
+            Some("Vacuoles")
+        );
+        assert_eq!(
+            seven.by_id(CategoryId(3)).map(|c| c.color),
+            Some(Rgb([255, 225, 25]))
+        );
+        assert!(seven
+            .classes
+            .iter()
+            .all(|c| c.supercategory == "granule/vesicle"));
+        assert_eq!(
+            seven
+                .by_loose_name("non specific  Primary-Granules")
+                .map(|c| c.id),
+            Some(CategoryId(2))
+        );
     }
 
     #[test]
@@ -179,7 +208,9 @@ mod tests {
         let zero = r#"{"name":"x","classes":[{"id":0,"name":"a","color":[1,2,3]}]}"#;
         assert!(LabelSet::parse(zero, Path::new("x.json")).is_err());
         let bad = r#"{"name":"x","classes":[{"id":1,"name":"a","color":[1,2]}]}"#;
-        let err = LabelSet::parse(bad, Path::new("x.json")).unwrap_err().to_string();
+        let err = LabelSet::parse(bad, Path::new("x.json"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("x.json:1:"), "{err}");
     }
 }

@@ -8,10 +8,13 @@ pub mod cli;
 pub mod convert;
 pub mod coco;
 pub mod cvat;
+pub mod ellipse_polygon;
 pub mod error;
+pub mod fit;
 pub mod labelset;
 pub mod lossiness;
 pub mod model;
+pub mod rle;
 pub mod synth;
 pub mod training;
 

@@ -34,7 +34,11 @@ impl Lossiness {
         if let Some(l) = self.losses.iter_mut().find(|l| l.code == code) {
             l.count += count;
         } else {
-            self.losses.push(Loss { code, count, message: message.into() });
+            self.losses.push(Loss {
+                code,
+                count,
+                message: message.into(),
+            });
         }
     }
 
@@ -66,10 +70,23 @@ impl Lossiness {
 impl fmt::Display for Lossiness {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |m: &IndexMap<String, usize>| {
-            m.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+            m.iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        writeln!(f, "in:  {} annotations ({})", self.total_in(), list(&self.input))?;
-        writeln!(f, "out: {} annotations ({})", self.total_out(), list(&self.output))?;
+        writeln!(
+            f,
+            "in:  {} annotations ({})",
+            self.total_in(),
+            list(&self.input)
+        )?;
+        writeln!(
+            f,
+            "out: {} annotations ({})",
+            self.total_out(),
+            list(&self.output)
+        )?;
         if self.losses.is_empty() {
             writeln!(f, "lossless: nothing was dropped or approximated")?;
         }

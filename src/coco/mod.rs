@@ -6,10 +6,19 @@
 //! and mmdet ignore; a file without it (CVAT's own export) still reads, the ellipse being
 //! recovered from the mask or polygon by second moments, and the lossiness report says so.
 
-use crate::error::Result;
+mod de;
+pub mod locate;
+mod read;
+mod write;
+
+use crate::error::{Error, Result};
 use crate::lossiness::Lossiness;
 use crate::model::Dataset;
 use std::path::Path;
+
+pub use de::MAX_SIDE;
+pub use read::read_bytes;
+pub use write::{write_to, POLYGON_MAX_ERROR_PX, RLE_UNAVAILABLE};
 
 /// How annotations without exact ellipse parameters are turned into shapes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,7 +56,38 @@ pub struct WriteOptions {
     pub pretty: bool,
 }
 
+/// Reads a COCO instances file. Errors name the file and, for JSON and content errors, the
+/// line and column.
 pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
-    let _ = (path, opts);
-    Err(crate::error::Error::Usage("COCO reader not built yet".into()))
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    read_bytes(&bytes, path, opts)
+}
+
+/// The COCO JSON of `ds` as a string. `SegmentationMode::Rle` falls back to polygons (with a
+/// `rle-unavailable` line in the report) until the rasteriser is wired in.
+pub fn to_string(ds: &Dataset, opts: &WriteOptions) -> (String, Lossiness) {
+    let mut buf = Vec::new();
+    let polygon = WriteOptions {
+        segmentation: SegmentationMode::Polygon,
+        ..opts.clone()
+    };
+    // Writing into a Vec cannot fail, and serde_json writes only valid UTF-8.
+    let mut loss = write_to(ds, &mut buf, &polygon).unwrap_or_default();
+    if opts.segmentation == SegmentationMode::Rle {
+        loss.add("rle-unavailable", 1, RLE_UNAVAILABLE);
+    }
+    (String::from_utf8_lossy(&buf).into_owned(), loss)
+}
+
+/// Writes `ds` to `path` atomically (temporary file beside it, then rename).
+pub fn write_path(ds: &Dataset, path: &Path, opts: &WriteOptions) -> Result<Lossiness> {
+    if opts.segmentation == SegmentationMode::Rle {
+        return Err(Error::Usage(RLE_UNAVAILABLE.into()));
+    }
+    let mut loss = Lossiness::default();
+    crate::atomic::write_with(path, |w| {
+        loss = write_to(ds, w, opts)?;
+        Ok(())
+    })?;
+    Ok(loss)
 }

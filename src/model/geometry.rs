@@ -45,7 +45,11 @@ pub enum MaskData {
         counts: Vec<u32>,
     },
     /// COCO RLE: run lengths over the whole image, column-major, starting with background.
-    Coco { height: u32, width: u32, counts: Vec<u32> },
+    Coco {
+        height: u32,
+        width: u32,
+        counts: Vec<u32>,
+    },
 }
 
 /// Every kind of shape CVAT XML 1.1 and COCO can hold. Nothing is dropped on reading.
@@ -95,7 +99,12 @@ impl BoxShape {
 fn points_bbox<'a>(pts: impl Iterator<Item = &'a Point>) -> Option<[f64; 4]> {
     let mut it = pts.peekable();
     it.peek()?;
-    let (mut x0, mut y0, mut x1, mut y1) = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    let (mut x0, mut y0, mut x1, mut y1) = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
     for p in it {
         x0 = x0.min(p[0]);
         y0 = y0.min(p[1]);
@@ -118,7 +127,13 @@ impl MaskData {
             y1 = y1.max(y + 1);
         };
         match self {
-            MaskData::Cvat { left, top, width, counts, .. } => {
+            MaskData::Cvat {
+                left,
+                top,
+                width,
+                counts,
+                ..
+            } => {
                 let w = u64::from(*width).max(1);
                 let mut pos = 0u64;
                 for (i, &n) in counts.iter().enumerate() {
@@ -165,7 +180,12 @@ impl MaskData {
         let counts = match self {
             MaskData::Cvat { counts, .. } | MaskData::Coco { counts, .. } => counts,
         };
-        counts.iter().skip(1).step_by(2).map(|&n| u64::from(n)).sum()
+        counts
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|&n| u64::from(n))
+            .sum()
     }
 }
 
@@ -187,7 +207,9 @@ impl Shape {
     pub fn bbox(&self) -> Option<[f64; 4]> {
         match self {
             Shape::Ellipse(e) => Some(ellipse_bbox(e)),
-            Shape::Box(b) if b.rotation == 0.0 => Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl]),
+            Shape::Box(b) if b.rotation == 0.0 => {
+                Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl])
+            }
             Shape::Box(b) => points_bbox(b.corners().iter()),
             Shape::Polygon(rings) => points_bbox(rings.iter().flatten()),
             Shape::Polyline(p) | Shape::Points(p) => points_bbox(p.iter()),
@@ -211,8 +233,12 @@ impl Shape {
     pub fn is_finite(&self) -> bool {
         let pts_ok = |p: &[Point]| p.iter().all(|q| q[0].is_finite() && q[1].is_finite());
         match self {
-            Shape::Ellipse(e) => [e.cx, e.cy, e.rx, e.ry, e.rotation].iter().all(|v| v.is_finite()),
-            Shape::Box(b) => [b.xtl, b.ytl, b.xbr, b.ybr, b.rotation].iter().all(|v| v.is_finite()),
+            Shape::Ellipse(e) => [e.cx, e.cy, e.rx, e.ry, e.rotation]
+                .iter()
+                .all(|v| v.is_finite()),
+            Shape::Box(b) => [b.xtl, b.ytl, b.xbr, b.ybr, b.rotation]
+                .iter()
+                .all(|v| v.is_finite()),
             Shape::Polygon(rings) => rings.iter().all(|r| pts_ok(r)),
             Shape::Polyline(p) | Shape::Points(p) => pts_ok(p),
             Shape::Mask(_) | Shape::Tag => true,
@@ -240,15 +266,28 @@ mod tests {
 
     #[test]
     fn bbox_of_rotated_ellipse_swaps_axes_at_90_degrees() {
-        let e = Ellipse { cx: 10.0, cy: 20.0, rx: 5.0, ry: 2.0, rotation: 90.0 };
+        let e = Ellipse {
+            cx: 10.0,
+            cy: 20.0,
+            rx: 5.0,
+            ry: 2.0,
+            rotation: 90.0,
+        };
         let b = ellipse_bbox(&e);
-        assert!((b[2] - 4.0).abs() < 1e-9 && (b[3] - 10.0).abs() < 1e-9, "{b:?}");
+        assert!(
+            (b[2] - 4.0).abs() < 1e-9 && (b[3] - 10.0).abs() < 1e-9,
+            "{b:?}"
+        );
     }
 
     #[test]
     fn coco_mask_bbox_and_area() {
         // 3 rows × 2 columns, column-major: column 0 = [0,1,1], column 1 = [0,0,1]
-        let m = MaskData::Coco { height: 3, width: 2, counts: vec![1, 2, 2, 1] };
+        let m = MaskData::Coco {
+            height: 3,
+            width: 2,
+            counts: vec![1, 2, 2, 1],
+        };
         assert_eq!(m.area(), 3);
         assert_eq!(m.bbox(), Some([0.0, 1.0, 2.0, 2.0]));
     }

@@ -197,8 +197,12 @@ impl Dataset {
     /// Annotations grouped per image, in image order; annotations of unknown images are
     /// omitted (see `dangling-reference`).
     pub fn annotations_by_image(&self) -> Vec<(&Image, Vec<&Annotation>)> {
-        let index: std::collections::HashMap<ImageId, usize> =
-            self.images.iter().enumerate().map(|(i, im)| (im.id, i)).collect();
+        let index: std::collections::HashMap<ImageId, usize> = self
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| (im.id, i))
+            .collect();
         let mut groups: Vec<Vec<&Annotation>> = vec![Vec::new(); self.images.len()];
         for a in &self.annotations {
             if let Some(&i) = index.get(&a.image_id) {

@@ -1,0 +1,621 @@
+//! From raw COCO records to the typed model: strict checks at the boundary, shapes chosen
+//! by `EllipseRecovery`, positions of every image and annotation.
+
+use super::de::{RawAnnotation, RawAttributes, RawImage, RawTop, MAX_SIDE};
+use super::locate::locate;
+use super::{EllipseRecovery, ReadOptions};
+use crate::error::{Error, LineIndex, Result};
+use crate::fit::{
+    ellipse_from_cvat_export_mask, ellipse_from_moments, ellipse_from_moments_with_angle,
+    ellipse_from_polygon, Moments,
+};
+use crate::lossiness::Lossiness;
+use crate::model::{
+    Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset, DatasetMeta, Ellipse,
+    ImageId, MaskData, Point, Shape, SourceLoc,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Largest coordinate magnitude accepted without `allow_non_finite` (no image is a billion
+/// pixels wide; such numbers are corruption).
+const MAX_MAGNITUDE: f64 = 1e9;
+
+/// Converts a serde_json error into `path:line:col: message`.
+fn json_error(path: &Path, e: &serde_json::Error) -> Error {
+    let full = e.to_string();
+    // serde_json appends " at line L column C"; the position goes in front instead.
+    let msg = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full,
+    };
+    Error::parse(path, e.line().max(1) as u32, e.column().max(1) as u32, msg)
+}
+
+pub fn read_bytes(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let raw = RawTop::deserialize(&mut de).map_err(|e| json_error(path, &e))?;
+    de.end().map_err(|e| json_error(path, &e))?;
+
+    let spans = locate(bytes);
+    let lines = LineIndex::new(bytes);
+    let loc_of = |list: &[(usize, usize)], n: usize, i: usize| -> Option<SourceLoc> {
+        // Spans are trusted only when the scan saw exactly the parsed elements.
+        if list.len() != n {
+            return None;
+        }
+        let (start, end) = *list.get(i)?;
+        let (line, column) = lines.locate(start);
+        Some(SourceLoc {
+            line,
+            column,
+            start,
+            end,
+        })
+    };
+
+    let RawTop {
+        categories,
+        images: raw_images,
+        annotations: raw_anns,
+        top,
+        ..
+    } = raw;
+    let mut loss = Lossiness::default();
+    let mut cx = Ctx {
+        path,
+        opts,
+        loss: &mut loss,
+    };
+
+    let n_images = raw_images.len();
+    let mut images = Vec::with_capacity(n_images);
+    let mut image_tags = Vec::new();
+    for (i, RawImage { mut image, tags }) in raw_images.into_iter().enumerate() {
+        image.loc = loc_of(&spans.images, n_images, i);
+        if let Some(t) = tags {
+            image_tags.push((image.id, image.loc, t));
+        }
+        images.push(image);
+    }
+    // First image of each id wins; duplicates are for `validate` to report.
+    let mut sizes: HashMap<u64, (u32, u32)> = HashMap::with_capacity(images.len());
+    for im in &images {
+        sizes.entry(im.id.0).or_insert((im.width, im.height));
+    }
+
+    let n_anns = raw_anns.len();
+    let mut annotations = Vec::with_capacity(n_anns);
+    for (i, ra) in raw_anns.into_iter().enumerate() {
+        let loc = loc_of(&spans.annotations, n_anns, i);
+        annotations.push(cx.annotation(ra, loc, &sizes)?);
+    }
+    for (image_id, loc, tags) in image_tags {
+        cx.tags(image_id, loc, &tags, &categories, &mut annotations)?;
+    }
+
+    let ds = Dataset {
+        categories,
+        images,
+        annotations,
+        meta: DatasetMeta {
+            coco_top: top,
+            ..Default::default()
+        },
+    };
+    for (k, v) in ds.shape_counts() {
+        loss.input.insert(k.to_string(), v);
+        loss.output.insert(k.to_string(), v);
+    }
+    Ok((ds, loss))
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    opts: &'a ReadOptions,
+    loss: &'a mut Lossiness,
+}
+
+/// The `segmentation` as geometry.
+enum Seg {
+    Empty,
+    Polygon(Vec<Vec<Point>>),
+    Rle {
+        height: u32,
+        width: u32,
+        counts: Vec<u32>,
+    },
+}
+
+impl Ctx<'_> {
+    fn err(&self, loc: Option<SourceLoc>, msg: impl Into<String>) -> Error {
+        match loc {
+            Some(l) => Error::parse(self.path, l.line, l.column, msg),
+            None => Error::invalid(self.path, msg),
+        }
+    }
+
+    fn check_num(&self, v: f64, what: &str, id: u64, loc: Option<SourceLoc>) -> Result<()> {
+        if !self.opts.allow_non_finite && (v.is_nan() || v.abs() > MAX_MAGNITUDE) {
+            return Err(self.err(
+                loc,
+                format!("annotation {id}: {what} {v} is out of range (|v| > {MAX_MAGNITUDE})"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn annotation(
+        &mut self,
+        ra: RawAnnotation,
+        loc: Option<SourceLoc>,
+        sizes: &HashMap<u64, (u32, u32)>,
+    ) -> Result<Annotation> {
+        let id = ra.id;
+        if let Some(b) = ra.bbox {
+            for v in b {
+                self.check_num(v, "bbox value", id, loc)?;
+            }
+        }
+        if let Some(a) = ra.area {
+            self.check_num(a, "area", id, loc)?;
+        }
+        let image_size = sizes.get(&ra.image_id).copied();
+        let had_attributes = ra.attributes.is_some();
+        let RawAttributes {
+            occluded,
+            rotation,
+            rest,
+        } = ra.attributes.unwrap_or_default();
+        if let Some(r) = rotation {
+            self.check_num(r, "attributes.rotation", id, loc)?;
+        }
+        let mut ann = Annotation::new(
+            AnnotationId(id),
+            ImageId(ra.image_id),
+            CategoryId(ra.category_id),
+            Shape::Polygon(Vec::new()),
+        );
+        ann.occluded = occluded.unwrap_or(false);
+        ann.attributes = rest;
+        ann.loc = loc;
+
+        let exact = match &ra.neutrostruct {
+            Some(ns) => self.neutrostruct(ns, &mut ann, id, loc, image_size)?,
+            None => None,
+        };
+        let seg = match &ra.segmentation {
+            Some(v) => self.segmentation(v, id, loc, image_size)?,
+            None => Seg::Empty,
+        };
+        let rotation_used;
+        (ann.shape, rotation_used) = match exact {
+            // The exact shape carries its own rotation; CVAT-style `attributes.rotation`
+            // beside it is the same number.
+            Some(s) => {
+                let used = matches!(s, Shape::Ellipse(_) | Shape::Box(_));
+                (s, used)
+            }
+            None => self.shape(seg, ra.bbox, rotation, image_size),
+        };
+        if let (Some(r), false) = (rotation, rotation_used) {
+            // Not consumed by the shape: keep it where it was, first among the attributes.
+            ann.attributes
+                .shift_insert(0, "rotation".to_string(), Value::from(r));
+        }
+        ann.coco = Some(CocoExtra {
+            iscrowd: ra.iscrowd,
+            bbox: ra.bbox,
+            area: ra.area,
+            segmentation: ra.segmentation,
+            had_attributes,
+            extra: ra.extra,
+        });
+        Ok(ann)
+    }
+
+    /// Chooses the shape of an annotation without exact parameters. Returns whether
+    /// `attributes.rotation` was used as the shape's rotation.
+    fn shape(
+        &mut self,
+        seg: Seg,
+        bbox: Option<[f64; 4]>,
+        rotation: Option<f64>,
+        image_size: Option<(u32, u32)>,
+    ) -> (Shape, bool) {
+        let mode = self.opts.ellipses;
+        match seg {
+            Seg::Rle {
+                height,
+                width,
+                counts,
+            } => {
+                let recover = match mode {
+                    EllipseRecovery::Auto => rotation.is_some(),
+                    EllipseRecovery::Always => true,
+                    EllipseRecovery::Never => false,
+                };
+                let mask = MaskData::Coco {
+                    height,
+                    width,
+                    counts,
+                };
+                if recover {
+                    if let MaskData::Coco { counts, .. } = &mask {
+                        let m = Moments::from_coco_rle(counts, height);
+                        // A mask with `rotation` is CVAT's export, drawn by OpenCV (see
+                        // `ellipse_from_cvat_export_mask`); others follow DESIGN §3.
+                        let fitted = match rotation {
+                            Some(r) => ellipse_from_cvat_export_mask(&m, r),
+                            None => ellipse_from_moments(&m, 0.5),
+                        };
+                        if let Some(e) = fitted {
+                            self.loss.add(
+                                "ellipse-from-mask",
+                                1,
+                                "ellipse recovered from the RLE mask by second moments (rotation from \
+                                 attributes.rotation). For CVAT's export (mask + rotation) the centre and \
+                                 axes are snapped to the whole pixels CVAT rounded them to before \
+                                 drawing, so each value is within 0.5 px of the original ellipse",
+                            );
+                            let (w, h) = image_size.unwrap_or((width, height));
+                            if let Some(b) = mask.bbox() {
+                                if b[0] <= 0.0
+                                    || b[1] <= 0.0
+                                    || b[0] + b[2] >= f64::from(w)
+                                    || b[1] + b[3] >= f64::from(h)
+                                {
+                                    self.loss.add(
+                                        "ellipse-from-clipped-mask",
+                                        1,
+                                        "the mask touches the image border: the part outside was cut off, so \
+                                         the recovered ellipse is smaller and shifted inwards",
+                                    );
+                                }
+                            }
+                            return (Shape::Ellipse(e), rotation.is_some());
+                        }
+                    }
+                    self.loss.add(
+                        "ellipse-recovery-failed",
+                        1,
+                        "an empty or degenerate mask has no ellipse; kept as a mask",
+                    );
+                }
+                (Shape::Mask(mask), false)
+            }
+            Seg::Polygon(rings) => {
+                if mode == EllipseRecovery::Always {
+                    let m = Moments::from_polygon(&rings);
+                    let fitted = match rotation {
+                        Some(r) => ellipse_from_moments_with_angle(&m, 0.0, r),
+                        None => ellipse_from_polygon(&rings),
+                    };
+                    if let Some(e) = fitted {
+                        self.loss.add(
+                            "ellipse-from-polygon",
+                            1,
+                            "ellipse recovered from the polygon's exact second moments; exact for a \
+                             polygon of an ellipse up to the polygon's own approximation",
+                        );
+                        return (Shape::Ellipse(e), rotation.is_some());
+                    }
+                    self.loss.add(
+                        "ellipse-recovery-failed",
+                        1,
+                        "a degenerate polygon has no ellipse; kept as a polygon",
+                    );
+                }
+                (Shape::Polygon(rings), false)
+            }
+            Seg::Empty => match bbox {
+                Some([x, y, w, h]) if mode == EllipseRecovery::Always => {
+                    self.loss.add(
+                        "ellipse-from-bbox",
+                        1,
+                        "only a bbox was given: the inscribed axis-aligned ellipse is a guess (rotation unknown)",
+                    );
+                    (
+                        Shape::Ellipse(Ellipse {
+                            cx: x + w / 2.0,
+                            cy: y + h / 2.0,
+                            rx: w / 2.0,
+                            ry: h / 2.0,
+                            rotation: 0.0,
+                        }),
+                        false,
+                    )
+                }
+                Some([x, y, w, h]) => (
+                    Shape::Box(BoxShape {
+                        xtl: x,
+                        ytl: y,
+                        xbr: x + w,
+                        ybr: y + h,
+                        rotation: 0.0,
+                    }),
+                    false,
+                ),
+                None => (Shape::Polygon(Vec::new()), false),
+            },
+        }
+    }
+
+    fn segmentation(
+        &self,
+        v: &Value,
+        id: u64,
+        loc: Option<SourceLoc>,
+        image_size: Option<(u32, u32)>,
+    ) -> Result<Seg> {
+        let bad = |msg: &str| self.err(loc, format!("annotation {id}: segmentation: {msg}"));
+        match v {
+            Value::Null => Ok(Seg::Empty),
+            Value::Array(items) if items.is_empty() => Ok(Seg::Empty),
+            Value::Array(items) if items.iter().all(Value::is_number) => {
+                Ok(Seg::Polygon(vec![self.ring(items, id, loc)?]))
+            }
+            Value::Array(items) => {
+                let mut rings = Vec::with_capacity(items.len());
+                for r in items {
+                    match r {
+                        Value::Array(nums) => rings.push(self.ring(nums, id, loc)?),
+                        _ => {
+                            return Err(bad(
+                                "expected a list of polygons [[x, y, …], …] or an RLE object",
+                            ))
+                        }
+                    }
+                }
+                Ok(Seg::Polygon(rings))
+            }
+            Value::Object(o) => {
+                let size = o
+                    .get("size")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| bad("RLE without `size`"))?;
+                let side = |i: usize| -> Result<u32> {
+                    let s = size
+                        .get(i)
+                        .and_then(Value::as_u64)
+                        .ok_or_else(|| bad("RLE `size` must be [height, width]"))?;
+                    if s > MAX_SIDE {
+                        return Err(bad(&format!("RLE size {s} is larger than {MAX_SIDE}")));
+                    }
+                    Ok(s as u32)
+                };
+                if size.len() != 2 {
+                    return Err(bad("RLE `size` must be [height, width]"));
+                }
+                let (height, width) = (side(0)?, side(1)?);
+                if let Some((w, h)) = image_size {
+                    if (w, h) != (width, height) {
+                        return Err(bad(&format!(
+                            "RLE size [{height}, {width}] differs from the image's [height, width] = [{h}, {w}]"
+                        )));
+                    }
+                }
+                let counts = match o.get("counts") {
+                    Some(Value::String(s)) => {
+                        crate::rle::decode_counts_string(s).map_err(|e| bad(&e.to_string()))?
+                    }
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .map(|c| c.as_u64().and_then(|c| u32::try_from(c).ok()))
+                        .collect::<Option<Vec<u32>>>()
+                        .ok_or_else(|| bad("RLE counts must be non-negative integers"))?,
+                    _ => return Err(bad("RLE without `counts`")),
+                };
+                crate::rle::check_counts(&counts, width, height)
+                    .map_err(|e| bad(&e.to_string()))?;
+                Ok(Seg::Rle {
+                    height,
+                    width,
+                    counts,
+                })
+            }
+            _ => Err(bad("expected a list of polygons or an RLE object")),
+        }
+    }
+
+    fn ring(&self, nums: &[Value], id: u64, loc: Option<SourceLoc>) -> Result<Vec<Point>> {
+        if nums.len() % 2 != 0 {
+            return Err(self.err(
+                loc,
+                format!("annotation {id}: polygon with an odd number of coordinates"),
+            ));
+        }
+        let mut pts = Vec::with_capacity(nums.len() / 2);
+        for pair in nums.chunks_exact(2) {
+            let (Some(x), Some(y)) = (pair[0].as_f64(), pair[1].as_f64()) else {
+                return Err(self.err(
+                    loc,
+                    format!("annotation {id}: polygon coordinates must be numbers"),
+                ));
+            };
+            self.check_num(x, "polygon coordinate", id, loc)?;
+            self.check_num(y, "polygon coordinate", id, loc)?;
+            pts.push([x, y]);
+        }
+        Ok(pts)
+    }
+
+    /// Our lossless `neutrostruct` object: metadata into `ann`, the exact shape if typed.
+    fn neutrostruct(
+        &self,
+        ns: &Value,
+        ann: &mut Annotation,
+        id: u64,
+        loc: Option<SourceLoc>,
+        image_size: Option<(u32, u32)>,
+    ) -> Result<Option<Shape>> {
+        let bad = |msg: String| self.err(loc, format!("annotation {id}: neutrostruct: {msg}"));
+        let o = ns
+            .as_object()
+            .ok_or_else(|| bad("must be an object".into()))?;
+        if let Some(z) = o.get("z_order") {
+            ann.z_order = z
+                .as_i64()
+                .and_then(|z| i32::try_from(z).ok())
+                .ok_or_else(|| bad("z_order must be a 32-bit integer".into()))?;
+        }
+        if let Some(s) = o.get("source") {
+            ann.source = Some(
+                s.as_str()
+                    .ok_or_else(|| bad("source must be a string".into()))?
+                    .to_string(),
+            );
+        }
+        if let Some(g) = o.get("group_id") {
+            ann.group_id = Some(
+                g.as_u64()
+                    .ok_or_else(|| bad("group_id must be a non-negative integer".into()))?,
+            );
+        }
+        let num = |k: &str| -> Result<f64> {
+            let v = o
+                .get(k)
+                .and_then(Value::as_f64)
+                .ok_or_else(|| bad(format!("`{k}` must be a number")))?;
+            self.check_num(v, k, id, loc)?;
+            Ok(v)
+        };
+        let num_or0 = |k: &str| -> Result<f64> {
+            if o.contains_key(k) {
+                num(k)
+            } else {
+                Ok(0.0)
+            }
+        };
+        let points = || -> Result<Vec<Point>> {
+            let arr = o
+                .get("points")
+                .and_then(Value::as_array)
+                .ok_or_else(|| bad("`points` must be [[x, y], …]".into()))?;
+            let mut pts = Vec::with_capacity(arr.len());
+            for p in arr {
+                let xy = p
+                    .as_array()
+                    .filter(|a| a.len() == 2)
+                    .ok_or_else(|| bad("a point must be [x, y]".into()))?;
+                let (Some(x), Some(y)) = (xy[0].as_f64(), xy[1].as_f64()) else {
+                    return Err(bad("point coordinates must be numbers".into()));
+                };
+                self.check_num(x, "point", id, loc)?;
+                self.check_num(y, "point", id, loc)?;
+                pts.push([x, y]);
+            }
+            Ok(pts)
+        };
+        let Some(kind) = o.get("type") else {
+            return Ok(None);
+        };
+        Ok(Some(match kind.as_str() {
+            Some("ellipse") => Shape::Ellipse(Ellipse {
+                cx: num("cx")?,
+                cy: num("cy")?,
+                rx: num("rx")?,
+                ry: num("ry")?,
+                rotation: num_or0("rotation")?,
+            }),
+            Some("box") => Shape::Box(BoxShape {
+                xtl: num("xtl")?,
+                ytl: num("ytl")?,
+                xbr: num("xbr")?,
+                ybr: num("ybr")?,
+                rotation: num_or0("rotation")?,
+            }),
+            Some("polyline") => Shape::Polyline(points()?),
+            Some("points") => Shape::Points(points()?),
+            Some("mask") => {
+                let int = |k: &str| -> Result<u32> {
+                    o.get(k)
+                        .and_then(Value::as_u64)
+                        .filter(|&v| v <= MAX_SIDE)
+                        .map(|v| v as u32)
+                        .ok_or_else(|| bad(format!("`{k}` must be an integer in 0..={MAX_SIDE}")))
+                };
+                let (left, top, width, height) =
+                    (int("left")?, int("top")?, int("width")?, int("height")?);
+                if let Some((w, h)) = image_size {
+                    if left + width > w || top + height > h {
+                        return Err(bad(format!("mask box leaves the {w}×{h} image")));
+                    }
+                }
+                let counts = o
+                    .get("counts")
+                    .and_then(Value::as_array)
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|c| c.as_u64().and_then(|c| u32::try_from(c).ok()))
+                            .collect::<Option<Vec<u32>>>()
+                    })
+                    .ok_or_else(
+                        || bad("`counts` must be a list of non-negative integers".into()),
+                    )?;
+                crate::rle::check_counts(&counts, width, height).map_err(|e| bad(e.to_string()))?;
+                Shape::Mask(MaskData::Cvat {
+                    left,
+                    top,
+                    width,
+                    height,
+                    counts,
+                })
+            }
+            _ => return Err(bad(format!("unknown type {kind}"))),
+        }))
+    }
+
+    /// CVAT tags carried in an image's `neutrostruct_tags`.
+    fn tags(
+        &self,
+        image_id: ImageId,
+        loc: Option<SourceLoc>,
+        tags: &Value,
+        categories: &[crate::model::Category],
+        out: &mut Vec<Annotation>,
+    ) -> Result<()> {
+        let bad = |msg: &str| self.err(loc, format!("image {image_id}: neutrostruct_tags: {msg}"));
+        let arr = tags.as_array().ok_or_else(|| bad("must be a list"))?;
+        for t in arr {
+            let o = t
+                .as_object()
+                .ok_or_else(|| bad("each tag must be an object"))?;
+            let id = o
+                .get("id")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("tag without a non-negative integer `id`"))?;
+            let category = match o.get("category_id").and_then(Value::as_u64) {
+                Some(c) => CategoryId(c),
+                None => {
+                    let label = o
+                        .get("label")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad("tag without `category_id` or `label`"))?;
+                    categories
+                        .iter()
+                        .find(|c| c.name == label)
+                        .map(|c| c.id)
+                        .ok_or_else(|| bad("tag of an unknown label"))?
+                }
+            };
+            let mut a = Annotation::new(AnnotationId(id), image_id, category, Shape::Tag);
+            a.occluded = o.get("occluded").and_then(Value::as_bool).unwrap_or(false);
+            a.z_order = o
+                .get("z_order")
+                .and_then(Value::as_i64)
+                .and_then(|z| i32::try_from(z).ok())
+                .unwrap_or(0);
+            a.source = o.get("source").and_then(Value::as_str).map(str::to_string);
+            a.group_id = o.get("group_id").and_then(Value::as_u64);
+            if let Some(Value::Object(attrs)) = o.get("attributes") {
+                a.attributes = attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            }
+            a.loc = loc;
+            out.push(a);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,560 @@
+//! COCO writer: streams the model through `Serialize` impls (no intermediate `Value` per
+//! annotation), compact like CVAT by default or indented.
+//!
+//! What is written for each shape, and why:
+//! - an annotation read from COCO with its `segmentation` kept writes segmentation, area,
+//!   bbox and iscrowd back exactly (COCO → COCO is faithful);
+//! - otherwise the geometry is generated: ellipses and boxes as polygons (trainers read
+//!   them), masks as compressed RLE, lines and points with an empty segmentation;
+//! - every shape COCO cannot hold natively (ellipse, box, polyline, points, CVAT box mask)
+//!   also gets a `neutrostruct` object with its exact parameters at full precision, which
+//!   pycocotools, detectron2 and mmdet ignore and our reader prefers;
+//! - CVAT tags (no geometry) go to their image's `neutrostruct_tags`.
+
+use super::{SegmentationMode, WriteOptions};
+use crate::ellipse_polygon::ellipse_polygon;
+use crate::lossiness::Lossiness;
+use crate::model::{
+    ellipse_bbox, Annotation, Category, Dataset, Image, ImageId, JsonMap, MaskData, Point, Shape,
+};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+/// Largest distance between an ellipse and the polygon written for it, in pixels.
+pub const POLYGON_MAX_ERROR_PX: f64 = 0.1;
+
+/// The error `SegmentationMode::Rle` gives until the rasteriser is wired in.
+pub const RLE_UNAVAILABLE: &str = "--segmentation rle needs the rasteriser";
+
+/// Writes `ds` as COCO JSON. `SegmentationMode::Rle` is not available yet (`Unsupported`).
+pub fn write_to(ds: &Dataset, w: &mut dyn Write, opts: &WriteOptions) -> io::Result<Lossiness> {
+    if opts.segmentation == SegmentationMode::Rle {
+        return Err(io::Error::new(io::ErrorKind::Unsupported, RLE_UNAVAILABLE));
+    }
+    let loss = lossiness(ds);
+    let top = TopOut::new(ds);
+    if opts.pretty {
+        serde_json::to_writer_pretty(&mut *w, &top)?;
+    } else {
+        serde_json::to_writer(&mut *w, &top)?;
+    }
+    Ok(loss)
+}
+
+/// What the write cannot carry, computed before writing.
+fn lossiness(ds: &Dataset) -> Lossiness {
+    let mut loss = Lossiness::default();
+    let images: HashMap<ImageId, &Image> = ds.images.iter().map(|i| (i.id, i)).collect();
+    for (k, v) in ds.shape_counts() {
+        loss.input.insert(k.to_string(), v);
+    }
+    for a in &ds.annotations {
+        let image = images.get(&a.image_id);
+        let mut out = true;
+        match &a.shape {
+            Shape::Tag if image.is_none() => {
+                out = false;
+                loss.add(
+                    "tag-dropped",
+                    1,
+                    "a tag of an image that is not in the dataset has nowhere to go in COCO",
+                );
+            }
+            Shape::Mask(MaskData::Cvat {
+                left,
+                top,
+                width,
+                height,
+                ..
+            }) if !has_segmentation(a) => {
+                let fits =
+                    image.is_some_and(|im| left + width <= im.width && top + height <= im.height);
+                if !fits {
+                    loss.add(
+                        "mask-not-rasterised",
+                        1,
+                        "a CVAT mask outside its image (or of an unknown image) is written with an empty \
+                         segmentation; it stays exact in the neutrostruct object",
+                    );
+                }
+            }
+            _ => {}
+        }
+        if !a.shape.is_finite() {
+            loss.add(
+                "non-finite-written-as-null",
+                1,
+                "a non-finite coordinate cannot be written in JSON; it became null",
+            );
+        }
+        if !a.cvat_attrs.is_empty() {
+            loss.add(
+                "cvat-attributes-dropped",
+                1,
+                "extra XML attributes of a CVAT shape have no place in COCO",
+            );
+        }
+        if out {
+            *loss.output.entry(a.shape.kind().to_string()).or_insert(0) += 1;
+        }
+    }
+    for im in &ds.images {
+        if im.subset.is_some() {
+            loss.add(
+                "image-subset-dropped",
+                1,
+                "COCO has no per-image subset; write one file per subset to keep it",
+            );
+        }
+        if !im.cvat_attrs.is_empty() || !im.cvat_unknown.is_empty() {
+            loss.add(
+                "cvat-image-extras-dropped",
+                1,
+                "extra XML attributes or unknown children of a CVAT <image> were dropped",
+            );
+        }
+    }
+    let label_meta = ds
+        .categories
+        .iter()
+        .filter(|c| c.kind.is_some() || !c.attributes.is_empty())
+        .count();
+    loss.add(
+        "cvat-label-meta-dropped",
+        label_meta,
+        "CVAT label type and attribute declarations have no place in COCO categories",
+    );
+    loss.add(
+        "cvat-unknown-dropped",
+        ds.meta.cvat_unknown.len(),
+        "top-level CVAT elements this crate does not model (e.g. <track>) were dropped",
+    );
+    loss
+}
+
+fn has_segmentation(a: &Annotation) -> bool {
+    a.coco.as_ref().is_some_and(|c| c.segmentation.is_some())
+}
+
+struct TopOut<'a> {
+    ds: &'a Dataset,
+    images: HashMap<ImageId, &'a Image>,
+    tags: HashMap<ImageId, Vec<&'a Annotation>>,
+}
+
+impl<'a> TopOut<'a> {
+    fn new(ds: &'a Dataset) -> Self {
+        let images: HashMap<ImageId, &Image> = ds.images.iter().map(|i| (i.id, i)).collect();
+        let mut tags: HashMap<ImageId, Vec<&Annotation>> = HashMap::new();
+        for a in ds
+            .annotations
+            .iter()
+            .filter(|a| matches!(a.shape, Shape::Tag))
+        {
+            tags.entry(a.image_id).or_default().push(a);
+        }
+        TopOut { ds, images, tags }
+    }
+}
+
+impl Serialize for TopOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let top = &self.ds.meta.coco_top;
+        let mut m = s.serialize_map(None)?;
+        // CVAT writes these two first; a dataset from elsewhere gets them so the file looks
+        // like its export. A COCO input's top level is written as it was.
+        if top.is_empty() {
+            m.serialize_entry("licenses", &json!([{"name": "", "id": 0, "url": ""}]))?;
+            m.serialize_entry(
+                "info",
+                &json!({"contributor": "", "date_created": "", "description": "", "url": "", "version": "", "year": ""}),
+            )?;
+        }
+        for (k, v) in top {
+            if !matches!(k.as_str(), "images" | "annotations" | "categories") {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.serialize_entry(
+            "categories",
+            &Seq(self.ds.categories.iter().map(CategoryOut)),
+        )?;
+        m.serialize_entry(
+            "images",
+            &Seq(self.ds.images.iter().map(|im| ImageOut {
+                im,
+                tags: self.tags.get(&im.id).map_or(&[][..], Vec::as_slice),
+                cats: &self.ds.categories,
+            })),
+        )?;
+        m.serialize_entry(
+            "annotations",
+            &Seq(self
+                .ds
+                .annotations
+                .iter()
+                .filter(|a| !matches!(a.shape, Shape::Tag))
+                .map(|a| AnnOut {
+                    a,
+                    image: self.images.get(&a.image_id).copied(),
+                })),
+        )?;
+        m.end()
+    }
+}
+
+/// Serialises an iterator as a sequence (the iterator is cloned, so it is cheap to rebuild).
+struct Seq<I>(I);
+
+impl<I, T> Serialize for Seq<I>
+where
+    I: Iterator<Item = T> + Clone,
+    T: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for x in self.0.clone() {
+            seq.serialize_element(&x)?;
+        }
+        seq.end()
+    }
+}
+
+struct CategoryOut<'a>(&'a Category);
+
+impl Serialize for CategoryOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &c.id.0)?;
+        m.serialize_entry("name", &c.name)?;
+        m.serialize_entry("supercategory", &c.supercategory)?;
+        for (k, v) in &c.coco_extra {
+            match (k.as_str(), c.color) {
+                // The model's colour is authoritative (it may have been changed since reading).
+                ("color", Some(rgb)) => m.serialize_entry(k, &rgb.to_hex())?,
+                _ => m.serialize_entry(k, v)?,
+            }
+        }
+        if let (true, Some(rgb)) = (c.coco_extra.is_empty(), c.color) {
+            m.serialize_entry("color", &rgb.to_hex())?;
+        }
+        m.end()
+    }
+}
+
+struct ImageOut<'a> {
+    im: &'a Image,
+    tags: &'a [&'a Annotation],
+    cats: &'a [Category],
+}
+
+impl Serialize for ImageOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let im = self.im;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &im.id.0)?;
+        m.serialize_entry("width", &im.width)?;
+        m.serialize_entry("height", &im.height)?;
+        m.serialize_entry("file_name", &im.file_name)?;
+        if im.coco_extra.is_empty() {
+            // As CVAT's COCO export writes them.
+            m.serialize_entry("license", &0)?;
+            m.serialize_entry("flickr_url", "")?;
+            m.serialize_entry("coco_url", "")?;
+            m.serialize_entry("date_captured", &0)?;
+        }
+        for (k, v) in &im.coco_extra {
+            if k != "neutrostruct_tags" {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        if !self.tags.is_empty() {
+            let tags: Vec<Value> = self.tags.iter().map(|a| tag_json(a, self.cats)).collect();
+            m.serialize_entry("neutrostruct_tags", &tags)?;
+        }
+        m.end()
+    }
+}
+
+fn tag_json(a: &Annotation, cats: &[Category]) -> Value {
+    let mut o = JsonMap::new();
+    o.insert("id".into(), a.id.0.into());
+    o.insert("category_id".into(), a.category_id.0.into());
+    if let Some(c) = cats.iter().find(|c| c.id == a.category_id) {
+        o.insert("label".into(), c.name.clone().into());
+    }
+    if !a.attributes.is_empty() {
+        o.insert(
+            "attributes".into(),
+            Value::Object(
+                a.attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+        );
+    }
+    if a.occluded {
+        o.insert("occluded".into(), true.into());
+    }
+    meta_into(a, &mut o);
+    Value::Object(o)
+}
+
+/// `z_order`, `source`, `group_id` when not their defaults.
+fn meta_into(a: &Annotation, o: &mut JsonMap) {
+    if a.z_order != 0 {
+        o.insert("z_order".into(), a.z_order.into());
+    }
+    if let Some(s) = &a.source {
+        o.insert("source".into(), s.clone().into());
+    }
+    if let Some(g) = a.group_id {
+        o.insert("group_id".into(), g.into());
+    }
+}
+
+struct AnnOut<'a> {
+    a: &'a Annotation,
+    image: Option<&'a Image>,
+}
+
+/// A ring as COCO's flat `[x0, y0, x1, y1, …]`.
+struct FlatRing<'a>(&'a [Point]);
+
+impl Serialize for FlatRing<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len() * 2))?;
+        for p in self.0 {
+            seq.serialize_element(&p[0])?;
+            seq.serialize_element(&p[1])?;
+        }
+        seq.end()
+    }
+}
+
+/// A generated segmentation.
+enum SegOut {
+    Rings(Vec<Vec<Point>>),
+    Rle {
+        height: u32,
+        width: u32,
+        counts: String,
+    },
+    Empty,
+}
+
+impl Serialize for SegOut {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SegOut::Rings(rings) => {
+                let mut seq = s.serialize_seq(Some(rings.len()))?;
+                for r in rings {
+                    seq.serialize_element(&FlatRing(r))?;
+                }
+                seq.end()
+            }
+            SegOut::Rle {
+                height,
+                width,
+                counts,
+            } => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("size", &[height, width])?;
+                m.serialize_entry("counts", counts)?;
+                m.end()
+            }
+            SegOut::Empty => s.serialize_seq(Some(0))?.end(),
+        }
+    }
+}
+
+impl AnnOut<'_> {
+    fn generated(&self) -> SegOut {
+        match &self.a.shape {
+            Shape::Ellipse(e) => SegOut::Rings(vec![ellipse_polygon(e, POLYGON_MAX_ERROR_PX)]),
+            Shape::Box(b) => SegOut::Rings(vec![b.corners().to_vec()]),
+            Shape::Polygon(rings) if rings.is_empty() => SegOut::Empty,
+            Shape::Polygon(rings) => SegOut::Rings(rings.clone()),
+            Shape::Polyline(_) | Shape::Points(_) | Shape::Tag => SegOut::Empty,
+            Shape::Mask(MaskData::Coco {
+                height,
+                width,
+                counts,
+            }) => SegOut::Rle {
+                height: *height,
+                width: *width,
+                counts: crate::rle::encode_counts_string(counts),
+            },
+            Shape::Mask(MaskData::Cvat {
+                left,
+                top,
+                width,
+                height,
+                counts,
+            }) => match self.image {
+                Some(im) => match crate::rle::cvat_box_to_coco(
+                    *left, *top, *width, *height, counts, im.width, im.height,
+                ) {
+                    Ok(c) => SegOut::Rle {
+                        height: im.height,
+                        width: im.width,
+                        counts: crate::rle::encode_counts_string(&c),
+                    },
+                    Err(_) => SegOut::Empty,
+                },
+                None => SegOut::Empty,
+            },
+        }
+    }
+
+    /// The `neutrostruct` object, if the annotation needs one.
+    fn neutrostruct(&self) -> Option<JsonMap> {
+        let a = self.a;
+        let mut o = JsonMap::new();
+        match &a.shape {
+            Shape::Ellipse(e) => {
+                o.insert("type".into(), "ellipse".into());
+                o.insert("cx".into(), e.cx.into());
+                o.insert("cy".into(), e.cy.into());
+                o.insert("rx".into(), e.rx.into());
+                o.insert("ry".into(), e.ry.into());
+                o.insert("rotation".into(), e.rotation.into());
+            }
+            Shape::Box(b) => {
+                // A box read from a plain COCO bbox is native: nothing to add.
+                let native = b.rotation == 0.0
+                    && a.coco.as_ref().and_then(|c| c.bbox)
+                        == Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl]);
+                if !native {
+                    o.insert("type".into(), "box".into());
+                    o.insert("xtl".into(), b.xtl.into());
+                    o.insert("ytl".into(), b.ytl.into());
+                    o.insert("xbr".into(), b.xbr.into());
+                    o.insert("ybr".into(), b.ybr.into());
+                    o.insert("rotation".into(), b.rotation.into());
+                }
+            }
+            Shape::Polyline(p) | Shape::Points(p) => {
+                o.insert("type".into(), a.shape.kind().into());
+                o.insert(
+                    "points".into(),
+                    Value::Array(p.iter().map(|q| json!([q[0], q[1]])).collect()),
+                );
+            }
+            Shape::Mask(MaskData::Cvat {
+                left,
+                top,
+                width,
+                height,
+                counts,
+            }) => {
+                o.insert("type".into(), "mask".into());
+                o.insert("left".into(), (*left).into());
+                o.insert("top".into(), (*top).into());
+                o.insert("width".into(), (*width).into());
+                o.insert("height".into(), (*height).into());
+                o.insert(
+                    "counts".into(),
+                    counts.iter().map(|&c| Value::from(c)).collect(),
+                );
+            }
+            Shape::Polygon(_) | Shape::Mask(MaskData::Coco { .. }) | Shape::Tag => {}
+        }
+        meta_into(a, &mut o);
+        (!o.is_empty()).then_some(o)
+    }
+}
+
+impl Serialize for AnnOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = self.a;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &a.id.0)?;
+        m.serialize_entry("image_id", &a.image_id.0)?;
+        m.serialize_entry("category_id", &a.category_id.0)?;
+        match a
+            .coco
+            .as_ref()
+            .and_then(|c| c.segmentation.as_ref().map(|seg| (c, seg)))
+        {
+            Some((c, seg)) => {
+                m.serialize_entry("segmentation", seg)?;
+                if let Some(area) = c.area {
+                    m.serialize_entry("area", &area)?;
+                }
+                if let Some(bbox) = c.bbox {
+                    m.serialize_entry("bbox", &bbox)?;
+                }
+                if let Some(ic) = c.iscrowd {
+                    m.serialize_entry("iscrowd", &ic)?;
+                }
+            }
+            None => {
+                m.serialize_entry("segmentation", &self.generated())?;
+                m.serialize_entry("area", &a.shape.area())?;
+                let bbox = match &a.shape {
+                    Shape::Ellipse(e) => ellipse_bbox(e),
+                    other => other.bbox().unwrap_or([0.0; 4]),
+                };
+                m.serialize_entry("bbox", &bbox)?;
+                m.serialize_entry("iscrowd", &0)?;
+            }
+        }
+        if let Some(attrs) = self.attributes() {
+            m.serialize_entry("attributes", &attrs)?;
+        }
+        if let Some(c) = &a.coco {
+            for (k, v) in &c.extra {
+                if k != "neutrostruct" {
+                    m.serialize_entry(k, v)?;
+                }
+            }
+        }
+        if let Some(ns) = self.neutrostruct() {
+            m.serialize_entry("neutrostruct", &ns)?;
+        }
+        m.end()
+    }
+}
+
+impl AnnOut<'_> {
+    /// The `attributes` object as CVAT's export writes it (`occluded`, `rotation`, then the
+    /// user attributes). For annotations read from COCO, only what the input had: an
+    /// object only if it had one, `occluded` only where CVAT would have written it.
+    fn attributes(&self) -> Option<JsonMap> {
+        let a = self.a;
+        let from_coco = a.coco.as_ref();
+        let wanted =
+            from_coco.map_or(true, |c| c.had_attributes) || a.occluded || !a.attributes.is_empty();
+        if !wanted {
+            return None;
+        }
+        let is_shape_with_rotation = matches!(a.shape, Shape::Ellipse(_) | Shape::Box(_));
+        let cvat_like =
+            from_coco.is_none() || is_shape_with_rotation || a.attributes.contains_key("rotation");
+        let mut o = JsonMap::new();
+        if cvat_like || a.occluded {
+            o.insert("occluded".into(), a.occluded.into());
+        }
+        let rotation = match &a.shape {
+            Shape::Ellipse(e) => Some(e.rotation),
+            Shape::Box(b) if from_coco.is_none() || b.rotation != 0.0 => Some(b.rotation),
+            _ => None,
+        };
+        if let Some(r) = rotation {
+            o.insert("rotation".into(), r.into());
+        }
+        for (k, v) in &a.attributes {
+            if k == "occluded" || (k == "rotation" && rotation.is_some()) {
+                continue;
+            }
+            o.insert(k.clone(), v.clone());
+        }
+        Some(o)
+    }
+}

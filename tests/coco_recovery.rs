@@ -1,0 +1,179 @@
+//! Recovering CVAT's ellipses from CVAT's own COCO export (masks rasterised by OpenCV).
+
+use neutrostruct::coco::{read_path, EllipseRecovery, ReadOptions};
+use neutrostruct::fit::{ellipse_from_moments, ellipse_from_moments_with_angle, Moments};
+use neutrostruct::model::{Ellipse, MaskData, Shape};
+use std::path::Path;
+
+const DIR: &str = "tests/fixtures/conformance/cvat-ellipse";
+
+/// `(image name, width, height, ellipses)` from the CVAT XML, by plain attribute scanning
+/// (the CVAT reader is another module; this test must not depend on it).
+fn xml_ellipses() -> Vec<(String, u32, u32, Vec<Ellipse>)> {
+    let text = std::fs::read_to_string(Path::new(DIR).join("annotations_4classes.xml")).unwrap();
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let key = format!(" {name}=\"");
+        let i = tag.find(&key)? + key.len();
+        Some(tag[i..].split('"').next()?.to_string())
+    };
+    let mut out: Vec<(String, u32, u32, Vec<Ellipse>)> = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with("<image ") {
+            out.push((
+                attr(t, "name").unwrap(),
+                attr(t, "width").unwrap().parse().unwrap(),
+                attr(t, "height").unwrap().parse().unwrap(),
+                Vec::new(),
+            ));
+        } else if t.starts_with("<ellipse ") {
+            let f = |n: &str| attr(t, n).map_or(0.0, |v| v.parse::<f64>().unwrap());
+            out.last_mut().unwrap().3.push(Ellipse {
+                cx: f("cx"),
+                cy: f("cy"),
+                rx: f("rx"),
+                ry: f("ry"),
+                rotation: f("rotation"),
+            });
+        }
+    }
+    out
+}
+
+fn angle_diff(a: f64, b: f64) -> f64 {
+    // Ellipse orientation is defined modulo 180°.
+    let d = (a - b).rem_euclid(180.0);
+    d.min(180.0 - d)
+}
+
+#[test]
+fn cvat_export_recovers_the_xml_ellipses() {
+    let (ds, loss) = read_path(
+        &Path::new(DIR).join("annotations_4classes.json"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(ds.annotations.len(), 40);
+    assert!(ds
+        .annotations
+        .iter()
+        .all(|a| matches!(a.shape, Shape::Ellipse(_))));
+    assert_eq!(
+        loss.losses
+            .iter()
+            .find(|l| l.code == "ellipse-from-mask")
+            .map(|l| l.count),
+        Some(40)
+    );
+    assert!(loss
+        .losses
+        .iter()
+        .any(|l| l.code == "ellipse-from-clipped-mask"));
+
+    let xml = xml_ellipses();
+    let (mut worst_c, mut worst_a, mut n_inner, mut snapped) = (0.0f64, 0.0f64, 0, 0);
+    for (name, w, h, truth) in &xml {
+        let im = ds.images.iter().find(|i| &i.file_name == name).unwrap();
+        let anns: Vec<_> = ds
+            .annotations
+            .iter()
+            .filter(|a| a.image_id == im.id)
+            .collect();
+        assert_eq!(anns.len(), truth.len(), "{name}");
+        for (a, t) in anns.iter().zip(truth) {
+            let Shape::Ellipse(e) = a.shape else {
+                unreachable!()
+            };
+            assert_eq!(
+                e.rotation, t.rotation,
+                "rotation is taken from attributes.rotation"
+            );
+            let r = t.rx.max(t.ry);
+            let inner = t.cx - r > 1.0
+                && t.cy - r > 1.0
+                && t.cx + r < f64::from(*w) - 1.0
+                && t.cy + r < f64::from(*h) - 1.0;
+            if !inner {
+                continue;
+            }
+            n_inner += 1;
+            let dc = (e.cx - t.cx).abs().max((e.cy - t.cy).abs());
+            let da = (e.rx - t.rx).abs().max((e.ry - t.ry).abs());
+            worst_c = worst_c.max(dc);
+            worst_a = worst_a.max(da);
+            // CVAT drew with the rounded values; the fit finds exactly those integers.
+            if (e.cx, e.cy, e.rx, e.ry) == (t.cx.round(), t.cy.round(), t.rx.round(), t.ry.round())
+            {
+                snapped += 1;
+            }
+        }
+    }
+    eprintln!(
+        "{n_inner} inner ellipses: worst centre error {worst_c:.3} px, worst axis error {worst_a:.3} px, \
+         {snapped} equal to CVAT's rounded values"
+    );
+    assert!(n_inner >= 30);
+    assert!(worst_c <= 0.5 + 1e-9, "centre error {worst_c}");
+    assert!(worst_a <= 0.5 + 1e-9, "axis error {worst_a}");
+    // Halves (x.50) may round either way in CVAT's Python; allow those few.
+    assert!(snapped * 10 >= n_inner * 9, "{snapped} of {n_inner}");
+}
+
+/// Which pixel-centre convention fits CVAT's export, and how well the free fit does
+/// (printed with `--nocapture`; asserted loosely).
+#[test]
+fn offset_and_free_fit_report() {
+    let opts = ReadOptions {
+        ellipses: EllipseRecovery::Never,
+        ..Default::default()
+    };
+    let (ds, _) = read_path(&Path::new(DIR).join("annotations_4classes.json"), &opts).unwrap();
+    let xml = xml_ellipses();
+    for offset in [0.0, 0.5] {
+        let (mut sum, mut n, mut worst_free_axis, mut worst_free_rot) = (0.0, 0, 0.0f64, 0.0f64);
+        for (name, w, h, truth) in &xml {
+            let im = ds.images.iter().find(|i| &i.file_name == name).unwrap();
+            let anns: Vec<_> = ds
+                .annotations
+                .iter()
+                .filter(|a| a.image_id == im.id)
+                .collect();
+            for (a, t) in anns.iter().zip(truth) {
+                let Shape::Mask(MaskData::Coco { height, counts, .. }) = &a.shape else {
+                    unreachable!()
+                };
+                let r = t.rx.max(t.ry);
+                if t.cx - r <= 1.0
+                    || t.cy - r <= 1.0
+                    || t.cx + r >= f64::from(*w) - 1.0
+                    || t.cy + r >= f64::from(*h) - 1.0
+                {
+                    continue;
+                }
+                let m = Moments::from_coco_rle(counts, *height);
+                let e = ellipse_from_moments_with_angle(&m, offset, t.rotation).unwrap();
+                sum += (e.cx - t.cx).hypot(e.cy - t.cy);
+                n += 1;
+                let f = ellipse_from_moments(&m, offset).unwrap();
+                worst_free_axis = worst_free_axis.max((f.rx - t.rx.max(t.ry)).abs());
+                if t.rx - t.ry > 2.0 {
+                    worst_free_rot = worst_free_rot.max(angle_diff(
+                        f.rotation,
+                        if t.rx >= t.ry {
+                            t.rotation
+                        } else {
+                            t.rotation + 90.0
+                        },
+                    ));
+                }
+            }
+        }
+        eprintln!(
+            "offset {offset}: mean centre distance {:.3} px over {n}; free fit worst major-axis error {worst_free_axis:.3} px, worst rotation error (elongated) {worst_free_rot:.2}°",
+            sum / f64::from(n)
+        );
+        if offset == 0.0 {
+            assert!(sum / f64::from(n) < 0.5);
+        }
+    }
+}
