@@ -64,6 +64,8 @@ impl Format {
 
 /// Key under which CVAT-only information rides in COCO.
 pub const CARRY_KEY: &str = "neutrostruct";
+/// Annotation field holding a CVAT shape's extra XML attributes in COCO.
+pub const CARRY_ATTRS_KEY: &str = "neutrostruct_cvat_attrs";
 
 /// Before writing COCO from a dataset read from CVAT: keep what COCO has no field for.
 pub fn carry_cvat_into_coco(ds: &mut Dataset) {
@@ -98,6 +100,17 @@ pub fn carry_cvat_into_coco(ds: &mut Dataset) {
         if !extra.is_empty() {
             c.coco_extra.entry(CARRY_KEY).or_insert(Value::Object(extra));
         }
+    }
+    for a in &mut ds.annotations {
+        if a.cvat_attrs.is_empty() {
+            continue;
+        }
+        let attrs: Vec<Value> = a
+            .cvat_attrs
+            .iter()
+            .map(|(k, v)| Value::from(vec![Value::String(k.clone()), Value::String(v.clone())]))
+            .collect();
+        a.coco.get_or_insert_with(Default::default).extra.insert(CARRY_ATTRS_KEY.into(), Value::Array(attrs));
     }
     for im in &mut ds.images {
         let mut extra = JsonMap::new();
@@ -149,6 +162,13 @@ pub fn restore_cvat_from_coco(ds: &mut Dataset) {
             }
         }
         c.coco_extra.shift_remove("color");
+    }
+    for a in &mut ds.annotations {
+        if let Some(c) = a.coco.as_mut() {
+            if let Some(v) = c.extra.shift_remove(CARRY_ATTRS_KEY) {
+                a.cvat_attrs = serde_json::from_value(v).unwrap_or_default();
+            }
+        }
     }
     for im in &mut ds.images {
         if let Some(Value::Object(extra)) = im.coco_extra.shift_remove(CARRY_KEY) {

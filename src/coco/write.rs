@@ -90,7 +90,11 @@ fn lossiness(ds: &Dataset) -> Lossiness {
                 "a non-finite coordinate cannot be written in JSON; it became null",
             );
         }
-        if !a.cvat_attrs.is_empty() {
+        let carried = a
+            .coco
+            .as_ref()
+            .is_some_and(|c| c.extra.contains_key(crate::convert::CARRY_ATTRS_KEY));
+        if !a.cvat_attrs.is_empty() && !carried {
             loss.add(
                 "cvat-attributes-dropped",
                 1,
@@ -101,7 +105,7 @@ fn lossiness(ds: &Dataset) -> Lossiness {
             *loss.output.entry(a.shape.kind().to_string()).or_insert(0) += 1;
         }
     }
-    for im in &ds.images {
+    for im in ds.images.iter().filter(|im| !im.coco_extra.contains_key(crate::convert::CARRY_KEY)) {
         if im.subset.is_some() {
             loss.add(
                 "image-subset-dropped",
@@ -121,6 +125,7 @@ fn lossiness(ds: &Dataset) -> Lossiness {
         .categories
         .iter()
         .filter(|c| c.kind.is_some() || !c.attributes.is_empty())
+        .filter(|c| !c.coco_extra.contains_key(crate::convert::CARRY_KEY))
         .count();
     loss.add(
         "cvat-label-meta-dropped",
@@ -129,7 +134,11 @@ fn lossiness(ds: &Dataset) -> Lossiness {
     );
     loss.add(
         "cvat-unknown-dropped",
-        ds.meta.cvat_unknown.len(),
+        if ds.meta.coco_top.contains_key(crate::convert::CARRY_KEY) {
+            0
+        } else {
+            ds.meta.cvat_unknown.len()
+        },
         "top-level CVAT elements this crate does not model (e.g. <track>) were dropped",
     );
     loss
