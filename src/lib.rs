@@ -9,6 +9,10 @@ pub mod cvat;
 pub mod error;
 pub mod labelset;
 pub mod lossiness;
+pub mod mask_regions;
+pub mod masks;
 pub mod model;
+pub mod overlay;
+pub mod raster;
 
 pub use error::{Error, Result};
