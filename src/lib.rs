@@ -13,9 +13,13 @@ pub mod error;
 pub mod fit;
 pub mod labelset;
 pub mod lossiness;
+pub mod mask_regions;
+pub mod masks;
 pub mod model;
 pub mod rle;
 pub mod synth;
 pub mod training;
+pub mod overlay;
+pub mod raster;
 
 pub use error::{Error, Result};

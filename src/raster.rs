@@ -1,0 +1,659 @@
+//! The one rasteriser (DESIGN §3): which pixels a shape covers.
+//!
+//! **The rule.** Pixel `(x, y)` belongs to a shape when its centre `(x + 0.5, y + 0.5)` lies in
+//! the shape. For an ellipse that means `(u/rx)² + (v/ry)² ≤ 1`, with `(u, v)` the centre
+//! offset rotated into the ellipse's axes (the `rx` axis along `(cos θ, sin θ)`, θ in degrees,
+//! y down). Every raster path of the crate (masks, COCO RLE, mask agreement, areas) goes
+//! through this file so that they can never disagree by a pixel.
+//!
+//! **Spans.** Shapes are produced as horizontal spans `(y, x0, x1_exclusive)`, clipped to the
+//! image, so that cost is proportional to the covered area and no full-image buffer is needed.
+//! Contract for every `*_spans` function: `x0 < x1 ≤ width`, `y < height`, the spans of one
+//! shape are disjoint, rows come in ascending `y` and spans within a row in ascending `x`.
+//!
+//! **Exactness.** The ellipse scanline solves the row's quadratic analytically for an estimate
+//! and then fixes both ends with the exact per-pixel predicate [`EllipseTest::contains`], so
+//! the result is identical to testing every pixel (floating-point ties included); the
+//! property test in `tests/raster_props.rs` checks that.
+
+use crate::model::{Annotation, BoxShape, Ellipse, MaskData, Point, Shape};
+
+/// The exact per-pixel ellipse predicate, with the rotation precomputed.
+///
+/// Both the scanline and any brute-force check must use this one function: two algebraically
+/// equal formulas can round differently on boundary pixels.
+#[derive(Clone, Copy, Debug)]
+pub struct EllipseTest {
+    cx: f64,
+    cy: f64,
+    rx: f64,
+    ry: f64,
+    cos: f64,
+    sin: f64,
+}
+
+impl EllipseTest {
+    /// `None` for an ellipse that can cover no pixel: a non-finite number or a semi-axis ≤ 0.
+    pub fn new(e: &Ellipse) -> Option<EllipseTest> {
+        let finite = [e.cx, e.cy, e.rx, e.ry, e.rotation]
+            .iter()
+            .all(|v| v.is_finite());
+        if !finite || e.rx <= 0.0 || e.ry <= 0.0 {
+            return None;
+        }
+        let (sin, cos) = e.rotation.to_radians().sin_cos();
+        Some(EllipseTest {
+            cx: e.cx,
+            cy: e.cy,
+            rx: e.rx,
+            ry: e.ry,
+            cos,
+            sin,
+        })
+    }
+
+    /// Whether pixel `(x, y)` (its centre `(x + 0.5, y + 0.5)`) belongs to the ellipse.
+    #[inline]
+    pub fn contains(&self, x: i64, y: i64) -> bool {
+        let dx = (x as f64 + 0.5) - self.cx;
+        let dy = (y as f64 + 0.5) - self.cy;
+        let u = (dx * self.cos + dy * self.sin) / self.rx;
+        let v = (dy * self.cos - dx * self.sin) / self.ry;
+        u * u + v * v <= 1.0
+    }
+}
+
+/// Whether pixel `(x, y)` belongs to the ellipse (the DESIGN §3 rule), for one-off tests.
+pub fn ellipse_contains(e: &Ellipse, x: i64, y: i64) -> bool {
+    EllipseTest::new(e).is_some_and(|t| t.contains(x, y))
+}
+
+/// Float → integer pixel index, saturating (the row and column loops clip afterwards).
+fn to_i64(v: f64) -> i64 {
+    // `as` saturates and maps NaN to 0; callers only pass finite values.
+    v.clamp(-1e15, 1e15) as i64
+}
+
+/// The spans of an ellipse, clipped to `width × height`. Paints nothing for a degenerate or
+/// non-finite ellipse.
+pub fn ellipse_spans(e: &Ellipse, width: u32, height: u32, mut f: impl FnMut(u32, u32, u32)) {
+    let Some(t) = EllipseTest::new(e) else { return };
+    if width == 0 || height == 0 {
+        return;
+    }
+    let (w, h) = (i64::from(width), i64::from(height));
+    let (c, s) = (t.cos, t.sin);
+    // Quadratic in dx for a fixed dy: A dx² + B dx + C ≤ 1, with
+    // u = dx c + dy s, v = dy c − dx s.
+    let (irx2, iry2) = (1.0 / (t.rx * t.rx), 1.0 / (t.ry * t.ry));
+    let a = c * c * irx2 + s * s * iry2;
+    let b_per_dy = 2.0 * c * s * (irx2 - iry2);
+    let c_per_dy2 = s * s * irx2 + c * c * iry2;
+    // Half height of the tight box; one row of margin either side absorbs rounding.
+    let hh = ((t.rx * s).powi(2) + (t.ry * c).powi(2)).sqrt();
+    let y_lo = to_i64((t.cy - hh - 0.5).ceil()) - 1;
+    let y_hi = to_i64((t.cy + hh - 0.5).floor()) + 1;
+    let (y_lo, y_hi) = (y_lo.max(0), y_hi.min(h - 1));
+    for y in y_lo..=y_hi {
+        let dy = (y as f64 + 0.5) - t.cy;
+        let b = b_per_dy * dy;
+        let cc = c_per_dy2 * dy * dy - 1.0;
+        let disc = b * b - 4.0 * a * cc;
+        // Estimated inclusive pixel range, widened by one pixel each side; an empty row
+        // (disc < 0) still probes the pixels around the vertex, where a tie could hide.
+        let (mut x0, mut x1) = if disc >= 0.0 {
+            let r = disc.sqrt();
+            let d0 = (-b - r) / (2.0 * a);
+            let d1 = (-b + r) / (2.0 * a);
+            (
+                to_i64((t.cx + d0 - 0.5).ceil()) - 1,
+                to_i64((t.cx + d1 - 0.5).floor()) + 1,
+            )
+        } else {
+            let xm = t.cx - b / (2.0 * a) - 0.5;
+            (to_i64(xm.floor()) - 1, to_i64(xm.ceil()) + 1)
+        };
+        x0 = x0.max(0);
+        x1 = x1.min(w - 1);
+        // Shrink to the first and last pixel the exact predicate accepts …
+        while x0 <= x1 && !t.contains(x0, y) {
+            x0 += 1;
+        }
+        while x1 >= x0 && !t.contains(x1, y) {
+            x1 -= 1;
+        }
+        if x0 > x1 {
+            continue;
+        }
+        // … then grow while it still accepts (the estimate may have been short by a tie).
+        while x0 > 0 && t.contains(x0 - 1, y) {
+            x0 -= 1;
+        }
+        while x1 < w - 1 && t.contains(x1 + 1, y) {
+            x1 += 1;
+        }
+        f(y as u32, x0 as u32, (x1 + 1) as u32);
+    }
+}
+
+/// The spans of a polygon with one or more rings, clipped to the image.
+///
+/// Each ring is filled with the **even-odd** rule (a self-intersecting ring leaves its doubly
+/// covered parts empty) and the rings are **united**, as COCO means several polygons of one
+/// annotation (pycocotools merges them). A pixel centre `(px, py)` is inside a ring when an
+/// odd number of its edges cross the horizontal line `py` strictly right of `px`; an edge
+/// `a → b` crosses when `(a.y ≤ py) ≠ (b.y ≤ py)`, at `x = a.x + (py − a.y)(b.x − a.x)/(b.y − a.y)`.
+/// This half-open rule makes an axis-aligned box `[x0, x1) × [y0, y1)` cover exactly the
+/// centres inside it, so that boxes sharing an edge never share a pixel.
+pub fn polygon_spans(
+    rings: &[Vec<Point>],
+    width: u32,
+    height: u32,
+    mut f: impl FnMut(u32, u32, u32),
+) {
+    if width == 0 || height == 0 {
+        return;
+    }
+    let rings: Vec<&Vec<Point>> = rings
+        .iter()
+        .filter(|r| r.len() >= 3 && r.iter().all(|p| p[0].is_finite() && p[1].is_finite()))
+        .collect();
+    let (mut ymin, mut ymax) = (f64::INFINITY, f64::NEG_INFINITY);
+    for p in rings.iter().flat_map(|r| r.iter()) {
+        ymin = ymin.min(p[1]);
+        ymax = ymax.max(p[1]);
+    }
+    if ymin > ymax {
+        return;
+    }
+    let y_lo = (to_i64((ymin - 0.5).floor()) - 1).max(0);
+    let y_hi = (to_i64((ymax - 0.5).ceil()) + 1).min(i64::from(height) - 1);
+    let mut xs: Vec<f64> = Vec::new();
+    let mut row: Vec<(u32, u32)> = Vec::new();
+    for y in y_lo..=y_hi {
+        let py = y as f64 + 0.5;
+        row.clear();
+        for ring in &rings {
+            xs.clear();
+            for i in 0..ring.len() {
+                let a = ring[i];
+                let b = ring[(i + 1) % ring.len()];
+                if let Some(x) = crossing(a, b, py) {
+                    xs.push(x);
+                }
+            }
+            xs.sort_by(f64::total_cmp);
+            for pair in xs.chunks_exact(2) {
+                // Centres px with pair[0] ≤ px < pair[1].
+                let x0 = first_centre_at_or_after(pair[0]);
+                // One past the last centre < pair[1] is the first centre ≥ pair[1].
+                let x1 = first_centre_at_or_after(pair[1]);
+                let x0 = x0.max(0);
+                let x1 = x1.min(i64::from(width));
+                if x0 < x1 {
+                    row.push((x0 as u32, x1 as u32));
+                }
+            }
+        }
+        emit_union(y as u32, &mut row, &mut f);
+    }
+}
+
+/// Where edge `a → b` crosses the line `y = py` under the half-open rule, if it does.
+#[inline]
+fn crossing(a: Point, b: Point, py: f64) -> Option<f64> {
+    ((a[1] <= py) != (b[1] <= py)).then(|| a[0] + (py - a[1]) * (b[0] - a[0]) / (b[1] - a[1]))
+}
+
+/// Smallest pixel index `x` with `x + 0.5 ≥ xa`.
+fn first_centre_at_or_after(xa: f64) -> i64 {
+    let mut x = to_i64((xa - 0.5).ceil());
+    while (x - 1) as f64 + 0.5 >= xa {
+        x -= 1;
+    }
+    while (x as f64 + 0.5) < xa {
+        x += 1;
+    }
+    x
+}
+
+/// Sorts and merges overlapping or touching spans of one row, then emits them.
+fn emit_union(y: u32, row: &mut [(u32, u32)], f: &mut impl FnMut(u32, u32, u32)) {
+    if row.is_empty() {
+        return;
+    }
+    row.sort_unstable();
+    let (mut s, mut e) = row[0];
+    for &(a, b) in &row[1..] {
+        if a <= e {
+            e = e.max(b);
+        } else {
+            f(y, s, e);
+            (s, e) = (a, b);
+        }
+    }
+    f(y, s, e);
+}
+
+/// The spans of a CVAT box (rotated about its centre when `rotation ≠ 0`): the polygon of its
+/// corners, so it follows the same half-open centre rule as polygons.
+pub fn box_spans(b: &BoxShape, width: u32, height: u32, f: impl FnMut(u32, u32, u32)) {
+    let corners = if b.rotation == 0.0 {
+        [
+            [b.xtl, b.ytl],
+            [b.xbr, b.ytl],
+            [b.xbr, b.ybr],
+            [b.xtl, b.ybr],
+        ]
+    } else {
+        b.corners()
+    };
+    polygon_spans(&[corners.to_vec()], width, height, f)
+}
+
+/// The spans of a mask, clipped to the image. Mask pixels are already pixels: the centre rule
+/// is the identity here.
+///
+/// - `MaskData::Cvat`: runs over the `width × height` box at `(left, top)`, row-major,
+///   starting with background. Runs past the box end are ignored.
+/// - `MaskData::Coco`: runs over the mask's own `height × width` grid, column-major, starting
+///   with background (pycocotools). Pixels outside the image are clipped. The transposition
+///   to rows keeps one span list per row, so memory follows the number of spans, not the
+///   image size.
+pub fn mask_spans(m: &MaskData, width: u32, height: u32, mut f: impl FnMut(u32, u32, u32)) {
+    match m {
+        MaskData::Cvat {
+            left,
+            top,
+            width: bw,
+            height: bh,
+            counts,
+        } => {
+            let (bw64, total) = (u64::from(*bw), u64::from(*bw) * u64::from(*bh));
+            if bw64 == 0 {
+                return;
+            }
+            let mut pos = 0u64;
+            for (i, &n) in counts.iter().enumerate() {
+                let end = (pos + u64::from(n)).min(total);
+                if i % 2 == 1 {
+                    // Foreground run [pos, end): split into rows of the box.
+                    let mut p = pos;
+                    while p < end {
+                        let (ry, rx) = (p / bw64, p % bw64);
+                        let row_end = ((ry + 1) * bw64).min(end);
+                        let y = u64::from(*top) + ry;
+                        let x0 = u64::from(*left) + rx;
+                        let x1 = (u64::from(*left) + (row_end - ry * bw64)).min(u64::from(width));
+                        if y < u64::from(height) && x0 < x1 {
+                            f(y as u32, x0 as u32, x1 as u32);
+                        }
+                        p = row_end;
+                    }
+                }
+                pos = end;
+                if pos >= total {
+                    break;
+                }
+            }
+        }
+        MaskData::Coco {
+            height: mh,
+            width: mw,
+            counts,
+        } => {
+            let mh64 = u64::from(*mh);
+            if mh64 == 0 {
+                return;
+            }
+            let total = mh64 * u64::from(*mw);
+            let rows_used = (*mh).min(height) as usize;
+            let mut rows: Vec<Vec<(u32, u32)>> = vec![Vec::new(); rows_used];
+            let mut pos = 0u64;
+            for (i, &n) in counts.iter().enumerate() {
+                let end = (pos + u64::from(n)).min(total);
+                if i % 2 == 1 {
+                    let mut p = pos;
+                    while p < end {
+                        let (x, y0) = (p / mh64, p % mh64);
+                        let col_end = ((x + 1) * mh64).min(end);
+                        let y1 = (col_end - x * mh64).min(rows_used as u64);
+                        if x < u64::from(width) {
+                            let x = x as u32;
+                            for y in y0..y1 {
+                                let spans = &mut rows[y as usize];
+                                // Columns arrive in ascending x: extend the last span or open one.
+                                match spans.last_mut() {
+                                    Some(last) if last.1 == x => last.1 = x + 1,
+                                    _ => spans.push((x, x + 1)),
+                                }
+                            }
+                        }
+                        p = col_end;
+                    }
+                }
+                pos = end;
+                if pos >= total {
+                    break;
+                }
+            }
+            for (y, spans) in rows.iter().enumerate() {
+                for &(a, b) in spans {
+                    f(y as u32, a, b);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a shape kind paints pixels at all (polylines, points and tags do not; the caller
+/// reports them).
+pub fn is_fillable(shape: &Shape) -> bool {
+    matches!(
+        shape,
+        Shape::Ellipse(_) | Shape::Box(_) | Shape::Polygon(_) | Shape::Mask(_)
+    )
+}
+
+/// The spans of any shape (see the module contract). Polylines, points and tags paint nothing.
+pub fn shape_spans(shape: &Shape, width: u32, height: u32, f: impl FnMut(u32, u32, u32)) {
+    match shape {
+        Shape::Ellipse(e) => ellipse_spans(e, width, height, f),
+        Shape::Box(b) => box_spans(b, width, height, f),
+        Shape::Polygon(rings) => polygon_spans(rings, width, height, f),
+        Shape::Mask(m) => mask_spans(m, width, height, f),
+        Shape::Polyline(_) | Shape::Points(_) | Shape::Tag => {}
+    }
+}
+
+/// Paint order of annotations: ascending `z_order`, ties in document order (later on top).
+/// Returns indices into `anns`; paint them in this order, each over the previous ones.
+pub fn paint_order(anns: &[&Annotation]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..anns.len()).collect();
+    // `sort_by_key` is stable, which is what keeps document order among equal z_order.
+    idx.sort_by_key(|&i| anns[i].z_order);
+    idx
+}
+
+/// Pixel count and tight pixel box of a rasterised shape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RasterStats {
+    /// Number of covered pixels.
+    pub area: u64,
+    /// `[x, y, w, h]` in whole pixels, `None` when no pixel is covered.
+    pub bbox: Option<[u32; 4]>,
+}
+
+/// Area and tight box of a shape as rasterised (what COCO's `area` and `bbox` mean for an RLE
+/// mask).
+pub fn shape_stats(shape: &Shape, width: u32, height: u32) -> RasterStats {
+    let mut area = 0u64;
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0u32, 0u32);
+    shape_spans(shape, width, height, |y, a, b| {
+        area += u64::from(b - a);
+        x0 = x0.min(a);
+        x1 = x1.max(b);
+        y0 = y0.min(y);
+        y1 = y1.max(y + 1);
+    });
+    RasterStats {
+        area,
+        bbox: (area > 0).then(|| [x0, y0, x1 - x0, y1 - y0]),
+    }
+}
+
+/// COCO uncompressed RLE counts of a shape: column-major over the whole `width × height`
+/// image, alternating runs starting with background (pycocotools' definition; the first run
+/// is 0 when pixel (0, 0) is covered). The counts always sum to `width × height`.
+///
+/// Built from the row spans without an image buffer: the spans are kept per row and each
+/// column of the shape's box is walked top to bottom with a cursor per row, so cost is
+/// proportional to the shape's box, memory to its rows. A run longer than `u32::MAX` (only
+/// possible on images above 4 Gpx) is split with zero-length runs of the other kind, which
+/// decodes to the same pixels.
+pub fn shape_to_coco_rle(shape: &Shape, width: u32, height: u32) -> Vec<u32> {
+    let mut rows: Vec<(u32, u32, u32)> = Vec::new();
+    shape_spans(shape, width, height, |y, a, b| rows.push((y, a, b)));
+    spans_to_coco_rle(&rows, width, height)
+}
+
+/// [`shape_to_coco_rle`] for spans already collected (sorted by `y`, then `x`; disjoint).
+pub fn spans_to_coco_rle(spans: &[(u32, u32, u32)], width: u32, height: u32) -> Vec<u32> {
+    let mut out = RleBuilder::default();
+    let total = u64::from(width) * u64::from(height);
+    if spans.is_empty() || total == 0 {
+        out.push_run(total);
+        return out.counts;
+    }
+    // Group spans per row: row_start[k]..row_start[k+1] are the spans of row ys[k].
+    let mut ys: Vec<u32> = Vec::new();
+    let mut row_start: Vec<usize> = Vec::new();
+    let (mut xmin, mut xmax) = (u32::MAX, 0u32);
+    for (i, &(y, a, b)) in spans.iter().enumerate() {
+        if ys.last() != Some(&y) {
+            ys.push(y);
+            row_start.push(i);
+        }
+        xmin = xmin.min(a);
+        xmax = xmax.max(b);
+    }
+    row_start.push(spans.len());
+    let mut cursor: Vec<usize> = row_start[..ys.len()].to_vec();
+    let h = u64::from(height);
+    // `written` is the linear index one past the last run written.
+    let mut written = 0u64;
+    for x in xmin..xmax {
+        let mut run: Option<(u64, u64)> = None; // current vertical run [start, end) in y
+        for (k, &y) in ys.iter().enumerate() {
+            // Advance this row's cursor past spans that end at or before x.
+            let end = row_start[k + 1];
+            let mut c = cursor[k];
+            while c < end && spans[c].2 <= x {
+                c += 1;
+            }
+            cursor[k] = c;
+            let inside = c < end && spans[c].1 <= x;
+            if inside {
+                let y = u64::from(y);
+                match &mut run {
+                    Some((_, e)) if *e == y => *e = y + 1,
+                    _ => {
+                        if let Some((s, e)) = run.take() {
+                            out.fg(u64::from(x) * h + s, e - s, &mut written);
+                        }
+                        run = Some((y, y + 1));
+                    }
+                }
+            }
+        }
+        if let Some((s, e)) = run {
+            out.fg(u64::from(x) * h + s, e - s, &mut written);
+        }
+    }
+    out.finish(total, written);
+    out.counts
+}
+
+/// Accumulates alternating runs, merging a foreground run that starts where the previous ended.
+#[derive(Default)]
+struct RleBuilder {
+    counts: Vec<u32>,
+}
+
+impl RleBuilder {
+    /// Appends a run of the kind the next position stands for, splitting at `u32::MAX`.
+    fn push_run(&mut self, mut n: u64) {
+        loop {
+            let part = n.min(u64::from(u32::MAX));
+            self.counts.push(part as u32);
+            n -= part;
+            if n == 0 {
+                break;
+            }
+            self.counts.push(0);
+        }
+    }
+
+    /// A foreground run of `len` pixels starting at linear index `start ≥ written`.
+    fn fg(&mut self, start: u64, len: u64, written: &mut u64) {
+        if start == *written && self.counts.len() % 2 == 0 && !self.counts.is_empty() {
+            // Continues the previous foreground run (column end → next column start).
+            self.extend_last(len);
+        } else {
+            self.push_run(start - *written);
+            self.push_run(len);
+        }
+        *written = start + len;
+    }
+
+    fn extend_last(&mut self, len: u64) {
+        let last = self.counts.len() - 1;
+        let sum = u64::from(self.counts[last]) + len;
+        if sum <= u64::from(u32::MAX) {
+            self.counts[last] = sum as u32;
+        } else {
+            self.counts[last] = u32::MAX;
+            self.counts.push(0);
+            self.push_run(sum - u64::from(u32::MAX));
+        }
+    }
+
+    fn finish(&mut self, total: u64, written: u64) {
+        if total > written {
+            self.push_run(total - written);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(shape: &Shape, w: u32, h: u32) -> Vec<(u32, u32, u32)> {
+        let mut v = Vec::new();
+        shape_spans(shape, w, h, |y, a, b| v.push((y, a, b)));
+        v
+    }
+
+    #[test]
+    fn circle_radius_one_covers_the_four_centres_around_its_centre() {
+        // Centre on a pixel corner: the four neighbouring centres are at distance √0.5 < 1.
+        let e = Ellipse {
+            cx: 5.0,
+            cy: 5.0,
+            rx: 1.0,
+            ry: 1.0,
+            rotation: 0.0,
+        };
+        assert_eq!(
+            collect(&Shape::Ellipse(e), 10, 10),
+            vec![(4, 4, 6), (5, 4, 6)]
+        );
+    }
+
+    #[test]
+    fn boundary_ties_are_inside() {
+        // Centre (2.5, 2.5) of pixel (2, 2); rx = 2 reaches the centres of pixels 0 and 4 exactly.
+        let e = Ellipse {
+            cx: 2.5,
+            cy: 2.5,
+            rx: 2.0,
+            ry: 0.5,
+            rotation: 0.0,
+        };
+        assert_eq!(collect(&Shape::Ellipse(e), 10, 10), vec![(2, 0, 5)]);
+    }
+
+    #[test]
+    fn box_is_half_open() {
+        let b = BoxShape {
+            xtl: 1.0,
+            ytl: 1.0,
+            xbr: 3.0,
+            ybr: 2.0,
+            rotation: 0.0,
+        };
+        assert_eq!(collect(&Shape::Box(b), 10, 10), vec![(1, 1, 3)]);
+        let b = BoxShape {
+            xtl: 0.5,
+            ytl: 0.5,
+            xbr: 3.5,
+            ybr: 1.5,
+            rotation: 0.0,
+        };
+        // Centres 0.5, 1.5, 2.5 are ≥ 0.5 and < 3.5; row centre 0.5 only.
+        assert_eq!(collect(&Shape::Box(b), 10, 10), vec![(0, 0, 3)]);
+    }
+
+    #[test]
+    fn polygon_rings_are_united() {
+        let sq = |x: f64, y: f64| vec![[x, y], [x + 2.0, y], [x + 2.0, y + 2.0], [x, y + 2.0]];
+        let shape = Shape::Polygon(vec![sq(0.0, 0.0), sq(1.0, 0.0)]);
+        assert_eq!(collect(&shape, 10, 10), vec![(0, 0, 3), (1, 0, 3)]);
+    }
+
+    #[test]
+    fn masks_decode_both_layouts() {
+        // 2×2 box at (1, 1): pixels (2,1) and (1,2) set, row-major.
+        let cvat = MaskData::Cvat {
+            left: 1,
+            top: 1,
+            width: 2,
+            height: 2,
+            counts: vec![1, 2, 1],
+        };
+        assert_eq!(
+            collect(&Shape::Mask(cvat), 10, 10),
+            vec![(1, 2, 3), (2, 1, 2)]
+        );
+        // 3 rows × 2 columns, column-major: column 0 = [0,1,1], column 1 = [0,0,1].
+        let coco = MaskData::Coco {
+            height: 3,
+            width: 2,
+            counts: vec![1, 2, 2, 1],
+        };
+        assert_eq!(
+            collect(&Shape::Mask(coco), 2, 3),
+            vec![(1, 0, 1), (2, 0, 2)]
+        );
+    }
+
+    #[test]
+    fn rle_round_trips_a_mask() {
+        let coco = MaskData::Coco {
+            height: 3,
+            width: 2,
+            counts: vec![1, 2, 2, 1],
+        };
+        assert_eq!(
+            shape_to_coco_rle(&Shape::Mask(coco), 2, 3),
+            vec![1, 2, 2, 1]
+        );
+        let full = MaskData::Coco {
+            height: 3,
+            width: 2,
+            counts: vec![0, 6],
+        };
+        assert_eq!(shape_to_coco_rle(&Shape::Mask(full), 2, 3), vec![0, 6]);
+        assert_eq!(shape_to_coco_rle(&Shape::Tag, 2, 3), vec![6]);
+    }
+
+    #[test]
+    fn stats_of_a_box() {
+        let b = BoxShape {
+            xtl: 1.0,
+            ytl: 2.0,
+            xbr: 4.0,
+            ybr: 4.0,
+            rotation: 0.0,
+        };
+        let s = shape_stats(&Shape::Box(b), 10, 10);
+        assert_eq!(
+            s,
+            RasterStats {
+                area: 6,
+                bbox: Some([1, 2, 3, 2])
+            }
+        );
+    }
+}
