@@ -30,6 +30,16 @@ pub fn write_with(
         fill(&mut buf).map_err(|e| Error::io(path, e))?;
         buf.flush().map_err(|e| Error::io(path, e))?;
     }
+    // tempfile creates 0600 files; give the result the permissions the target had, or the
+    // usual 0644 for a new file, so outputs stay readable by the user's other tools.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::metadata(path)
+            .map(|m| m.permissions())
+            .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o644));
+        tmp.as_file().set_permissions(perms).map_err(|e| Error::io(path, e))?;
+    }
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())

@@ -96,7 +96,7 @@ pub fn generate(cfg: &SynthConfig) -> Synthetic {
             loc: None,
         });
         let count = (cfg.per_image as f64 * rng.random_range(0.9..=1.1)).round() as usize;
-        let cell = cell_of(w, h, &mut rng);
+        let cell = cell_of(w, h, cfg.seed, i as u64);
         let mut placed: Vec<Ellipse> = Vec::with_capacity(count);
         let mut attempts = 0;
         while placed.len() < count && attempts < count * 60 {
@@ -154,7 +154,9 @@ struct Cell {
     lobes: Vec<Ellipse>,
 }
 
-fn cell_of(w: u32, h: u32, rng: &mut ChaCha8Rng) -> Cell {
+/// The cell of image `index`: its own random stream, so generation and rendering agree.
+fn cell_of(w: u32, h: u32, seed: u64, index: u64) -> Cell {
+    let rng = &mut ChaCha8Rng::seed_from_u64(seed ^ 0xC311_C311 ^ index.wrapping_mul(0x9E37_79B9));
     let (w, h) = (w as f64, h as f64);
     let mut cell = Cell {
         cx: w * rng.random_range(0.47..0.53),
@@ -241,10 +243,9 @@ pub fn cvat_style_coco(ds: &Dataset) -> Value {
 /// Renders one grayscale TEM-like image.
 pub fn render_image(im: &Image, anns: &[&Annotation], seed: u64) -> image::GrayImage {
     let (w, h) = (im.width, im.height);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xA5A5_5A5A ^ im.id.0);
-    let cell = cell_of(w, h, &mut rng);
+    let cell = cell_of(w, h, seed, im.id.0);
     let mut buf = image::GrayImage::from_pixel(w, h, image::Luma([212]));
-    let mut fill = |e: &Ellipse, value: u8, buf: &mut image::GrayImage| {
+    let fill = |e: &Ellipse, value: u8, buf: &mut image::GrayImage| {
         crate::raster::ellipse_spans(e, w, h, |y, x0, x1| {
             for x in x0..x1 {
                 buf.put_pixel(x, y, image::Luma([value]));

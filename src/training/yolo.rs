@@ -325,9 +325,9 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
     loss.add("crowd-kept", crowd, "iscrowd annotations written as ordinary objects (CVAT marks every mask iscrowd)");
     loss.add("attributes-dropped", attrs, "occluded flag and attributes have no place in YOLO labels");
     let root = std::fs::canonicalize(req.out).unwrap_or_else(|_| req.out.to_path_buf());
-    let data_yaml = req.out.join("data.yaml");
-    crate::atomic::write(&data_yaml, data_yaml(&root, &splits, &req.classes.names).as_bytes())?;
-    Ok(YoloOutput { data_yaml, label_files: files, rows, splits, images_linked: linked, images_missing: missing, loss })
+    let yaml_path = req.out.join("data.yaml");
+    crate::atomic::write(&yaml_path, data_yaml(&root, &splits, &req.classes.names).as_bytes())?;
+    Ok(YoloOutput { data_yaml: yaml_path, label_files: files, rows, splits, images_linked: linked, images_missing: missing, loss })
 }
 
 fn link_or_copy(src: &Path, dst: &Path, copy: bool) -> Result<()> {
