@@ -18,7 +18,7 @@ use std::path::Path;
 
 pub use de::MAX_SIDE;
 pub use read::read_bytes;
-pub use write::{write_to, POLYGON_MAX_ERROR_PX, RLE_UNAVAILABLE};
+pub use write::{write_to, POLYGON_MAX_ERROR_PX};
 
 /// How annotations without exact ellipse parameters are turned into shapes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,27 +63,16 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)
     read_bytes(&bytes, path, opts)
 }
 
-/// The COCO JSON of `ds` as a string. `SegmentationMode::Rle` falls back to polygons (with a
-/// `rle-unavailable` line in the report) until the rasteriser is wired in.
+/// The COCO JSON of `ds` as a string.
 pub fn to_string(ds: &Dataset, opts: &WriteOptions) -> (String, Lossiness) {
     let mut buf = Vec::new();
-    let polygon = WriteOptions {
-        segmentation: SegmentationMode::Polygon,
-        ..opts.clone()
-    };
     // Writing into a Vec cannot fail, and serde_json writes only valid UTF-8.
-    let mut loss = write_to(ds, &mut buf, &polygon).unwrap_or_default();
-    if opts.segmentation == SegmentationMode::Rle {
-        loss.add("rle-unavailable", 1, RLE_UNAVAILABLE);
-    }
+    let loss = write_to(ds, &mut buf, opts).unwrap_or_default();
     (String::from_utf8_lossy(&buf).into_owned(), loss)
 }
 
 /// Writes `ds` to `path` atomically (temporary file beside it, then rename).
 pub fn write_path(ds: &Dataset, path: &Path, opts: &WriteOptions) -> Result<Lossiness> {
-    if opts.segmentation == SegmentationMode::Rle {
-        return Err(Error::Usage(RLE_UNAVAILABLE.into()));
-    }
     let mut loss = Lossiness::default();
     crate::atomic::write_with(path, |w| {
         loss = write_to(ds, w, opts)?;

@@ -26,16 +26,23 @@ use std::io::{self, Write};
 /// Largest distance between an ellipse and the polygon written for it, in pixels.
 pub const POLYGON_MAX_ERROR_PX: f64 = 0.1;
 
-/// The error `SegmentationMode::Rle` gives until the rasteriser is wired in.
-pub const RLE_UNAVAILABLE: &str = "--segmentation rle needs the rasteriser";
-
-/// Writes `ds` as COCO JSON. `SegmentationMode::Rle` is not available yet (`Unsupported`).
+/// Writes `ds` as COCO JSON.
 pub fn write_to(ds: &Dataset, w: &mut dyn Write, opts: &WriteOptions) -> io::Result<Lossiness> {
-    if opts.segmentation == SegmentationMode::Rle {
-        return Err(io::Error::new(io::ErrorKind::Unsupported, RLE_UNAVAILABLE));
+    let mut loss = lossiness(ds);
+    let rle = opts.segmentation == SegmentationMode::Rle;
+    if rle {
+        let regenerated = ds
+            .annotations
+            .iter()
+            .filter(|a| !has_segmentation(a) && crate::raster::is_fillable(&a.shape))
+            .count();
+        loss.add(
+            "rasterised-to-rle",
+            regenerated,
+            "segmentation written as the COCO RLE of the shape rasterised at pixel centres (DESIGN §3); the exact shape stays in the neutrostruct object",
+        );
     }
-    let loss = lossiness(ds);
-    let top = TopOut::new(ds);
+    let top = TopOut::new(ds, rle);
     if opts.pretty {
         serde_json::to_writer_pretty(&mut *w, &top)?;
     } else {
@@ -150,12 +157,13 @@ fn has_segmentation(a: &Annotation) -> bool {
 
 struct TopOut<'a> {
     ds: &'a Dataset,
+    rle: bool,
     images: HashMap<ImageId, &'a Image>,
     tags: HashMap<ImageId, Vec<&'a Annotation>>,
 }
 
 impl<'a> TopOut<'a> {
-    fn new(ds: &'a Dataset) -> Self {
+    fn new(ds: &'a Dataset, rle: bool) -> Self {
         let images: HashMap<ImageId, &Image> = ds.images.iter().map(|i| (i.id, i)).collect();
         let mut tags: HashMap<ImageId, Vec<&Annotation>> = HashMap::new();
         for a in ds
@@ -165,7 +173,7 @@ impl<'a> TopOut<'a> {
         {
             tags.entry(a.image_id).or_default().push(a);
         }
-        TopOut { ds, images, tags }
+        TopOut { ds, rle, images, tags }
     }
 }
 
@@ -209,6 +217,7 @@ impl Serialize for TopOut<'_> {
                 .map(|a| AnnOut {
                     a,
                     image: self.images.get(&a.image_id).copied(),
+                    rle: self.rle,
                 })),
         )?;
         m.end()
@@ -330,6 +339,8 @@ fn meta_into(a: &Annotation, o: &mut JsonMap) {
 struct AnnOut<'a> {
     a: &'a Annotation,
     image: Option<&'a Image>,
+    /// Write generated segmentations of areas as RLE of the rasterised shape.
+    rle: bool,
 }
 
 /// A ring as COCO's flat `[x0, y0, x1, y1, …]`.
@@ -502,6 +513,26 @@ impl Serialize for AnnOut<'_> {
                 if let Some(ic) = c.iscrowd {
                     m.serialize_entry("iscrowd", &ic)?;
                 }
+            }
+            None if self.rle && crate::raster::is_fillable(&a.shape) && self.image.is_some() => {
+                let im = self.image.map_or((0, 0), |im| (im.width, im.height));
+                let counts = crate::raster::shape_to_coco_rle(&a.shape, im.0, im.1);
+                let mask = MaskData::Coco { height: im.1, width: im.0, counts };
+                // COCO's `area` and `bbox` of an RLE annotation describe the mask itself.
+                let area = mask.area();
+                let bbox = mask.bbox().unwrap_or([0.0; 4]);
+                let MaskData::Coco { counts, .. } = &mask else {
+                    return Err(serde::ser::Error::custom("unreachable mask kind"));
+                };
+                let seg = SegOut::Rle {
+                    height: im.1,
+                    width: im.0,
+                    counts: crate::rle::encode_counts_string(counts),
+                };
+                m.serialize_entry("segmentation", &seg)?;
+                m.serialize_entry("area", &(area as f64))?;
+                m.serialize_entry("bbox", &bbox)?;
+                m.serialize_entry("iscrowd", &0)?;
             }
             None => {
                 m.serialize_entry("segmentation", &self.generated())?;
