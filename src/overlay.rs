@@ -24,9 +24,9 @@ pub fn blend(image: &DynamicImage, mask: &RgbImage, alpha: f32) -> RgbImage {
                 continue;
             }
             let p = out.get_pixel_mut(x, y);
-            for c in 0..3 {
-                let v = (1.0 - a) * f32::from(p.0[c]) + a * f32::from(m[c]);
-                p.0[c] = v.round().clamp(0.0, 255.0) as u8;
+            for (o, &mv) in p.0.iter_mut().zip(m.iter()) {
+                let v = (1.0 - a) * f32::from(*o) + a * f32::from(mv);
+                *o = v.round().clamp(0.0, 255.0) as u8;
             }
         }
     }
@@ -112,10 +112,11 @@ fn by_stem(dir: &Path, exts: &[&str]) -> Result<(BTreeMap<String, PathBuf>, Vec<
         let Some(stem) = p.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
             continue;
         };
-        if map.contains_key(&stem) {
-            dups.push(p);
-        } else {
-            map.insert(stem, p);
+        match map.entry(stem) {
+            std::collections::btree_map::Entry::Occupied(_) => dups.push(p),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(p);
+            }
         }
     }
     Ok((map, dups))

@@ -32,7 +32,12 @@ fn fit_one(e: Ellipse, kind: MaskKind) -> (Ellipse, neutrostruct::mask_regions::
     let labels = LabelSet::seven_class();
     let cats = labels.categories();
     let lookup = ClassLookup::new(&cats, &labels);
-    let ann = Annotation::new(AnnotationId(1), ImageId(1), CategoryId(3), Shape::Ellipse(e));
+    let ann = Annotation::new(
+        AnnotationId(1),
+        ImageId(1),
+        CategoryId(3),
+        Shape::Ellipse(e),
+    );
     let r = render(&image(160, 140), &[&ann], &lookup, kind).unwrap();
     let img = match r.buffer {
         MaskBuffer::Color(m) => DynamicImage::ImageRgb8(m),
@@ -89,7 +94,13 @@ fn fit_needs_no_pixel_correction() {
         (seed >> 11) as f64 / (1u64 << 53) as f64
     };
     for _ in 0..2000 {
-        let e = Ellipse { cx: 100.0 + rnd(), cy: 100.0 + rnd(), rx: 3.0 + 30.0 * rnd(), ry: 3.0 + 30.0 * rnd(), rotation: 360.0 * rnd() };
+        let e = Ellipse {
+            cx: 100.0 + rnd(),
+            cy: 100.0 + rnd(),
+            rx: 3.0 + 30.0 * rnd(),
+            ry: 3.0 + 30.0 * rnd(),
+            rotation: 360.0 * rnd(),
+        };
         let (mut s, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         raster::ellipse_spans(&e, 200, 200, |y, a, b| {
             for x in a..b {
@@ -108,7 +119,10 @@ fn fit_needs_no_pixel_correction() {
         let (l1, l2) = ((cxx + cyy) / 2.0 + r, (cxx + cyy) / 2.0 - r);
         let (big, small) = (e.rx.max(e.ry), e.rx.min(e.ry));
         for (i, k) in ks.iter().enumerate() {
-            let (d1, d2) = ((2.0 * (l1 + k).sqrt() - big) / big, (2.0 * (l2 + k).sqrt() - small) / small);
+            let (d1, d2) = (
+                (2.0 * (l1 + k).sqrt() - big) / big,
+                (2.0 * (l2 + k).sqrt() - small) / small,
+            );
             err[i] += (d1.abs() + d2.abs()) / 2.0;
             bias[i] += (d1 + d2) / 2.0;
         }
@@ -116,33 +130,73 @@ fn fit_needs_no_pixel_correction() {
     }
     let mean: Vec<f64> = err.iter().map(|e| e / n).collect();
     let b: Vec<f64> = bias.iter().map(|e| e / n).collect();
-    println!("mean |relative axis error|: k=-1/12 {:.5}, k=0 {:.5}, k=+1/12 {:.5}", mean[0], mean[1], mean[2]);
-    println!("mean relative axis bias:    k=-1/12 {:+.5}, k=0 {:+.5}, k=+1/12 {:+.5}", b[0], b[1], b[2]);
+    println!(
+        "mean |relative axis error|: k=-1/12 {:.5}, k=0 {:.5}, k=+1/12 {:.5}",
+        mean[0], mean[1], mean[2]
+    );
+    println!(
+        "mean relative axis bias:    k=-1/12 {:+.5}, k=0 {:+.5}, k=+1/12 {:+.5}",
+        b[0], b[1], b[2]
+    );
     assert!(mean[1] < mean[0] && mean[1] < mean[2], "{mean:?}");
-    assert!(b[1].abs() < b[0].abs() && b[1].abs() < b[2].abs() && b[1].abs() < 5e-4, "{b:?}");
+    assert!(
+        b[1].abs() < b[0].abs() && b[1].abs() < b[2].abs() && b[1].abs() < 5e-4,
+        "{b:?}"
+    );
 }
 
 #[test]
 fn touching_ellipses_are_flagged() {
     let labels = LabelSet::four_class();
     let lookup = ClassLookup::new(&labels.categories(), &labels);
-    let e = |cx, c| Annotation::new(AnnotationId(1), ImageId(1), CategoryId(c), Shape::Ellipse(Ellipse { cx, cy: 30.0, rx: 10.0, ry: 6.0, rotation: 0.0 }));
+    let e = |cx, c| {
+        Annotation::new(
+            AnnotationId(1),
+            ImageId(1),
+            CategoryId(c),
+            Shape::Ellipse(Ellipse {
+                cx,
+                cy: 30.0,
+                rx: 10.0,
+                ry: 6.0,
+                rotation: 0.0,
+            }),
+        )
+    };
     // Same class, overlapping: one merged region that is not an ellipse.
     let (a, b) = (e(30.0, 1), e(45.0, 1));
     let r = render(&image(80, 60), &[&a, &b], &lookup, MaskKind::Color).unwrap();
-    let MaskBuffer::Color(m) = r.buffer else { unreachable!() };
-    let (regions, s) = regions_from_mask(&DynamicImage::ImageRgb8(m), &labels, &RegionOptions::default());
+    let MaskBuffer::Color(m) = r.buffer else {
+        unreachable!()
+    };
+    let (regions, s) = regions_from_mask(
+        &DynamicImage::ImageRgb8(m),
+        &labels,
+        &RegionOptions::default(),
+    );
     assert_eq!((regions.len(), s.inexact), (1, 1), "{s:?}");
     // Different classes, touching: two regions, both flagged.
     let (a, b) = (e(30.0, 1), e(45.0, 2));
     let r = render(&image(80, 60), &[&a, &b], &lookup, MaskKind::Index).unwrap();
-    let MaskBuffer::Index(m) = r.buffer else { unreachable!() };
-    let (regions, s) = regions_from_mask(&DynamicImage::ImageLuma8(m), &labels, &RegionOptions::default());
+    let MaskBuffer::Index(m) = r.buffer else {
+        unreachable!()
+    };
+    let (regions, s) = regions_from_mask(
+        &DynamicImage::ImageLuma8(m),
+        &labels,
+        &RegionOptions::default(),
+    );
     assert_eq!((regions.len(), s.touching_other), (2, 2), "{s:?}");
     // At the border.
     let a = e(3.0, 1);
     let r = render(&image(80, 60), &[&a], &lookup, MaskKind::Index).unwrap();
-    let MaskBuffer::Index(m) = r.buffer else { unreachable!() };
-    let (_, s) = regions_from_mask(&DynamicImage::ImageLuma8(m), &labels, &RegionOptions::default());
+    let MaskBuffer::Index(m) = r.buffer else {
+        unreachable!()
+    };
+    let (_, s) = regions_from_mask(
+        &DynamicImage::ImageLuma8(m),
+        &labels,
+        &RegionOptions::default(),
+    );
     assert_eq!(s.touching_border, 1);
 }

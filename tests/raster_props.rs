@@ -10,9 +10,15 @@ fn grid_from_spans(shape: &Shape, w: u32, h: u32) -> Vec<bool> {
     let mut g = vec![false; (w * h) as usize];
     let mut last: Option<(u32, u32)> = None;
     raster::shape_spans(shape, w, h, |y, a, b| {
-        assert!(a < b && b <= w && y < h, "span out of contract: {y} {a} {b}");
+        assert!(
+            a < b && b <= w && y < h,
+            "span out of contract: {y} {a} {b}"
+        );
         if let Some((ly, lb)) = last {
-            assert!(y > ly || (y == ly && a > lb), "spans out of order or touching: {ly},{lb} then {y},{a}");
+            assert!(
+                y > ly || (y == ly && a > lb),
+                "spans out of order or touching: {ly},{lb} then {y},{a}"
+            );
         }
         last = Some((y, b));
         for x in a..b {
@@ -78,11 +84,23 @@ fn radius() -> impl Strategy<Value = f64> {
 }
 
 fn rotation() -> impl Strategy<Value = f64> {
-    prop_oneof![-720.0..720.0f64, (-8i32..9).prop_map(|k| k as f64 * 45.0), (-4i32..5).prop_map(|k| k as f64 * 90.0)]
+    prop_oneof![
+        -720.0..720.0f64,
+        (-8i32..9).prop_map(|k| k as f64 * 45.0),
+        (-4i32..5).prop_map(|k| k as f64 * 90.0)
+    ]
 }
 
 fn ellipse() -> impl Strategy<Value = Ellipse> {
-    (coord(), coord(), radius(), radius(), rotation()).prop_map(|(cx, cy, rx, ry, rotation)| Ellipse { cx, cy, rx, ry, rotation })
+    (coord(), coord(), radius(), radius(), rotation()).prop_map(|(cx, cy, rx, ry, rotation)| {
+        Ellipse {
+            cx,
+            cy,
+            rx,
+            ry,
+            rotation,
+        }
+    })
 }
 
 fn polygon() -> impl Strategy<Value = Vec<Vec<Point>>> {
@@ -151,15 +169,30 @@ proptest! {
 fn cvat_mask_clips_to_the_image() {
     use neutrostruct::model::MaskData;
     // A 3×2 box at (2, 1), all set, on a 4×2 image: column 4 and row 3 fall outside.
-    let m = Shape::Mask(MaskData::Cvat { left: 2, top: 1, width: 3, height: 2, counts: vec![0, 6] });
+    let m = Shape::Mask(MaskData::Cvat {
+        left: 2,
+        top: 1,
+        width: 3,
+        height: 2,
+        counts: vec![0, 6],
+    });
     let g = grid_from_spans(&m, 4, 2);
-    assert_eq!(g, vec![false, false, false, false, false, false, true, true]);
+    assert_eq!(
+        g,
+        vec![false, false, false, false, false, false, true, true]
+    );
 }
 
 #[test]
 fn rotated_box_is_its_corner_polygon() {
     use neutrostruct::model::BoxShape;
-    let b = BoxShape { xtl: 2.0, ytl: 3.0, xbr: 12.0, ybr: 7.0, rotation: 30.0 };
+    let b = BoxShape {
+        xtl: 2.0,
+        ytl: 3.0,
+        xbr: 12.0,
+        ybr: 7.0,
+        rotation: 30.0,
+    };
     let g = grid_from_spans(&Shape::Box(b), 20, 20);
     let poly = vec![b.corners().to_vec()];
     for y in 0..20 {
