@@ -153,11 +153,63 @@ impl LabelSet {
             .collect()
     }
 
+    /// The label set a dataset's masks should use: `spec` (`4`, `7` or a file) when given,
+    /// else the built-in set that has every category name of the dataset, else one made from
+    /// the dataset's own categories (their colours, or a fixed palette).
+    pub fn for_dataset(categories: &[Category], spec: Option<&str>) -> Result<LabelSet> {
+        if let Some(spec) = spec {
+            return Self::resolve(spec);
+        }
+        let names: Vec<&str> = categories.iter().map(|c| c.name.as_str()).collect();
+        for set in [Self::four_class(), Self::seven_class()] {
+            if !names.is_empty() && set.matches(&names) == names.len() {
+                return Ok(set);
+            }
+        }
+        Ok(Self::from_categories(categories))
+    }
+
+    /// A label set from dataset categories, ids renumbered 1.. in order (index-mask values
+    /// must fit 1..=255).
+    pub fn from_categories(categories: &[Category]) -> LabelSet {
+        LabelSet {
+            name: "from the dataset".into(),
+            background: Rgb([0, 0, 0]),
+            classes: categories
+                .iter()
+                .take(255)
+                .enumerate()
+                .map(|(i, c)| LabelClass {
+                    id: CategoryId(i as u64 + 1),
+                    name: c.name.clone(),
+                    supercategory: c.supercategory.clone(),
+                    color: c.color.unwrap_or(Rgb(PALETTE[i % PALETTE.len()])),
+                })
+                .collect(),
+        }
+    }
+
     /// How many of `names` this set contains exactly.
     pub fn matches(&self, names: &[&str]) -> usize {
         names.iter().filter(|n| self.by_name(n).is_some()).count()
     }
 }
+
+/// Distinct colours for classes that declare none (the published ones first).
+pub const PALETTE: [[u8; 3]; 12] = [
+    [230, 25, 75],
+    [60, 180, 75],
+    [255, 225, 25],
+    [0, 130, 200],
+    [245, 130, 48],
+    [145, 30, 180],
+    [70, 240, 240],
+    [240, 50, 230],
+    [210, 245, 60],
+    [250, 190, 190],
+    [0, 128, 128],
+    [170, 110, 40],
+];
 
 /// Lower-case alphanumerics only.
 pub fn loose(name: &str) -> String {

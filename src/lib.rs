@@ -13,6 +13,7 @@ pub mod error;
 pub mod fit;
 pub mod labelset;
 pub mod lossiness;
+pub mod mask_dataset;
 pub mod mask_regions;
 pub mod masks;
 pub mod model;

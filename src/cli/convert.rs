@@ -94,11 +94,8 @@ impl ConvertArgs {
             Some(f) => f,
             None => Format::detect(&self.input)?,
         };
-        if !matches!(from, Format::Coco | Format::Cvat) {
-            return Err(Error::Usage(format!("--from {} is not supported yet (coco, cvat)", from.name())));
-        }
-        if self.to == Format::Masks {
-            return Err(Error::Usage("--to masks is not supported yet".into()));
+        if !matches!(from, Format::Coco | Format::Cvat | Format::Masks) {
+            return Err(Error::Usage(format!("--from {}: inputs are coco, cvat or masks", from.name())));
         }
         let labelset = self.labelset.as_deref().map(crate::labelset::LabelSet::resolve).transpose()?;
         let split = match &self.split {
@@ -140,7 +137,10 @@ impl ConvertArgs {
 pub fn run(args: ConvertArgs) -> Result<Outcome> {
     let cfg = args.into_config()?;
     let started = std::time::Instant::now();
-    let (ds, mut loss) = read(cfg.from, &cfg.input, &cfg.coco_read)?;
+    let (ds, mut loss) = match cfg.from {
+        Format::Masks => read_masks(&cfg)?,
+        from => read(from, &cfg.input, &cfg.coco_read)?,
+    };
     let written = match cfg.to {
         Format::Coco | Format::Cvat => write(ds, cfg.from, cfg.to, &cfg.output, &cfg.coco_write)?,
         _ => write_training(&ds, &cfg)?,
@@ -212,12 +212,20 @@ pub fn write(
 /// Writes a training format (YOLO flavours, VOC) into the output folder.
 fn write_training(ds: &Dataset, cfg: &Config) -> Result<Lossiness> {
     use crate::training::{yolo, ClassMap};
+    if cfg.to == Format::Masks {
+        let labels = match &cfg.labelset {
+            Some(l) => l.clone(),
+            None => crate::labelset::LabelSet::for_dataset(&ds.categories, None)?,
+        };
+        return crate::training::segmentation::write(ds, &labels, &cfg.output, &cfg.split);
+    }
     let classes = ClassMap::new(ds, cfg.labelset.as_ref())?;
     let flavour = match cfg.to {
         Format::Yolo => yolo::Flavour::Detect,
         Format::YoloSeg => yolo::Flavour::Segment,
         Format::YoloObb => yolo::Flavour::Obb,
         Format::Voc => return crate::training::voc::write(ds, &cfg.output, &classes, &cfg.split),
+
         other => return Err(Error::Usage(format!("--to {} is not a training format", other.name()))),
     };
     let req = yolo::YoloRequest {
@@ -245,4 +253,22 @@ fn write_training(ds: &Dataset, cfg: &Config) -> Result<Lossiness> {
         }
     }
     Ok(out.loss)
+}
+
+/// Reads a folder of masks as ellipses, printing what could not be recovered exactly.
+fn read_masks(cfg: &Config) -> Result<(Dataset, Lossiness)> {
+    let labels = match &cfg.labelset {
+        Some(l) => l.clone(),
+        None => {
+            return Err(Error::Usage(
+                "--from masks needs --labelset (4, 7 or a file) to know the colours".into(),
+            ))
+        }
+    };
+    let (ds, loss, s) = crate::mask_dataset::read_dir(&cfg.input, &labels, cfg.images.as_deref())?;
+    eprintln!(
+        "masks: {} files, {} regions ({} touch the border, {} touch another region, {} inexact, {} of unknown colours)",
+        s.masks, s.regions, s.touching_border, s.touching_other, s.inexact, s.unknown_regions
+    );
+    Ok((ds, loss))
 }

@@ -66,6 +66,28 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         loss_back.total_out(),
         if same { "CVAT XML byte-identical" } else { "CVAT XML differs (see lossiness)" }
     );
+
+    let labels = crate::labelset::LabelSet::four_class();
+    let masks_dir = out.join("masks");
+    let opts = crate::masks::RenderOptions { write_labelmap: true, quiet: true, compact: false };
+    crate::masks::render_dataset(&synth::generate(&cfg).dataset, &labels, crate::masks::MaskKind::Color, &masks_dir, &opts)?;
+    show("colour masks + CVAT labelmap.txt", &masks_dir);
+    if let Some(images) = &s.images_dir {
+        let overlays = out.join("overlays");
+        let o = crate::overlay::overlay_dir(images, &masks_dir, &overlays, 0.45)?;
+        if let Some(sheet) = &o.contact_sheet {
+            show("overlays; contact sheet of all of them", sheet);
+        }
+    }
+    let (from_masks, _, scan) = crate::mask_dataset::read_dir(&masks_dir, &labels, s.images_dir.as_deref())?;
+    let recovered = converted.join("from_masks.xml");
+    crate::cvat::write_path(&from_masks, &recovered, &Default::default())?;
+    show("masks -> ellipses again (CVAT)", &recovered);
+    println!(
+        "\n    masks -> ellipses: {} regions, {} touch another region or the border",
+        scan.regions,
+        scan.touching_other + scan.touching_border
+    );
     println!("\ndone in {:.2} s; open {} to look around", started.elapsed().as_secs_f64(), out.display());
     Ok(Outcome::Success)
 }

@@ -3,6 +3,8 @@
 
 mod convert;
 mod demo;
+mod masks;
+mod overlay;
 mod synth;
 
 use crate::error::Result;
@@ -25,6 +27,10 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Convert between annotation formats, reporting exactly what the conversion loses.
     Convert(convert::ConvertArgs),
+    /// Render PNG masks (colour, class index or instance) from COCO or CVAT.
+    Masks(masks::MasksArgs),
+    /// Blend masks over their images for visual review, with a contact sheet.
+    Overlay(overlay::OverlayArgs),
 }
 
 /// What a successful run found: clean, or findings at error level.
@@ -51,5 +57,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Demo(a) => demo::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Masks(a) => masks::run(a),
+        Command::Overlay(a) => overlay::run(a),
     }
 }

@@ -1,6 +1,7 @@
 //! Training formats: YOLO (detect, segment, oriented boxes) and Pascal VOC, each with a
 //! lossiness report, and a check of the written labels as Ultralytics' loader would do it.
 
+pub mod segmentation;
 pub mod ultralytics_check;
 pub mod voc;
 pub mod yolo;

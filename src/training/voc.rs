@@ -97,16 +97,13 @@ pub fn write(ds: &Dataset, out: &Path, classes: &ClassMap, split: &SplitPlan) ->
     }
     let mut labelmap = String::from("# label:color_rgb:parts:actions\nbackground:0,0,0::\n");
     for (i, n) in classes.names.iter().enumerate() {
-        let c = ds.category_by_name(n).and_then(|c| c.color).map(|c| c.0).unwrap_or(palette(i));
+        let c = ds
+            .category_by_name(n)
+            .and_then(|c| c.color)
+            .map(|c| c.0)
+            .unwrap_or(crate::labelset::PALETTE[i % crate::labelset::PALETTE.len()]);
         let _ = writeln!(labelmap, "{n}:{},{},{}::", c[0], c[1], c[2]);
     }
     crate::atomic::write(&out.join("labelmap.txt"), labelmap.as_bytes())?;
     Ok(loss)
-}
-
-/// A distinct colour for class `i` when the dataset declares none.
-fn palette(i: usize) -> [u8; 3] {
-    const P: [[u8; 3]; 8] =
-        [[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180], [70, 240, 240], [240, 50, 230]];
-    P[i % P.len()]
 }

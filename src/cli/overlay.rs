@@ -1,0 +1,44 @@
+//! `neutrostruct overlay`: masks blended over their images, and a contact sheet.
+
+use super::Outcome;
+use crate::error::{Error, Result};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct OverlayArgs {
+    /// Folder of images (any format the `image` crate reads), matched to masks by file stem.
+    #[arg(long)]
+    images: PathBuf,
+    /// Folder of colour masks.
+    #[arg(long)]
+    masks: PathBuf,
+    /// Output folder: `<stem>.png` overlays and `contact_sheet.png`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Opacity of the mask colours, 0–1.
+    #[arg(long, default_value_t = 0.45)]
+    alpha: f32,
+}
+
+pub fn run(args: OverlayArgs) -> Result<Outcome> {
+    if !(0.0..=1.0).contains(&args.alpha) {
+        return Err(Error::Usage("--alpha must be between 0 and 1".into()));
+    }
+    let s = crate::overlay::overlay_dir(&args.images, &args.masks, &args.out, args.alpha)?;
+    eprintln!("overlay: {} written", s.written.len());
+    for p in &s.images_without_mask {
+        eprintln!("  image without mask: {}", p.display());
+    }
+    for p in &s.masks_without_image {
+        eprintln!("  mask without image: {}", p.display());
+    }
+    for (p, why) in &s.failed {
+        eprintln!("  failed {}: {why}", p.display());
+    }
+    if let Some(sheet) = &s.contact_sheet {
+        println!("{}", sheet.display());
+    }
+    println!("{}", args.out.display());
+    let clean = s.failed.is_empty() && s.images_without_mask.is_empty() && s.masks_without_image.is_empty();
+    Ok(if clean { Outcome::Success } else { Outcome::Findings })
+}
