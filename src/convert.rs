@@ -79,14 +79,21 @@ pub fn carry_cvat_into_coco(ds: &mut Dataset) {
         }
     }
     if !ds.meta.cvat_unknown.is_empty() {
-        carried.insert("cvat_unknown".into(), Value::from(ds.meta.cvat_unknown.clone()));
+        carried.insert(
+            "cvat_unknown".into(),
+            Value::from(ds.meta.cvat_unknown.clone()),
+        );
     }
     if !carried.is_empty() && !ds.meta.coco_top.contains_key(CARRY_KEY) {
-        ds.meta.coco_top.insert(CARRY_KEY.into(), Value::Object(carried));
+        ds.meta
+            .coco_top
+            .insert(CARRY_KEY.into(), Value::Object(carried));
     }
     for c in &mut ds.categories {
         if let Some(col) = c.color {
-            c.coco_extra.entry("color").or_insert_with(|| Value::String(col.to_hex()));
+            c.coco_extra
+                .entry("color")
+                .or_insert_with(|| Value::String(col.to_hex()));
         }
         let mut extra = JsonMap::new();
         if let Some(kind) = &c.kind {
@@ -98,7 +105,9 @@ pub fn carry_cvat_into_coco(ds: &mut Dataset) {
             }
         }
         if !extra.is_empty() {
-            c.coco_extra.entry(CARRY_KEY).or_insert(Value::Object(extra));
+            c.coco_extra
+                .entry(CARRY_KEY)
+                .or_insert(Value::Object(extra));
         }
     }
     for a in &mut ds.annotations {
@@ -110,7 +119,10 @@ pub fn carry_cvat_into_coco(ds: &mut Dataset) {
             .iter()
             .map(|(k, v)| Value::from(vec![Value::String(k.clone()), Value::String(v.clone())]))
             .collect();
-        a.coco.get_or_insert_with(Default::default).extra.insert(CARRY_ATTRS_KEY.into(), Value::Array(attrs));
+        a.coco
+            .get_or_insert_with(Default::default)
+            .extra
+            .insert(CARRY_ATTRS_KEY.into(), Value::Array(attrs));
     }
     for im in &mut ds.images {
         let mut extra = JsonMap::new();
@@ -129,7 +141,9 @@ pub fn carry_cvat_into_coco(ds: &mut Dataset) {
             extra.insert("cvat_unknown".into(), Value::from(im.cvat_unknown.clone()));
         }
         if !extra.is_empty() {
-            im.coco_extra.entry(CARRY_KEY).or_insert(Value::Object(extra));
+            im.coco_extra
+                .entry(CARRY_KEY)
+                .or_insert(Value::Object(extra));
         }
     }
 }
@@ -195,16 +209,30 @@ pub fn note_coco_to_cvat_losses(ds: &Dataset, loss: &mut Lossiness) {
         .filter(|k| !matches!(*k, "info" | "licenses"))
         .collect();
     let info_nonempty = ds.meta.coco_top.iter().any(|(k, v)| match (k.as_str(), v) {
-        ("info", Value::Object(m)) => m.values().any(|v| !matches!(v, Value::String(s) if s.is_empty())),
+        ("info", Value::Object(m)) => m
+            .values()
+            .any(|v| !matches!(v, Value::String(s) if s.is_empty())),
         ("licenses", Value::Array(a)) => a.iter().any(|l| {
-            l.as_object().is_some_and(|m| m.iter().any(|(k, v)| k != "id" && !matches!(v, Value::String(s) if s.is_empty())))
+            l.as_object().is_some_and(|m| {
+                m.iter()
+                    .any(|(k, v)| k != "id" && !matches!(v, Value::String(s) if s.is_empty()))
+            })
         }),
         _ => false,
     });
     if info_nonempty || !top.is_empty() {
-        loss.add("coco-fields-dropped", 1, "COCO top-level info/licenses/other fields have no place in CVAT XML");
+        loss.add(
+            "coco-fields-dropped",
+            1,
+            "COCO top-level info/licenses/other fields have no place in CVAT XML",
+        );
     }
-    let renumbered = ds.categories.iter().enumerate().filter(|(i, c)| c.id.0 != *i as u64 + 1).count();
+    let renumbered = ds
+        .categories
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.id.0 != *i as u64 + 1)
+        .count();
     loss.add(
         "category-ids-renumbered",
         renumbered,
@@ -215,14 +243,30 @@ pub fn note_coco_to_cvat_losses(ds: &Dataset, loss: &mut Lossiness) {
         .iter()
         .filter(|a| a.coco.as_ref().is_some_and(|c| !c.extra.is_empty()))
         .count();
-    loss.add("annotation-fields-dropped", extra_fields, "unknown COCO annotation fields have no place in CVAT XML");
+    loss.add(
+        "annotation-fields-dropped",
+        extra_fields,
+        "unknown COCO annotation fields have no place in CVAT XML",
+    );
     let crowd = ds
         .annotations
         .iter()
-        .filter(|a| a.coco.as_ref().is_some_and(|c| c.iscrowd == Some(1)) && !matches!(a.shape, crate::model::Shape::Ellipse(_)))
+        .filter(|a| {
+            a.coco.as_ref().is_some_and(|c| c.iscrowd == Some(1))
+                && !matches!(a.shape, crate::model::Shape::Ellipse(_))
+        })
         .count();
-    loss.add("iscrowd-dropped", crowd, "the iscrowd flag of mask annotations has no place in CVAT XML");
-    let ids_renumbered = ds.annotations.iter().enumerate().filter(|(i, a)| a.id.0 != *i as u64 + 1).count();
+    loss.add(
+        "iscrowd-dropped",
+        crowd,
+        "the iscrowd flag of mask annotations has no place in CVAT XML",
+    );
+    let ids_renumbered = ds
+        .annotations
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| a.id.0 != *i as u64 + 1)
+        .count();
     loss.add(
         "annotation-ids-renumbered",
         ids_renumbered,

@@ -5,8 +5,8 @@
 
 pub mod atomic;
 pub mod cli;
-pub mod convert;
 pub mod coco;
+pub mod convert;
 pub mod cvat;
 pub mod ellipse_polygon;
 pub mod error;
@@ -17,10 +17,10 @@ pub mod mask_dataset;
 pub mod mask_regions;
 pub mod masks;
 pub mod model;
+pub mod overlay;
+pub mod raster;
 pub mod rle;
 pub mod synth;
 pub mod training;
-pub mod overlay;
-pub mod raster;
 
 pub use error::{Error, Result};

@@ -22,12 +22,21 @@ pub struct MaskDirSummary {
 
 /// Reads every `*.png` of `dir` (sorted by name). Image file names are taken from `images`
 /// when an image of the same stem is there, else `<stem>.png`.
-pub fn read_dir(dir: &Path, labels: &LabelSet, images: Option<&Path>) -> Result<(Dataset, Lossiness, MaskDirSummary)> {
+pub fn read_dir(
+    dir: &Path,
+    labels: &LabelSet,
+    images: Option<&Path>,
+) -> Result<(Dataset, Lossiness, MaskDirSummary)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("png")))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+        })
         .collect();
     files.sort();
     if files.is_empty() {
@@ -56,16 +65,27 @@ pub fn read_dir(dir: &Path, labels: &LabelSet, images: Option<&Path>) -> Result<
             // Never decode a mask larger than the limits masks are written with.
             crate::masks::check_size(&probe).map_err(|e| Error::invalid(p, e.to_string()))?;
             let img = image::open(p).map_err(|e| Error::invalid(p, e.to_string()))?;
-            Ok((w, h, mask_regions::regions_from_mask(&img, labels, &RegionOptions::default())))
+            Ok((
+                w,
+                h,
+                mask_regions::regions_from_mask(&img, labels, &RegionOptions::default()),
+            ))
         })
         .collect();
-    let mut ds = Dataset { categories: labels.categories(), ..Default::default() };
+    let mut ds = Dataset {
+        categories: labels.categories(),
+        ..Default::default()
+    };
     let mut loss = Lossiness::default();
     let mut sum = MaskDirSummary::default();
     let mut next = 1u64;
     for (i, (path, r)) in files.iter().zip(scanned).enumerate() {
         let (w, h, (regions, scan)) = r?;
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         let file_name = images
             .and_then(|d| crate::training::find_image(d, &format!("{stem}.png")))
             .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
@@ -92,11 +112,32 @@ pub fn read_dir(dir: &Path, labels: &LabelSet, images: Option<&Path>) -> Result<
         sum.inexact += scan.inexact;
         sum.unknown_regions += scan.unknown_regions;
     }
-    loss.input.insert("mask region".into(), sum.regions + sum.unknown_regions);
-    loss.add("ellipse-from-region", sum.regions, "ellipse fitted to each connected region by second moments (exact for isolated ellipses)");
-    loss.add("region-touches-border", sum.touching_border, "region reaches the image border: the ellipse was cut and cannot be recovered exactly");
-    loss.add("region-touches-other", sum.touching_other, "region touches another class: overlap hid part of a shape, not recoverable exactly");
-    loss.add("region-inexact", sum.inexact, "region differs from its fitted ellipse (merged instances or not an ellipse)");
-    loss.add("unknown-color", sum.unknown_regions, "region of a colour the label set does not know; not converted");
+    loss.input
+        .insert("mask region".into(), sum.regions + sum.unknown_regions);
+    loss.add(
+        "ellipse-from-region",
+        sum.regions,
+        "ellipse fitted to each connected region by second moments (exact for isolated ellipses)",
+    );
+    loss.add(
+        "region-touches-border",
+        sum.touching_border,
+        "region reaches the image border: the ellipse was cut and cannot be recovered exactly",
+    );
+    loss.add(
+        "region-touches-other",
+        sum.touching_other,
+        "region touches another class: overlap hid part of a shape, not recoverable exactly",
+    );
+    loss.add(
+        "region-inexact",
+        sum.inexact,
+        "region differs from its fitted ellipse (merged instances or not an ellipse)",
+    );
+    loss.add(
+        "unknown-color",
+        sum.unknown_regions,
+        "region of a colour the label set does not know; not converted",
+    );
     Ok((ds, loss, sum))
 }

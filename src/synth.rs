@@ -34,7 +34,13 @@ pub struct SynthConfig {
 
 impl Default for SynthConfig {
     fn default() -> Self {
-        SynthConfig { images: 93, seed: 1, size: None, per_image: 261, write_images: true }
+        SynthConfig {
+            images: 93,
+            seed: 1,
+            size: None,
+            per_image: 261,
+            write_images: true,
+        }
     }
 }
 
@@ -58,7 +64,12 @@ pub struct SynthOutput {
 }
 
 /// Mean diameter (µm) and spread of each 4-class class, in label-set order, and its share.
-const CLASSES: [(f64, f64, f64); 4] = [(0.33, 0.07, 0.36), (0.23, 0.05, 0.38), (0.30, 0.12, 0.16), (0.36, 0.08, 0.10)];
+const CLASSES: [(f64, f64, f64); 4] = [
+    (0.33, 0.07, 0.36),
+    (0.23, 0.05, 0.38),
+    (0.30, 0.12, 0.16),
+    (0.36, 0.08, 0.10),
+];
 
 fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
@@ -67,7 +78,10 @@ fn round2(v: f64) -> f64 {
 /// Generates the dataset in memory (no files).
 pub fn generate(cfg: &SynthConfig) -> Synthetic {
     let labels = LabelSet::four_class();
-    let mut ds = Dataset { categories: labels.categories(), ..Default::default() };
+    let mut ds = Dataset {
+        categories: labels.categories(),
+        ..Default::default()
+    };
     for c in &mut ds.categories {
         c.supercategory = String::new();
     }
@@ -75,13 +89,21 @@ pub fn generate(cfg: &SynthConfig) -> Synthetic {
     let mut scale = Vec::with_capacity(cfg.images);
     let mut next_ann = 1u64;
     for i in 0..cfg.images {
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i as u64);
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i as u64);
         // Six of the 93 published images are half size; spread them through the set.
         let small = cfg.images >= 16 && i % 15 == 7;
-        let (w, h) = cfg.size.unwrap_or(if small { (2048, 2115) } else { (4096, 4224) });
-        let base = Normal::new(375.0, 18.0).map(|n| n.sample(&mut rng)).unwrap_or(375.0);
+        let (w, h) = cfg
+            .size
+            .unwrap_or(if small { (2048, 2115) } else { (4096, 4224) });
+        let base = Normal::new(375.0, 18.0)
+            .map(|n| n.sample(&mut rng))
+            .unwrap_or(375.0);
         // Scale bars are measured per image; a half-size image covers the same field.
-        let px_per_um = round2(if small { base / 2.0 } else { base } * (w as f64 / if small { 2048.0 } else { 4096.0 }));
+        let px_per_um = round2(
+            if small { base / 2.0 } else { base }
+                * (w as f64 / if small { 2048.0 } else { 4096.0 }),
+        );
         let file_name = format!("neutrophil_{i:03}.png");
         scale.push((file_name.clone(), px_per_um));
         ds.images.push(Image {
@@ -89,7 +111,14 @@ pub fn generate(cfg: &SynthConfig) -> Synthetic {
             file_name,
             width: w,
             height: h,
-            subset: Some(if i + n_test >= cfg.images { "test" } else { "train" }.into()),
+            subset: Some(
+                if i + n_test >= cfg.images {
+                    "test"
+                } else {
+                    "train"
+                }
+                .into(),
+            ),
             coco_extra: Default::default(),
             cvat_attrs: Vec::new(),
             cvat_unknown: Vec::new(),
@@ -112,7 +141,10 @@ pub fn generate(cfg: &SynthConfig) -> Synthetic {
                 }
             }
             let (mean, sd, _) = CLASSES[class];
-            let d = Normal::new(mean, sd).map(|n| n.sample(&mut rng)).unwrap_or(mean).max(0.08);
+            let d = Normal::new(mean, sd)
+                .map(|n| n.sample(&mut rng))
+                .unwrap_or(mean)
+                .max(0.08);
             let rx = d * px_per_um / 2.0 * rng.random_range(1.0..1.25);
             let ry = rx * rng.random_range(0.65..1.0);
             // A point in the cell, outside the nucleus lobes.
@@ -121,16 +153,35 @@ pub fn generate(cfg: &SynthConfig) -> Synthetic {
                 continue;
             }
             let (cx, cy) = cell.at(u, v);
-            let rotation = if rng.random_bool(0.35) { 0.0 } else { round2(rng.random_range(0.0..360.0)) };
-            let e = Ellipse { cx: round2(cx), cy: round2(cy), rx: round2(rx), ry: round2(ry), rotation };
+            let rotation = if rng.random_bool(0.35) {
+                0.0
+            } else {
+                round2(rng.random_range(0.0..360.0))
+            };
+            let e = Ellipse {
+                cx: round2(cx),
+                cy: round2(cy),
+                rx: round2(rx),
+                ry: round2(ry),
+                rotation,
+            };
             if cell.in_nucleus(e.cx, e.cy) || placed.iter().any(|p| too_close(p, &e)) {
                 continue;
             }
-            if e.cx - e.rx < 1.0 || e.cy - e.rx < 1.0 || e.cx + e.rx > w as f64 - 1.0 || e.cy + e.rx > h as f64 - 1.0 {
+            if e.cx - e.rx < 1.0
+                || e.cy - e.rx < 1.0
+                || e.cx + e.rx > w as f64 - 1.0
+                || e.cy + e.rx > h as f64 - 1.0
+            {
                 continue;
             }
             placed.push(e);
-            let mut a = Annotation::new(AnnotationId(next_ann), ImageId(i as u64), CategoryId(class as u64 + 1), Shape::Ellipse(e));
+            let mut a = Annotation::new(
+                AnnotationId(next_ann),
+                ImageId(i as u64),
+                CategoryId(class as u64 + 1),
+                Shape::Ellipse(e),
+            );
             a.source = Some("manual".into());
             ds.annotations.push(a);
             next_ann += 1;
@@ -169,7 +220,13 @@ fn cell_of(w: u32, h: u32, seed: u64, index: u64) -> Cell {
         let (u, v) = (rng.random_range(-0.5..0.5), rng.random_range(-0.5..0.5));
         let (cx, cy) = cell.at(u, v);
         let r = w.min(h) * rng.random_range(0.07..0.12);
-        cell.lobes.push(Ellipse { cx, cy, rx: r * rng.random_range(1.0..1.6), ry: r, rotation: rng.random_range(0.0..180.0) });
+        cell.lobes.push(Ellipse {
+            cx,
+            cy,
+            rx: r * rng.random_range(1.0..1.6),
+            ry: r,
+            rotation: rng.random_range(0.0..180.0),
+        });
     }
     cell
 }
@@ -210,12 +267,24 @@ pub fn cvat_style_coco(ds: &Dataset) -> Value {
     let mut annotations = Vec::with_capacity(ds.annotations.len());
     for (im, anns) in &by_image {
         for a in anns {
-            let Shape::Ellipse(e) = &a.shape else { continue };
-            let counts = crate::raster::shape_to_coco_rle(&Shape::Ellipse(cvat_export_ellipse(e)), im.width, im.height);
-            let mask = crate::model::MaskData::Coco { height: im.height, width: im.width, counts };
+            let Shape::Ellipse(e) = &a.shape else {
+                continue;
+            };
+            let counts = crate::raster::shape_to_coco_rle(
+                &Shape::Ellipse(cvat_export_ellipse(e)),
+                im.width,
+                im.height,
+            );
+            let mask = crate::model::MaskData::Coco {
+                height: im.height,
+                width: im.width,
+                counts,
+            };
             let bbox = mask.bbox().unwrap_or([0.0; 4]);
             let area = mask.area();
-            let crate::model::MaskData::Coco { counts, .. } = mask else { continue };
+            let crate::model::MaskData::Coco { counts, .. } = mask else {
+                continue;
+            };
             annotations.push(json!({
                 "id": a.id.0,
                 "image_id": im.id.0 + 1,
@@ -252,23 +321,47 @@ pub fn render_image(im: &Image, anns: &[&Annotation], seed: u64) -> image::GrayI
             }
         });
     };
-    let body = Ellipse { cx: cell.cx, cy: cell.cy, rx: cell.rx, ry: cell.ry, rotation: 0.0 };
+    let body = Ellipse {
+        cx: cell.cx,
+        cy: cell.cy,
+        rx: cell.rx,
+        ry: cell.ry,
+        rotation: 0.0,
+    };
     fill(&body, 168, &mut buf);
     for l in &cell.lobes {
         fill(l, 112, &mut buf);
     }
     for a in anns {
-        let Shape::Ellipse(e) = &a.shape else { continue };
+        let Shape::Ellipse(e) = &a.shape else {
+            continue;
+        };
         match a.category_id.0 {
             1 => fill(e, 52, &mut buf),
             2 => fill(e, 88, &mut buf),
             3 => {
                 fill(e, 70, &mut buf);
-                fill(&Ellipse { rx: e.rx * 0.8, ry: e.ry * 0.8, ..*e }, 196, &mut buf);
+                fill(
+                    &Ellipse {
+                        rx: e.rx * 0.8,
+                        ry: e.ry * 0.8,
+                        ..*e
+                    },
+                    196,
+                    &mut buf,
+                );
             }
             _ => {
                 fill(e, 80, &mut buf);
-                fill(&Ellipse { rx: e.rx * 0.75, ry: e.ry * 0.75, ..*e }, 140, &mut buf);
+                fill(
+                    &Ellipse {
+                        rx: e.rx * 0.75,
+                        ry: e.ry * 0.75,
+                        ..*e
+                    },
+                    140,
+                    &mut buf,
+                );
             }
         }
     }
@@ -291,7 +384,9 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let coco_path = out.join("annotations_4classes.json");
     let coco = cvat_style_coco(ds);
-    crate::atomic::write_with(&coco_path, |w| serde_json::to_writer(w, &coco).map_err(std::io::Error::other))?;
+    crate::atomic::write_with(&coco_path, |w| {
+        serde_json::to_writer(w, &coco).map_err(std::io::Error::other)
+    })?;
     let cvat_path = out.join("annotations_4classes.xml");
     crate::cvat::write_path(ds, &cvat_path, &crate::cvat::WriteOptions::default())?;
     let scale_path = out.join("scale.csv");
@@ -335,16 +430,29 @@ mod tests {
 
     #[test]
     fn same_seed_same_dataset_and_published_shape() {
-        let cfg = SynthConfig { write_images: false, ..Default::default() };
+        let cfg = SynthConfig {
+            write_images: false,
+            ..Default::default()
+        };
         let a = generate(&cfg);
         let b = generate(&cfg);
         assert_eq!(a.dataset, b.dataset);
         assert_eq!(a.dataset.images.len(), 93);
-        let small = a.dataset.images.iter().filter(|i| i.width == 2048 && i.height == 2115).count();
+        let small = a
+            .dataset
+            .images
+            .iter()
+            .filter(|i| i.width == 2048 && i.height == 2115)
+            .count();
         assert_eq!(small, 6);
         let n = a.dataset.annotations.len();
         assert!((22_000..=26_500).contains(&n), "{n} annotations");
-        let test = a.dataset.images.iter().filter(|i| i.subset.as_deref() == Some("test")).count();
+        let test = a
+            .dataset
+            .images
+            .iter()
+            .filter(|i| i.subset.as_deref() == Some("test"))
+            .count();
         assert_eq!(test, 10);
         let other = generate(&SynthConfig { seed: 2, ..cfg });
         assert_ne!(a.dataset.annotations, other.dataset.annotations);

@@ -17,10 +17,21 @@ fn snapshot(name: &str, text: &str) {
 
 #[test]
 fn help_texts() {
-    for cmd in [&[][..], &["convert"], &["synth"], &["demo"]] {
+    for cmd in [
+        &[][..],
+        &["convert"],
+        &["synth"],
+        &["demo"],
+        &["masks"],
+        &["overlay"],
+    ] {
         let out = bin().args(cmd).arg("--help").output().expect("runs");
         assert!(out.status.success());
-        let name = if cmd.is_empty() { "help".to_string() } else { format!("help_{}", cmd[0]) };
+        let name = if cmd.is_empty() {
+            "help".to_string()
+        } else {
+            format!("help_{}", cmd[0])
+        };
         snapshot(&name, &String::from_utf8_lossy(&out.stdout));
     }
 }
@@ -30,15 +41,25 @@ fn run_on(file_name: &str, bytes: &[u8], from: &str) -> (i32, String) {
     let input = dir.path().join(file_name);
     std::fs::write(&input, bytes).expect("write fixture");
     let out = bin()
-        .args(["convert", "--from", from, "--to", if from == "coco" { "cvat" } else { "coco" }])
+        .args([
+            "convert",
+            "--from",
+            from,
+            "--to",
+            if from == "coco" { "cvat" } else { "coco" },
+        ])
         .arg(&input)
         .arg("-o")
         .arg(dir.path().join("out"))
         .output()
         .expect("runs");
     let code = out.status.code().unwrap_or(-1);
-    let err = String::from_utf8_lossy(&out.stderr).replace(&dir.path().display().to_string(), "DIR");
-    assert!(!dir.path().join("out").exists(), "no output is written on failure");
+    let err =
+        String::from_utf8_lossy(&out.stderr).replace(&dir.path().display().to_string(), "DIR");
+    assert!(
+        !dir.path().join("out").exists(),
+        "no output is written on failure"
+    );
     (code, err)
 }
 
@@ -57,7 +78,10 @@ fn bad_input_exits_2_with_a_position_and_never_panics() {
         let (code, err) = run_on(name, bytes, from);
         assert_eq!(code, 2, "{name}: {err}");
         assert!(!err.contains("panicked"), "{name}: {err}");
-        assert!(err.contains(expect), "{name}: expected {expect:?} in {err:?}");
+        assert!(
+            err.contains(expect),
+            "{name}: expected {expect:?} in {err:?}"
+        );
     }
 }
 
@@ -78,7 +102,12 @@ fn dangling_references_still_convert() {
         .arg(dir.path().join("out.json"))
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(dir.path().join("out.json")).expect("output");
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(v["annotations"].as_array().map(Vec::len), Some(2));
@@ -88,8 +117,18 @@ fn dangling_references_still_convert() {
 fn refuses_to_overwrite_its_input() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("in.json");
-    std::fs::write(&input, br#"{"images": [], "categories": [], "annotations": []}"#).expect("write");
-    let out = bin().args(["convert", "--to", "coco"]).arg(&input).arg("-o").arg(&input).output().expect("runs");
+    std::fs::write(
+        &input,
+        br#"{"images": [], "categories": [], "annotations": []}"#,
+    )
+    .expect("write");
+    let out = bin()
+        .args(["convert", "--to", "coco"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&input)
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(Path::new(&input).exists());
 }

@@ -242,21 +242,41 @@ fn rle_overrun_is_an_error() {
 }
 
 #[test]
-fn rle_mode_is_not_wired_yet() {
-    let ds = read("datumaro-coco/instances_val.json");
+fn rle_mode_writes_the_rasterised_mask_with_its_area_and_box() {
+    let ds = small_dataset();
     let dir = tempfile::tempdir().unwrap();
-    let r = coco::write_path(
-        &ds,
-        &dir.path().join("o.json"),
-        &WriteOptions {
-            segmentation: SegmentationMode::Rle,
-            pretty: false,
-        },
-    );
-    assert!(matches!(r, Err(neutrostruct::Error::Usage(_))));
-    let loss = coco::write_path(&ds, &dir.path().join("o.json"), &WriteOptions::default()).unwrap();
+    let path = dir.path().join("o.json");
+    let opts = WriteOptions {
+        segmentation: SegmentationMode::Rle,
+        pretty: false,
+    };
+    let loss = coco::write_path(&ds, &path, &opts).unwrap();
     assert_eq!(loss.total_in(), loss.total_out());
-    assert!(read_path(&dir.path().join("o.json"), &ReadOptions::default()).is_ok());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut checked = 0;
+    for a in v["annotations"].as_array().unwrap() {
+        let seg = &a["segmentation"];
+        let Some(counts) = seg["counts"].as_str() else {
+            continue;
+        };
+        let counts = neutrostruct::rle::decode_counts_string(counts).unwrap();
+        let pixels: u64 = counts
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|&c| u64::from(c))
+            .sum();
+        assert_eq!(
+            a["area"].as_f64(),
+            Some(pixels as f64),
+            "area is the mask's pixel count"
+        );
+        assert_eq!(a["iscrowd"].as_u64(), Some(0));
+        checked += 1;
+    }
+    assert!(checked > 0, "at least one shape was written as RLE");
+    assert!(read_path(&path, &ReadOptions::default()).is_ok());
 }
 
 fn small_dataset() -> Dataset {

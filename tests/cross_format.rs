@@ -7,18 +7,26 @@ use proptest::prelude::*;
 use std::path::Path;
 
 fn cvat_to_coco_to_cvat(xml: &[u8]) -> (String, Dataset, Dataset) {
-    let (ds, _) = cvat::read_bytes(xml, Path::new("in.xml"), &Default::default()).expect("reads CVAT");
+    let (ds, _) =
+        cvat::read_bytes(xml, Path::new("in.xml"), &Default::default()).expect("reads CVAT");
     let mut carried = ds.clone();
     carry_cvat_into_coco(&mut carried);
     let (json, _) = coco::to_string(&carried, &Default::default());
-    let (mut back, _) = coco::read_bytes(json.as_bytes(), Path::new("mid.json"), &Default::default()).expect("reads COCO");
+    let (mut back, _) =
+        coco::read_bytes(json.as_bytes(), Path::new("mid.json"), &Default::default())
+            .expect("reads COCO");
     restore_cvat_from_coco(&mut back);
     let (xml2, _) = cvat::to_string(&back, &Default::default());
     (xml2, ds, back)
 }
 
 fn fixture(rel: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance").join(rel)).expect("fixture")
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/conformance")
+            .join(rel),
+    )
+    .expect("fixture")
 }
 
 #[test]
@@ -30,33 +38,67 @@ fn conformance_cvat_files_survive_a_trip_through_coco() {
     ] {
         let xml = fixture(rel);
         let (first, _) = cvat::to_string(
-            &cvat::read_bytes(&xml, Path::new(rel), &Default::default()).expect("reads").0,
+            &cvat::read_bytes(&xml, Path::new(rel), &Default::default())
+                .expect("reads")
+                .0,
             &Default::default(),
         );
         let (again, before, after) = cvat_to_coco_to_cvat(first.as_bytes());
-        assert_eq!(before.annotations.len(), after.annotations.len(), "{rel}: counts");
+        assert_eq!(
+            before.annotations.len(),
+            after.annotations.len(),
+            "{rel}: counts"
+        );
         for (a, b) in before.annotations.iter().zip(&after.annotations) {
             assert_eq!(a.shape, b.shape, "{rel}: shape of annotation {}", a.id);
         }
-        assert_eq!(first, again, "{rel}: CVAT → COCO → CVAT gives the same CVAT");
+        assert_eq!(
+            first, again,
+            "{rel}: CVAT → COCO → CVAT gives the same CVAT"
+        );
     }
 }
 
 #[test]
 fn cvat_export_coco_converts_to_ellipses_close_to_the_originals() {
-    let (truth, _) = cvat::read_bytes(&fixture("cvat-ellipse/annotations_4classes.xml"), Path::new("x.xml"), &Default::default())
-        .expect("reads CVAT");
-    let (coco_ds, loss) = coco::read_bytes(&fixture("cvat-ellipse/annotations_4classes.json"), Path::new("x.json"), &Default::default())
-        .expect("reads COCO");
+    let (truth, _) = cvat::read_bytes(
+        &fixture("cvat-ellipse/annotations_4classes.xml"),
+        Path::new("x.xml"),
+        &Default::default(),
+    )
+    .expect("reads CVAT");
+    let (coco_ds, loss) = coco::read_bytes(
+        &fixture("cvat-ellipse/annotations_4classes.json"),
+        Path::new("x.json"),
+        &Default::default(),
+    )
+    .expect("reads COCO");
     assert_eq!(coco_ds.annotations.len(), truth.annotations.len());
-    assert!(loss.losses.iter().any(|l| l.code == "ellipse-from-mask"), "the recovery is reported: {loss}");
-    let ellipses = coco_ds.annotations.iter().filter(|a| matches!(a.shape, Shape::Ellipse(_))).count();
-    assert_eq!(ellipses, truth.annotations.len(), "every CVAT-exported mask becomes an ellipse");
+    assert!(
+        loss.losses.iter().any(|l| l.code == "ellipse-from-mask"),
+        "the recovery is reported: {loss}"
+    );
+    let ellipses = coco_ds
+        .annotations
+        .iter()
+        .filter(|a| matches!(a.shape, Shape::Ellipse(_)))
+        .count();
+    assert_eq!(
+        ellipses,
+        truth.annotations.len(),
+        "every CVAT-exported mask becomes an ellipse"
+    );
 }
 
 fn arb_ellipse() -> impl Strategy<Value = Shape> {
-    (0i32..400_000, 0i32..400_000, 50i32..20_000, 50i32..20_000, prop_oneof![Just(0i32), 1i32..36_000]).prop_map(
-        |(cx, cy, rx, ry, rot)| {
+    (
+        0i32..400_000,
+        0i32..400_000,
+        50i32..20_000,
+        50i32..20_000,
+        prop_oneof![Just(0i32), 1i32..36_000],
+    )
+        .prop_map(|(cx, cy, rx, ry, rot)| {
             Shape::Ellipse(Ellipse {
                 cx: f64::from(cx) / 100.0,
                 cy: f64::from(cy) / 100.0,
@@ -64,14 +106,20 @@ fn arb_ellipse() -> impl Strategy<Value = Shape> {
                 ry: f64::from(ry) / 100.0,
                 rotation: f64::from(rot) / 100.0,
             })
-        },
-    )
+        })
 }
 
 fn arb_dataset() -> impl Strategy<Value = Dataset> {
-    prop::collection::vec((0usize..3, 0u64..4, arb_ellipse(), any::<bool>(), -2i32..3), 0..40).prop_map(|anns| {
+    prop::collection::vec(
+        (0usize..3, 0u64..4, arb_ellipse(), any::<bool>(), -2i32..3),
+        0..40,
+    )
+    .prop_map(|anns| {
         let labels = neutrostruct::labelset::LabelSet::four_class();
-        let mut ds = Dataset { categories: labels.categories(), ..Default::default() };
+        let mut ds = Dataset {
+            categories: labels.categories(),
+            ..Default::default()
+        };
         for i in 0..3u64 {
             ds.images.push(Image {
                 id: ImageId(i),
@@ -89,7 +137,12 @@ fn arb_dataset() -> impl Strategy<Value = Dataset> {
         let mut anns = anns;
         anns.sort_by_key(|a| a.0);
         for (n, (img, cat, shape, occluded, z)) in anns.into_iter().enumerate() {
-            let mut a = Annotation::new(AnnotationId(n as u64 + 1), ImageId(img as u64), CategoryId(cat + 1), shape);
+            let mut a = Annotation::new(
+                AnnotationId(n as u64 + 1),
+                ImageId(img as u64),
+                CategoryId(cat + 1),
+                shape,
+            );
             a.occluded = occluded;
             a.z_order = z;
             a.source = Some("manual".into());

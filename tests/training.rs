@@ -23,17 +23,65 @@ fn image(id: u64, name: &str, w: u32, h: u32, subset: &str) -> Image {
 }
 
 fn small_dataset() -> Dataset {
-    let mut ds = Dataset { categories: LabelSet::four_class().categories(), ..Default::default() };
+    let mut ds = Dataset {
+        categories: LabelSet::four_class().categories(),
+        ..Default::default()
+    };
     ds.images.push(image(0, "cell_a.png", 200, 100, "train"));
     ds.images.push(image(1, "cell_b.png", 100, 100, "test"));
     let shapes = [
-        (0, 1, Ellipse { cx: 50.0, cy: 40.0, rx: 20.0, ry: 10.0, rotation: 0.0 }),
-        (0, 2, Ellipse { cx: 120.0, cy: 50.0, rx: 15.0, ry: 8.0, rotation: 30.0 }),
-        (0, 3, Ellipse { cx: 195.0, cy: 95.0, rx: 12.0, ry: 12.0, rotation: 0.0 }), // clipped
-        (1, 4, Ellipse { cx: 50.0, cy: 50.0, rx: 30.0, ry: 10.0, rotation: 90.0 }),
+        (
+            0,
+            1,
+            Ellipse {
+                cx: 50.0,
+                cy: 40.0,
+                rx: 20.0,
+                ry: 10.0,
+                rotation: 0.0,
+            },
+        ),
+        (
+            0,
+            2,
+            Ellipse {
+                cx: 120.0,
+                cy: 50.0,
+                rx: 15.0,
+                ry: 8.0,
+                rotation: 30.0,
+            },
+        ),
+        (
+            0,
+            3,
+            Ellipse {
+                cx: 195.0,
+                cy: 95.0,
+                rx: 12.0,
+                ry: 12.0,
+                rotation: 0.0,
+            },
+        ), // clipped
+        (
+            1,
+            4,
+            Ellipse {
+                cx: 50.0,
+                cy: 50.0,
+                rx: 30.0,
+                ry: 10.0,
+                rotation: 90.0,
+            },
+        ),
     ];
     for (n, (img, cat, e)) in shapes.into_iter().enumerate() {
-        ds.annotations.push(Annotation::new(AnnotationId(n as u64 + 1), ImageId(img), CategoryId(cat), Shape::Ellipse(e)));
+        ds.annotations.push(Annotation::new(
+            AnnotationId(n as u64 + 1),
+            ImageId(img),
+            CategoryId(cat),
+            Shape::Ellipse(e),
+        ));
     }
     ds
 }
@@ -50,7 +98,13 @@ fn tree(dir: &Path) -> String {
     for f in files {
         let rel = f.strip_prefix(dir).unwrap_or(&f).display().to_string();
         let text = std::fs::read_to_string(&f).unwrap_or_default();
-        let text = text.replace(&dir.canonicalize().unwrap_or(dir.to_path_buf()).display().to_string(), "OUT");
+        let text = text.replace(
+            &dir.canonicalize()
+                .unwrap_or(dir.to_path_buf())
+                .display()
+                .to_string(),
+            "OUT",
+        );
         out.push_str(&format!("=== {rel}\n{text}"));
     }
     out
@@ -68,21 +122,40 @@ fn every_format_on_a_small_dataset() {
     let classes = ClassMap::new(&ds, Some(&LabelSet::four_class())).expect("classes");
     for flavour in [Flavour::Detect, Flavour::Segment, Flavour::Obb] {
         let dir = tempfile::tempdir().expect("tmp");
-        let req = YoloRequest { flavour, out: dir.path(), classes: &classes, split: &SplitPlan::FromInput, images: None, copy_images: false };
+        let req = YoloRequest {
+            flavour,
+            out: dir.path(),
+            classes: &classes,
+            split: &SplitPlan::FromInput,
+            images: None,
+            copy_images: false,
+        };
         let out = yolo::write(&ds, &req).expect("writes");
-        assert_eq!(out.rows, ds.annotations.len(), "{}: one row per ellipse", flavour.name());
-        snapshot(&format!("training_{}", flavour.name()), &format!("{}\n--- lossiness\n{}", tree(dir.path()), out.loss));
+        assert_eq!(
+            out.rows,
+            ds.annotations.len(),
+            "{}: one row per ellipse",
+            flavour.name()
+        );
+        snapshot(
+            &format!("training_{}", flavour.name()),
+            &format!("{}\n--- lossiness\n{}", tree(dir.path()), out.loss),
+        );
     }
     let dir = tempfile::tempdir().expect("tmp");
     let loss = voc::write(&ds, dir.path(), &classes, &SplitPlan::FromInput).expect("writes");
-    snapshot("training_voc", &format!("{}\n--- lossiness\n{}", tree(dir.path()), loss));
+    snapshot(
+        "training_voc",
+        &format!("{}\n--- lossiness\n{}", tree(dir.path()), loss),
+    );
 }
 
 #[test]
 fn ratio_splits_are_deterministic_and_complete() {
     let mut ds = small_dataset();
     for i in 2..50 {
-        ds.images.push(image(i, &format!("x{i}.png"), 10, 10, "train"));
+        ds.images
+            .push(image(i, &format!("x{i}.png"), 10, 10, "train"));
     }
     let plan = SplitPlan::parse_ratios("train=0.8,val=0.2", 5).expect("plan");
     let a = plan.assign(&ds.images);
@@ -90,12 +163,27 @@ fn ratio_splits_are_deterministic_and_complete() {
     assert_eq!(a, b);
     assert_eq!(a.len(), 50);
     assert_eq!(a.values().filter(|s| *s == "val").count(), 10);
-    assert!(SplitPlan::parse_ratios("../x=1", 0).is_err(), "split names are plain folder names");
+    assert!(
+        SplitPlan::parse_ratios("../x=1", 0).is_err(),
+        "split names are plain folder names"
+    );
 }
 
 fn arb_ellipse() -> impl Strategy<Value = Ellipse> {
-    (-50.0f64..350.0, -50.0f64..250.0, 0.5f64..120.0, 0.5f64..120.0, -360.0f64..360.0)
-        .prop_map(|(cx, cy, rx, ry, rotation)| Ellipse { cx, cy, rx, ry, rotation })
+    (
+        -50.0f64..350.0,
+        -50.0f64..250.0,
+        0.5f64..120.0,
+        0.5f64..120.0,
+        -360.0f64..360.0,
+    )
+        .prop_map(|(cx, cy, rx, ry, rotation)| Ellipse {
+            cx,
+            cy,
+            rx,
+            ry,
+            rotation,
+        })
 }
 
 /// The tight box of a rotated ellipse by dense sampling of its boundary (independent of the

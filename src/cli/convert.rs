@@ -95,16 +95,26 @@ impl ConvertArgs {
             None => Format::detect(&self.input)?,
         };
         if !matches!(from, Format::Coco | Format::Cvat | Format::Masks) {
-            return Err(Error::Usage(format!("--from {}: inputs are coco, cvat or masks", from.name())));
+            return Err(Error::Usage(format!(
+                "--from {}: inputs are coco, cvat or masks",
+                from.name()
+            )));
         }
-        let labelset = self.labelset.as_deref().map(crate::labelset::LabelSet::resolve).transpose()?;
+        let labelset = self
+            .labelset
+            .as_deref()
+            .map(crate::labelset::LabelSet::resolve)
+            .transpose()?;
         let split = match &self.split {
             Some(spec) => crate::training::SplitPlan::parse_ratios(spec, self.seed)?,
             None => crate::training::SplitPlan::FromInput,
         };
         if let Some(dir) = &self.images {
             if !dir.is_dir() {
-                return Err(Error::Usage(format!("--images {}: not a folder", dir.display())));
+                return Err(Error::Usage(format!(
+                    "--images {}: not a folder",
+                    dir.display()
+                )));
             }
         }
         crate::atomic::ensure_not_input(&self.output, &[&self.input])?;
@@ -122,8 +132,14 @@ impl ConvertArgs {
             to: self.to,
             input: self.input,
             output: self.output,
-            coco_read: crate::coco::ReadOptions { ellipses, ..Default::default() },
-            coco_write: crate::coco::WriteOptions { segmentation, ..Default::default() },
+            coco_read: crate::coco::ReadOptions {
+                ellipses,
+                ..Default::default()
+            },
+            coco_write: crate::coco::WriteOptions {
+                segmentation,
+                ..Default::default()
+            },
             report: self.report,
             deny_lossy: self.deny_lossy,
             images: self.images,
@@ -163,15 +179,24 @@ pub fn run(args: ConvertArgs) -> Result<Outcome> {
             eprint!("{loss}");
         }
         ReportArg::Json => {
-            let json = serde_json::to_string_pretty(&loss).map_err(|e| Error::Usage(e.to_string()))?;
+            let json =
+                serde_json::to_string_pretty(&loss).map_err(|e| Error::Usage(e.to_string()))?;
             println!("{json}");
         }
     }
-    Ok(if cfg.deny_lossy && !loss.is_lossless() { Outcome::Findings } else { Outcome::Success })
+    Ok(if cfg.deny_lossy && !loss.is_lossless() {
+        Outcome::Findings
+    } else {
+        Outcome::Success
+    })
 }
 
 /// Reads a COCO or CVAT file into the model.
-pub fn read(from: Format, input: &Path, coco: &crate::coco::ReadOptions) -> Result<(Dataset, Lossiness)> {
+pub fn read(
+    from: Format,
+    input: &Path,
+    coco: &crate::coco::ReadOptions,
+) -> Result<(Dataset, Lossiness)> {
     match from {
         Format::Coco => {
             let (mut ds, loss) = crate::coco::read_path(input, coco)?;
@@ -179,7 +204,10 @@ pub fn read(from: Format, input: &Path, coco: &crate::coco::ReadOptions) -> Resu
             Ok((ds, loss))
         }
         Format::Cvat => crate::cvat::read_path(input, &crate::cvat::ReadOptions::default()),
-        other => Err(Error::Usage(format!("reading {} is not supported here", other.name()))),
+        other => Err(Error::Usage(format!(
+            "reading {} is not supported here",
+            other.name()
+        ))),
     }
 }
 
@@ -201,11 +229,15 @@ pub fn write(
             if from == Format::Coco {
                 convert::note_coco_to_cvat_losses(&ds, &mut loss);
             }
-            let written = crate::cvat::write_path(&ds, output, &crate::cvat::WriteOptions::default())?;
+            let written =
+                crate::cvat::write_path(&ds, output, &crate::cvat::WriteOptions::default())?;
             loss.merge(written);
             Ok(loss)
         }
-        other => Err(Error::Usage(format!("writing {} is not supported here", other.name()))),
+        other => Err(Error::Usage(format!(
+            "writing {} is not supported here",
+            other.name()
+        ))),
     }
 }
 
@@ -226,7 +258,12 @@ fn write_training(ds: &Dataset, cfg: &Config) -> Result<Lossiness> {
         Format::YoloObb => yolo::Flavour::Obb,
         Format::Voc => return crate::training::voc::write(ds, &cfg.output, &classes, &cfg.split),
 
-        other => return Err(Error::Usage(format!("--to {} is not a training format", other.name()))),
+        other => {
+            return Err(Error::Usage(format!(
+                "--to {} is not a training format",
+                other.name()
+            )))
+        }
     };
     let req = yolo::YoloRequest {
         flavour,
@@ -237,7 +274,11 @@ fn write_training(ds: &Dataset, cfg: &Config) -> Result<Lossiness> {
         copy_images: cfg.copy_images,
     };
     let out = yolo::write(ds, &req)?;
-    let splits: Vec<String> = out.splits.iter().map(|(k, v)| format!("{k}: {v} images")).collect();
+    let splits: Vec<String> = out
+        .splits
+        .iter()
+        .map(|(k, v)| format!("{k}: {v} images"))
+        .collect();
     eprintln!(
         "{}: {} label files, {} rows ({}); {}",
         flavour.name(),
@@ -247,7 +288,11 @@ fn write_training(ds: &Dataset, cfg: &Config) -> Result<Lossiness> {
         out.data_yaml.display()
     );
     if cfg.images.is_some() {
-        eprintln!("images linked: {}, missing: {}", out.images_linked, out.images_missing.len());
+        eprintln!(
+            "images linked: {}, missing: {}",
+            out.images_linked,
+            out.images_missing.len()
+        );
         for m in out.images_missing.iter().take(10) {
             eprintln!("  missing image: {m}");
         }

@@ -19,7 +19,10 @@ fn fresh_dir() -> PathBuf {
     if !base.exists() {
         return base;
     }
-    (2..).map(|i| PathBuf::from(format!("neutrostruct-demo-{i}"))).find(|p| !p.exists()).unwrap_or(base)
+    (2..)
+        .map(|i| PathBuf::from(format!("neutrostruct-demo-{i}")))
+        .find(|p| !p.exists())
+        .unwrap_or(base)
 }
 
 fn step(n: usize, what: &str, path: &Path) {
@@ -28,15 +31,32 @@ fn step(n: usize, what: &str, path: &Path) {
 
 pub fn run(args: DemoArgs) -> Result<Outcome> {
     let out = args.out.unwrap_or_else(fresh_dir);
-    if out.exists() && std::fs::read_dir(&out).map_err(|e| Error::io(&out, e))?.next().is_some() {
-        return Err(Error::Usage(format!("{} exists and is not empty; pick another --out", out.display())));
+    if out.exists()
+        && std::fs::read_dir(&out)
+            .map_err(|e| Error::io(&out, e))?
+            .next()
+            .is_some()
+    {
+        return Err(Error::Usage(format!(
+            "{} exists and is not empty; pick another --out",
+            out.display()
+        )));
     }
     let started = std::time::Instant::now();
     // Small enough to run in a second or two, big enough to show every feature.
-    let cfg = SynthConfig { images: 6, seed: 7, size: Some((1024, 1056)), per_image: 90, write_images: true };
+    let cfg = SynthConfig {
+        images: 6,
+        seed: 7,
+        size: Some((1024, 1056)),
+        per_image: 90,
+        write_images: true,
+    };
     let input = out.join("input");
     let s = synth::write(&input, &cfg)?;
-    println!("neutrostruct demo: {} images, {} ellipses (4 classes)\n", s.images, s.annotations);
+    println!(
+        "neutrostruct demo: {} images, {} ellipses (4 classes)\n",
+        s.images, s.annotations
+    );
     let mut n = 0;
     let mut show = |what: &str, path: &Path| {
         n += 1;
@@ -56,7 +76,8 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
     show("CVAT -> COCO, ellipses kept exactly", &coco);
     let back = converted.join("annotations_4classes.roundtrip.xml");
     let (ds, _) = super::convert::read(Format::Coco, &coco, &Default::default())?;
-    let loss_back = super::convert::write(ds, Format::Coco, Format::Cvat, &back, &Default::default())?;
+    let loss_back =
+        super::convert::write(ds, Format::Coco, Format::Cvat, &back, &Default::default())?;
     show("COCO -> CVAT again (round trip)", &back);
     let same = std::fs::read(&s.cvat).ok() == std::fs::read(&back).ok();
     println!(
@@ -64,13 +85,27 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         loss.total_in(),
         loss.total_out(),
         loss_back.total_out(),
-        if same { "CVAT XML byte-identical" } else { "CVAT XML differs (see lossiness)" }
+        if same {
+            "CVAT XML byte-identical"
+        } else {
+            "CVAT XML differs (see lossiness)"
+        }
     );
 
     let labels = crate::labelset::LabelSet::four_class();
     let masks_dir = out.join("masks");
-    let opts = crate::masks::RenderOptions { write_labelmap: true, quiet: true, compact: false };
-    crate::masks::render_dataset(&synth::generate(&cfg).dataset, &labels, crate::masks::MaskKind::Color, &masks_dir, &opts)?;
+    let opts = crate::masks::RenderOptions {
+        write_labelmap: true,
+        quiet: true,
+        compact: false,
+    };
+    crate::masks::render_dataset(
+        &synth::generate(&cfg).dataset,
+        &labels,
+        crate::masks::MaskKind::Color,
+        &masks_dir,
+        &opts,
+    )?;
     show("colour masks + CVAT labelmap.txt", &masks_dir);
     if let Some(images) = &s.images_dir {
         let overlays = out.join("overlays");
@@ -79,7 +114,8 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
             show("overlays; contact sheet of all of them", sheet);
         }
     }
-    let (from_masks, _, scan) = crate::mask_dataset::read_dir(&masks_dir, &labels, s.images_dir.as_deref())?;
+    let (from_masks, _, scan) =
+        crate::mask_dataset::read_dir(&masks_dir, &labels, s.images_dir.as_deref())?;
     let recovered = converted.join("from_masks.xml");
     crate::cvat::write_path(&from_masks, &recovered, &Default::default())?;
     show("masks -> ellipses again (CVAT)", &recovered);
@@ -88,6 +124,10 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         scan.regions,
         scan.touching_other + scan.touching_border
     );
-    println!("\ndone in {:.2} s; open {} to look around", started.elapsed().as_secs_f64(), out.display());
+    println!(
+        "\ndone in {:.2} s; open {} to look around",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
     Ok(Outcome::Success)
 }

@@ -37,7 +37,9 @@ enum KindArg {
 pub fn run(args: MasksArgs) -> Result<Outcome> {
     let from = Format::detect(&args.input)?;
     if !matches!(from, Format::Coco | Format::Cvat) {
-        return Err(Error::Usage("masks: INPUT must be a COCO JSON or CVAT XML file".into()));
+        return Err(Error::Usage(
+            "masks: INPUT must be a COCO JSON or CVAT XML file".into(),
+        ));
     }
     let kind = match args.kind {
         KindArg::Color => MaskKind::Color,
@@ -47,7 +49,11 @@ pub fn run(args: MasksArgs) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let (ds, _) = super::convert::read(from, &args.input, &Default::default())?;
     let labels = LabelSet::for_dataset(&ds.categories, args.labelset.as_deref())?;
-    let opts = RenderOptions { write_labelmap: true, quiet: false, compact: args.compact };
+    let opts = RenderOptions {
+        write_labelmap: true,
+        quiet: false,
+        compact: args.compact,
+    };
     let s = masks::render_dataset(&ds, &labels, kind, &args.out, &opts)?;
     eprintln!(
         "masks: {} images, {} shapes painted in {:.2} s (label set: {})",
@@ -60,14 +66,24 @@ pub fn run(args: MasksArgs) -> Result<Outcome> {
         eprintln!("  {n} {k} shapes paint no pixels");
     }
     if s.no_class > 0 {
-        eprintln!("  {} shapes have a class the label set lacks; not painted", s.no_class);
+        eprintln!(
+            "  {} shapes have a class the label set lacks; not painted",
+            s.no_class
+        );
     }
     if s.orphan_annotations > 0 {
-        eprintln!("  {} annotations refer to images the file does not list", s.orphan_annotations);
+        eprintln!(
+            "  {} annotations refer to images the file does not list",
+            s.orphan_annotations
+        );
     }
     for (name, why) in &s.skipped {
         eprintln!("  skipped {name}: {why}");
     }
     println!("{}", args.out.display());
-    Ok(if s.skipped.is_empty() { Outcome::Success } else { Outcome::Findings })
+    Ok(if s.skipped.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Findings
+    })
 }

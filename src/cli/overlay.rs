@@ -39,6 +39,11 @@ pub fn run(args: OverlayArgs) -> Result<Outcome> {
         println!("{}", sheet.display());
     }
     println!("{}", args.out.display());
-    let clean = s.failed.is_empty() && s.images_without_mask.is_empty() && s.masks_without_image.is_empty();
-    Ok(if clean { Outcome::Success } else { Outcome::Findings })
+    let clean =
+        s.failed.is_empty() && s.images_without_mask.is_empty() && s.masks_without_image.is_empty();
+    Ok(if clean {
+        Outcome::Success
+    } else {
+        Outcome::Findings
+    })
 }

@@ -38,7 +38,9 @@ impl SynthArgs {
         };
         if let Some((w, h)) = size {
             if !(64..=65_536).contains(&w) || !(64..=65_536).contains(&h) {
-                return Err(Error::Usage("--width and --height must be between 64 and 65536".into()));
+                return Err(Error::Usage(
+                    "--width and --height must be between 64 and 65536".into(),
+                ));
             }
         }
         if self.images == 0 || self.images > 100_000 {

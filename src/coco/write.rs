@@ -112,7 +112,11 @@ fn lossiness(ds: &Dataset) -> Lossiness {
             *loss.output.entry(a.shape.kind().to_string()).or_insert(0) += 1;
         }
     }
-    for im in ds.images.iter().filter(|im| !im.coco_extra.contains_key(crate::convert::CARRY_KEY)) {
+    for im in ds
+        .images
+        .iter()
+        .filter(|im| !im.coco_extra.contains_key(crate::convert::CARRY_KEY))
+    {
         if im.subset.is_some() {
             loss.add(
                 "image-subset-dropped",
@@ -173,7 +177,12 @@ impl<'a> TopOut<'a> {
         {
             tags.entry(a.image_id).or_default().push(a);
         }
-        TopOut { ds, rle, images, tags }
+        TopOut {
+            ds,
+            rle,
+            images,
+            tags,
+        }
     }
 }
 
@@ -517,7 +526,11 @@ impl Serialize for AnnOut<'_> {
             None if self.rle && crate::raster::is_fillable(&a.shape) && self.image.is_some() => {
                 let im = self.image.map_or((0, 0), |im| (im.width, im.height));
                 let counts = crate::raster::shape_to_coco_rle(&a.shape, im.0, im.1);
-                let mask = MaskData::Coco { height: im.1, width: im.0, counts };
+                let mask = MaskData::Coco {
+                    height: im.1,
+                    width: im.0,
+                    counts,
+                };
                 // COCO's `area` and `bbox` of an RLE annotation describe the mask itself.
                 let area = mask.area();
                 let bbox = mask.bbox().unwrap_or([0.0; 4]);

@@ -56,7 +56,10 @@ pub enum SplitPlan {
     #[default]
     FromInput,
     /// Random by ratios (`train=0.8,val=0.2`), seeded.
-    Ratios { parts: Vec<(String, f64)>, seed: u64 },
+    Ratios {
+        parts: Vec<(String, f64)>,
+        seed: u64,
+    },
 }
 
 impl SplitPlan {
@@ -64,25 +67,31 @@ impl SplitPlan {
     pub fn parse_ratios(spec: &str, seed: u64) -> Result<SplitPlan> {
         let mut parts = Vec::new();
         for item in spec.split(',').filter(|s| !s.trim().is_empty()) {
-            let (name, ratio) = item
-                .split_once('=')
-                .ok_or_else(|| Error::Usage(format!("--split: expected name=ratio, got {item:?}")))?;
+            let (name, ratio) = item.split_once('=').ok_or_else(|| {
+                Error::Usage(format!("--split: expected name=ratio, got {item:?}"))
+            })?;
             let ratio: f64 = ratio
                 .trim()
                 .parse()
                 .map_err(|_| Error::Usage(format!("--split: {ratio:?} is not a number")))?;
             if !(ratio.is_finite() && ratio >= 0.0) {
-                return Err(Error::Usage(format!("--split: ratio of {name} must be ≥ 0")));
+                return Err(Error::Usage(format!(
+                    "--split: ratio of {name} must be ≥ 0"
+                )));
             }
             let name = name.trim().to_string();
             if !safe_component(&name) {
-                return Err(Error::Usage(format!("--split: {name:?} is not a plain folder name")));
+                return Err(Error::Usage(format!(
+                    "--split: {name:?} is not a plain folder name"
+                )));
             }
             parts.push((name, ratio));
         }
         let total: f64 = parts.iter().map(|p| p.1).sum();
         if parts.is_empty() || total <= 0.0 {
-            return Err(Error::Usage("--split needs at least one positive ratio".into()));
+            return Err(Error::Usage(
+                "--split needs at least one positive ratio".into(),
+            ));
         }
         Ok(SplitPlan::Ratios { parts, seed })
     }
@@ -93,7 +102,11 @@ impl SplitPlan {
             SplitPlan::FromInput => images
                 .iter()
                 .map(|im| {
-                    let s = im.subset.as_deref().map(str::to_lowercase).filter(|s| safe_component(s));
+                    let s = im
+                        .subset
+                        .as_deref()
+                        .map(str::to_lowercase)
+                        .filter(|s| safe_component(s));
                     (im.id, s.unwrap_or_else(|| "train".into()))
                 })
                 .collect(),
@@ -111,7 +124,11 @@ impl SplitPlan {
                 let mut acc = 0.0;
                 for (k, (name, r)) in parts.iter().enumerate() {
                     acc += r;
-                    let end = if k + 1 == parts.len() { n } else { ((acc / total) * n as f64).round() as usize };
+                    let end = if k + 1 == parts.len() {
+                        n
+                    } else {
+                        ((acc / total) * n as f64).round() as usize
+                    };
                     for im in &order[start.min(n)..end.min(n)] {
                         out.insert(im.id, name.clone());
                     }
@@ -127,13 +144,19 @@ impl SplitPlan {
 pub fn safe_component(s: &str) -> bool {
     let p = Path::new(s);
     let mut comps = p.components();
-    matches!((comps.next(), comps.next()), (Some(Component::Normal(_)), None))
+    matches!(
+        (comps.next(), comps.next()),
+        (Some(Component::Normal(_)), None)
+    )
 }
 
 /// The file stem of an image's file name, refusing names that escape the output folder.
 pub fn safe_stem(file_name: &str) -> Option<String> {
     let p = Path::new(file_name);
-    if p.is_absolute() || p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+    if p.is_absolute()
+        || p.components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
         return None;
     }
     let stem = p.file_stem()?.to_str()?;
@@ -156,7 +179,9 @@ pub fn find_image(dir: &Path, file_name: &str) -> Option<PathBuf> {
         return Some(name_only);
     }
     let stem = p.file_stem()?.to_str()?;
-    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|q| {
-        q.is_file() && q.file_stem().and_then(|s| s.to_str()) == Some(stem)
-    })
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|q| q.is_file() && q.file_stem().and_then(|s| s.to_str()) == Some(stem))
 }

@@ -17,7 +17,7 @@ pub fn voc_palette(i: u32) -> [u8; 3] {
     let (mut r, mut g, mut b) = (0u8, 0u8, 0u8);
     let mut c = i;
     for j in 0..8 {
-        r |= (((c >> 0) & 1) as u8) << (7 - j);
+        r |= ((c & 1) as u8) << (7 - j);
         g |= (((c >> 1) & 1) as u8) << (7 - j);
         b |= (((c >> 2) & 1) as u8) << (7 - j);
         c >>= 3;
@@ -31,36 +31,82 @@ pub fn write(ds: &Dataset, labels: &LabelSet, out: &Path, split: &SplitPlan) -> 
     for (k, v) in ds.shape_counts() {
         loss.input.insert(k.to_string(), v);
     }
-    let opts = RenderOptions { write_labelmap: true, quiet: false, compact: false };
-    let class = masks::render_dataset(ds, labels, MaskKind::Color, &out.join("SegmentationClass"), &opts)?;
+    let opts = RenderOptions {
+        write_labelmap: true,
+        quiet: false,
+        compact: false,
+    };
+    let class = masks::render_dataset(
+        ds,
+        labels,
+        MaskKind::Color,
+        &out.join("SegmentationClass"),
+        &opts,
+    )?;
     // The labelmap belongs at the top of a CVAT segmentation export, not inside a folder.
     let inner = out.join("SegmentationClass").join("labelmap.txt");
     if inner.exists() {
         std::fs::remove_file(&inner).map_err(|e| crate::Error::io(&inner, e))?;
     }
-    crate::atomic::write(&out.join("labelmap.txt"), masks::labelmap_txt(labels).as_bytes())?;
+    crate::atomic::write(
+        &out.join("labelmap.txt"),
+        masks::labelmap_txt(labels).as_bytes(),
+    )?;
     write_instances(ds, labels, &out.join("SegmentationObject"))?;
     let splits = split.assign(&ds.images);
     let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for im in &ds.images {
         if let Some(name) = masks::mask_file_name(&im.file_name) {
             let stem = name.trim_end_matches(".png").to_string();
-            lists.entry(splits.get(&im.id).cloned().unwrap_or_else(|| "default".into())).or_default().push(stem);
+            lists
+                .entry(
+                    splits
+                        .get(&im.id)
+                        .cloned()
+                        .unwrap_or_else(|| "default".into()),
+                )
+                .or_default()
+                .push(stem);
         }
     }
     for (s, stems) in lists {
         let mut text = stems.join("\n");
         text.push('\n');
-        crate::atomic::write(&out.join("ImageSets").join("Segmentation").join(format!("{s}.txt")), text.as_bytes())?;
+        crate::atomic::write(
+            &out.join("ImageSets")
+                .join("Segmentation")
+                .join(format!("{s}.txt")),
+            text.as_bytes(),
+        )?;
     }
     loss.output.insert("painted".into(), class.shapes_painted);
     for (kind, n) in &class.not_paintable {
-        loss.add("not-a-region", *n, format!("{kind} shapes paint no pixels; not in the masks"));
+        loss.add(
+            "not-a-region",
+            *n,
+            format!("{kind} shapes paint no pixels; not in the masks"),
+        );
     }
-    loss.add("unknown-class", class.no_class, "shape's class is not in the label set; not painted");
-    loss.add("dangling-annotation", class.orphan_annotations, "annotation of an image the file does not list; not painted");
-    loss.add("image-skipped", class.skipped.len(), "image not rendered (unsafe name, duplicate stem or refused size)");
-    let ellipses = ds.annotations.iter().filter(|a| matches!(a.shape, crate::model::Shape::Ellipse(_))).count();
+    loss.add(
+        "unknown-class",
+        class.no_class,
+        "shape's class is not in the label set; not painted",
+    );
+    loss.add(
+        "dangling-annotation",
+        class.orphan_annotations,
+        "annotation of an image the file does not list; not painted",
+    );
+    loss.add(
+        "image-skipped",
+        class.skipped.len(),
+        "image not rendered (unsafe name, duplicate stem or refused size)",
+    );
+    let ellipses = ds
+        .annotations
+        .iter()
+        .filter(|a| matches!(a.shape, crate::model::Shape::Ellipse(_)))
+        .count();
     loss.add(
         "ellipse-rasterised",
         ellipses,
@@ -73,18 +119,24 @@ pub fn write(ds: &Dataset, labels: &LabelSet, out: &Path, split: &SplitPlan) -> 
 fn write_instances(ds: &Dataset, labels: &LabelSet, dir: &Path) -> Result<()> {
     use rayon::prelude::*;
     let lookup = masks::ClassLookup::new(&ds.categories, labels);
-    ds.annotations_by_image().par_iter().try_for_each(|(im, anns)| -> Result<()> {
-        let Some(name) = masks::mask_file_name(&im.file_name) else { return Ok(()) };
-        if masks::check_size(im).is_err() {
-            return Ok(());
-        }
-        let r = masks::render(im, anns, &lookup, MaskKind::Instance)?;
-        let MaskBuffer::Instance(inst) = r.buffer else { return Ok(()) };
-        let rgb = image::RgbImage::from_fn(im.width, im.height, |x, y| {
-            image::Rgb(voc_palette(u32::from(inst.get_pixel(x, y).0[0])))
-        });
-        masks::write_png(&MaskBuffer::Color(rgb), &dir.join(name))
-    })
+    ds.annotations_by_image()
+        .par_iter()
+        .try_for_each(|(im, anns)| -> Result<()> {
+            let Some(name) = masks::mask_file_name(&im.file_name) else {
+                return Ok(());
+            };
+            if masks::check_size(im).is_err() {
+                return Ok(());
+            }
+            let r = masks::render(im, anns, &lookup, MaskKind::Instance)?;
+            let MaskBuffer::Instance(inst) = r.buffer else {
+                return Ok(());
+            };
+            let rgb = image::RgbImage::from_fn(im.width, im.height, |x, y| {
+                image::Rgb(voc_palette(u32::from(inst.get_pixel(x, y).0[0])))
+            });
+            masks::write_png(&MaskBuffer::Color(rgb), &dir.join(name))
+        })
 }
 
 #[cfg(test)]

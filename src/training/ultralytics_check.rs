@@ -22,14 +22,22 @@ pub fn check_label_text(text: &str, flavour: Flavour, nc: usize) -> Result<(), S
             Flavour::Segment => cols.len() >= 7 && cols.len() % 2 == 1,
         };
         if !ok_len {
-            return Err(format!("line {n}: {} columns is not a {} row", cols.len(), flavour.name()));
+            return Err(format!(
+                "line {n}: {} columns is not a {} row",
+                cols.len(),
+                flavour.name()
+            ));
         }
-        let class: usize = cols[0].parse().map_err(|_| format!("line {n}: class {:?} is not an integer", cols[0]))?;
+        let class: usize = cols[0]
+            .parse()
+            .map_err(|_| format!("line {n}: class {:?} is not an integer", cols[0]))?;
         if class >= nc {
             return Err(format!("line {n}: class {class} ≥ nc {nc}"));
         }
         for c in &cols[1..] {
-            let v: f64 = c.parse().map_err(|_| format!("line {n}: {c:?} is not a number"))?;
+            let v: f64 = c
+                .parse()
+                .map_err(|_| format!("line {n}: {c:?} is not a number"))?;
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("line {n}: coordinate {v} outside [0, 1]"));
             }
@@ -55,12 +63,27 @@ mod tests {
     #[test]
     fn accepts_good_rows_and_rejects_what_ultralytics_rejects() {
         assert!(check_label_text("0 0.5 0.5 0.1 0.1\n", Flavour::Detect, 1).is_ok());
-        assert!(check_label_text("1 0.5 0.5 0.1 0.1\n", Flavour::Detect, 1).is_err(), "class ≥ nc");
-        assert!(check_label_text("0 0.5 0.5 1.1 0.1\n", Flavour::Detect, 1).is_err(), "out of range");
-        assert!(check_label_text("0 0.5 0.5 0.1\n", Flavour::Detect, 1).is_err(), "columns");
-        assert!(check_label_text("0 0.5 0.5 0.1 0.1\n0 0.5 0.5 0.1 0.1\n", Flavour::Detect, 1).is_err(), "duplicate");
+        assert!(
+            check_label_text("1 0.5 0.5 0.1 0.1\n", Flavour::Detect, 1).is_err(),
+            "class ≥ nc"
+        );
+        assert!(
+            check_label_text("0 0.5 0.5 1.1 0.1\n", Flavour::Detect, 1).is_err(),
+            "out of range"
+        );
+        assert!(
+            check_label_text("0 0.5 0.5 0.1\n", Flavour::Detect, 1).is_err(),
+            "columns"
+        );
+        assert!(
+            check_label_text("0 0.5 0.5 0.1 0.1\n0 0.5 0.5 0.1 0.1\n", Flavour::Detect, 1).is_err(),
+            "duplicate"
+        );
         assert!(check_label_text("0 0.1 0.1 0.2 0.1 0.2 0.2\n", Flavour::Segment, 1).is_ok());
-        assert!(check_label_text("0 0.1 0.1 0.2 0.1\n", Flavour::Segment, 1).is_err(), "two points");
+        assert!(
+            check_label_text("0 0.1 0.1 0.2 0.1\n", Flavour::Segment, 1).is_err(),
+            "two points"
+        );
         assert!(check_label_text("0 0.1 0.1 0.2 0.1 0.2 0.2 0.1 0.2\n", Flavour::Obb, 1).is_ok());
         assert!(check_label_text("0 -0.1 0.1 0.2 0.1 0.2 0.2 0.1 0.2\n", Flavour::Obb, 1).is_err());
     }

@@ -28,7 +28,14 @@ pub fn write(ds: &Dataset, out: &Path, classes: &ClassMap, split: &SplitPlan) ->
     let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (im, anns) in ds.annotations_by_image() {
         let Some(stem) = safe_stem(&im.file_name) else {
-            loss.add("unsafe-path", anns.len().max(1), format!("image name {:?} escapes the output folder; skipped", im.file_name));
+            loss.add(
+                "unsafe-path",
+                anns.len().max(1),
+                format!(
+                    "image name {:?} escapes the output folder; skipped",
+                    im.file_name
+                ),
+            );
             continue;
         };
         let mut x = String::new();
@@ -43,34 +50,65 @@ pub fn write(ds: &Dataset, out: &Path, classes: &ClassMap, split: &SplitPlan) ->
         let (w, h) = (f64::from(im.width), f64::from(im.height));
         for a in anns {
             let Some(class) = classes.get(a.category_id) else {
-                loss.add("unknown-class", 1, "annotation's class is not in the label set; skipped");
+                loss.add(
+                    "unknown-class",
+                    1,
+                    "annotation's class is not in the label set; skipped",
+                );
                 continue;
             };
             let Some(b) = a.shape.bbox() else {
-                loss.add("not-a-region", 1, format!("{} has no extent; skipped", a.shape.kind()));
+                loss.add(
+                    "not-a-region",
+                    1,
+                    format!("{} has no extent; skipped", a.shape.kind()),
+                );
                 continue;
             };
             let (x0, y0) = (b[0].floor().max(0.0), b[1].floor().max(0.0));
             let (x1, y1) = ((b[0] + b[2]).ceil().min(w), (b[1] + b[3]).ceil().min(h));
             if x1 <= x0 || y1 <= y0 {
-                loss.add("outside-image", 1, "shape lies wholly outside its image; skipped");
+                loss.add(
+                    "outside-image",
+                    1,
+                    "shape lies wholly outside its image; skipped",
+                );
                 continue;
             }
             let truncated = b[0] < 0.0 || b[1] < 0.0 || b[0] + b[2] > w || b[1] + b[3] > h;
             if truncated {
-                loss.add("clipped-at-border", 1, "box clipped to the image border (truncated = 1)");
+                loss.add(
+                    "clipped-at-border",
+                    1,
+                    "box clipped to the image border (truncated = 1)",
+                );
             }
             match &a.shape {
-                Shape::Ellipse(_) => loss.add("ellipse-to-box", 1, "ellipse written as its tight box, rounded outward to whole pixels"),
+                Shape::Ellipse(_) => loss.add(
+                    "ellipse-to-box",
+                    1,
+                    "ellipse written as its tight box, rounded outward to whole pixels",
+                ),
                 Shape::Box(bx) if bx.rotation == 0.0 => {
-                    if [bx.xtl, bx.ytl, bx.xbr, bx.ybr].iter().any(|v| v.fract() != 0.0) {
+                    if [bx.xtl, bx.ytl, bx.xbr, bx.ybr]
+                        .iter()
+                        .any(|v| v.fract() != 0.0)
+                    {
                         loss.add("box-rounded", 1, "box rounded outward to whole pixels");
                     }
                 }
-                other => loss.add("shape-to-box", 1, format!("{} written as its bounding box", other.kind())),
+                other => loss.add(
+                    "shape-to-box",
+                    1,
+                    format!("{} written as its bounding box", other.kind()),
+                ),
             }
             if !a.attributes.is_empty() {
-                loss.add("attributes-dropped", 1, "annotation attributes have no place in VOC");
+                loss.add(
+                    "attributes-dropped",
+                    1,
+                    "annotation attributes have no place in VOC",
+                );
             }
             let _ = writeln!(
                 x,
@@ -86,14 +124,25 @@ pub fn write(ds: &Dataset, out: &Path, classes: &ClassMap, split: &SplitPlan) ->
             *loss.output.entry("voc-box".into()).or_insert(0) += 1;
         }
         x.push_str("</annotation>\n");
-        crate::atomic::write(&out.join("Annotations").join(format!("{stem}.xml")), x.as_bytes())?;
-        let split = splits_of.get(&im.id).cloned().unwrap_or_else(|| "train".into());
+        crate::atomic::write(
+            &out.join("Annotations").join(format!("{stem}.xml")),
+            x.as_bytes(),
+        )?;
+        let split = splits_of
+            .get(&im.id)
+            .cloned()
+            .unwrap_or_else(|| "train".into());
         lists.entry(split).or_default().push(stem);
     }
     for (split, stems) in &lists {
         let mut text = stems.join("\n");
         text.push('\n');
-        crate::atomic::write(&out.join("ImageSets").join("Main").join(format!("{split}.txt")), text.as_bytes())?;
+        crate::atomic::write(
+            &out.join("ImageSets")
+                .join("Main")
+                .join(format!("{split}.txt")),
+            text.as_bytes(),
+        )?;
     }
     let mut labelmap = String::from("# label:color_rgb:parts:actions\nbackground:0,0,0::\n");
     for (i, n) in classes.names.iter().enumerate() {

@@ -79,22 +79,40 @@ pub fn detect_box(shape: &Shape, w: f64, h: f64) -> Option<([f64; 4], bool)> {
         Shape::Ellipse(e) => ellipse_bbox(e),
         other => other.bbox()?,
     };
-    let (x0, y0, x1, y1) = (b[0].max(0.0), b[1].max(0.0), (b[0] + b[2]).min(w), (b[1] + b[3]).min(h));
+    let (x0, y0, x1, y1) = (
+        b[0].max(0.0),
+        b[1].max(0.0),
+        (b[0] + b[2]).min(w),
+        (b[1] + b[3]).min(h),
+    );
     if x1 <= x0 || y1 <= y0 {
         return None;
     }
     let clipped = x0 > b[0] || y0 > b[1] || x1 < b[0] + b[2] || y1 < b[1] + b[3];
-    Some(([(x0 + x1) / 2.0 / w, (y0 + y1) / 2.0 / h, (x1 - x0) / w, (y1 - y0) / h], clipped))
+    Some((
+        [
+            (x0 + x1) / 2.0 / w,
+            (y0 + y1) / 2.0 / h,
+            (x1 - x0) / w,
+            (y1 - y0) / h,
+        ],
+        clipped,
+    ))
 }
 
 /// Clips a convex or simple ring to the image rectangle with geo's boolean operations.
 /// Returns the largest resulting ring (without the closing vertex) and whether anything was cut.
 pub fn clip_ring(ring: &[Point], w: f64, h: f64) -> Option<(Vec<Point>, bool)> {
-    let inside = ring.iter().all(|p| p[0] >= 0.0 && p[1] >= 0.0 && p[0] <= w && p[1] <= h);
+    let inside = ring
+        .iter()
+        .all(|p| p[0] >= 0.0 && p[1] >= 0.0 && p[0] <= w && p[1] <= h);
     if inside {
         return (ring.len() >= 3).then(|| (ring.to_vec(), false));
     }
-    let poly = geo::Polygon::new(geo::LineString::from(ring.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>()), vec![]);
+    let poly = geo::Polygon::new(
+        geo::LineString::from(ring.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>()),
+        vec![],
+    );
     let frame = geo::Rect::new((0.0, 0.0), (w, h)).to_polygon();
     let clipped = poly.intersection(&frame);
     let best = clipped.0.iter().max_by(|a, b| {
@@ -109,25 +127,45 @@ pub fn clip_ring(ring: &[Point], w: f64, h: f64) -> Option<(Vec<Point>, bool)> {
 }
 
 /// One label row for `a`, or the loss code explaining why there is none.
-fn row(flavour: Flavour, a: &Annotation, class: usize, im: &Image, loss: &mut Lossiness) -> Option<String> {
+fn row(
+    flavour: Flavour,
+    a: &Annotation,
+    class: usize,
+    im: &Image,
+    loss: &mut Lossiness,
+) -> Option<String> {
     let (w, h) = (f64::from(im.width), f64::from(im.height));
     let mut line = class.to_string();
     match flavour {
         Flavour::Detect => {
             let Some((b, clipped)) = detect_box(&a.shape, w, h) else {
-                loss.add("outside-image", 1, "shape lies wholly outside its image; no row written");
+                loss.add(
+                    "outside-image",
+                    1,
+                    "shape lies wholly outside its image; no row written",
+                );
                 return None;
             };
             if clipped {
                 loss.add("clipped-at-border", 1, "box clipped to the image border");
             }
             match &a.shape {
-                Shape::Ellipse(_) => loss.add("ellipse-to-box", 1, "ellipse written as its tight axis-aligned box"),
-                Shape::Box(bx) if bx.rotation != 0.0 => {
-                    loss.add("rotated-box-to-box", 1, "rotated box written as its axis-aligned bounding box")
-                }
+                Shape::Ellipse(_) => loss.add(
+                    "ellipse-to-box",
+                    1,
+                    "ellipse written as its tight axis-aligned box",
+                ),
+                Shape::Box(bx) if bx.rotation != 0.0 => loss.add(
+                    "rotated-box-to-box",
+                    1,
+                    "rotated box written as its axis-aligned bounding box",
+                ),
                 Shape::Box(_) => {}
-                other => loss.add("shape-to-box", 1, format!("{} written as its bounding box", other.kind())),
+                other => loss.add(
+                    "shape-to-box",
+                    1,
+                    format!("{} written as its bounding box", other.kind()),
+                ),
             }
             for v in b {
                 push_num(&mut line, v);
@@ -147,21 +185,37 @@ fn row(flavour: Flavour, a: &Annotation, class: usize, im: &Image, loss: &mut Lo
                 Shape::Box(b) => b.corners().to_vec(),
                 Shape::Polygon(rings) => {
                     if rings.len() > 1 {
-                        loss.add("polygon-parts-dropped", rings.len() - 1, "YOLO keeps one ring per row; extra rings dropped");
+                        loss.add(
+                            "polygon-parts-dropped",
+                            rings.len() - 1,
+                            "YOLO keeps one ring per row; extra rings dropped",
+                        );
                     }
                     rings.first().cloned().unwrap_or_default()
                 }
                 other => {
-                    loss.add("not-a-region", 1, format!("{} has no area to segment; skipped", other.kind()));
+                    loss.add(
+                        "not-a-region",
+                        1,
+                        format!("{} has no area to segment; skipped", other.kind()),
+                    );
                     return None;
                 }
             };
             let Some((ring, clipped)) = clip_ring(&ring, w, h) else {
-                loss.add("outside-image", 1, "shape lies wholly outside its image; no row written");
+                loss.add(
+                    "outside-image",
+                    1,
+                    "shape lies wholly outside its image; no row written",
+                );
                 return None;
             };
             if clipped {
-                loss.add("clipped-at-border", 1, "polygon clipped to the image border");
+                loss.add(
+                    "clipped-at-border",
+                    1,
+                    "polygon clipped to the image border",
+                );
             }
             for p in ring {
                 push_num(&mut line, p[0] / w);
@@ -174,18 +228,38 @@ fn row(flavour: Flavour, a: &Annotation, class: usize, im: &Image, loss: &mut Lo
                 Shape::Box(b) => b.corners(),
                 other => {
                     let Some(b) = other.bbox() else {
-                        loss.add("not-a-region", 1, format!("{} has no extent; skipped", other.kind()));
+                        loss.add(
+                            "not-a-region",
+                            1,
+                            format!("{} has no extent; skipped", other.kind()),
+                        );
                         return None;
                     };
-                    loss.add("shape-to-box", 1, format!("{} written as its axis-aligned bounding box", other.kind()));
-                    [[b[0], b[1]], [b[0] + b[2], b[1]], [b[0] + b[2], b[1] + b[3]], [b[0], b[1] + b[3]]]
+                    loss.add(
+                        "shape-to-box",
+                        1,
+                        format!("{} written as its axis-aligned bounding box", other.kind()),
+                    );
+                    [
+                        [b[0], b[1]],
+                        [b[0] + b[2], b[1]],
+                        [b[0] + b[2], b[1] + b[3]],
+                        [b[0], b[1] + b[3]],
+                    ]
                 }
             };
             if detect_box(&a.shape, w, h).is_none() {
-                loss.add("outside-image", 1, "shape lies wholly outside its image; no row written");
+                loss.add(
+                    "outside-image",
+                    1,
+                    "shape lies wholly outside its image; no row written",
+                );
                 return None;
             }
-            if corners.iter().any(|p| p[0] < 0.0 || p[1] < 0.0 || p[0] > w || p[1] > h) {
+            if corners
+                .iter()
+                .any(|p| p[0] < 0.0 || p[1] < 0.0 || p[0] > w || p[1] > h)
+            {
                 loss.add(
                     "obb-clamped",
                     1,
@@ -193,7 +267,11 @@ fn row(flavour: Flavour, a: &Annotation, class: usize, im: &Image, loss: &mut Lo
                 );
             }
             if matches!(a.shape, Shape::Ellipse(_)) {
-                loss.add("ellipse-to-obb", 1, "ellipse written as its rotated bounding rectangle");
+                loss.add(
+                    "ellipse-to-obb",
+                    1,
+                    "ellipse written as its rotated bounding rectangle",
+                );
             }
             for p in corners {
                 push_num(&mut line, p[0] / w);
@@ -227,9 +305,19 @@ pub fn data_yaml(root: &Path, splits: &BTreeMap<String, usize>, names: &[String]
     let mut y = String::from("# Written by neutrostruct. Ultralytics dataset description.\n");
     let _ = writeln!(y, "path: {}", yaml_str(&root.display().to_string()));
     let has = |s: &str| splits.contains_key(s);
-    let train = if has("train") { "train" } else { splits.keys().next().map(String::as_str).unwrap_or("train") };
+    let train = if has("train") {
+        "train"
+    } else {
+        splits.keys().next().map(String::as_str).unwrap_or("train")
+    };
     // Ultralytics requires `val`; a dataset with only train/test validates on test.
-    let val = if has("val") { "val" } else if has("test") { "test" } else { train };
+    let val = if has("val") {
+        "val"
+    } else if has("test") {
+        "test"
+    } else {
+        train
+    };
     let _ = writeln!(y, "train: images/{train}");
     let _ = writeln!(y, "val: images/{val}");
     if has("test") {
@@ -268,10 +356,20 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
     );
     for (im, anns) in &groups {
         let Some(stem) = safe_stem(&im.file_name) else {
-            loss.add("unsafe-path", anns.len().max(1), format!("image name {:?} escapes the output folder; image skipped", im.file_name));
+            loss.add(
+                "unsafe-path",
+                anns.len().max(1),
+                format!(
+                    "image name {:?} escapes the output folder; image skipped",
+                    im.file_name
+                ),
+            );
             continue;
         };
-        let split = splits_of.get(&im.id).cloned().unwrap_or_else(|| "train".into());
+        let split = splits_of
+            .get(&im.id)
+            .cloned()
+            .unwrap_or_else(|| "train".into());
         let dup = seen_stems.entry((split.clone(), stem.clone())).or_insert(0);
         *dup += 1;
         if *dup > 1 {
@@ -284,7 +382,11 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
         let mut seen_rows = std::collections::HashSet::new();
         for a in anns {
             let Some(class) = req.classes.get(a.category_id) else {
-                loss.add("unknown-class", 1, "annotation's class is not in the label set; skipped");
+                loss.add(
+                    "unknown-class",
+                    1,
+                    "annotation's class is not in the label set; skipped",
+                );
                 continue;
             };
             if a.coco.as_ref().and_then(|c| c.iscrowd) == Some(1) {
@@ -299,21 +401,40 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
                     text.push_str(&line);
                     text.push('\n');
                     rows += 1;
-                    *loss.output.entry(req.flavour.name().to_string()).or_insert(0) += 1;
+                    *loss
+                        .output
+                        .entry(req.flavour.name().to_string())
+                        .or_insert(0) += 1;
                 } else {
-                    loss.add("duplicate-row", 1, "two annotations gave the same label row; written once");
+                    loss.add(
+                        "duplicate-row",
+                        1,
+                        "two annotations gave the same label row; written once",
+                    );
                 }
             }
         }
-        let label_path = req.out.join("labels").join(&split).join(format!("{stem}.txt"));
+        let label_path = req
+            .out
+            .join("labels")
+            .join(&split)
+            .join(format!("{stem}.txt"));
         super::ultralytics_check::check_label_text(&text, req.flavour, req.classes.names.len())
-            .map_err(|m| Error::invalid(&label_path, format!("would be rejected by Ultralytics: {m}")))?;
+            .map_err(|m| {
+                Error::invalid(
+                    &label_path,
+                    format!("would be rejected by Ultralytics: {m}"),
+                )
+            })?;
         crate::atomic::write(&label_path, text.as_bytes())?;
         files += 1;
         if let Some(dir) = req.images {
             match super::find_image(dir, &im.file_name) {
                 Some(src) => {
-                    let name = src.file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(&im.file_name));
+                    let name = src
+                        .file_name()
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| PathBuf::from(&im.file_name));
                     let dst = req.out.join("images").join(&split).join(name);
                     link_or_copy(&src, &dst, req.copy_images)?;
                     linked += 1;
@@ -322,12 +443,31 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
             }
         }
     }
-    loss.add("crowd-kept", crowd, "iscrowd annotations written as ordinary objects (CVAT marks every mask iscrowd)");
-    loss.add("attributes-dropped", attrs, "occluded flag and attributes have no place in YOLO labels");
+    loss.add(
+        "crowd-kept",
+        crowd,
+        "iscrowd annotations written as ordinary objects (CVAT marks every mask iscrowd)",
+    );
+    loss.add(
+        "attributes-dropped",
+        attrs,
+        "occluded flag and attributes have no place in YOLO labels",
+    );
     let root = std::fs::canonicalize(req.out).unwrap_or_else(|_| req.out.to_path_buf());
     let yaml_path = req.out.join("data.yaml");
-    crate::atomic::write(&yaml_path, data_yaml(&root, &splits, &req.classes.names).as_bytes())?;
-    Ok(YoloOutput { data_yaml: yaml_path, label_files: files, rows, splits, images_linked: linked, images_missing: missing, loss })
+    crate::atomic::write(
+        &yaml_path,
+        data_yaml(&root, &splits, &req.classes.names).as_bytes(),
+    )?;
+    Ok(YoloOutput {
+        data_yaml: yaml_path,
+        label_files: files,
+        rows,
+        splits,
+        images_linked: linked,
+        images_missing: missing,
+        loss,
+    })
 }
 
 fn link_or_copy(src: &Path, dst: &Path, copy: bool) -> Result<()> {
