@@ -6,6 +6,7 @@
 pub mod atomic;
 pub mod coco;
 pub mod cvat;
+pub mod division;
 pub mod error;
 pub mod labelset;
 pub mod lossiness;
