@@ -1,7 +1,8 @@
 //! The 4→7 class division on datasets built in code (the readers are tested elsewhere).
 
 use neutrostruct::division::{
-    self, audit_csv, reclassify, reclassify_with, update_cvat, Options, Rules, ScaleTable, DEFAULT_PX_PER_UM,
+    self, audit_csv, reclassify, reclassify_with, update_cvat, Options, Rules, ScaleTable,
+    DEFAULT_PX_PER_UM,
 };
 use neutrostruct::labelset::LabelSet;
 use neutrostruct::model::*;
@@ -32,16 +33,29 @@ fn image(id: u64, name: &str) -> Image {
 /// diameter (so its tight box is d × d) laid out on a row, with a COCO bbox equal to that box.
 fn dataset(images: &[(&str, Vec<(&str, f64)>)]) -> Dataset {
     let four = LabelSet::four_class();
-    let mut ds = Dataset { categories: four.categories(), ..Dataset::default() };
+    let mut ds = Dataset {
+        categories: four.categories(),
+        ..Dataset::default()
+    };
     let mut next = 1;
     for (i, (name, anns)) in images.iter().enumerate() {
         let iid = ImageId(i as u64 + 1);
         ds.images.push(image(iid.0, name));
         for (k, (class, d)) in anns.iter().enumerate() {
             let cat = four.by_name(class).unwrap().id;
-            let e = Ellipse { cx: 50.0 + 60.0 * k as f64, cy: 100.0, rx: d / 2.0, ry: d / 2.0, rotation: 0.0 };
+            let e = Ellipse {
+                cx: 50.0 + 60.0 * k as f64,
+                cy: 100.0,
+                rx: d / 2.0,
+                ry: d / 2.0,
+                rotation: 0.0,
+            };
             let mut a = Annotation::new(AnnotationId(next), iid, cat, Shape::Ellipse(e));
-            a.coco = Some(CocoExtra { bbox: Some(ellipse_bbox(&e)), iscrowd: Some(1), ..CocoExtra::default() });
+            a.coco = Some(CocoExtra {
+                bbox: Some(ellipse_bbox(&e)),
+                iscrowd: Some(1),
+                ..CocoExtra::default()
+            });
             ds.annotations.push(a);
             next += 1;
         }
@@ -63,12 +77,28 @@ fn rule_table_row_by_row_with_ties_and_odd_count() {
     // average_diameter_sg_pg = 2.5. Values in µm with 1 px/µm so every tie is exact.
     let ds = dataset(&[(
         "a.tif",
-        vec![(P, 1.0), (P, 2.0), (P, 3.0), (S, 2.0), (S, 4.0), (EV, 2.5), (EV, 2.75), (EG, 9.0)],
+        vec![
+            (P, 1.0),
+            (P, 2.0),
+            (P, 3.0),
+            (S, 2.0),
+            (S, 4.0),
+            (EV, 2.5),
+            (EV, 2.75),
+            (EG, 9.0),
+        ],
     )]);
     let div = reclassify(&ds, &scale_for(&ds, 1.0), &Rules::default_rules()).unwrap();
     let st = &div.statistics.images[0];
     assert_eq!((st.granules, st.median, st.mean), (5, Some(2.0), Some(2.4)));
-    assert_eq!((st.mean_primary, st.mean_secondary, st.average_diameter_sg_pg), (Some(2.0), Some(3.0), Some(2.5)));
+    assert_eq!(
+        (
+            st.mean_primary,
+            st.mean_secondary,
+            st.average_diameter_sg_pg
+        ),
+        (Some(2.0), Some(3.0), Some(2.5))
+    );
     assert_eq!(
         targets(&div),
         [
@@ -83,18 +113,42 @@ fn rule_table_row_by_row_with_ties_and_odd_count() {
         ]
     );
     // Target ids are the 7-class ids; categories are the 7-class set.
-    let ids: Vec<u64> = div.dataset.annotations.iter().map(|a| a.category_id.0).collect();
+    let ids: Vec<u64> = div
+        .dataset
+        .annotations
+        .iter()
+        .map(|a| a.category_id.0)
+        .collect();
     assert_eq!(ids, [1, 1, 2, 3, 4, 5, 7, 6]);
     assert_eq!(div.dataset.categories, LabelSet::seven_class().categories());
-    assert!(div.dataset.categories.iter().all(|c| c.supercategory == "granule/vesicle"));
+    assert!(div
+        .dataset
+        .categories
+        .iter()
+        .all(|c| c.supercategory == "granule/vesicle"));
     // Everything but the class is untouched.
     for (a, b) in ds.annotations.iter().zip(&div.dataset.annotations) {
-        assert_eq!(Annotation { category_id: b.category_id, ..a.clone() }, *b);
+        assert_eq!(
+            Annotation {
+                category_id: b.category_id,
+                ..a.clone()
+            },
+            *b
+        );
     }
     assert_eq!(div.dataset.images, ds.images);
     let vac = &div.audit[6];
-    assert_eq!((vac.threshold_um, vac.threshold_kind.as_str()), (Some(2.5), "average_diameter_sg_pg"));
-    assert_eq!((div.audit[7].threshold_um, div.audit[7].threshold_kind.as_str()), (None, "always"));
+    assert_eq!(
+        (vac.threshold_um, vac.threshold_kind.as_str()),
+        (Some(2.5), "average_diameter_sg_pg")
+    );
+    assert_eq!(
+        (
+            div.audit[7].threshold_um,
+            div.audit[7].threshold_kind.as_str()
+        ),
+        (None, "always")
+    );
 }
 
 #[test]
@@ -104,22 +158,44 @@ fn even_count_median_is_the_mean_of_the_two_middle_values() {
     assert_eq!(div.statistics.images[0].median, Some(2.5));
     assert_eq!(
         targets(&div),
-        ["Non-specific secondary granules", "Specific granules", "Non-specific secondary granules", "Specific granules"]
+        [
+            "Non-specific secondary granules",
+            "Specific granules",
+            "Non-specific secondary granules",
+            "Specific granules"
+        ]
     );
     // Even count whose middle values are equal: both sit on the median and go "≤".
     let ds = dataset(&[("a.tif", vec![(P, 1.0), (P, 2.0), (S, 2.0), (S, 5.0)])]);
     let div = reclassify(&ds, &scale_for(&ds, 1.0), &Rules::default_rules()).unwrap();
     assert_eq!(div.statistics.images[0].median, Some(2.0));
-    assert_eq!(targets(&div)[1..3], ["Specific granules", "Non-specific tertiary granules"]);
+    assert_eq!(
+        targets(&div)[1..3],
+        ["Specific granules", "Non-specific tertiary granules"]
+    );
 }
 
 #[test]
 fn diameter_uses_the_coco_bbox_then_the_ellipse_box_and_the_scale() {
-    let e = Ellipse { cx: 10.0, cy: 10.0, rx: 5.0, ry: 2.0, rotation: 90.0 };
-    let mut a = Annotation::new(AnnotationId(1), ImageId(1), CategoryId(1), Shape::Ellipse(e));
+    let e = Ellipse {
+        cx: 10.0,
+        cy: 10.0,
+        rx: 5.0,
+        ry: 2.0,
+        rotation: 90.0,
+    };
+    let mut a = Annotation::new(
+        AnnotationId(1),
+        ImageId(1),
+        CategoryId(1),
+        Shape::Ellipse(e),
+    );
     // Tight box 4 × 10 → (4 + 10) / (2 · 2) = 3.5 µm.
     assert!((division::diameter_um(&a, 2.0).unwrap() - 3.5).abs() < 1e-12);
-    a.coco = Some(CocoExtra { bbox: Some([0.0, 0.0, 6.0, 12.0]), ..CocoExtra::default() });
+    a.coco = Some(CocoExtra {
+        bbox: Some([0.0, 0.0, 6.0, 12.0]),
+        ..CocoExtra::default()
+    });
     assert_eq!(division::diameter_um(&a, 2.0), Some(4.5));
 }
 
@@ -137,8 +213,17 @@ fn image_without_granules_uses_pooled_statistics_and_says_so() {
     assert_eq!((c.median, c.average_diameter_sg_pg), (Some(4.0), Some(4.0)));
     assert!(!div.statistics.images[0].pooled);
     assert_eq!(targets(&div)[4..6], ["Empty vesicles", "Vacuoles"]);
-    assert_eq!(div.audit[4].threshold_kind, "average_diameter_sg_pg (pooled)");
-    assert!(div.warnings.iter().any(|w| w.contains("no granules") && w.contains("c.tif")), "{:?}", div.warnings);
+    assert_eq!(
+        div.audit[4].threshold_kind,
+        "average_diameter_sg_pg (pooled)"
+    );
+    assert!(
+        div.warnings
+            .iter()
+            .any(|w| w.contains("no granules") && w.contains("c.tif")),
+        "{:?}",
+        div.warnings
+    );
 }
 
 #[test]
@@ -146,7 +231,10 @@ fn one_granule_class_absent_uses_the_other_mean() {
     let ds = dataset(&[("a.tif", vec![(S, 2.0), (S, 4.0), (EV, 3.5)])]);
     let div = reclassify(&ds, &scale_for(&ds, 1.0), &Rules::default_rules()).unwrap();
     let st = &div.statistics.images[0];
-    assert_eq!((st.mean_primary, st.average_diameter_sg_pg), (None, Some(3.0)));
+    assert_eq!(
+        (st.mean_primary, st.average_diameter_sg_pg),
+        (None, Some(3.0))
+    );
     assert_eq!(targets(&div)[2], "Vacuoles");
     let csv = String::from_utf8(div.statistics.to_csv().unwrap()).unwrap();
     assert!(csv.lines().nth(1).unwrap().contains(",3,3,,3,3"), "{csv}");
@@ -154,17 +242,35 @@ fn one_granule_class_absent_uses_the_other_mean() {
 
 #[test]
 fn missing_scale_rows_default_to_375_with_a_warning_and_fail_when_strict() {
-    let ds = dataset(&[("a.tif", vec![(P, 375.0), (P, 750.0)]), ("b.tif", vec![(P, 375.0)])]);
+    let ds = dataset(&[
+        ("a.tif", vec![(P, 375.0), (P, 750.0)]),
+        ("b.tif", vec![(P, 375.0)]),
+    ]);
     let scale = ScaleTable::from_pairs([("a.tif", 500.0), ("zzz.tif", 400.0)]);
     let div = reclassify(&ds, &scale, &Rules::default_rules()).unwrap();
     assert_eq!(div.statistics.images[1].px_per_um, DEFAULT_PX_PER_UM);
     assert_eq!(div.audit[2].diameter_um, Some(1.0));
     assert!(div.statistics.images[1].scale_defaulted);
-    assert!(div.warnings.iter().any(|w| w.contains("b.tif") && w.contains("375")), "{:?}", div.warnings);
-    assert!(div.warnings.iter().any(|w| w.contains("zzz.tif")), "unused rows are reported: {:?}", div.warnings);
+    assert!(
+        div.warnings
+            .iter()
+            .any(|w| w.contains("b.tif") && w.contains("375")),
+        "{:?}",
+        div.warnings
+    );
+    assert!(
+        div.warnings.iter().any(|w| w.contains("zzz.tif")),
+        "unused rows are reported: {:?}",
+        div.warnings
+    );
     assert_eq!(div.statistics.scale.unused_rows[0].image_name, "zzz.tif");
-    let opts = Options { strict: true, ..Options::default() };
-    let err = reclassify_with(&ds, &scale, &Rules::default_rules(), &opts).unwrap_err().to_string();
+    let opts = Options {
+        strict: true,
+        ..Options::default()
+    };
+    let err = reclassify_with(&ds, &scale, &Rules::default_rules(), &opts)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("b.tif"), "{err}");
 }
 
@@ -172,7 +278,9 @@ fn missing_scale_rows_default_to_375_with_a_warning_and_fail_when_strict() {
 fn already_seven_class_input_is_refused() {
     let mut ds = dataset(&[("a.tif", vec![(P, 1.0), (EV, 2.0)])]);
     ds.categories = LabelSet::seven_class().categories();
-    let err = reclassify(&ds, &scale_for(&ds, 1.0), &Rules::default_rules()).unwrap_err().to_string();
+    let err = reclassify(&ds, &scale_for(&ds, 1.0), &Rules::default_rules())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("already"), "{err}");
     // A divided output fed back in is refused too.
     let ds = dataset(&[("a.tif", vec![(P, 1.0), (EV, 2.0)])]);
@@ -193,27 +301,49 @@ fn categories_are_found_by_name_not_id() {
         a.category_id = CategoryId(renum[&a.category_id.0]);
     }
     let div = reclassify(&ds, &scale_for(&ds, 1.0), &Rules::default_rules()).unwrap();
-    assert_eq!(targets(&div), ["Specific granules", "Non-specific secondary granules", "Emptying vesicles"]);
+    assert_eq!(
+        targets(&div),
+        [
+            "Specific granules",
+            "Non-specific secondary granules",
+            "Emptying vesicles"
+        ]
+    );
 }
 
 #[test]
 fn alternative_rules_fixed_threshold_and_percentile() {
     let fixed = Rules::parse(
-        &division::DEFAULT_RULES_TOML.replace("threshold = \"median\"", "threshold = { fixed_um = 0.3 }"),
+        &division::DEFAULT_RULES_TOML
+            .replace("threshold = \"median\"", "threshold = { fixed_um = 0.3 }"),
         Path::new("fixed.toml"),
     )
     .unwrap();
-    let ds = dataset(&[("a.tif", vec![(P, 100.0), (P, 120.0), (P, 121.0), (S, 400.0)])]);
+    let ds = dataset(&[(
+        "a.tif",
+        vec![(P, 100.0), (P, 120.0), (P, 121.0), (S, 400.0)],
+    )]);
     let div = reclassify(&ds, &scale_for(&ds, 400.0), &fixed).unwrap();
-    assert_eq!(targets(&div)[..3], ["Specific granules", "Specific granules", "Non-specific primary granules"]);
+    assert_eq!(
+        targets(&div)[..3],
+        [
+            "Specific granules",
+            "Specific granules",
+            "Non-specific primary granules"
+        ]
+    );
     assert_eq!(div.audit[0].threshold_kind, "fixed_um");
     let p60 = Rules::parse(
-        &division::DEFAULT_RULES_TOML.replace("threshold = \"median\"", "threshold = { percentile = 60 }"),
+        &division::DEFAULT_RULES_TOML
+            .replace("threshold = \"median\"", "threshold = { percentile = 60 }"),
         Path::new("p60.toml"),
     )
     .unwrap();
     // Granules 1,2,3,4,5,6: rank 0.6 · 5 = 3 → 4.
-    let ds = dataset(&[("a.tif", vec![(P, 1.0), (P, 2.0), (P, 3.0), (S, 4.0), (S, 5.0), (S, 6.0)])]);
+    let ds = dataset(&[(
+        "a.tif",
+        vec![(P, 1.0), (P, 2.0), (P, 3.0), (S, 4.0), (S, 5.0), (S, 6.0)],
+    )]);
     let div = reclassify(&ds, &scale_for(&ds, 1.0), &p60).unwrap();
     assert_eq!(div.audit[3].threshold_um, Some(4.0));
     assert_eq!(div.audit[3].target_class, "Non-specific tertiary granules");
@@ -281,14 +411,28 @@ fn xlsx_and_csv_scale_tables_give_identical_results() {
     let xlsx = dir.path().join("scale.xlsx");
     book.save(&xlsx).unwrap();
     let csv = dir.path().join("scale.csv");
-    std::fs::write(&csv, "image_name,Pixles per microm\na.tif,398.16\nb.tif,401.247\nc.tif,487.287\n").unwrap();
+    std::fs::write(
+        &csv,
+        "image_name,Pixles per microm\na.tif,398.16\nb.tif,401.247\nc.tif,487.287\n",
+    )
+    .unwrap();
     let tx = ScaleTable::load(&xlsx).unwrap();
     let tc = ScaleTable::load(&csv).unwrap();
     assert_eq!(tx.as_map(), tc.as_map());
-    let ds = dataset(&[("a.tif", vec![(P, 30.0), (S, 40.0)]), ("b.tif", vec![(P, 30.0)]), ("c.tif", vec![(EV, 50.0)])]);
-    let (dx, dc) = (reclassify(&ds, &tx, &Rules::default_rules()).unwrap(), reclassify(&ds, &tc, &Rules::default_rules()).unwrap());
+    let ds = dataset(&[
+        ("a.tif", vec![(P, 30.0), (S, 40.0)]),
+        ("b.tif", vec![(P, 30.0)]),
+        ("c.tif", vec![(EV, 50.0)]),
+    ]);
+    let (dx, dc) = (
+        reclassify(&ds, &tx, &Rules::default_rules()).unwrap(),
+        reclassify(&ds, &tc, &Rules::default_rules()).unwrap(),
+    );
     assert_eq!(dx.audit, dc.audit);
-    assert_eq!(dx.statistics.to_csv().unwrap(), dc.statistics.to_csv().unwrap());
+    assert_eq!(
+        dx.statistics.to_csv().unwrap(),
+        dc.statistics.to_csv().unwrap()
+    );
 }
 
 #[test]
@@ -315,11 +459,26 @@ fn published_scale_xlsx_matches_its_csv() {
 
 fn snapshot_fixture() -> division::Division {
     let ds = dataset(&[
-        ("neutrophil_000.tif", vec![(P, 120.0), (P, 180.0), (S, 150.0), (S, 260.0), (EV, 160.0), (EV, 300.0), (EG, 200.0)]),
-        ("neutrophil_001.tif", vec![(P, 90.0), (S, 100.0), (S, 130.0), (EV, 110.0)]),
+        (
+            "neutrophil_000.tif",
+            vec![
+                (P, 120.0),
+                (P, 180.0),
+                (S, 150.0),
+                (S, 260.0),
+                (EV, 160.0),
+                (EV, 300.0),
+                (EG, 200.0),
+            ],
+        ),
+        (
+            "neutrophil_001.tif",
+            vec![(P, 90.0), (S, 100.0), (S, 130.0), (EV, 110.0)],
+        ),
         ("neutrophil_002.tif", vec![(EV, 150.0), (EG, 90.0)]),
     ]);
-    let scale = ScaleTable::from_pairs([("neutrophil_000.tif", 400.0), ("neutrophil_001.tif", 500.0)]);
+    let scale =
+        ScaleTable::from_pairs([("neutrophil_000.tif", 400.0), ("neutrophil_001.tif", 500.0)]);
     reclassify(&ds, &scale, &Rules::default_rules()).unwrap()
 }
 
@@ -347,10 +506,19 @@ fn statistics_xlsx_reads_back() {
     let bytes = div.statistics.to_xlsx().unwrap();
     let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).unwrap();
     let range = book.worksheet_range("statistics").unwrap();
-    let header: Vec<String> = range.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
+    let header: Vec<String> = range
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     assert_eq!(header, division::STATS_CSV_HEADER);
     assert_eq!(range.height(), 4);
-    assert_eq!(range.get((1, 4)).unwrap().as_f64(), div.statistics.images[0].median);
+    assert_eq!(
+        range.get((1, 4)).unwrap().as_f64(),
+        div.statistics.images[0].median
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -425,7 +593,10 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 /// A minimal CVAT reader for these tests: images, ellipses and boxes with their byte spans.
 fn read_cvat(xml: &str) -> Dataset {
     let four = LabelSet::four_class();
-    let mut ds = Dataset { categories: four.categories(), ..Dataset::default() };
+    let mut ds = Dataset {
+        categories: four.categories(),
+        ..Dataset::default()
+    };
     let mut pos = 0;
     let mut image_id = ImageId(0);
     let mut n = 0;
@@ -437,19 +608,43 @@ fn read_cvat(xml: &str) -> Dataset {
         let kind = tag[1..].split([' ', '>', '/']).next().unwrap();
         if kind == "image" {
             image_id = ImageId(attr(tag, "id").unwrap().parse().unwrap());
-            ds.images.push(Image { file_name: attr(tag, "name").unwrap(), ..image(image_id.0, "") });
+            ds.images.push(Image {
+                file_name: attr(tag, "name").unwrap(),
+                ..image(image_id.0, "")
+            });
         } else if kind == "ellipse" || kind == "box" {
-            let end = if tag.ends_with("/>") { tag_end } else { tag_end + xml[tag_end..].find(&format!("</{kind}>")).unwrap() + kind.len() + 3 };
-            let shape = if kind == "ellipse" {
-                Shape::Ellipse(Ellipse { cx: f("cx"), cy: f("cy"), rx: f("rx"), ry: f("ry"), rotation: attr(tag, "rotation").map_or(0.0, |r| r.parse().unwrap()) })
+            let end = if tag.ends_with("/>") {
+                tag_end
             } else {
-                Shape::Box(BoxShape { xtl: f("xtl"), ytl: f("ytl"), xbr: f("xbr"), ybr: f("ybr"), rotation: 0.0 })
+                tag_end + xml[tag_end..].find(&format!("</{kind}>")).unwrap() + kind.len() + 3
+            };
+            let shape = if kind == "ellipse" {
+                Shape::Ellipse(Ellipse {
+                    cx: f("cx"),
+                    cy: f("cy"),
+                    rx: f("rx"),
+                    ry: f("ry"),
+                    rotation: attr(tag, "rotation").map_or(0.0, |r| r.parse().unwrap()),
+                })
+            } else {
+                Shape::Box(BoxShape {
+                    xtl: f("xtl"),
+                    ytl: f("ytl"),
+                    xbr: f("xbr"),
+                    ybr: f("ybr"),
+                    rotation: 0.0,
+                })
             };
             n += 1;
             let cat = four.by_name(&attr(tag, "label").unwrap()).unwrap().id;
             let mut a = Annotation::new(AnnotationId(n), image_id, cat, shape);
             let (line, column) = neutrostruct::error::line_col(xml.as_bytes(), start);
-            a.loc = Some(SourceLoc { line, column, start, end });
+            a.loc = Some(SourceLoc {
+                line,
+                column,
+                start,
+                end,
+            });
             ds.annotations.push(a);
         }
         pos = tag_end;
@@ -471,7 +666,15 @@ fn coco_from(cvat: &Dataset) -> Dataset {
         a.loc = None;
         let b = a.shape.bbox().unwrap();
         let (x0, y0) = (b[0].round(), b[1].round());
-        a.coco = Some(CocoExtra { bbox: Some([x0, y0, (b[0] + b[2]).round() - x0, (b[1] + b[3]).round() - y0]), ..CocoExtra::default() });
+        a.coco = Some(CocoExtra {
+            bbox: Some([
+                x0,
+                y0,
+                (b[0] + b[2]).round() - x0,
+                (b[1] + b[3]).round() - y0,
+            ]),
+            ..CocoExtra::default()
+        });
     }
     ds.annotations.reverse();
     ds
@@ -513,9 +716,17 @@ fn cvat_update_relabels_shape_for_shape_and_keeps_every_other_byte() {
         .zip(&div.audit)
         .map(|(a, r)| (format!("{:?}", a.shape), r.target_class.clone()))
         .collect();
-    let expected: Vec<String> = cvat.annotations.iter().map(|a| by_geom[&format!("{:?}", a.shape)].clone()).collect();
+    let expected: Vec<String> = cvat
+        .annotations
+        .iter()
+        .map(|a| by_geom[&format!("{:?}", a.shape)].clone())
+        .collect();
     assert_eq!(relabelled, expected);
-    assert!(expected.iter().any(|t| t == "Vacuoles") && expected.iter().any(|t| t == "Specific granules"), "{expected:?}");
+    assert!(
+        expected.iter().any(|t| t == "Vacuoles")
+            && expected.iter().any(|t| t == "Specific granules"),
+        "{expected:?}"
+    );
     assert_eq!(without_labels(&out), without_labels(CVAT));
     // The label declarations are the 7-class set in CVAT's layout.
     assert!(out.contains(
@@ -530,8 +741,14 @@ fn cvat_update_relabels_shape_for_shape_and_keeps_every_other_byte() {
 }
 
 fn read_cvat_labels(xml: &str) -> Vec<String> {
-    xml.match_indices("<ellipse ").chain(xml.match_indices("<box "))
-        .map(|(i, _)| (i, attr(&xml[i..i + xml[i..].find('>').unwrap()], "label").unwrap()))
+    xml.match_indices("<ellipse ")
+        .chain(xml.match_indices("<box "))
+        .map(|(i, _)| {
+            (
+                i,
+                attr(&xml[i..i + xml[i..].find('>').unwrap()], "label").unwrap(),
+            )
+        })
         .collect::<std::collections::BTreeMap<_, _>>()
         .into_values()
         .collect()
@@ -565,7 +782,11 @@ fn cvat_update_reports_unmatched_and_double_matched_shapes() {
     let mut coco = coco_from(&clean);
     // The Secondary box in COCO is labelled Empty vesicles: same place, other class → no partner.
     let four = LabelSet::four_class();
-    let box_id = coco.annotations.iter().position(|a| matches!(a.shape, Shape::Box(_))).unwrap();
+    let box_id = coco
+        .annotations
+        .iter()
+        .position(|a| matches!(a.shape, Shape::Box(_)))
+        .unwrap();
     coco.annotations[box_id].category_id = four.by_name(EV).unwrap().id;
     let scale = ScaleTable::from_pairs([("a.tif", 40.0), ("b.tif", 40.0)]);
     let div = reclassify(&coco, &scale, &Rules::default_rules()).unwrap();
@@ -577,10 +798,16 @@ fn cvat_update_reports_unmatched_and_double_matched_shapes() {
     assert_eq!(lines(&report.unmatched), [box_line, extra_line]);
     let first_line = xml[..xml.find("cx=\"100.00\"").unwrap()].lines().count() as u32;
     assert_eq!(lines(&report.conflicts), [first_line, extra_line + 2]);
-    assert!(report.conflicts.iter().all(|c| c.partner.is_some() && c.image == "a.tif"));
+    assert!(report
+        .conflicts
+        .iter()
+        .all(|c| c.partner.is_some() && c.image == "a.tif"));
     let errors = report.errors();
     assert_eq!(errors.len(), 4);
-    assert!(errors[0].starts_with(&format!("line {first_line}: image \"a.tif\", ellipse")), "{errors:?}");
+    assert!(
+        errors[0].starts_with(&format!("line {first_line}: image \"a.tif\", ellipse")),
+        "{errors:?}"
+    );
     assert_eq!(report.matched, 5);
 }
 
@@ -591,7 +818,10 @@ fn cvat_update_reports_unmatched_and_double_matched_shapes() {
 fn plots_render_as_svg_and_png() {
     let div = snapshot_fixture();
     let dir = tempfile::tempdir().unwrap();
-    for format in [division::plots::PlotFormat::Svg, division::plots::PlotFormat::Png] {
+    for format in [
+        division::plots::PlotFormat::Svg,
+        division::plots::PlotFormat::Png,
+    ] {
         let rep = division::plots::write_plots(&div.statistics, dir.path(), format).unwrap();
         assert_eq!(rep.files.len(), 4);
         for f in &rep.files {
@@ -621,10 +851,26 @@ fn published_size() -> (Dataset, ScaleTable) {
     let names: Vec<String> = (0..93).map(|i| format!("neutrophil_{i:03}.tif")).collect();
     let images: Vec<(&str, Vec<(&str, f64)>)> = names
         .iter()
-        .map(|n| (n.as_str(), (0..261).map(|_| (classes[(rnd() % 10).min(3) as usize], 20.0 + (rnd() % 1000) as f64 / 10.0)).collect()))
+        .map(|n| {
+            (
+                n.as_str(),
+                (0..261)
+                    .map(|_| {
+                        (
+                            classes[(rnd() % 10).min(3) as usize],
+                            20.0 + (rnd() % 1000) as f64 / 10.0,
+                        )
+                    })
+                    .collect(),
+            )
+        })
         .collect();
     let ds = dataset(&images);
-    let scale = ScaleTable::from_pairs(names.iter().map(|n| (n.clone(), 375.0 + (n.len() % 7) as f64 * 10.0)));
+    let scale = ScaleTable::from_pairs(
+        names
+            .iter()
+            .map(|n| (n.clone(), 375.0 + (n.len() % 7) as f64 * 10.0)),
+    );
     (ds, scale)
 }
 
@@ -636,7 +882,12 @@ fn division_of_a_published_size_dataset_is_fast() {
     let t = std::time::Instant::now();
     let div = reclassify(&ds, &scale, &rules).unwrap();
     let took = t.elapsed();
-    eprintln!("division of {} annotations in {} images: {:?}", ds.annotations.len(), ds.images.len(), took);
+    eprintln!(
+        "division of {} annotations in {} images: {:?}",
+        ds.annotations.len(),
+        ds.images.len(),
+        took
+    );
     assert_eq!(div.audit.len(), ds.annotations.len());
     assert!(took.as_secs_f64() < 10.0, "{took:?}");
 }

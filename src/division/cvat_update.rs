@@ -41,10 +41,22 @@ pub struct ShapeIssue {
 
 impl fmt::Display for ShapeIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: image {:?}, {} #{} ({:?}): ", self.line, self.image, self.kind, self.shape, self.label)?;
+        write!(
+            f,
+            "line {}: image {:?}, {} #{} ({:?}): ",
+            self.line, self.image, self.kind, self.shape, self.label
+        )?;
         match self.partner {
-            Some(p) => write!(f, "wants COCO annotation {p} (IoU {:.3}), which another shape also wants", self.best_iou),
-            None if self.best_iou > 0.0 => write!(f, "no COCO annotation of this label overlaps it with IoU ≥ {MIN_IOU} (best {:.3})", self.best_iou),
+            Some(p) => write!(
+                f,
+                "wants COCO annotation {p} (IoU {:.3}), which another shape also wants",
+                self.best_iou
+            ),
+            None if self.best_iou > 0.0 => write!(
+                f,
+                "no COCO annotation of this label overlaps it with IoU ≥ {MIN_IOU} (best {:.3})",
+                self.best_iou
+            ),
             None => write!(f, "no COCO annotation of this image and label overlaps it"),
         }
     }
@@ -109,10 +121,15 @@ fn basename(n: &str) -> &str {
 /// (`loc`). Returns the new bytes and the matching report; when the report is not
 /// [`MatchReport::is_ok`], the problem shapes keep their old label and the caller must not
 /// publish the bytes.
-pub fn update_cvat(cvat_bytes: &[u8], cvat_ds: &Dataset, division: &Division) -> Result<(Vec<u8>, MatchReport)> {
+pub fn update_cvat(
+    cvat_bytes: &[u8],
+    cvat_ds: &Dataset,
+    division: &Division,
+) -> Result<(Vec<u8>, MatchReport)> {
     let cvat_path = Path::new("CVAT XML");
     let coco = &division.dataset;
-    let source_keys: std::collections::HashSet<String> = division.source_classes.iter().map(|c| loose(c)).collect();
+    let source_keys: std::collections::HashSet<String> =
+        division.source_classes.iter().map(|c| loose(c)).collect();
     let target_only: Vec<&str> = coco
         .categories
         .iter()
@@ -120,7 +137,11 @@ pub fn update_cvat(cvat_bytes: &[u8], cvat_ds: &Dataset, division: &Division) ->
         .filter(|n| !source_keys.contains(&loose(n)))
         .collect();
     let cvat_label = |id| cvat_ds.category(id).map_or("", |c| c.name.as_str());
-    if let Some(a) = cvat_ds.annotations.iter().find(|a| target_only.iter().any(|t| loose(t) == loose(cvat_label(a.category_id)))) {
+    if let Some(a) = cvat_ds.annotations.iter().find(|a| {
+        target_only
+            .iter()
+            .any(|t| loose(t) == loose(cvat_label(a.category_id)))
+    }) {
         return Err(Error::invalid(
             cvat_path,
             format!(
@@ -132,7 +153,12 @@ pub fn update_cvat(cvat_bytes: &[u8], cvat_ds: &Dataset, division: &Division) ->
     }
 
     // COCO side: per image, a grid of (label key, box, audit index).
-    let coco_img_index: HashMap<_, _> = coco.images.iter().enumerate().map(|(i, im)| (im.id, i)).collect();
+    let coco_img_index: HashMap<_, _> = coco
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, im)| (im.id, i))
+        .collect();
     let mut by_name: HashMap<&str, usize> = HashMap::new();
     let mut by_base: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, im) in coco.images.iter().enumerate() {
@@ -147,26 +173,39 @@ pub fn update_cvat(cvat_bytes: &[u8], cvat_ds: &Dataset, division: &Division) ->
     let mut cands: Vec<Cand> = Vec::new();
     let mut grid: HashMap<(usize, i64, i64), Vec<usize>> = HashMap::new();
     for (k, (a, row)) in coco.annotations.iter().zip(&division.audit).enumerate() {
-        let (Some(&img), Some(b)) = (coco_img_index.get(&a.image_id), measure_box(a)) else { continue };
+        let (Some(&img), Some(b)) = (coco_img_index.get(&a.image_id), measure_box(a)) else {
+            continue;
+        };
         let ci = cands.len();
-        cands.push(Cand { key: loose(&row.source_class), bbox: b, audit: k });
+        cands.push(Cand {
+            key: loose(&row.source_class),
+            bbox: b,
+            audit: k,
+        });
         for (x, y) in cells(&b) {
             grid.entry((img, x, y)).or_default().push(ci);
         }
     }
 
     // CVAT side: best partner of each shape.
-    let cvat_img: HashMap<_, _> = cvat_ds.images.iter().map(|im| (im.id, im.file_name.as_str())).collect();
+    let cvat_img: HashMap<_, _> = cvat_ds
+        .images
+        .iter()
+        .map(|im| (im.id, im.file_name.as_str()))
+        .collect();
     let mut report = MatchReport::default();
     let mut wants: Vec<(usize, Option<usize>, f64)> = Vec::with_capacity(cvat_ds.annotations.len());
     let mut stamp = vec![usize::MAX; cands.len()];
     let mut missing_images = std::collections::BTreeSet::new();
     for (si, s) in cvat_ds.annotations.iter().enumerate() {
         let name = cvat_img.get(&s.image_id).copied().unwrap_or("");
-        let img = by_name.get(name).copied().or_else(|| match by_base.get(basename(name)) {
-            Some(v) if v.len() == 1 => Some(v[0]),
-            _ => None,
-        });
+        let img = by_name
+            .get(name)
+            .copied()
+            .or_else(|| match by_base.get(basename(name)) {
+                Some(v) if v.len() == 1 => Some(v[0]),
+                _ => None,
+            });
         let box_ = match &s.shape {
             Shape::Tag => None,
             sh => sh.bbox(),
@@ -181,7 +220,10 @@ pub fn update_cvat(cvat_bytes: &[u8], cvat_ds: &Dataset, division: &Division) ->
         let key = loose(cvat_label(s.category_id));
         let mut best: Option<(usize, f64)> = None;
         for cell in cells(&b) {
-            for &ci in grid.get(&(img, cell.0, cell.1)).map_or(&[][..], |v| v.as_slice()) {
+            for &ci in grid
+                .get(&(img, cell.0, cell.1))
+                .map_or(&[][..], |v| v.as_slice())
+            {
                 if stamp[ci] == si || cands[ci].key != key {
                     continue;
                 }
@@ -189,7 +231,12 @@ pub fn update_cvat(cvat_bytes: &[u8], cvat_ds: &Dataset, division: &Division) ->
                 let v = iou(&b, &cands[ci].bbox);
                 let better = match best {
                     None => true,
-                    Some((bi, bv)) => v > bv || (v == bv && coco.annotations[cands[ci].audit].id < coco.annotations[cands[bi].audit].id),
+                    Some((bi, bv)) => {
+                        v > bv
+                            || (v == bv
+                                && coco.annotations[cands[ci].audit].id
+                                    < coco.annotations[cands[bi].audit].id)
+                    }
                 };
                 if better {
                     best = Some((ci, v));
@@ -225,18 +272,30 @@ pub fn update_cvat(cvat_bytes: &[u8], cvat_ds: &Dataset, division: &Division) ->
         };
         match p {
             None => report.unmatched.push(issue(None)),
-            Some(ci) if demand.get(&ci).copied().unwrap_or(0) > 1 => {
-                report.conflicts.push(issue(Some(coco.annotations[cands[ci].audit].id)))
-            }
+            Some(ci) if demand.get(&ci).copied().unwrap_or(0) > 1 => report
+                .conflicts
+                .push(issue(Some(coco.annotations[cands[ci].audit].id))),
             Some(ci) => {
                 taken[ci] = true;
                 report.matched += 1;
                 let loc = s.loc.ok_or_else(|| {
-                    Error::invalid(cvat_path, format!("shape {} has no source position; read the CVAT file with positions", s.id))
+                    Error::invalid(
+                        cvat_path,
+                        format!(
+                            "shape {} has no source position; read the CVAT file with positions",
+                            s.id
+                        ),
+                    )
                 })?;
-                let (vs, ve) = label_value_span(cvat_bytes, loc.start, loc.end).ok_or_else(|| {
-                    Error::parse(cvat_path, loc.line, loc.column, format!("shape {}: no label=\"…\" attribute in its start tag", s.id))
-                })?;
+                let (vs, ve) =
+                    label_value_span(cvat_bytes, loc.start, loc.end).ok_or_else(|| {
+                        Error::parse(
+                            cvat_path,
+                            loc.line,
+                            loc.column,
+                            format!("shape {}: no label=\"…\" attribute in its start tag", s.id),
+                        )
+                    })?;
                 let quote = cvat_bytes[vs - 1];
                 let target = &division.audit[cands[ci].audit].target_class;
                 edits.push((vs, ve, escape_attr(target, quote)));
@@ -246,7 +305,9 @@ pub fn update_cvat(cvat_bytes: &[u8], cvat_ds: &Dataset, division: &Division) ->
     for (ci, c) in cands.iter().enumerate() {
         if !taken[ci] {
             let a = &coco.annotations[c.audit];
-            report.unmatched_coco.push((division.audit[c.audit].image_name.clone(), a.id));
+            report
+                .unmatched_coco
+                .push((division.audit[c.audit].image_name.clone(), a.id));
         }
     }
     edits.extend(labels_edits(cvat_bytes, coco)?);
@@ -255,7 +316,10 @@ pub fn update_cvat(cvat_bytes: &[u8], cvat_ds: &Dataset, division: &Division) ->
     let mut pos = 0;
     for (s, e, text) in edits {
         if s < pos {
-            return Err(Error::invalid(cvat_path, format!("overlapping edits at byte {s}: shape spans overlap the <meta> block")));
+            return Err(Error::invalid(
+                cvat_path,
+                format!("overlapping edits at byte {s}: shape spans overlap the <meta> block"),
+            ));
         }
         out.extend_from_slice(&cvat_bytes[pos..s]);
         out.extend_from_slice(text.as_bytes());
@@ -312,7 +376,9 @@ fn label_value_span(b: &[u8], start: usize, end: usize) -> Option<(usize, usize)
 }
 
 fn escape_text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn escape_attr(s: &str, quote: u8) -> String {
@@ -325,22 +391,38 @@ fn escape_attr(s: &str, quote: u8) -> String {
 }
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 /// Replacements of every `<labels>…</labels>` block inside `<meta>` by the target classes.
 fn labels_edits(b: &[u8], coco: &Dataset) -> Result<Vec<(usize, usize, String)>> {
-    let Some(ms) = find(b, b"<meta>", 0) else { return Ok(Vec::new()) };
+    let Some(ms) = find(b, b"<meta>", 0) else {
+        return Ok(Vec::new());
+    };
     let me = find(b, b"</meta>", ms).unwrap_or(b.len());
     let mut out = Vec::new();
     let mut from = ms;
     while let Some(ls) = find(b, b"<labels>", from).filter(|&p| p < me) {
         let le = find(b, b"</labels>", ls)
             .filter(|&p| p < me)
-            .ok_or_else(|| Error::invalid(Path::new("CVAT XML"), "<labels> without </labels> in <meta>"))?
+            .ok_or_else(|| {
+                Error::invalid(
+                    Path::new("CVAT XML"),
+                    "<labels> without </labels> in <meta>",
+                )
+            })?
             + b"</labels>".len();
-        let line_start = b[..ls].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
-        let indent = String::from_utf8_lossy(&b[line_start..ls]).chars().take_while(|c| c.is_whitespace()).collect::<String>();
+        let line_start = b[..ls]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |p| p + 1);
+        let indent = String::from_utf8_lossy(&b[line_start..ls])
+            .chars()
+            .take_while(|c| c.is_whitespace())
+            .collect::<String>();
         let mut s = String::from("<labels>\n");
         for c in &coco.categories {
             let i1 = format!("{indent}  ");
@@ -350,7 +432,10 @@ fn labels_edits(b: &[u8], coco: &Dataset) -> Result<Vec<(usize, usize, String)>>
             if let Some(col) = c.color {
                 s.push_str(&format!("{i2}<color>{}</color>\n", col.to_hex()));
             }
-            s.push_str(&format!("{i2}<type>{}</type>\n", escape_text(c.kind.as_deref().unwrap_or("ellipse"))));
+            s.push_str(&format!(
+                "{i2}<type>{}</type>\n",
+                escape_text(c.kind.as_deref().unwrap_or("ellipse"))
+            ));
             s.push_str(&format!("{i2}<attributes>\n{i2}</attributes>\n"));
             s.push_str(&format!("{i1}</label>\n"));
         }

@@ -13,7 +13,9 @@ pub mod scale;
 pub mod stats;
 
 pub use cvat_update::{update_cvat, MatchReport, ShapeIssue};
-pub use rules::{CmpOp, Condition, Rule, Rules, Statistic, Threshold, ThresholdKind, DEFAULT_RULES_TOML};
+pub use rules::{
+    CmpOp, Condition, Rule, Rules, Statistic, Threshold, ThresholdKind, DEFAULT_RULES_TOML,
+};
 pub use scale::{ResolvedScale, ScaleEntry, ScaleTable, DEFAULT_PX_PER_UM};
 pub use stats::{diameter_um, measure_box, ImageStats, Statistics, STATS_CSV_HEADER};
 
@@ -23,8 +25,15 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Exact header of the audit CSV (DESIGN §2).
-pub const AUDIT_CSV_HEADER: [&str; 7] =
-    ["annotation_id", "image_name", "source_class", "diameter_um", "threshold_um", "threshold_kind", "target_class"];
+pub const AUDIT_CSV_HEADER: [&str; 7] = [
+    "annotation_id",
+    "image_name",
+    "source_class",
+    "diameter_um",
+    "threshold_um",
+    "threshold_kind",
+    "target_class",
+];
 
 /// How to run the division.
 #[derive(Clone, Debug, Default)]
@@ -72,7 +81,12 @@ pub struct Division {
 
 /// Per-image statistics only (the `stats` command): resolves the scale table against the
 /// dataset (375 px/µm for missing images, an error when `opts.strict`).
-pub fn compute_statistics(ds: &Dataset, scale: &ScaleTable, rules: &Rules, opts: &Options) -> Result<Statistics> {
+pub fn compute_statistics(
+    ds: &Dataset,
+    scale: &ScaleTable,
+    rules: &Rules,
+    opts: &Options,
+) -> Result<Statistics> {
     let resolved = scale.resolve(ds, opts.strict)?;
     Statistics::compute(ds, &resolved, rules, input_name(opts))
 }
@@ -83,11 +97,25 @@ pub fn reclassify(ds: &Dataset, scale: &ScaleTable, rules: &Rules) -> Result<Div
 }
 
 /// Divides a 4-class dataset: statistics per image, then each annotation's class by the rules.
-pub fn reclassify_with(ds: &Dataset, scale: &ScaleTable, rules: &Rules, opts: &Options) -> Result<Division> {
+pub fn reclassify_with(
+    ds: &Dataset,
+    scale: &ScaleTable,
+    rules: &Rules,
+    opts: &Options,
+) -> Result<Division> {
     let input = input_name(opts);
     let statistics = compute_statistics(ds, scale, rules, opts)?;
-    let names: HashMap<ImageId, &str> = ds.images.iter().map(|im| (im.id, im.file_name.as_str())).collect();
-    let target_ids: HashMap<&str, CategoryId> = rules.target.classes.iter().map(|c| (c.name.as_str(), c.id)).collect();
+    let names: HashMap<ImageId, &str> = ds
+        .images
+        .iter()
+        .map(|im| (im.id, im.file_name.as_str()))
+        .collect();
+    let target_ids: HashMap<&str, CategoryId> = rules
+        .target
+        .classes
+        .iter()
+        .map(|c| (c.name.as_str(), c.id))
+        .collect();
     // One threshold value per (image, source class): rules of a class share their threshold.
     let mut cache: HashMap<(ImageId, &str), Option<(f64, bool)>> = HashMap::new();
     let mut out = ds.clone();
@@ -96,7 +124,13 @@ pub fn reclassify_with(ds: &Dataset, scale: &ScaleTable, rules: &Rules, opts: &O
     for a in out.annotations.iter_mut() {
         let image_name = names.get(&a.image_id).copied().unwrap_or_default();
         let source = statistics.class_of.get(&a.category_id).ok_or_else(|| {
-            Error::invalid(input, format!("annotation {} has category {}, which the dataset does not declare", a.id, a.category_id))
+            Error::invalid(
+                input,
+                format!(
+                    "annotation {} has category {}, which the dataset does not declare",
+                    a.id, a.category_id
+                ),
+            )
         })?;
         let d = diameter_um(a, statistics.scale.get(a.image_id));
         let mut row = AuditRow {
@@ -134,7 +168,11 @@ pub fn reclassify_with(ds: &Dataset, scale: &ScaleTable, rules: &Rules, opts: &O
                         Error::invalid(input, format!("annotation {} ({source}, image {image_name}) has no measurable box, so no diameter", a.id))
                     })?;
                     row.threshold_um = Some(t);
-                    row.threshold_kind = if pooled { format!("{threshold} (pooled)") } else { threshold.to_string() };
+                    row.threshold_kind = if pooled {
+                        format!("{threshold} (pooled)")
+                    } else {
+                        threshold.to_string()
+                    };
                     if op.holds(d, t) {
                         chosen = Some(r);
                         break;
@@ -146,17 +184,37 @@ pub fn reclassify_with(ds: &Dataset, scale: &ScaleTable, rules: &Rules, opts: &O
         let rule = chosen.ok_or_else(|| {
             Error::invalid(input, format!("annotation {} ({source}, image {image_name}): no rule applies (diameter {d:?})", a.id))
         })?;
-        let id = target_ids.get(rule.target.as_str()).copied().ok_or_else(|| {
-            Error::invalid(&rules.path, format!("target class {:?} is not in the target label set", rule.target))
-        })?;
+        let id = target_ids
+            .get(rule.target.as_str())
+            .copied()
+            .ok_or_else(|| {
+                Error::invalid(
+                    &rules.path,
+                    format!(
+                        "target class {:?} is not in the target label set",
+                        rule.target
+                    ),
+                )
+            })?;
         a.category_id = id;
         row.target_class = rule.target.clone();
         row.target_id = id;
         audit.push(row);
     }
     let warnings = statistics.warnings.clone();
-    let source_classes = rules.source.classes.iter().map(|c| c.name.clone()).collect();
-    Ok(Division { dataset: out, statistics, audit, warnings, source_classes })
+    let source_classes = rules
+        .source
+        .classes
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    Ok(Division {
+        dataset: out,
+        statistics,
+        audit,
+        warnings,
+        source_classes,
+    })
 }
 
 fn input_name(opts: &Options) -> &Path {
@@ -184,7 +242,8 @@ pub fn audit_csv(rows: &[AuditRow]) -> Result<Vec<u8>> {
         ])
         .map_err(e)?;
     }
-    w.into_inner().map_err(|e| Error::Usage(format!("writing audit CSV: {e}")))
+    w.into_inner()
+        .map_err(|e| Error::Usage(format!("writing audit CSV: {e}")))
 }
 
 impl Division {

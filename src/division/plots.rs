@@ -78,8 +78,18 @@ pub fn system_font() -> Option<&'static Path> {
 type DrawErr<DB> = DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>;
 
 /// One line of text at a pixel position; for SVG this needs no font (the viewer draws it).
-fn label<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, text: &str, pos: (i32, i32), size: f64, colour: RGBColor) -> Result<(), DrawErr<DB>> {
-    root.draw_text(text, &TextStyle::from((FAMILY, size).into_font()).color(&colour), pos)
+fn label<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &str,
+    pos: (i32, i32),
+    size: f64,
+    colour: RGBColor,
+) -> Result<(), DrawErr<DB>> {
+    root.draw_text(
+        text,
+        &TextStyle::from((FAMILY, size).into_font()).color(&colour),
+        pos,
+    )
 }
 
 /// Histogram of one image's granule diameters with the median and the vacuole threshold.
@@ -94,7 +104,13 @@ fn draw_histogram<DB: DrawingBackend>(
     root.fill(&WHITE)?;
     let max_d = diameters.iter().copied().fold(0.0f64, f64::max);
     let lines = [s.median, s.average_diameter_sg_pg];
-    let x_max = lines.iter().flatten().copied().fold(max_d, f64::max).max(1e-3) * 1.08;
+    let x_max = lines
+        .iter()
+        .flatten()
+        .copied()
+        .fold(max_d, f64::max)
+        .max(1e-3)
+        * 1.08;
     let bins = 30usize;
     let width = x_max / bins as f64;
     let mut counts = vec![0u32; bins];
@@ -109,36 +125,83 @@ fn draw_histogram<DB: DrawingBackend>(
     }
     let mut chart = builder.build_cartesian_2d(0.0..x_max, 0u32..y_max)?;
     let mut mesh = chart.configure_mesh();
-    mesh.disable_x_mesh().light_line_style(WHITE.mix(0.0));
+    mesh.disable_x_mesh().light_line_style(WHITE);
     if mesh_text {
-        mesh.x_desc("diameter d (µm)").y_desc("granules").label_style((FAMILY, 14)).axis_desc_style((FAMILY, 15));
+        mesh.x_desc("diameter d (µm)")
+            .y_desc("granules")
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 15));
     } else {
-        mesh.x_labels(0).y_labels(0);
+        // No font metrics: keep the ticks, make their labels invisible (never rasterised).
+        mesh.label_style(TextStyle::from((FAMILY, 12).into_font()).color(&TRANSPARENT));
     }
     mesh.draw()?;
-    chart.draw_series(counts.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| {
-        let x0 = i as f64 * width;
-        Rectangle::new([(x0, 0), (x0 + width, c)], BAR_COLOUR.filled())
-    }))?;
-    for (v, colour) in [(s.median, MEDIAN_COLOUR), (s.average_diameter_sg_pg, THRESHOLD_COLOUR)] {
+    chart.draw_series(
+        counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(i, &c)| {
+                let x0 = i as f64 * width;
+                Rectangle::new([(x0, 0), (x0 + width, c)], BAR_COLOUR.filled())
+            }),
+    )?;
+    for (v, colour) in [
+        (s.median, MEDIAN_COLOUR),
+        (s.average_diameter_sg_pg, THRESHOLD_COLOUR),
+    ] {
         if let Some(v) = v {
-            chart.draw_series(std::iter::once(PathElement::new(vec![(v, 0), (v, y_max)], colour.stroke_width(3))))?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(v, 0), (v, y_max)],
+                colour.stroke_width(3),
+            )))?;
         }
     }
     if text {
-        let pooled = if s.pooled { " — no granules: pooled statistics" } else { "" };
-        label(&root, &format!("{} — {} granules, {} px/µm{pooled}", s.image_name, s.granules, s.px_per_um), (20, 12), 18.0, BLACK)?;
+        let pooled = if s.pooled {
+            " — no granules: pooled statistics"
+        } else {
+            ""
+        };
+        label(
+            &root,
+            &format!(
+                "{} — {} granules, {} px/µm{pooled}",
+                s.image_name, s.granules, s.px_per_um
+            ),
+            (20, 6),
+            18.0,
+            BLACK,
+        )?;
         let f = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4} µm"));
-        let (w, _) = root.dim_in_pixel();
-        let x = w as i32 - 330;
-        label(&root, &format!("median {}", f(s.median)), (x, 58), 15.0, MEDIAN_COLOUR)?;
-        label(&root, &format!("vacuole threshold {}", f(s.average_diameter_sg_pg)), (x, 78), 15.0, THRESHOLD_COLOUR)?;
+        label(
+            &root,
+            &format!("▌median {}", f(s.median)),
+            (80, 30),
+            15.0,
+            MEDIAN_COLOUR,
+        )?;
+        label(
+            &root,
+            &format!(
+                "▌vacuole threshold (average_diameter_sg_pg) {}",
+                f(s.average_diameter_sg_pg)
+            ),
+            (300, 30),
+            15.0,
+            THRESHOLD_COLOUR,
+        )?;
     }
     root.present()
 }
 
 /// Median and vacuole threshold of every image, in table order.
-fn draw_overview<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, images: &[ImageStats], text: bool, mesh_text: bool) -> Result<(), DrawErr<DB>> {
+fn draw_overview<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    images: &[ImageStats],
+    text: bool,
+    mesh_text: bool,
+) -> Result<(), DrawErr<DB>> {
     root.fill(&WHITE)?;
     let y_max = images
         .iter()
@@ -155,11 +218,24 @@ fn draw_overview<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, images: &[Ima
     }
     let mut chart = builder.build_cartesian_2d(-0.5..n - 0.5, 0.0..y_max)?;
     let mut mesh = chart.configure_mesh();
-    mesh.disable_x_mesh();
+    let int_label = |x: &f64| {
+        if x.fract() == 0.0 {
+            format!("{x:.0}")
+        } else {
+            String::new()
+        }
+    };
+    mesh.disable_x_mesh()
+        .light_line_style(WHITE)
+        .x_label_formatter(&int_label);
     if mesh_text {
-        mesh.x_desc("image (table order)").y_desc("diameter (µm)").label_style((FAMILY, 14)).axis_desc_style((FAMILY, 15));
+        mesh.x_desc("image (table order)")
+            .y_desc("diameter (µm)")
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 15));
     } else {
-        mesh.x_labels(0).y_labels(0);
+        // No font metrics: keep the ticks, make their labels invisible (never rasterised).
+        mesh.label_style(TextStyle::from((FAMILY, 12).into_font()).color(&TRANSPARENT));
     }
     mesh.draw()?;
     for (pick, colour) in [(0usize, MEDIAN_COLOUR), (1, THRESHOLD_COLOUR)] {
@@ -172,14 +248,45 @@ fn draw_overview<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, images: &[Ima
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
     }
     // Pooled images (no granules) are marked with an open square.
-    chart.draw_series(images.iter().enumerate().filter(|(_, s)| s.pooled).filter_map(|(i, s)| {
-        s.median.map(|v| Rectangle::new([(i as f64 - 0.3, v * 0.97), (i as f64 + 0.3, v * 1.03)], BLACK.stroke_width(1)))
-    }))?;
+    chart.draw_series(
+        images
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.pooled)
+            .filter_map(|(i, s)| {
+                s.median.map(|v| {
+                    Rectangle::new(
+                        [(i as f64 - 0.3, v * 0.97), (i as f64 + 0.3, v * 1.03)],
+                        BLACK.stroke_width(1),
+                    )
+                })
+            }),
+    )?;
     if text {
-        label(&root, &format!("Granule diameters per image ({} images)", images.len()), (20, 12), 18.0, BLACK)?;
-        let (w, _) = root.dim_in_pixel();
-        label(&root, "● median", (w as i32 - 330, 58), 15.0, MEDIAN_COLOUR)?;
-        label(&root, "● vacuole threshold (average_diameter_sg_pg)", (w as i32 - 330, 78), 15.0, THRESHOLD_COLOUR)?;
+        label(
+            &root,
+            &format!("Granule diameters per image ({} images)", images.len()),
+            (20, 6),
+            18.0,
+            BLACK,
+        )?;
+        label(&root, "● median", (80, 30), 15.0, MEDIAN_COLOUR)?;
+        label(
+            &root,
+            "● vacuole threshold (average_diameter_sg_pg)",
+            (200, 30),
+            15.0,
+            THRESHOLD_COLOUR,
+        )?;
+        if images.iter().any(|s| s.pooled) {
+            label(
+                &root,
+                "□ no granules: pooled values",
+                (560, 30),
+                15.0,
+                BLACK,
+            )?;
+        }
     }
     root.present()
 }
@@ -188,8 +295,16 @@ fn draw_overview<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, images: &[Ima
 fn render(
     format: PlotFormat,
     font: bool,
-    draw_svg: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>, bool, bool) -> Result<(), DrawErr<SVGBackend<'_>>>,
-    draw_png: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>, bool, bool) -> Result<(), DrawErr<BitMapBackend<'_>>>,
+    draw_svg: impl FnOnce(
+        DrawingArea<SVGBackend<'_>, Shift>,
+        bool,
+        bool,
+    ) -> Result<(), DrawErr<SVGBackend<'_>>>,
+    draw_png: impl FnOnce(
+        DrawingArea<BitMapBackend<'_>, Shift>,
+        bool,
+        bool,
+    ) -> Result<(), DrawErr<BitMapBackend<'_>>>,
 ) -> Result<Vec<u8>> {
     let fail = |e: String| Error::Usage(format!("drawing a plot: {e}"));
     match format {
@@ -210,9 +325,11 @@ fn render(
                 let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
                 draw_png(root, font, font).map_err(|e| fail(e.to_string()))?;
             }
-            let img = image::RgbImage::from_raw(w, h, buf).ok_or_else(|| fail("bitmap size".into()))?;
+            let img =
+                image::RgbImage::from_raw(w, h, buf).ok_or_else(|| fail("bitmap size".into()))?;
             let mut out = std::io::Cursor::new(Vec::new());
-            img.write_to(&mut out, image::ImageFormat::Png).map_err(|e| fail(e.to_string()))?;
+            img.write_to(&mut out, image::ImageFormat::Png)
+                .map_err(|e| fail(e.to_string()))?;
             Ok(out.into_inner())
         }
     }
@@ -220,7 +337,12 @@ fn render(
 
 /// The histogram of one image as SVG or PNG bytes. `font`: whether a font is registered
 /// (see [`system_font`]).
-pub fn histogram_bytes(s: &ImageStats, diameters: &[f64], format: PlotFormat, font: bool) -> Result<Vec<u8>> {
+pub fn histogram_bytes(
+    s: &ImageStats,
+    diameters: &[f64],
+    format: PlotFormat,
+    font: bool,
+) -> Result<Vec<u8>> {
     render(
         format,
         font,
@@ -231,7 +353,12 @@ pub fn histogram_bytes(s: &ImageStats, diameters: &[f64], format: PlotFormat, fo
 
 /// The overview plot (median and threshold per image) as SVG or PNG bytes.
 pub fn overview_bytes(images: &[ImageStats], format: PlotFormat, font: bool) -> Result<Vec<u8>> {
-    render(format, font, |root, t, m| draw_overview(root, images, t, m), |root, t, m| draw_overview(root, images, t, m))
+    render(
+        format,
+        font,
+        |root, t, m| draw_overview(root, images, t, m),
+        |root, t, m| draw_overview(root, images, t, m),
+    )
 }
 
 /// Writes one histogram per image (`<image stem>.<ext>`) and `overview.<ext>` into `dir`.
@@ -250,8 +377,20 @@ pub fn write_plots(stats: &Statistics, dir: &Path, format: PlotFormat) -> Result
     let ext = format.extension();
     let mut used = std::collections::HashSet::new();
     for s in &stats.images {
-        let base = Path::new(&s.image_name).file_stem().and_then(|x| x.to_str()).unwrap_or("image");
-        let clean: String = base.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+        let base = Path::new(&s.image_name)
+            .file_stem()
+            .and_then(|x| x.to_str())
+            .unwrap_or("image");
+        let clean: String = base
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         let mut name = format!("{clean}.{ext}");
         if clean == "overview" || !used.insert(name.clone()) {
             name = format!("{clean}_{}.{ext}", s.image_id);

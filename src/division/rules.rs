@@ -214,11 +214,19 @@ impl Rules {
             Error::parse(path, l, c, msg)
         };
         let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let (l, c) = e.span().map_or((1, 1), |s| line_col(text.as_bytes(), s.start));
+            let (l, c) = e
+                .span()
+                .map_or((1, 1), |s| line_col(text.as_bytes(), s.start));
             Error::parse(path, l, c, e.message().to_string())
         })?;
         if *raw.version.get_ref() != 1 {
-            return Err(at(raw.version.span(), format!("unsupported rules version {}; this build reads 1", raw.version.get_ref())));
+            return Err(at(
+                raw.version.span(),
+                format!(
+                    "unsupported rules version {}; this build reads 1",
+                    raw.version.get_ref()
+                ),
+            ));
         }
         let dir = path.parent().unwrap_or(Path::new(""));
         let labelset = |spec: &Option<toml::Spanned<String>>, default: &str| -> Result<LabelSet> {
@@ -226,7 +234,8 @@ impl Rules {
                 None => LabelSet::resolve(default),
                 Some(s) => match s.get_ref().as_str() {
                     "4" | "7" => LabelSet::resolve(s.get_ref()),
-                    p => LabelSet::load(&dir.join(p)).map_err(|e| at(s.span(), format!("label set: {e}"))),
+                    p => LabelSet::load(&dir.join(p))
+                        .map_err(|e| at(s.span(), format!("label set: {e}"))),
                 },
             }
         };
@@ -238,13 +247,30 @@ impl Rules {
             } else {
                 Err(at(
                     s.span(),
-                    format!("{what}: unknown source class {:?}; the source label set {:?} has {}", s.get_ref(), source.name, names(&source)),
+                    format!(
+                        "{what}: unknown source class {:?}; the source label set {:?} has {}",
+                        s.get_ref(),
+                        source.name,
+                        names(&source)
+                    ),
                 ))
             }
         };
-        let stats = raw.statistics.unwrap_or(RawStats { granules: None, primary: None, secondary: None });
-        let first = source.classes.first().map(|c| c.name.clone()).unwrap_or_default();
-        let second = source.classes.get(1).map(|c| c.name.clone()).unwrap_or_else(|| first.clone());
+        let stats = raw.statistics.unwrap_or(RawStats {
+            granules: None,
+            primary: None,
+            secondary: None,
+        });
+        let first = source
+            .classes
+            .first()
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let second = source
+            .classes
+            .get(1)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| first.clone());
         let primary = match &stats.primary {
             Some(s) => source_class(s, "statistics.primary")?,
             None => first,
@@ -254,7 +280,10 @@ impl Rules {
             None => second,
         };
         let granules = match &stats.granules {
-            Some(v) => v.iter().map(|s| source_class(s, "statistics.granules")).collect::<Result<Vec<_>>>()?,
+            Some(v) => v
+                .iter()
+                .map(|s| source_class(s, "statistics.granules"))
+                .collect::<Result<Vec<_>>>()?,
             None => vec![primary.clone(), secondary.clone()],
         };
         let mut rules = Vec::new();
@@ -264,7 +293,12 @@ impl Rules {
             if target.by_name(r.target.get_ref()).is_none() {
                 return Err(at(
                     r.target.span(),
-                    format!("unknown target class {:?}; the target label set {:?} has {}", r.target.get_ref(), target.name, names(&target)),
+                    format!(
+                        "unknown target class {:?}; the target label set {:?} has {}",
+                        r.target.get_ref(),
+                        target.name,
+                        names(&target)
+                    ),
                 ));
             }
             let op = match r.when.get_ref().as_str() {
@@ -279,19 +313,36 @@ impl Rules {
             };
             let condition = match (op, &r.threshold) {
                 (None, None) => Condition::Always,
-                (None, Some(t)) => return Err(at(t.span(), "`when = \"always\"` takes no threshold".into())),
-                (Some(_), None) => return Err(at(r.when.span(), "a comparison needs a `threshold`".into())),
-                (Some(op), Some(t)) => Condition::Compare { op, threshold: parse_threshold(t, &source, &at)? },
+                (None, Some(t)) => {
+                    return Err(at(
+                        t.span(),
+                        "`when = \"always\"` takes no threshold".into(),
+                    ))
+                }
+                (Some(_), None) => {
+                    return Err(at(r.when.span(), "a comparison needs a `threshold`".into()))
+                }
+                (Some(op), Some(t)) => Condition::Compare {
+                    op,
+                    threshold: parse_threshold(t, &source, &at)?,
+                },
             };
             let (line, _) = line_col(text.as_bytes(), r.source.span().start);
-            rules.push(Rule { source: src, condition, target: r.target.get_ref().clone(), line });
+            rules.push(Rule {
+                source: src,
+                condition,
+                target: r.target.get_ref().clone(),
+                line,
+            });
             spans.push(r.source.span());
         }
         // Coverage: every source class is divided by exactly one `always`, or by a pair of
         // complementary comparisons with the same threshold, so every annotation gets exactly
         // one target whatever the data.
         for class in &source.classes {
-            let idx: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].source == class.name).collect();
+            let idx: Vec<usize> = (0..rules.len())
+                .filter(|&i| rules[i].source == class.name)
+                .collect();
             let overlap = |i: usize, msg: String| at(spans[i].clone(), msg);
             match idx.as_slice() {
                 [] => {
@@ -337,7 +388,15 @@ impl Rules {
                 }
             }
         }
-        Ok(Rules { path: path.to_path_buf(), source, target, granules, primary, secondary, rules })
+        Ok(Rules {
+            path: path.to_path_buf(),
+            source,
+            target,
+            granules,
+            primary,
+            secondary,
+            rules,
+        })
     }
 
     /// The rules of one source class (validation guarantees one `always`, or two
@@ -348,7 +407,11 @@ impl Rules {
 }
 
 fn names(set: &LabelSet) -> String {
-    set.classes.iter().map(|c| format!("{:?}", c.name)).collect::<Vec<_>>().join(", ")
+    set.classes
+        .iter()
+        .map(|c| format!("{:?}", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn parse_threshold(
@@ -442,7 +505,10 @@ mod tests {
             vac.condition,
             Condition::Compare {
                 op: CmpOp::Gt,
-                threshold: Threshold { kind: ThresholdKind::Statistic(Statistic::AverageDiameterSgPg), over: None }
+                threshold: Threshold {
+                    kind: ThresholdKind::Statistic(Statistic::AverageDiameterSgPg),
+                    over: None
+                }
             }
         );
     }
@@ -453,14 +519,22 @@ mod tests {
     }
 
     fn err_of(text: &str) -> String {
-        Rules::parse(text, Path::new("r.toml")).unwrap_err().to_string()
+        Rules::parse(text, Path::new("r.toml"))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn validation_errors_carry_line_and_column() {
         let e = err_of(&swap("target = \"Vacuoles\"", "target = \"Vacuole\""));
-        assert!(e.starts_with("r.toml:52:10:") && e.contains("Vacuole"), "{e}");
-        let e = err_of(&swap("source = \"Emptying vesicles\"", "source = \"Emptying vesicle\""));
+        assert!(
+            e.starts_with("r.toml:52:10:") && e.contains("Vacuole"),
+            "{e}"
+        );
+        let e = err_of(&swap(
+            "source = \"Emptying vesicles\"",
+            "source = \"Emptying vesicle\"",
+        ));
         assert!(e.starts_with("r.toml:55:10:"), "{e}");
         // Overlap: the `>` rule of Primary granules turned into a second `<=`.
         let text = DEFAULT_RULES_TOML.replacen("when = \">\"", "when = \"<=\"", 1);
@@ -469,8 +543,14 @@ mod tests {
         // Not covered: drop the Emptying vesicles rule.
         let cut = DEFAULT_RULES_TOML.rfind("[[rule]]").unwrap();
         let e = err_of(&DEFAULT_RULES_TOML[..cut]);
-        assert!(e.contains("Emptying vesicles") && e.contains("no rule"), "{e}");
-        let e = err_of(&swap("threshold = \"average_diameter_sg_pg\"\ntarget = \"Vacuoles\"", "threshold = { fixed_um = 0.4 }\ntarget = \"Vacuoles\""));
+        assert!(
+            e.contains("Emptying vesicles") && e.contains("no rule"),
+            "{e}"
+        );
+        let e = err_of(&swap(
+            "threshold = \"average_diameter_sg_pg\"\ntarget = \"Vacuoles\"",
+            "threshold = { fixed_um = 0.4 }\ntarget = \"Vacuoles\"",
+        ));
         assert!(e.contains("different thresholds"), "{e}");
         let e = err_of(&swap("when = \"always\"", "when = \"sometimes\""));
         assert!(e.contains("sometimes"), "{e}");
@@ -481,12 +561,25 @@ mod tests {
     #[test]
     fn alternative_thresholds_parse() {
         let text = DEFAULT_RULES_TOML
-            .replace("threshold = \"median\"", "threshold = { percentile = 60, over = [\"Primary granules\"] }")
-            .replace("threshold = \"average_diameter_sg_pg\"", "threshold = { fixed_um = 0.3 }");
+            .replace(
+                "threshold = \"median\"",
+                "threshold = { percentile = 60, over = [\"Primary granules\"] }",
+            )
+            .replace(
+                "threshold = \"average_diameter_sg_pg\"",
+                "threshold = { fixed_um = 0.3 }",
+            );
         let r = Rules::parse(&text, Path::new("r.toml")).unwrap();
-        let Condition::Compare { threshold, .. } = &r.rules[0].condition else { panic!() };
-        assert_eq!(threshold.to_string(), "percentile_60[over=Primary granules]");
-        let Condition::Compare { threshold, .. } = &r.rules[4].condition else { panic!() };
+        let Condition::Compare { threshold, .. } = &r.rules[0].condition else {
+            panic!()
+        };
+        assert_eq!(
+            threshold.to_string(),
+            "percentile_60[over=Primary granules]"
+        );
+        let Condition::Compare { threshold, .. } = &r.rules[4].condition else {
+            panic!()
+        };
         assert_eq!(threshold.kind, ThresholdKind::FixedUm(0.3));
     }
 }

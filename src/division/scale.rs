@@ -48,7 +48,10 @@ pub struct ResolvedScale {
 
 impl ResolvedScale {
     pub fn get(&self, image: ImageId) -> f64 {
-        self.px_per_um.get(&image).copied().unwrap_or(DEFAULT_PX_PER_UM)
+        self.px_per_um
+            .get(&image)
+            .copied()
+            .unwrap_or(DEFAULT_PX_PER_UM)
     }
 }
 
@@ -67,7 +70,11 @@ impl ScaleTable {
             entries: pairs
                 .into_iter()
                 .enumerate()
-                .map(|(i, (n, v))| ScaleEntry { image_name: n.into(), px_per_um: v, row: i + 2 })
+                .map(|(i, (n, v))| ScaleEntry {
+                    image_name: n.into(),
+                    px_per_um: v,
+                    row: i + 2,
+                })
                 .collect(),
             notes: Vec::new(),
         }
@@ -75,7 +82,11 @@ impl ScaleTable {
 
     /// Reads a CSV, TSV or spreadsheet (XLSX, XLS, ODS) file, chosen by extension.
     pub fn load(path: &Path) -> Result<ScaleTable> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         match ext.as_str() {
             "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Self::from_spreadsheet_bytes(&bytes, path),
@@ -88,7 +99,10 @@ impl ScaleTable {
         let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         let first_line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
         let count = |c: u8| first_line.iter().filter(|&&b| b == c).count();
-        let delimiter = [b',', b'\t', b';'].into_iter().max_by_key(|&c| (count(c), c == b',')).unwrap_or(b',');
+        let delimiter = [b',', b'\t', b';']
+            .into_iter()
+            .max_by_key(|&c| (count(c), c == b','))
+            .unwrap_or(b',');
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
@@ -131,9 +145,12 @@ impl ScaleTable {
     /// Builds the table from rows of cells `(1-based row number, cells)`; the first non-empty
     /// row is the header.
     pub fn from_rows(rows: Vec<(usize, Vec<String>)>, path: &Path) -> Result<ScaleTable> {
-        let mut it = rows.into_iter().filter(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()));
-        let (header_row, header) =
-            it.next().ok_or_else(|| Error::invalid(path, "the scale table is empty (no header row)"))?;
+        let mut it = rows
+            .into_iter()
+            .filter(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()));
+        let (header_row, header) = it
+            .next()
+            .ok_or_else(|| Error::invalid(path, "the scale table is empty (no header row)"))?;
         let (name_col, value_col, dir) = match_columns(&header).ok_or_else(|| {
             Error::parse(
                 path,
@@ -146,7 +163,11 @@ impl ScaleTable {
                 ),
             )
         })?;
-        let mut table = ScaleTable { source: path.to_path_buf(), entries: Vec::new(), notes: Vec::new() };
+        let mut table = ScaleTable {
+            source: path.to_path_buf(),
+            entries: Vec::new(),
+            notes: Vec::new(),
+        };
         if dir == Direction::UmPerPx {
             table.notes.push(format!(
                 "{}: column {:?} holds micrometres per pixel; inverted to pixels per micrometre",
@@ -163,7 +184,12 @@ impl ScaleTable {
                 continue;
             }
             if name.is_empty() {
-                return Err(Error::parse(path, row as u32, name_col as u32 + 1, "empty image name"));
+                return Err(Error::parse(
+                    path,
+                    row as u32,
+                    name_col as u32 + 1,
+                    "empty image name",
+                ));
             }
             let v: f64 = raw.replace(',', ".").parse().map_err(|_| {
                 Error::parse(
@@ -178,10 +204,17 @@ impl ScaleTable {
                     path,
                     row as u32,
                     value_col as u32 + 1,
-                    format!("column {:?}: scale must be a positive number, got {raw}", header[value_col]),
+                    format!(
+                        "column {:?}: scale must be a positive number, got {raw}",
+                        header[value_col]
+                    ),
                 ));
             }
-            let px_per_um = if dir == Direction::UmPerPx { 1.0 / v } else { v };
+            let px_per_um = if dir == Direction::UmPerPx {
+                1.0 / v
+            } else {
+                v
+            };
             if let Some(&prev) = seen.get(name) {
                 let pv = table.entries[prev].px_per_um;
                 if pv != px_per_um {
@@ -198,7 +231,11 @@ impl ScaleTable {
                 continue;
             }
             seen.insert(name.to_string(), table.entries.len());
-            table.entries.push(ScaleEntry { image_name: name.to_string(), px_per_um, row });
+            table.entries.push(ScaleEntry {
+                image_name: name.to_string(),
+                px_per_um,
+                row,
+            });
         }
         Ok(table)
     }
@@ -212,7 +249,9 @@ impl ScaleTable {
         let mut stem: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in self.entries.iter().enumerate() {
             exact.insert(e.image_name.as_str(), i);
-            base.entry(basename(&e.image_name).to_string()).or_default().push(i);
+            base.entry(basename(&e.image_name).to_string())
+                .or_default()
+                .push(i);
             stem.entry(stem_key(&e.image_name)).or_default().push(i);
         }
         let mut out = ResolvedScale::default();
@@ -225,9 +264,11 @@ impl ScaleTable {
                     Some(v) if v.len() == 1 => Some(v[0]),
                     _ => None,
                 };
-                let hit = one(base.get(basename(&im.file_name))).or_else(|| one(stem.get(&stem_key(&im.file_name))));
+                let hit = one(base.get(basename(&im.file_name)))
+                    .or_else(|| one(stem.get(&stem_key(&im.file_name))));
                 if let Some(i) = hit {
-                    loose_matches.push(format!("{} ↔ {}", im.file_name, self.entries[i].image_name));
+                    loose_matches
+                        .push(format!("{} ↔ {}", im.file_name, self.entries[i].image_name));
                 }
                 hit
             });
@@ -244,7 +285,11 @@ impl ScaleTable {
         }
         out.defaulted.sort();
         out.defaulted.dedup();
-        let src = if self.source.as_os_str().is_empty() { "scale table".to_string() } else { self.source.display().to_string() };
+        let src = if self.source.as_os_str().is_empty() {
+            "scale table".to_string()
+        } else {
+            self.source.display().to_string()
+        };
         if !out.defaulted.is_empty() {
             let msg = format!(
                 "{src}: no scale for {} image(s): {}; using the default {DEFAULT_PX_PER_UM} px/µm",
@@ -252,7 +297,10 @@ impl ScaleTable {
                 out.defaulted.join(", ")
             );
             if strict {
-                return Err(Error::invalid(&self.source, format!("{msg} (an error under --strict)")));
+                return Err(Error::invalid(
+                    &self.source,
+                    format!("{msg} (an error under --strict)"),
+                ));
             }
             out.warnings.push(msg);
         }
@@ -262,11 +310,19 @@ impl ScaleTable {
                 loose_matches.join(", ")
             ));
         }
-        out.unused_rows =
-            self.entries.iter().zip(&used).filter(|(_, &u)| !u).map(|(e, _)| e.clone()).collect();
+        out.unused_rows = self
+            .entries
+            .iter()
+            .zip(&used)
+            .filter(|(_, &u)| !u)
+            .map(|(e, _)| e.clone())
+            .collect();
         if !out.unused_rows.is_empty() {
-            let names: Vec<String> =
-                out.unused_rows.iter().map(|e| format!("{} (row {})", e.image_name, e.row)).collect();
+            let names: Vec<String> = out
+                .unused_rows
+                .iter()
+                .map(|e| format!("{} (row {})", e.image_name, e.row))
+                .collect();
             out.warnings.push(format!(
                 "{src}: {} row(s) name images the dataset does not have: {}",
                 names.len(),
@@ -278,7 +334,10 @@ impl ScaleTable {
 
     /// Rows as a sorted map (for comparing tables read from different formats).
     pub fn as_map(&self) -> BTreeMap<&str, f64> {
-        self.entries.iter().map(|e| (e.image_name.as_str(), e.px_per_um)).collect()
+        self.entries
+            .iter()
+            .map(|e| (e.image_name.as_str(), e.px_per_um))
+            .collect()
     }
 }
 
@@ -298,7 +357,13 @@ fn normalise(h: &str) -> String {
     let s: String = h
         .chars()
         .flat_map(char::to_lowercase)
-        .map(|c| if c.is_alphanumeric() || c == 'µ' { c } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == 'µ' {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -307,21 +372,16 @@ fn normalise(h: &str) -> String {
 fn unit_positions(h: &str) -> (Option<usize>, Option<usize>) {
     let mut pix = None;
     let mut micro = None;
-    let mut pos = 0;
-    for w in h.split(' ') {
+    for (pos, w) in h.split(' ').enumerate() {
         let is_pix = w.starts_with("pix") || w == "px" || w.starts_with("px");
-        let is_micro = w.starts_with("micro")
-            || w.starts_with("µ")
-            || w == "um"
-            || w.starts_with("um")
-;
+        let is_micro =
+            w.starts_with("micro") || w.starts_with("µ") || w == "um" || w.starts_with("um");
         if is_pix && pix.is_none() {
             pix = Some(pos);
         }
         if is_micro && micro.is_none() {
             micro = Some(pos);
         }
-        pos += 1;
     }
     (pix, micro)
 }
@@ -338,14 +398,24 @@ fn match_columns(header: &[String]) -> Option<(usize, usize, Direction)> {
             (Some(p), Some(m)) => (p, m),
             _ => {
                 let pp = h.find("pix").or_else(|| h.find("px"));
-                let mm = h.find("micro").or_else(|| h.find('µ')).or_else(|| h.find("um"));
+                let mm = h
+                    .find("micro")
+                    .or_else(|| h.find('µ'))
+                    .or_else(|| h.find("um"));
                 match (pp, mm) {
                     (Some(p), Some(m)) => (p, m),
                     _ => continue,
                 }
             }
         };
-        value = Some((i, if p < m { Direction::PxPerUm } else { Direction::UmPerPx }));
+        value = Some((
+            i,
+            if p < m {
+                Direction::PxPerUm
+            } else {
+                Direction::UmPerPx
+            },
+        ));
         break;
     }
     let (vcol, dir) = value?;
@@ -411,18 +481,36 @@ mod tests {
     #[test]
     fn columns_by_meaning() {
         let h = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(match_columns(&h(&["image_name", "Pixles per microm"])), Some((0, 1, Direction::PxPerUm)));
-        assert_eq!(match_columns(&h(&["px_per_um", "file"])), Some((1, 0, Direction::PxPerUm)));
-        assert_eq!(match_columns(&h(&["Image", "um_per_px"])), Some((0, 1, Direction::UmPerPx)));
-        assert_eq!(match_columns(&h(&["name", "micrometer per pixel"])), Some((0, 1, Direction::UmPerPx)));
-        assert_eq!(match_columns(&h(&["File name", "scale (px/µm)"])), Some((0, 1, Direction::PxPerUm)));
+        assert_eq!(
+            match_columns(&h(&["image_name", "Pixles per microm"])),
+            Some((0, 1, Direction::PxPerUm))
+        );
+        assert_eq!(
+            match_columns(&h(&["px_per_um", "file"])),
+            Some((1, 0, Direction::PxPerUm))
+        );
+        assert_eq!(
+            match_columns(&h(&["Image", "um_per_px"])),
+            Some((0, 1, Direction::UmPerPx))
+        );
+        assert_eq!(
+            match_columns(&h(&["name", "micrometer per pixel"])),
+            Some((0, 1, Direction::UmPerPx))
+        );
+        assert_eq!(
+            match_columns(&h(&["File name", "scale (px/µm)"])),
+            Some((0, 1, Direction::PxPerUm))
+        );
         assert_eq!(match_columns(&h(&["a", "b"])), None);
     }
 
     #[test]
     fn csv_with_inverted_column_and_loose_names() {
-        let t = ScaleTable::from_csv_bytes(b"Image,um_per_px\nA.tif,0.0025\nb.TIF,0.002\nextra.tif,0.01\n", Path::new("s.csv"))
-            .unwrap();
+        let t = ScaleTable::from_csv_bytes(
+            b"Image,um_per_px\nA.tif,0.0025\nb.TIF,0.002\nextra.tif,0.01\n",
+            Path::new("s.csv"),
+        )
+        .unwrap();
         assert!((t.entries[0].px_per_um - 400.0).abs() < 1e-9);
         assert_eq!(t.notes.len(), 1);
         let d = ds(&["A.tif", "sub/B.png", "C.png"]);
@@ -431,20 +519,33 @@ mod tests {
         assert_eq!(r.get(ImageId(3)), DEFAULT_PX_PER_UM);
         assert_eq!(r.defaulted, vec!["C.png".to_string()]);
         assert_eq!(r.unused_rows.len(), 1);
-        assert!(r.warnings.iter().any(|w| w.contains("C.png") && w.contains("375")), "{:?}", r.warnings);
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("C.png") && w.contains("375")),
+            "{:?}",
+            r.warnings
+        );
         let err = t.resolve(&d, true).unwrap_err().to_string();
         assert!(err.contains("C.png") && err.contains("strict"), "{err}");
     }
 
     #[test]
     fn errors_name_row_and_column() {
-        let err = ScaleTable::from_csv_bytes(b"image_name,px_per_um\na.tif,400\nb.tif,abc\n", Path::new("s.csv"))
+        let err = ScaleTable::from_csv_bytes(
+            b"image_name,px_per_um\na.tif,400\nb.tif,abc\n",
+            Path::new("s.csv"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("s.csv:3:2:"), "{err}");
+        let err = ScaleTable::from_csv_bytes(b"foo,bar\na,1\n", Path::new("s.csv"))
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("s.csv:3:2:"), "{err}");
-        let err = ScaleTable::from_csv_bytes(b"foo,bar\na,1\n", Path::new("s.csv")).unwrap_err().to_string();
         assert!(err.starts_with("s.csv:1:1:"), "{err}");
-        let err = ScaleTable::from_csv_bytes(b"image,px_per_um\na,1\na,2\n", Path::new("s.csv")).unwrap_err().to_string();
+        let err = ScaleTable::from_csv_bytes(b"image,px_per_um\na,1\na,2\n", Path::new("s.csv"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("row 2"), "{err}");
     }
 }

@@ -116,21 +116,48 @@ pub struct Statistics {
 impl Statistics {
     /// Computes the statistics of a 4-class dataset. Categories are identified by name
     /// through the rules' source label set (loose spelling accepted), never by id.
-    pub fn compute(ds: &Dataset, scale: &ResolvedScale, rules: &Rules, input: &Path) -> Result<Statistics> {
+    pub fn compute(
+        ds: &Dataset,
+        scale: &ResolvedScale,
+        rules: &Rules,
+        input: &Path,
+    ) -> Result<Statistics> {
         let class_of = source_classes(ds, rules, input)?;
         let mut warnings = scale.warnings.clone();
-        let image_ids: HashMap<ImageId, usize> = ds.images.iter().enumerate().map(|(i, im)| (im.id, i)).collect();
+        let image_ids: HashMap<ImageId, usize> = ds
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| (im.id, i))
+            .collect();
         let mut raw: HashMap<ImageId, BTreeMap<String, Vec<f64>>> = HashMap::new();
         let mut unmeasurable = 0usize;
         for a in &ds.annotations {
             if !image_ids.contains_key(&a.image_id) {
-                return Err(Error::invalid(input, format!("annotation {} refers to image {}, which the dataset lacks", a.id, a.image_id)));
+                return Err(Error::invalid(
+                    input,
+                    format!(
+                        "annotation {} refers to image {}, which the dataset lacks",
+                        a.id, a.image_id
+                    ),
+                ));
             }
             let Some(class) = class_of.get(&a.category_id) else {
-                return Err(Error::invalid(input, format!("annotation {} has category {}, which the dataset does not declare", a.id, a.category_id)));
+                return Err(Error::invalid(
+                    input,
+                    format!(
+                        "annotation {} has category {}, which the dataset does not declare",
+                        a.id, a.category_id
+                    ),
+                ));
             };
             match diameter_um(a, scale.get(a.image_id)) {
-                Some(d) => raw.entry(a.image_id).or_default().entry(class.clone()).or_default().push(d),
+                Some(d) => raw
+                    .entry(a.image_id)
+                    .or_default()
+                    .entry(class.clone())
+                    .or_default()
+                    .push(d),
                 None => unmeasurable += 1,
             }
         }
@@ -144,10 +171,16 @@ impl Statistics {
         let mut pooled_raw: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         for m in per_class.values() {
             for (c, v) in m {
-                pooled_raw.entry(c.clone()).or_default().extend_from_slice(&v.0);
+                pooled_raw
+                    .entry(c.clone())
+                    .or_default()
+                    .extend_from_slice(&v.0);
             }
         }
-        let pooled_class: BTreeMap<String, Sorted> = pooled_raw.into_iter().map(|(c, v)| (c, Sorted::new(v))).collect();
+        let pooled_class: BTreeMap<String, Sorted> = pooled_raw
+            .into_iter()
+            .map(|(c, v)| (c, Sorted::new(v)))
+            .collect();
         let mut st = Statistics {
             images: Vec::new(),
             pooled: ImageStats {
@@ -264,8 +297,12 @@ impl Statistics {
                 ThresholdKind::Percentile(p) => pop().percentile(*p),
                 ThresholdKind::Statistic(Statistic::Median) => pop().median(),
                 ThresholdKind::Statistic(Statistic::Mean) => pop().mean(),
-                ThresholdKind::Statistic(Statistic::MeanPrimary) => self.class_mean(im, &self.primary),
-                ThresholdKind::Statistic(Statistic::MeanSecondary) => self.class_mean(im, &self.secondary),
+                ThresholdKind::Statistic(Statistic::MeanPrimary) => {
+                    self.class_mean(im, &self.primary)
+                }
+                ThresholdKind::Statistic(Statistic::MeanSecondary) => {
+                    self.class_mean(im, &self.secondary)
+                }
                 ThresholdKind::Statistic(Statistic::AverageDiameterSgPg) => {
                     let mp = self.class_mean(im, &self.primary);
                     let ms = self.class_mean(im, &self.secondary);
@@ -303,7 +340,8 @@ impl Statistics {
             ])
             .map_err(csv_err)?;
         }
-        w.into_inner().map_err(|e| Error::Usage(format!("writing statistics CSV: {e}")))
+        w.into_inner()
+            .map_err(|e| Error::Usage(format!("writing statistics CSV: {e}")))
     }
 
     /// The statistics as a JSON array of objects with the CSV's keys plus `pooled`.
@@ -325,14 +363,16 @@ impl Statistics {
                 })
             })
             .collect();
-        let mut out = serde_json::to_vec_pretty(&rows).map_err(|e| Error::Usage(format!("writing statistics JSON: {e}")))?;
+        let mut out = serde_json::to_vec_pretty(&rows)
+            .map_err(|e| Error::Usage(format!("writing statistics JSON: {e}")))?;
         out.push(b'\n');
         Ok(out)
     }
 
     /// The statistics as an XLSX workbook (one sheet, `statistics`, the CSV's columns).
     pub fn to_xlsx(&self) -> Result<Vec<u8>> {
-        let x = |e: rust_xlsxwriter::XlsxError| Error::Usage(format!("writing statistics XLSX: {e}"));
+        let x =
+            |e: rust_xlsxwriter::XlsxError| Error::Usage(format!("writing statistics XLSX: {e}"));
         let mut book = rust_xlsxwriter::Workbook::new();
         let sheet = book.add_worksheet();
         sheet.set_name("statistics").map_err(x)?;
@@ -344,7 +384,16 @@ impl Statistics {
             sheet.write_string(row, 0, &r.image_name).map_err(x)?;
             sheet.write_number(row, 1, r.px_per_um).map_err(x)?;
             sheet.write_number(row, 2, r.granules as f64).map_err(x)?;
-            for (c, v) in [r.mean, r.median, r.mean_primary, r.mean_secondary, r.average_diameter_sg_pg].into_iter().enumerate() {
+            for (c, v) in [
+                r.mean,
+                r.median,
+                r.mean_primary,
+                r.mean_secondary,
+                r.average_diameter_sg_pg,
+            ]
+            .into_iter()
+            .enumerate()
+            {
                 if let Some(v) = v {
                     sheet.write_number(row, c as u16 + 3, v).map_err(x)?;
                 }
@@ -355,7 +404,11 @@ impl Statistics {
 
     /// Writes the table to `path` as CSV, XLSX or JSON by extension (CSV otherwise).
     pub fn write(&self, path: &Path) -> Result<()> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let bytes = match ext.as_str() {
             "xlsx" => self.to_xlsx()?,
             "json" => self.to_json()?,
@@ -372,14 +425,31 @@ pub(crate) fn num(v: Option<f64>) -> String {
 
 /// Maps each category of `ds` to its source class name (exact, then loosely spelt), refusing a
 /// dataset that already uses the target classes (no double conversion) or unknown classes.
-pub(crate) fn source_classes(ds: &Dataset, rules: &Rules, input: &Path) -> Result<HashMap<CategoryId, String>> {
+pub(crate) fn source_classes(
+    ds: &Dataset,
+    rules: &Rules,
+    input: &Path,
+) -> Result<HashMap<CategoryId, String>> {
     let src = &rules.source;
     let tgt = &rules.target;
-    let lookup = |n: &str| src.by_name(n).or_else(|| src.by_loose_name(n)).map(|c| c.name.clone());
-    let in_target_only = |n: &str| lookup(n).is_none() && (tgt.by_name(n).is_some() || tgt.by_loose_name(n).is_some());
-    let target_only: Vec<&str> = ds.categories.iter().map(|c| c.name.as_str()).filter(|n| in_target_only(n)).collect();
+    let lookup = |n: &str| {
+        src.by_name(n)
+            .or_else(|| src.by_loose_name(n))
+            .map(|c| c.name.clone())
+    };
+    let in_target_only = |n: &str| {
+        lookup(n).is_none() && (tgt.by_name(n).is_some() || tgt.by_loose_name(n).is_some())
+    };
+    let target_only: Vec<&str> = ds
+        .categories
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| in_target_only(n))
+        .collect();
     let source_only = ds.categories.iter().any(|c| {
-        lookup(&c.name).is_some() && tgt.by_name(&c.name).is_none() && tgt.by_loose_name(&c.name).is_none()
+        lookup(&c.name).is_some()
+            && tgt.by_name(&c.name).is_none()
+            && tgt.by_loose_name(&c.name).is_none()
     });
     if !target_only.is_empty() && !source_only {
         return Err(Error::invalid(
@@ -391,7 +461,8 @@ pub(crate) fn source_classes(ds: &Dataset, rules: &Rules, input: &Path) -> Resul
             ),
         ));
     }
-    let used: std::collections::HashSet<CategoryId> = ds.annotations.iter().map(|a| a.category_id).collect();
+    let used: std::collections::HashSet<CategoryId> =
+        ds.annotations.iter().map(|a| a.category_id).collect();
     let mut out = HashMap::new();
     for c in &ds.categories {
         match lookup(&c.name) {
@@ -399,10 +470,17 @@ pub(crate) fn source_classes(ds: &Dataset, rules: &Rules, input: &Path) -> Resul
                 out.insert(c.id, n);
             }
             None if used.contains(&c.id) => {
-                let hint = if in_target_only(&c.name) { " (a target class: the label sets are mixed)" } else { "" };
+                let hint = if in_target_only(&c.name) {
+                    " (a target class: the label sets are mixed)"
+                } else {
+                    ""
+                };
                 return Err(Error::invalid(
                     input,
-                    format!("category {} {:?} is not a class of the source label set {:?}{hint}", c.id, c.name, src.name),
+                    format!(
+                        "category {} {:?} is not a class of the source label set {:?}{hint}",
+                        c.id, c.name, src.name
+                    ),
                 ));
             }
             None => {}
