@@ -734,6 +734,11 @@ fn cvat_update_relabels_shape_for_shape_and_keeps_every_other_byte() {
     ));
     assert_eq!(out.matches("<label>").count(), 7);
     assert!(out.contains("<color>#46f0f0</color>"));
+    // From a published 4-class + 7-class COCO pair: the same bytes.
+    let (pair_bytes, pair_report) =
+        division::update_cvat_from_pair(CVAT.as_bytes(), &cvat, &coco, &div.dataset).unwrap();
+    assert_eq!(pair_report, report);
+    assert_eq!(String::from_utf8(pair_bytes).unwrap(), out);
     // Running it again on the output is refused (already 7-class).
     let mut again = read_cvat_any(&out);
     again.categories = LabelSet::seven_class().categories();

@@ -12,8 +12,8 @@ use super::stats::measure_box;
 use super::Division;
 use crate::error::{Error, Result};
 use crate::labelset::loose;
-use crate::model::{AnnotationId, Dataset, Shape};
-use std::collections::HashMap;
+use crate::model::{AnnotationId, Category, Dataset, ImageId, Shape};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -105,14 +105,26 @@ fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
     }
 }
 
-fn cells(b: &[f64; 4]) -> impl Iterator<Item = (i64, i64)> {
-    let c = |v: f64| (v / CELL).floor() as i64;
-    let (x0, y0, x1, y1) = (c(b[0]), c(b[1]), c(b[0] + b[2]), c(b[1] + b[3]));
-    (x0..=x1).flat_map(move |x| (y0..=y1).map(move |y| (x, y)))
-}
-
 fn basename(n: &str) -> &str {
     n.rsplit(['/', '\\']).next().unwrap_or(n)
+}
+
+/// One COCO annotation a CVAT shape may be paired with.
+struct Partner {
+    image: usize,
+    id: AnnotationId,
+    /// Loose key of its source (4-class) label.
+    key: String,
+    bbox: [f64; 4],
+    target: String,
+}
+
+/// The COCO side of the matching: images, candidate partners, the target label declarations.
+struct CocoSide<'a> {
+    image_names: Vec<&'a str>,
+    partners: Vec<Partner>,
+    source_keys: HashSet<String>,
+    target_categories: &'a [Category],
 }
 
 /// Rewrites a CVAT XML file with the 7-class labels of `division`.
@@ -126,22 +138,118 @@ pub fn update_cvat(
     cvat_ds: &Dataset,
     division: &Division,
 ) -> Result<(Vec<u8>, MatchReport)> {
-    let cvat_path = Path::new("CVAT XML");
     let coco = &division.dataset;
-    let source_keys: std::collections::HashSet<String> =
-        division.source_classes.iter().map(|c| loose(c)).collect();
-    let target_only: Vec<&str> = coco
-        .categories
+    let index: HashMap<ImageId, usize> = coco
+        .images
         .iter()
-        .map(|c| c.name.as_str())
-        .filter(|n| !source_keys.contains(&loose(n)))
+        .enumerate()
+        .map(|(i, im)| (im.id, i))
+        .collect();
+    let partners = coco
+        .annotations
+        .iter()
+        .zip(&division.audit)
+        .filter_map(|(a, row)| {
+            Some(Partner {
+                image: *index.get(&a.image_id)?,
+                id: a.id,
+                key: loose(&row.source_class),
+                bbox: measure_box(a)?,
+                target: row.target_class.clone(),
+            })
+        })
+        .collect();
+    let side = CocoSide {
+        image_names: coco.images.iter().map(|im| im.file_name.as_str()).collect(),
+        partners,
+        source_keys: division.source_classes.iter().map(|c| loose(c)).collect(),
+        target_categories: &coco.categories,
+    };
+    apply(cvat_bytes, cvat_ds, &side)
+}
+
+/// Like [`update_cvat`], from a published pair of COCO files instead of a fresh division:
+/// `coco4` gives each annotation's image, box and source label, `coco7` (same annotation
+/// ids) its target label. Annotations missing from `coco7` cannot be partners.
+pub fn update_cvat_from_pair(
+    cvat_bytes: &[u8],
+    cvat_ds: &Dataset,
+    coco4: &Dataset,
+    coco7: &Dataset,
+) -> Result<(Vec<u8>, MatchReport)> {
+    let index: HashMap<ImageId, usize> = coco4
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, im)| (im.id, i))
+        .collect();
+    let target_of: HashMap<AnnotationId, &str> = coco7
+        .annotations
+        .iter()
+        .filter_map(|a| Some((a.id, coco7.category(a.category_id)?.name.as_str())))
+        .collect();
+    let partners = coco4
+        .annotations
+        .iter()
+        .filter_map(|a| {
+            Some(Partner {
+                image: *index.get(&a.image_id)?,
+                id: a.id,
+                key: loose(&coco4.category(a.category_id)?.name),
+                bbox: measure_box(a)?,
+                target: target_of.get(&a.id)?.to_string(),
+            })
+        })
+        .collect();
+    let side = CocoSide {
+        image_names: coco4
+            .images
+            .iter()
+            .map(|im| im.file_name.as_str())
+            .collect(),
+        partners,
+        source_keys: coco4.categories.iter().map(|c| loose(&c.name)).collect(),
+        target_categories: &coco7.categories,
+    };
+    apply(cvat_bytes, cvat_ds, &side)
+}
+
+/// Candidates of one image: a grid of cells, plus boxes too large for it (checked always).
+#[derive(Default)]
+struct ImageGrid {
+    cells: HashMap<(i64, i64), Vec<usize>>,
+    large: Vec<usize>,
+    all: Vec<usize>,
+}
+
+/// Most cells a box may cover before it is kept in `large` instead (keeps absurd boxes,
+/// e.g. 1e300 px wide, from exploding the grid).
+const MAX_CELLS: i64 = 1024;
+
+fn cell_range(b: &[f64; 4]) -> Option<(i64, i64, i64, i64)> {
+    let c = |v: f64| (v / CELL).floor();
+    let (x0, y0, x1, y1) = (c(b[0]), c(b[1]), c(b[0] + b[2]), c(b[1] + b[3]));
+    let ok = [x0, y0, x1, y1]
+        .iter()
+        .all(|v| v.is_finite() && v.abs() < 1e9)
+        && (x1 - x0 + 1.0) * (y1 - y0 + 1.0) <= MAX_CELLS as f64;
+    ok.then_some((x0 as i64, y0 as i64, x1 as i64, y1 as i64))
+}
+
+fn apply(cvat_bytes: &[u8], cvat_ds: &Dataset, coco: &CocoSide) -> Result<(Vec<u8>, MatchReport)> {
+    let cvat_path = Path::new("CVAT XML");
+    let target_only: Vec<String> = coco
+        .target_categories
+        .iter()
+        .map(|c| loose(&c.name))
+        .filter(|n| !coco.source_keys.contains(n))
         .collect();
     let cvat_label = |id| cvat_ds.category(id).map_or("", |c| c.name.as_str());
-    if let Some(a) = cvat_ds.annotations.iter().find(|a| {
-        target_only
-            .iter()
-            .any(|t| loose(t) == loose(cvat_label(a.category_id)))
-    }) {
+    if let Some(a) = cvat_ds
+        .annotations
+        .iter()
+        .find(|a| target_only.contains(&loose(cvat_label(a.category_id))))
+    {
         return Err(Error::invalid(
             cvat_path,
             format!(
@@ -152,38 +260,28 @@ pub fn update_cvat(
         ));
     }
 
-    // COCO side: per image, a grid of (label key, box, audit index).
-    let coco_img_index: HashMap<_, _> = coco
-        .images
-        .iter()
-        .enumerate()
-        .map(|(i, im)| (im.id, i))
-        .collect();
     let mut by_name: HashMap<&str, usize> = HashMap::new();
     let mut by_base: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, im) in coco.images.iter().enumerate() {
-        by_name.insert(im.file_name.as_str(), i);
-        by_base.entry(basename(&im.file_name)).or_default().push(i);
+    for (i, n) in coco.image_names.iter().enumerate() {
+        by_name.insert(n, i);
+        by_base.entry(basename(n)).or_default().push(i);
     }
-    struct Cand {
-        key: String,
-        bbox: [f64; 4],
-        audit: usize,
-    }
-    let mut cands: Vec<Cand> = Vec::new();
-    let mut grid: HashMap<(usize, i64, i64), Vec<usize>> = HashMap::new();
-    for (k, (a, row)) in coco.annotations.iter().zip(&division.audit).enumerate() {
-        let (Some(&img), Some(b)) = (coco_img_index.get(&a.image_id), measure_box(a)) else {
-            continue;
-        };
-        let ci = cands.len();
-        cands.push(Cand {
-            key: loose(&row.source_class),
-            bbox: b,
-            audit: k,
-        });
-        for (x, y) in cells(&b) {
-            grid.entry((img, x, y)).or_default().push(ci);
+    let cands = &coco.partners;
+    let mut grids: Vec<ImageGrid> = (0..coco.image_names.len())
+        .map(|_| ImageGrid::default())
+        .collect();
+    for (ci, c) in cands.iter().enumerate() {
+        let g = &mut grids[c.image];
+        g.all.push(ci);
+        match cell_range(&c.bbox) {
+            Some((x0, y0, x1, y1)) => {
+                for x in x0..=x1 {
+                    for y in y0..=y1 {
+                        g.cells.entry((x, y)).or_default().push(ci);
+                    }
+                }
+            }
+            None => g.large.push(ci),
         }
     }
 
@@ -197,6 +295,7 @@ pub fn update_cvat(
     let mut wants: Vec<(usize, Option<usize>, f64)> = Vec::with_capacity(cvat_ds.annotations.len());
     let mut stamp = vec![usize::MAX; cands.len()];
     let mut missing_images = std::collections::BTreeSet::new();
+    let mut scratch: Vec<usize> = Vec::new();
     for (si, s) in cvat_ds.annotations.iter().enumerate() {
         let name = cvat_img.get(&s.image_id).copied().unwrap_or("");
         let img = by_name
@@ -217,30 +316,33 @@ pub fn update_cvat(
             wants.push((si, None, 0.0));
             continue;
         };
+        let g = &grids[img];
+        scratch.clear();
+        match cell_range(&b) {
+            Some((x0, y0, x1, y1)) => {
+                for x in x0..=x1 {
+                    for y in y0..=y1 {
+                        scratch.extend(g.cells.get(&(x, y)).into_iter().flatten());
+                    }
+                }
+                scratch.extend(&g.large);
+            }
+            None => scratch.extend(&g.all),
+        }
         let key = loose(cvat_label(s.category_id));
         let mut best: Option<(usize, f64)> = None;
-        for cell in cells(&b) {
-            for &ci in grid
-                .get(&(img, cell.0, cell.1))
-                .map_or(&[][..], |v| v.as_slice())
-            {
-                if stamp[ci] == si || cands[ci].key != key {
-                    continue;
-                }
-                stamp[ci] = si;
-                let v = iou(&b, &cands[ci].bbox);
-                let better = match best {
-                    None => true,
-                    Some((bi, bv)) => {
-                        v > bv
-                            || (v == bv
-                                && coco.annotations[cands[ci].audit].id
-                                    < coco.annotations[cands[bi].audit].id)
-                    }
-                };
-                if better {
-                    best = Some((ci, v));
-                }
+        for &ci in &scratch {
+            if stamp[ci] == si || cands[ci].key != key {
+                continue;
+            }
+            stamp[ci] = si;
+            let v = iou(&b, &cands[ci].bbox);
+            let better = match best {
+                None => true,
+                Some((bi, bv)) => v > bv || (v == bv && cands[ci].id < cands[bi].id),
+            };
+            if better {
+                best = Some((ci, v));
             }
         }
         match best {
@@ -272,9 +374,9 @@ pub fn update_cvat(
         };
         match p {
             None => report.unmatched.push(issue(None)),
-            Some(ci) if demand.get(&ci).copied().unwrap_or(0) > 1 => report
-                .conflicts
-                .push(issue(Some(coco.annotations[cands[ci].audit].id))),
+            Some(ci) if demand.get(&ci).copied().unwrap_or(0) > 1 => {
+                report.conflicts.push(issue(Some(cands[ci].id)))
+            }
             Some(ci) => {
                 taken[ci] = true;
                 report.matched += 1;
@@ -297,20 +399,18 @@ pub fn update_cvat(
                         )
                     })?;
                 let quote = cvat_bytes[vs - 1];
-                let target = &division.audit[cands[ci].audit].target_class;
-                edits.push((vs, ve, escape_attr(target, quote)));
+                edits.push((vs, ve, escape_attr(&cands[ci].target, quote)));
             }
         }
     }
     for (ci, c) in cands.iter().enumerate() {
         if !taken[ci] {
-            let a = &coco.annotations[c.audit];
             report
                 .unmatched_coco
-                .push((division.audit[c.audit].image_name.clone(), a.id));
+                .push((coco.image_names[c.image].to_string(), c.id));
         }
     }
-    edits.extend(labels_edits(cvat_bytes, coco)?);
+    edits.extend(labels_edits(cvat_bytes, coco.target_categories)?);
     edits.sort_by_key(|e| e.0);
     let mut out = Vec::with_capacity(cvat_bytes.len() + 4096);
     let mut pos = 0;
@@ -398,7 +498,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Replacements of every `<labels>…</labels>` block inside `<meta>` by the target classes.
-fn labels_edits(b: &[u8], coco: &Dataset) -> Result<Vec<(usize, usize, String)>> {
+fn labels_edits(b: &[u8], categories: &[Category]) -> Result<Vec<(usize, usize, String)>> {
     let Some(ms) = find(b, b"<meta>", 0) else {
         return Ok(Vec::new());
     };
@@ -424,7 +524,7 @@ fn labels_edits(b: &[u8], coco: &Dataset) -> Result<Vec<(usize, usize, String)>>
             .take_while(|c| c.is_whitespace())
             .collect::<String>();
         let mut s = String::from("<labels>\n");
-        for c in &coco.categories {
+        for c in categories {
             let i1 = format!("{indent}  ");
             let i2 = format!("{indent}    ");
             s.push_str(&format!("{i1}<label>\n"));

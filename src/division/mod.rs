@@ -12,7 +12,7 @@ pub mod rules;
 pub mod scale;
 pub mod stats;
 
-pub use cvat_update::{update_cvat, MatchReport, ShapeIssue};
+pub use cvat_update::{update_cvat, update_cvat_from_pair, MatchReport, ShapeIssue};
 pub use rules::{
     CmpOp, Condition, Rule, Rules, Statistic, Threshold, ThresholdKind, DEFAULT_RULES_TOML,
 };

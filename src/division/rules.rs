@@ -559,6 +559,31 @@ mod tests {
     }
 
     #[test]
+    fn schema_matches_the_parser() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/rules.schema.json")).unwrap();
+        let stats = schema["$defs"]["statistic"]["enum"].as_array().unwrap();
+        assert_eq!(stats.len(), 5);
+        for s in stats {
+            let s = s.as_str().unwrap();
+            assert_eq!(Statistic::parse(s).map(Statistic::name), Some(s));
+        }
+        let top = schema["properties"].as_object().unwrap();
+        let default: toml::Table = toml::from_str(DEFAULT_RULES_TOML).unwrap();
+        for k in default.keys() {
+            assert!(top.contains_key(k), "{k}");
+        }
+        let rule_keys = schema["$defs"]["rule"]["properties"].as_object().unwrap();
+        for r in default["rule"].as_array().unwrap() {
+            assert!(r
+                .as_table()
+                .unwrap()
+                .keys()
+                .all(|k| rule_keys.contains_key(k)));
+        }
+    }
+
+    #[test]
     fn alternative_thresholds_parse() {
         let text = DEFAULT_RULES_TOML
             .replace(
