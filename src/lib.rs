@@ -1,6 +1,7 @@
 //! neutrostruct: convert and validate ellipse annotation datasets shaped like TEM-NeutroStruct.
 //!
-//! The library is organised by format (`coco`, `cvat`) around one typed model (`model`).
+//! The library is organised by format (`coco`, `cvat`, masks, training formats) around one
+//! typed model (`model`); `cli` turns command lines into validated requests for it.
 #![forbid(unsafe_code)]
 
 pub mod atomic;
@@ -8,6 +9,7 @@ pub mod cli;
 pub mod coco;
 pub mod convert;
 pub mod cvat;
+pub mod division;
 pub mod ellipse_polygon;
 pub mod error;
 pub mod fit;
