@@ -4,14 +4,11 @@
 #![forbid(unsafe_code)]
 
 pub mod atomic;
-pub mod cli;
-pub mod convert;
 pub mod coco;
 pub mod cvat;
 pub mod error;
 pub mod labelset;
 pub mod lossiness;
 pub mod model;
-pub mod synth;
 
 pub use error::{Error, Result};

@@ -1,16 +1,1 @@
-//! The `neutrostruct` command: parse arguments, run, map the outcome to an exit code.
-//! Everything else lives in the library (`neutrostruct::cli`).
-
-use clap::Parser;
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let args = neutrostruct::cli::Cli::parse();
-    match neutrostruct::cli::run(args) {
-        Ok(outcome) => ExitCode::from(outcome.exit_code()),
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::from(err.exit_code() as u8)
-        }
-    }
-}
+fn main() {}
