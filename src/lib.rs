@@ -10,5 +10,6 @@ pub mod error;
 pub mod labelset;
 pub mod lossiness;
 pub mod model;
+pub mod validate;
 
 pub use error::{Error, Result};
