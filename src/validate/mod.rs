@@ -494,19 +494,4 @@ pub fn sort_findings(findings: &mut [Finding]) {
 pub(crate) mod testutil;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_code_follows_severity_and_strict() {
-        let meta = &rules::crowd_annotation::CrowdAnnotation::META;
-        let warn = Finding::new(meta, "a.json", "w").severity(Severity::Warning);
-        let info = Finding::new(meta, "a.json", "i").severity(Severity::Info);
-        let err = Finding::new(meta, "a.json", "e").severity(Severity::Error);
-        assert_eq!(exit_code(&[], false), 0);
-        assert_eq!(exit_code(&[info.clone()], true), 0);
-        assert_eq!(exit_code(&[warn.clone()], false), 0);
-        assert_eq!(exit_code(&[warn], true), 1);
-        assert_eq!(exit_code(&[err], false), 1);
-    }
-}
+mod tests;

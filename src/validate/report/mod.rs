@@ -148,7 +148,7 @@ pub(crate) mod sample {
             .severity(Severity::Warning)
             .line(Some(12))
             .image("cell_02.tif"),
-            Finding::new(&crowd_annotation::CrowdAnnotation::META, "annotations/train.json", "1 of 2 annotations on this image are iscrowd: 1 (first: annotation 9)")
+            Finding::new(&crowd_annotation::CrowdAnnotation::META, "annotations/train.json", "1 annotation(s) on this image are iscrowd: 1 (first: annotation 9)")
                 .severity(Severity::Info)
                 .line(Some(80))
                 .image("cell_02.tif"),
