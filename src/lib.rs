@@ -6,6 +6,7 @@
 pub mod atomic;
 pub mod coco;
 pub mod cvat;
+pub mod diff;
 pub mod error;
 pub mod labelset;
 pub mod lossiness;
