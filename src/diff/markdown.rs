@@ -9,7 +9,11 @@ pub fn render(r: &DiffReport) -> String {
     let s = &r.summary;
     let mut out = String::from("### neutrostruct diff\n\n");
     if r.is_empty() {
-        let _ = writeln!(out, "No annotation changed ({} shapes unchanged).", s.unchanged);
+        let _ = writeln!(
+            out,
+            "No annotation changed ({} shapes unchanged).",
+            s.unchanged
+        );
         return out;
     }
     let _ = writeln!(
@@ -18,7 +22,11 @@ pub fn render(r: &DiffReport) -> String {
         s.added, s.removed, s.relabeled, s.moved, s.unchanged
     );
     if s.images_added + s.images_removed > 0 {
-        let _ = writeln!(out, "Images: {} added, {} removed.", s.images_added, s.images_removed);
+        let _ = writeln!(
+            out,
+            "Images: {} added, {} removed.",
+            s.images_added, s.images_removed
+        );
     }
     let quiet = r.images.iter().filter(|i| i.status == "unchanged").count();
     for im in r.images.iter().filter(|i| i.status != "unchanged") {

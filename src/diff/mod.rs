@@ -112,7 +112,10 @@ fn key(name: &str) -> &str {
 }
 
 fn class_names(ds: &Dataset) -> HashMap<crate::model::CategoryId, String> {
-    ds.categories.iter().map(|c| (c.id, c.name.clone())).collect()
+    ds.categories
+        .iter()
+        .map(|c| (c.id, c.name.clone()))
+        .collect()
 }
 
 /// Stable ids: both sides have COCO ids and most old annotations keep id and image.
@@ -120,18 +123,31 @@ fn ids_stable(old: &Dataset, new: &Dataset) -> bool {
     if old.annotations.is_empty() || new.annotations.is_empty() {
         return false;
     }
-    if !old.annotations.iter().chain(&new.annotations).all(|a| a.coco.is_some()) {
+    if !old
+        .annotations
+        .iter()
+        .chain(&new.annotations)
+        .all(|a| a.coco.is_some())
+    {
         return false;
     }
     let name_of = |ds: &Dataset| -> HashMap<crate::model::ImageId, String> {
-        ds.images.iter().map(|im| (im.id, key(&im.file_name).to_string())).collect()
+        ds.images
+            .iter()
+            .map(|im| (im.id, key(&im.file_name).to_string()))
+            .collect()
     };
     let (on, nn) = (name_of(old), name_of(new));
-    let new_by_id: HashMap<u64, &Annotation> = new.annotations.iter().map(|a| (a.id.0, a)).collect();
+    let new_by_id: HashMap<u64, &Annotation> =
+        new.annotations.iter().map(|a| (a.id.0, a)).collect();
     let same = old
         .annotations
         .iter()
-        .filter(|a| new_by_id.get(&a.id.0).is_some_and(|b| on.get(&a.image_id) == nn.get(&b.image_id)))
+        .filter(|a| {
+            new_by_id
+                .get(&a.id.0)
+                .is_some_and(|b| on.get(&a.image_id) == nn.get(&b.image_id))
+        })
         .count();
     2 * same >= old.annotations.len()
 }
@@ -141,8 +157,14 @@ fn ids_stable(old: &Dataset, new: &Dataset) -> bool {
 pub fn diff(old: &Dataset, new: &Dataset) -> DiffReport {
     let by_id = ids_stable(old, new);
     let (old_groups, new_groups) = (old.annotations_by_image(), new.annotations_by_image());
-    let old_by_key: HashMap<&str, &Vec<&Annotation>> = old_groups.iter().map(|(im, a)| (key(&im.file_name), a)).collect();
-    let new_keys: std::collections::HashSet<&str> = new_groups.iter().map(|(im, _)| key(&im.file_name)).collect();
+    let old_by_key: HashMap<&str, &Vec<&Annotation>> = old_groups
+        .iter()
+        .map(|(im, a)| (key(&im.file_name), a))
+        .collect();
+    let new_keys: std::collections::HashSet<&str> = new_groups
+        .iter()
+        .map(|(im, _)| key(&im.file_name))
+        .collect();
     let (on, nn) = (class_names(old), class_names(new));
     let empty = Vec::new();
     let mut images = Vec::new();
@@ -152,13 +174,29 @@ pub fn diff(old: &Dataset, new: &Dataset) -> DiffReport {
         if old_anns.is_none() {
             summary.images_added += 1;
         }
-        let d = diff_image(&im.file_name, old_anns.unwrap_or(&empty), new_anns, &on, &nn, by_id, old_anns.is_some());
+        let d = diff_image(
+            &im.file_name,
+            old_anns.unwrap_or(&empty),
+            new_anns,
+            &on,
+            &nn,
+            by_id,
+            old_anns.is_some(),
+        );
         images.push(d);
     }
     for (im, old_anns) in &old_groups {
         if !new_keys.contains(key(&im.file_name)) {
             summary.images_removed += 1;
-            images.push(diff_image(&im.file_name, old_anns, &empty, &on, &nn, by_id, false));
+            images.push(diff_image(
+                &im.file_name,
+                old_anns,
+                &empty,
+                &on,
+                &nn,
+                by_id,
+                false,
+            ));
             if let Some(last) = images.last_mut() {
                 last.status = "removed";
             }
@@ -171,7 +209,11 @@ pub fn diff(old: &Dataset, new: &Dataset) -> DiffReport {
         summary.moved += d.moved;
         summary.unchanged += d.unchanged;
     }
-    DiffReport { summary, matched_by: if by_id { MatchedBy::Id } else { MatchedBy::Iou }, images }
+    DiffReport {
+        summary,
+        matched_by: if by_id { MatchedBy::Id } else { MatchedBy::Iou },
+        images,
+    }
 }
 
 fn diff_image(
@@ -183,7 +225,11 @@ fn diff_image(
     by_id: bool,
     in_old: bool,
 ) -> ImageDiff {
-    let pairs = if by_id { pair_by_id(old, new) } else { pair_by_iou(old, new, on, nn) };
+    let pairs = if by_id {
+        pair_by_id(old, new)
+    } else {
+        pair_by_iou(old, new, on, nn)
+    };
     let mut old_used = vec![false; old.len()];
     let mut new_pair: Vec<Option<usize>> = vec![None; new.len()];
     for &(i, j) in &pairs {
@@ -191,7 +237,9 @@ fn diff_image(
         new_pair[j] = Some(i);
     }
     let class = |m: &HashMap<crate::model::CategoryId, String>, a: &Annotation| {
-        m.get(&a.category_id).cloned().unwrap_or_else(|| format!("[category {}]", a.category_id))
+        m.get(&a.category_id)
+            .cloned()
+            .unwrap_or_else(|| format!("[category {}]", a.category_id))
     };
     let mut d = ImageDiff {
         image: name.to_string(),
@@ -218,7 +266,10 @@ fn diff_image(
         match new_pair[j] {
             None => {
                 d.added += 1;
-                d.changes.push(Change { kinds: vec![ChangeKind::Added], ..base });
+                d.changes.push(Change {
+                    kinds: vec![ChangeKind::Added],
+                    ..base
+                });
             }
             Some(i) => {
                 let a = old[i];
@@ -233,7 +284,7 @@ fn diff_image(
                     d.relabeled += 1;
                 }
                 let delta = displacement(&a.shape, &b.shape);
-                if delta.is_none_or(|v| v > MOVE_EPSILON_PX) {
+                if delta.map_or(true, |v| v > MOVE_EPSILON_PX) {
                     c.kinds.push(ChangeKind::Moved);
                     c.moved_px = delta.map(|v| (v * 100.0).round() / 100.0);
                     d.moved += 1;
@@ -299,10 +350,18 @@ fn pair_by_iou(
     let m = match_boxes(&ob, &nb, MATCH_IOU);
     let mut out: Vec<(usize, usize)> = m.pairs.iter().map(|p| (p.0, p.1)).collect();
     // Shapes without a box (tags): pair by class name, in document order.
-    let mut free_new: Vec<usize> = m.unmatched_b.iter().copied().filter(|&j| nb[j].is_none()).collect();
+    let mut free_new: Vec<usize> = m
+        .unmatched_b
+        .iter()
+        .copied()
+        .filter(|&j| nb[j].is_none())
+        .collect();
     for i in m.unmatched_a.iter().copied().filter(|&i| ob[i].is_none()) {
         let name = on.get(&old[i].category_id);
-        if let Some(pos) = free_new.iter().position(|&j| nn.get(&new[j].category_id) == name) {
+        if let Some(pos) = free_new
+            .iter()
+            .position(|&j| nn.get(&new[j].category_id) == name)
+        {
             out.push((i, free_new.remove(pos)));
         }
     }
@@ -317,14 +376,22 @@ pub fn displacement(a: &Shape, b: &Shape) -> Option<f64> {
             let round = |e: &crate::model::Ellipse| (e.rx - e.ry).abs() <= MOVE_EPSILON_PX;
             if round(x) && round(y) {
                 // A circle's rotation is not geometry.
-                return Some([x.cx - y.cx, x.cy - y.cy, x.rx - y.rx, x.ry - y.ry].iter().fold(0.0, |m, v| v.abs().max(m)));
+                return Some(
+                    [x.cx - y.cx, x.cy - y.cy, x.rx - y.rx, x.ry - y.ry]
+                        .iter()
+                        .fold(0.0, |m, v| v.abs().max(m)),
+                );
             }
             Some(hausdorff(&axis_ends(x), &axis_ends(y)))
         }
         (Shape::Box(x), Shape::Box(y)) => Some(hausdorff(&x.corners(), &y.corners())),
         (Shape::Polygon(x), Shape::Polygon(y)) => {
-            (x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.len() == q.len()))
-                .then(|| x.iter().zip(y).map(|(p, q)| pointwise(p, q)).fold(0.0, f64::max))
+            (x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.len() == q.len())).then(|| {
+                x.iter()
+                    .zip(y)
+                    .map(|(p, q)| pointwise(p, q))
+                    .fold(0.0, f64::max)
+            })
         }
         (Shape::Polyline(x), Shape::Polyline(y)) | (Shape::Points(x), Shape::Points(y)) => {
             (x.len() == y.len()).then(|| pointwise(x, y))
@@ -353,7 +420,9 @@ fn dist(p: &Point, q: &Point) -> f64 {
 /// ellipse turned by 180°, or with its axes swapped and turned by 90°, has not moved.
 fn hausdorff(a: &[Point], b: &[Point]) -> f64 {
     let one = |a: &[Point], b: &[Point]| {
-        a.iter().map(|p| b.iter().map(|q| dist(p, q)).fold(f64::INFINITY, f64::min)).fold(0.0, f64::max)
+        a.iter()
+            .map(|p| b.iter().map(|q| dist(p, q)).fold(f64::INFINITY, f64::min))
+            .fold(0.0, f64::max)
     };
     one(a, b).max(one(b, a))
 }

@@ -7,10 +7,19 @@ use crate::validate::testutil::*;
 /// 3 moved 2 px, 4 relabeled and moved, 5 removed, 6 turned by 180° (same ellipse), 7 added;
 /// b.tif gone; c.tif new with 2 shapes.
 fn pair(with_ids: bool) -> (Dataset, Dataset) {
-    let mk = |id, img, cat, e: Shape, line| if with_ids { coco_ann(id, img, cat, e, line) } else { ann(id, img, cat, e, line) };
+    let mk = |id, img, cat, e: Shape, line| {
+        if with_ids {
+            coco_ann(id, img, cat, e, line)
+        } else {
+            ann(id, img, cat, e, line)
+        }
+    };
     let old = dataset(
         four(),
-        vec![image(1, "a.tif", 200, 200, 3), image(2, "b.tif", 200, 200, 4)],
+        vec![
+            image(1, "a.tif", 200, 200, 3),
+            image(2, "b.tif", 200, 200, 4),
+        ],
         vec![
             mk(1, 1, 1, ellipse(20.0, 20.0, 10.0, 6.0, 0.0), 10),
             mk(2, 1, 1, ellipse(60.0, 20.0, 10.0, 6.0, 0.0), 11),
@@ -25,7 +34,10 @@ fn pair(with_ids: bool) -> (Dataset, Dataset) {
     let id = |n: u64| if with_ids { n } else { n + 100 };
     let new = dataset(
         four(),
-        vec![image(5, "images/a.tif", 200, 200, 3), image(6, "c.tif", 200, 200, 4)],
+        vec![
+            image(5, "images/a.tif", 200, 200, 3),
+            image(6, "c.tif", 200, 200, 4),
+        ],
         vec![
             mk(id(1), 5, 1, ellipse(20.0, 20.0, 10.0, 6.0, 0.0), 20),
             mk(id(2), 5, 2, ellipse(60.0, 20.0, 10.0, 6.0, 0.0), 21),
@@ -41,7 +53,15 @@ fn pair(with_ids: bool) -> (Dataset, Dataset) {
 }
 
 fn expected() -> DiffSummary {
-    DiffSummary { added: 3, removed: 2, relabeled: 2, moved: 2, unchanged: 2, images_added: 1, images_removed: 1 }
+    DiffSummary {
+        added: 3,
+        removed: 2,
+        relabeled: 2,
+        moved: 2,
+        unchanged: 2,
+        images_added: 1,
+        images_removed: 1,
+    }
 }
 
 #[test]
@@ -52,11 +72,17 @@ fn counts_exactly_by_id() {
     assert_eq!(r.summary, expected());
     let a = &r.images[0];
     assert_eq!((a.image.as_str(), a.status), ("images/a.tif", "changed"));
-    assert_eq!((a.added, a.removed, a.relabeled, a.moved, a.unchanged), (1, 1, 2, 2, 2));
+    assert_eq!(
+        (a.added, a.removed, a.relabeled, a.moved, a.unchanged),
+        (1, 1, 2, 2, 2)
+    );
     let both = a.changes.iter().find(|c| c.new_id == Some(4)).unwrap();
     assert_eq!(both.kinds, vec![ChangeKind::Relabeled, ChangeKind::Moved]);
     assert_eq!(both.moved_px, Some(1.0));
-    assert_eq!(r.images.iter().map(|i| i.status).collect::<Vec<_>>(), vec!["changed", "added", "removed"]);
+    assert_eq!(
+        r.images.iter().map(|i| i.status).collect::<Vec<_>>(),
+        vec!["changed", "added", "removed"]
+    );
     insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false, omit_expression => true}, {
         insta::assert_snapshot!("diff_text", text::render(&r));
         insta::assert_snapshot!("diff_json", json::render(&r));

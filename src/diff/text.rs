@@ -5,10 +5,24 @@ use std::fmt::Write;
 
 /// `annotation 12 "Primary granules" ellipse`, with the line on the side that has it.
 pub(crate) fn describe(c: &Change) -> String {
-    let id = c.new_id.or(c.old_id).map_or_else(String::new, |i| format!("annotation {i} "));
-    let line = c.new_line.or(c.old_line).map_or_else(String::new, |l| format!(" (line {l})"));
+    let id = c
+        .new_id
+        .or(c.old_id)
+        .map_or_else(String::new, |i| format!("annotation {i} "));
+    let line = c
+        .new_line
+        .or(c.old_line)
+        .map_or_else(String::new, |l| format!(" (line {l})"));
     let what = if c.kinds.contains(&ChangeKind::Added) || c.kinds.contains(&ChangeKind::Removed) {
-        format!("{:?} {}", c.new_class.as_ref().or(c.old_class.as_ref()).cloned().unwrap_or_default(), c.shape)
+        format!(
+            "{:?} {}",
+            c.new_class
+                .as_ref()
+                .or(c.old_class.as_ref())
+                .cloned()
+                .unwrap_or_default(),
+            c.shape
+        )
     } else {
         let mut parts = Vec::new();
         if c.kinds.contains(&ChangeKind::Relabeled) {
@@ -19,7 +33,10 @@ pub(crate) fn describe(c: &Change) -> String {
             ));
         }
         if c.kinds.contains(&ChangeKind::Moved) {
-            parts.push(c.moved_px.map_or_else(|| format!("{} reshaped", c.shape), |d| format!("{} moved {d} px", c.shape)));
+            parts.push(c.moved_px.map_or_else(
+                || format!("{} reshaped", c.shape),
+                |d| format!("{} moved {d} px", c.shape),
+            ));
         }
         parts.join(", ")
     };
@@ -36,7 +53,11 @@ pub(crate) fn sign(c: &Change) -> &'static str {
 
 pub fn render(r: &DiffReport) -> String {
     let mut out = String::new();
-    for im in r.images.iter().filter(|i| !i.changes.is_empty() || i.status != "unchanged") {
+    for im in r
+        .images
+        .iter()
+        .filter(|i| !i.changes.is_empty() || i.status != "unchanged")
+    {
         let _ = writeln!(
             out,
             "{} [{}]: {} added, {} removed, {} relabeled, {} moved, {} unchanged",

@@ -16,7 +16,13 @@ use std::path::Path;
 type Key = (String, String, Option<String>, Option<u64>, String);
 
 fn key(f: &Finding) -> Key {
-    (f.code.clone(), f.file.clone(), f.image.clone(), f.annotation_id, f.message.clone())
+    (
+        f.code.clone(),
+        f.file.clone(),
+        f.image.clone(),
+        f.annotation_id,
+        f.message.clone(),
+    )
 }
 
 /// The known findings of a previous report.

@@ -182,28 +182,59 @@ impl Config {
         let rule_name = |s: &toml::Spanned<String>| -> Result<String> {
             registry::rule_by_code_or_name(s.get_ref())
                 .map(|r| r.meta().name.to_string())
-                .ok_or_else(|| at(s.span(), format!("unknown rule {:?} (see `neutrostruct rules`)", s.get_ref())))
+                .ok_or_else(|| {
+                    at(
+                        s.span(),
+                        format!("unknown rule {:?} (see `neutrostruct rules`)", s.get_ref()),
+                    )
+                })
         };
-        let levels = |m: BTreeMap<toml::Spanned<String>, Level>| -> Result<BTreeMap<String, Level>> {
-            m.into_iter().map(|(k, v)| Ok((rule_name(&k)?, v))).collect()
+        let levels =
+            |m: BTreeMap<toml::Spanned<String>, Level>| -> Result<BTreeMap<String, Level>> {
+                m.into_iter()
+                    .map(|(k, v)| Ok((rule_name(&k)?, v)))
+                    .collect()
+            };
+        let mut cfg = Config {
+            rules: levels(raw.rules)?,
+            thresholds: raw.thresholds,
+            ..Config::default()
         };
-        let mut cfg = Config { rules: levels(raw.rules)?, thresholds: raw.thresholds, ..Config::default() };
         check_thresholds(&cfg.thresholds).map_err(|m| Error::invalid(path, m))?;
         for entry in raw.ignore {
             let span = entry.span();
             let ig = entry.into_inner();
             let reason = ig.reason.get_ref().trim().to_string();
             if reason.is_empty() {
-                return Err(at(ig.reason.span(), "an ignore needs a non-empty `reason`".into()));
+                return Err(at(
+                    ig.reason.span(),
+                    "an ignore needs a non-empty `reason`".into(),
+                ));
             }
-            let rule = if ig.rule.get_ref() == "*" { "*".to_string() } else { rule_name(&ig.rule)? };
+            let rule = if ig.rule.get_ref() == "*" {
+                "*".to_string()
+            } else {
+                rule_name(&ig.rule)?
+            };
             if ig.path.is_none() && ig.image.is_none() && ig.annotation.is_none() && rule == "*" {
-                return Err(at(span, "an ignore of every rule needs a `path`, `image` or `annotation`".into()));
+                return Err(at(
+                    span,
+                    "an ignore of every rule needs a `path`, `image` or `annotation`".into(),
+                ));
             }
-            cfg.ignores.push(Ignore { rule, path: ig.path, image: ig.image, annotation: ig.annotation, reason });
+            cfg.ignores.push(Ignore {
+                rule,
+                path: ig.path,
+                image: ig.image,
+                annotation: ig.annotation,
+                reason,
+            });
         }
         for o in raw.overrides {
-            cfg.overrides.push(Override { path: o.path, rules: levels(o.rules)? });
+            cfg.overrides.push(Override {
+                path: o.path,
+                rules: levels(o.rules)?,
+            });
         }
         Ok(cfg)
     }
@@ -222,7 +253,10 @@ impl Config {
     /// Whether the rule can report anything at all (off everywhere → not run).
     pub fn may_report(&self, rule: &str) -> bool {
         self.rules.get(rule) != Some(&Level::Off)
-            || self.overrides.iter().any(|o| o.rules.get(rule).is_some_and(|l| *l != Level::Off))
+            || self
+                .overrides
+                .iter()
+                .any(|o| o.rules.get(rule).is_some_and(|l| *l != Level::Off))
     }
 
     pub(crate) fn apply(&self, mut f: Finding) -> Applied {
@@ -241,12 +275,16 @@ impl Config {
 impl Ignore {
     fn matches(&self, f: &Finding) -> bool {
         (self.rule == "*" || self.rule == f.rule)
-            && self.path.as_deref().is_none_or(|p| path_matches(p, &f.file))
             && self
-                .image
+                .path
                 .as_deref()
-                .is_none_or(|p| f.image.as_deref().is_some_and(|im| im == p || glob_match(p, im)))
-            && self.annotation.is_none_or(|a| f.annotation_id == Some(a))
+                .map_or(true, |p| path_matches(p, &f.file))
+            && self.image.as_deref().map_or(true, |p| {
+                f.image
+                    .as_deref()
+                    .is_some_and(|im| im == p || glob_match(p, im))
+            })
+            && self.annotation.map_or(true, |a| f.annotation_id == Some(a))
     }
 }
 
@@ -270,7 +308,9 @@ fn check_thresholds(t: &Thresholds) -> std::result::Result<(), String> {
         ("min_axis_px", t.min_axis_px),
     ] {
         if !(v.is_finite() && v >= 0.0) {
-            return Err(format!("thresholds.{k} must be a finite number ≥ 0, not {v}"));
+            return Err(format!(
+                "thresholds.{k} must be a finite number ≥ 0, not {v}"
+            ));
         }
     }
     Ok(())
@@ -338,7 +378,10 @@ mod tests {
 
     #[test]
     fn globs_and_prefixes() {
-        assert!(glob_match("annotations/**/*.xml", "annotations/train/a.xml"));
+        assert!(glob_match(
+            "annotations/**/*.xml",
+            "annotations/train/a.xml"
+        ));
         assert!(glob_match("annotations/**/*.xml", "annotations/a.xml"));
         assert!(!glob_match("annotations/*.xml", "annotations/train/a.xml"));
         assert!(glob_match("img_0?.tif", "img_07.tif"));
@@ -380,21 +423,31 @@ rules = { bbox-mismatch = "off" }
     #[test]
     fn missing_reason_is_an_error_with_position() {
         let text = "[rules]\n\n[[ignore]]\nrule = \"duplicate-id\"\npath = \"a\"\n";
-        let e = Config::parse(text, Path::new("c.toml")).unwrap_err().to_string();
+        let e = Config::parse(text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.toml:3:"), "{e}");
         assert!(e.contains("reason"), "{e}");
         let empty = "[[ignore]]\nrule = \"duplicate-id\"\nreason = \"  \"\n";
-        let e = Config::parse(empty, Path::new("c.toml")).unwrap_err().to_string();
+        let e = Config::parse(empty, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.toml:3:10"), "{e}");
     }
 
     #[test]
     fn unknown_rule_and_bad_level_are_errors_with_position() {
-        let e = Config::parse("[rules]\nno-such = \"off\"\n", Path::new("c.toml")).unwrap_err().to_string();
+        let e = Config::parse("[rules]\nno-such = \"off\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.toml:2:1"), "{e}");
-        let e = Config::parse("[rules]\nduplicate-id = \"loud\"\n", Path::new("c.toml")).unwrap_err().to_string();
+        let e = Config::parse("[rules]\nduplicate-id = \"loud\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.toml:2:"), "{e}");
-        let e = Config::parse("[thresholds]\nduplicate_iou = 2.0\n", Path::new("c.toml")).unwrap_err().to_string();
+        let e = Config::parse("[thresholds]\nduplicate_iou = 2.0\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("duplicate_iou"), "{e}");
     }
 }

@@ -32,18 +32,44 @@ fn finite_box(b: &[f64; 4]) -> bool {
 
 /// A shape prepared for point-in-shape tests.
 enum Prepared {
-    Ellipse { cx: f64, cy: f64, c: f64, s: f64, rx: f64, ry: f64 },
+    Ellipse {
+        cx: f64,
+        cy: f64,
+        c: f64,
+        s: f64,
+        rx: f64,
+        ry: f64,
+    },
     Polygon(Vec<Vec<Point>>),
-    Mask { x0: i64, y0: i64, w: i64, h: i64, bits: Vec<bool> },
+    Mask {
+        x0: i64,
+        y0: i64,
+        w: i64,
+        h: i64,
+        bits: Vec<bool>,
+    },
     Empty,
 }
 
 impl Prepared {
     fn new(shape: &Shape) -> Prepared {
         match shape {
-            Shape::Ellipse(Ellipse { cx, cy, rx, ry, rotation }) => {
+            Shape::Ellipse(Ellipse {
+                cx,
+                cy,
+                rx,
+                ry,
+                rotation,
+            }) => {
                 let (s, c) = rotation.to_radians().sin_cos();
-                Prepared::Ellipse { cx: *cx, cy: *cy, c, s, rx: *rx, ry: *ry }
+                Prepared::Ellipse {
+                    cx: *cx,
+                    cy: *cy,
+                    c,
+                    s,
+                    rx: *rx,
+                    ry: *ry,
+                }
             }
             Shape::Box(b) => Prepared::Polygon(vec![b.corners().to_vec()]),
             Shape::Polygon(rings) => Prepared::Polygon(rings.clone()),
@@ -54,7 +80,14 @@ impl Prepared {
 
     fn contains(&self, x: f64, y: f64) -> bool {
         match self {
-            Prepared::Ellipse { cx, cy, c, s, rx, ry } => {
+            Prepared::Ellipse {
+                cx,
+                cy,
+                c,
+                s,
+                rx,
+                ry,
+            } => {
                 if *rx <= 0.0 || *ry <= 0.0 {
                     return false;
                 }
@@ -70,7 +103,9 @@ impl Prepared {
                     let mut j = n.wrapping_sub(1);
                     for i in 0..n {
                         let (a, b) = (r[i], r[j]);
-                        if (a[1] > y) != (b[1] > y) && x < (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0] {
+                        if (a[1] > y) != (b[1] > y)
+                            && x < (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0]
+                        {
                             inside = !inside;
                         }
                         j = i;
@@ -91,7 +126,9 @@ impl Prepared {
 const MAX_MASK_PIXELS: u64 = 1 << 28;
 
 fn prepare_mask(m: &MaskData) -> Prepared {
-    let Some(b) = m.bbox() else { return Prepared::Empty };
+    let Some(b) = m.bbox() else {
+        return Prepared::Empty;
+    };
     let (x0, y0, w, h) = (b[0] as i64, b[1] as i64, b[2] as i64, b[3] as i64);
     if w <= 0 || h <= 0 || (w as u64) * (h as u64) > MAX_MASK_PIXELS {
         return Prepared::Empty;
@@ -104,7 +141,17 @@ fn prepare_mask(m: &MaskData) -> Prepared {
         }
     };
     let (counts, major, origin): (&Vec<u32>, i64, (i64, i64)) = match m {
-        MaskData::Cvat { left, top, width, counts, .. } => (counts, i64::from(*width), (i64::from(*left), i64::from(*top))),
+        MaskData::Cvat {
+            left,
+            top,
+            width,
+            counts,
+            ..
+        } => (
+            counts,
+            i64::from(*width),
+            (i64::from(*left), i64::from(*top)),
+        ),
         MaskData::Coco { height, counts, .. } => (counts, i64::from(*height), (0, 0)),
     };
     let column_major = matches!(m, MaskData::Coco { .. });
@@ -132,7 +179,9 @@ const SAMPLES: f64 = 128.0;
 
 /// IoU of two shapes, sampled on one grid over their union box. 0 for shapes without area.
 pub(crate) fn shape_iou(a: &Shape, b: &Shape) -> f64 {
-    let (Some(ba), Some(bb)) = (a.bbox(), b.bbox()) else { return 0.0 };
+    let (Some(ba), Some(bb)) = (a.bbox(), b.bbox()) else {
+        return 0.0;
+    };
     if !finite_box(&ba) || !finite_box(&bb) || box_iou(&ba, &bb) <= 0.0 && !boxes_touch(&ba, &bb) {
         return 0.0;
     }
@@ -172,25 +221,29 @@ fn boxes_touch(a: &[f64; 4], b: &[f64; 4]) -> bool {
 
 /// Fraction of `shape`'s sampled area that `covered(x, y)` accepts (mask coverage).
 /// Samples at pixel centres (DESIGN §3), so it measures what a rasteriser paints.
-pub(crate) fn pixel_coverage(shape: &Shape, covered: impl Fn(u32, u32) -> Option<bool>) -> Option<f64> {
+pub(crate) fn pixel_coverage(
+    shape: &Shape,
+    width: u32,
+    height: u32,
+    covered: impl Fn(u32, u32) -> bool,
+) -> Option<f64> {
     let b = shape.bbox()?;
     if !finite_box(&b) {
         return None;
     }
     let p = Prepared::new(shape);
     let (x0, y0) = (b[0].floor().max(0.0) as u64, b[1].floor().max(0.0) as u64);
-    let (x1, y1) = ((b[0] + b[2]).ceil().max(0.0) as u64, (b[1] + b[3]).ceil().max(0.0) as u64);
+    // Only pixels inside the image count, so a huge shape costs at most the image's pixels.
+    let (x1, y1) = (
+        ((b[0] + b[2]).ceil().max(0.0) as u64).min(u64::from(width)),
+        ((b[1] + b[3]).ceil().max(0.0) as u64).min(u64::from(height)),
+    );
     let (mut inside, mut hit) = (0u64, 0u64);
-    for y in y0..y1.min(u64::from(u32::MAX)) {
-        for x in x0..x1.min(u64::from(u32::MAX)) {
+    for y in y0..y1 {
+        for x in x0..x1 {
             if p.contains(x as f64 + 0.5, y as f64 + 0.5) {
-                match covered(x as u32, y as u32) {
-                    Some(c) => {
-                        inside += 1;
-                        hit += u64::from(c);
-                    }
-                    None => continue,
-                }
+                inside += 1;
+                hit += u64::from(covered(x as u32, y as u32));
             }
         }
     }
@@ -206,7 +259,10 @@ pub(crate) fn box_tree(boxes: &[Option<[f64; 4]>]) -> RTree<Entry> {
         .enumerate()
         .filter_map(|(i, b)| {
             let b = b.filter(finite_box)?;
-            Some(GeomWithData::new(Rectangle::from_corners([b[0], b[1]], [b[0] + b[2], b[1] + b[3]]), i))
+            Some(GeomWithData::new(
+                Rectangle::from_corners([b[0], b[1]], [b[0] + b[2], b[1] + b[3]]),
+                i,
+            ))
         })
         .collect();
     RTree::bulk_load(entries)
@@ -215,7 +271,9 @@ pub(crate) fn box_tree(boxes: &[Option<[f64; 4]>]) -> RTree<Entry> {
 /// Indices in `tree` whose boxes intersect `b` (touching counts).
 pub(crate) fn intersecting(tree: &RTree<Entry>, b: &[f64; 4]) -> Vec<usize> {
     let env = AABB::from_corners([b[0], b[1]], [b[0] + b[2], b[1] + b[3]]);
-    tree.locate_in_envelope_intersecting(&env).map(|e| e.data).collect()
+    tree.locate_in_envelope_intersecting(&env)
+        .map(|e| e.data)
+        .collect()
 }
 
 /// One-to-one matching of two lists of boxes: candidate pairs from an R-tree, IoU ≥
@@ -228,11 +286,17 @@ pub(crate) struct Matching {
     pub unmatched_b: Vec<usize>,
 }
 
-pub(crate) fn match_boxes(a: &[Option<[f64; 4]>], b: &[Option<[f64; 4]>], min_iou: f64) -> Matching {
+pub(crate) fn match_boxes(
+    a: &[Option<[f64; 4]>],
+    b: &[Option<[f64; 4]>],
+    min_iou: f64,
+) -> Matching {
     let tree = box_tree(b);
     let mut cands: Vec<(f64, usize, usize)> = Vec::new();
     for (i, ba) in a.iter().enumerate() {
-        let Some(ba) = ba.filter(finite_box) else { continue };
+        let Some(ba) = ba.filter(finite_box) else {
+            continue;
+        };
         for j in intersecting(&tree, &ba) {
             if let Some(bb) = b[j] {
                 let iou = box_iou(&ba, &bb);
@@ -274,11 +338,20 @@ pub(crate) struct OverlapPair {
 /// candidates from an R-tree and pruned by an IoU upper bound before sampling.
 pub(crate) fn find_overlaps(inputs: &Inputs, t: &Thresholds) -> Vec<OverlapPair> {
     use rayon::prelude::*;
-    let min_iou = t.overlap_iou.min(t.duplicate_iou).min(t.conflict_iou).max(1e-9);
+    let min_iou = t
+        .overlap_iou
+        .min(t.duplicate_iou)
+        .min(t.conflict_iou)
+        .max(1e-9);
     let mut jobs: Vec<(usize, usize, Vec<usize>)> = Vec::new();
     for (d, input) in inputs.datasets.iter().enumerate() {
         let ds = &input.dataset;
-        let index: std::collections::HashMap<_, _> = ds.images.iter().enumerate().map(|(i, im)| (im.id, i)).collect();
+        let index: std::collections::HashMap<_, _> = ds
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| (im.id, i))
+            .collect();
         let mut per: Vec<Vec<usize>> = vec![Vec::new(); ds.images.len()];
         for (k, a) in ds.annotations.iter().enumerate() {
             if let Some(&i) = index.get(&a.image_id) {
@@ -294,7 +367,13 @@ pub(crate) fn find_overlaps(inputs: &Inputs, t: &Thresholds) -> Vec<OverlapPair>
             let shapes: Vec<&Annotation> = anns.iter().map(|&k| &ds.annotations[k]).collect();
             let boxes: Vec<Option<[f64; 4]>> = shapes
                 .iter()
-                .map(|a| if has_area(&a.shape) && a.shape.is_finite() { a.shape.bbox() } else { None })
+                .map(|a| {
+                    if has_area(&a.shape) && a.shape.is_finite() {
+                        a.shape.bbox()
+                    } else {
+                        None
+                    }
+                })
                 .collect();
             let areas: Vec<f64> = shapes.iter().map(|a| a.shape.area()).collect();
             let tree = box_tree(&boxes);
@@ -316,7 +395,13 @@ pub(crate) fn find_overlaps(inputs: &Inputs, t: &Thresholds) -> Vec<OverlapPair>
                     }
                     let iou = shape_iou(&shapes[i].shape, &shapes[j].shape);
                     if iou >= min_iou {
-                        found.push(OverlapPair { dataset: *d, image: *img, a: anns[i], b: anns[j], iou });
+                        found.push(OverlapPair {
+                            dataset: *d,
+                            image: *img,
+                            a: anns[i],
+                            b: anns[j],
+                            iou,
+                        });
                     }
                 }
             }
@@ -329,7 +414,10 @@ pub(crate) fn find_overlaps(inputs: &Inputs, t: &Thresholds) -> Vec<OverlapPair>
 
 /// Shapes that cover area (overlap rules ignore lines, points and tags).
 pub(crate) fn has_area(s: &Shape) -> bool {
-    matches!(s, Shape::Ellipse(_) | Shape::Box(_) | Shape::Polygon(_) | Shape::Mask(_))
+    matches!(
+        s,
+        Shape::Ellipse(_) | Shape::Box(_) | Shape::Polygon(_) | Shape::Mask(_)
+    )
 }
 
 #[cfg(test)]
@@ -337,18 +425,40 @@ mod tests {
     use super::*;
 
     fn e(cx: f64, cy: f64, rx: f64, ry: f64, rot: f64) -> Shape {
-        Shape::Ellipse(Ellipse { cx, cy, rx, ry, rotation: rot })
+        Shape::Ellipse(Ellipse {
+            cx,
+            cy,
+            rx,
+            ry,
+            rotation: rot,
+        })
     }
 
     #[test]
     fn iou_of_identical_and_disjoint_and_half() {
-        assert!((shape_iou(&e(10.0, 10.0, 5.0, 3.0, 30.0), &e(10.0, 10.0, 5.0, 3.0, 30.0)) - 1.0).abs() < 1e-9);
-        assert_eq!(shape_iou(&e(10.0, 10.0, 2.0, 2.0, 0.0), &e(30.0, 10.0, 2.0, 2.0, 0.0)), 0.0);
+        assert!(
+            (shape_iou(
+                &e(10.0, 10.0, 5.0, 3.0, 30.0),
+                &e(10.0, 10.0, 5.0, 3.0, 30.0)
+            ) - 1.0)
+                .abs()
+                < 1e-9
+        );
+        assert_eq!(
+            shape_iou(&e(10.0, 10.0, 2.0, 2.0, 0.0), &e(30.0, 10.0, 2.0, 2.0, 0.0)),
+            0.0
+        );
         // Concentric circles r=10 and r=5: IoU = 25/100.
-        let iou = shape_iou(&e(50.0, 50.0, 10.0, 10.0, 0.0), &e(50.0, 50.0, 5.0, 5.0, 0.0));
+        let iou = shape_iou(
+            &e(50.0, 50.0, 10.0, 10.0, 0.0),
+            &e(50.0, 50.0, 5.0, 5.0, 0.0),
+        );
         assert!((iou - 0.25).abs() < 0.01, "{iou}");
         // An ellipse and the same one turned 90°: a rotated ellipse is not its box.
-        let iou = shape_iou(&e(50.0, 50.0, 10.0, 5.0, 0.0), &e(50.0, 50.0, 10.0, 5.0, 90.0));
+        let iou = shape_iou(
+            &e(50.0, 50.0, 10.0, 5.0, 0.0),
+            &e(50.0, 50.0, 10.0, 5.0, 90.0),
+        );
         assert!(iou > 0.3 && iou < 0.45, "{iou}");
     }
 
@@ -357,7 +467,10 @@ mod tests {
         let a = vec![Some([0.0, 0.0, 10.0, 10.0]), Some([1.0, 0.0, 10.0, 10.0])];
         let b = vec![Some([1.0, 0.0, 10.0, 10.0]), Some([100.0, 0.0, 1.0, 1.0])];
         let m = match_boxes(&a, &b, 0.5);
-        assert_eq!(m.pairs.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(), vec![(1, 0)]);
+        assert_eq!(
+            m.pairs.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
+            vec![(1, 0)]
+        );
         assert_eq!(m.unmatched_a, vec![0]);
         assert_eq!(m.unmatched_b, vec![1]);
     }

@@ -303,12 +303,19 @@ pub struct Inputs {
 impl Inputs {
     /// The path of dataset `i` as findings name it.
     pub fn file_label(&self, i: usize) -> String {
-        self.datasets.get(i).map(|d| self.display_path(&d.path)).unwrap_or_default()
+        self.datasets
+            .get(i)
+            .map(|d| self.display_path(&d.path))
+            .unwrap_or_default()
     }
 
     /// `path` relative to the root when it is inside it, with `/` separators.
     pub fn display_path(&self, path: &Path) -> String {
-        let rel = self.root.as_deref().and_then(|r| path.strip_prefix(r).ok()).unwrap_or(path);
+        let rel = self
+            .root
+            .as_deref()
+            .and_then(|r| path.strip_prefix(r).ok())
+            .unwrap_or(path);
         let s = rel.to_string_lossy().replace('\\', "/");
         s.strip_prefix("./").map(str::to_string).unwrap_or(s)
     }
@@ -338,7 +345,8 @@ impl<'a> Context<'a> {
     /// Pairs of shapes on one image of one dataset whose IoU reaches the lowest overlap
     /// threshold. Found through an R-tree of shape boxes, then exact IoU.
     pub(crate) fn overlaps(&self) -> &[geom::OverlapPair] {
-        self.overlaps.get_or_init(|| geom::find_overlaps(self.inputs, self.thresholds))
+        self.overlaps
+            .get_or_init(|| geom::find_overlaps(self.inputs, self.thresholds))
     }
 
     /// The label set to compare with: the given one, else the built-in set that names most of
@@ -405,7 +413,10 @@ impl Default for Engine {
 impl Engine {
     /// An engine with every registered rule.
     pub fn new(config: Config) -> Self {
-        Engine { config, rules: registry::RULES.to_vec() }
+        Engine {
+            config,
+            rules: registry::RULES.to_vec(),
+        }
     }
 
     /// An engine with only the given rules (tests, `explain`-driven tools).

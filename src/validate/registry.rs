@@ -59,7 +59,13 @@ pub fn explain(code_or_name: &str) -> Option<String> {
 pub fn catalog() -> String {
     let mut out = String::new();
     for m in metas() {
-        out.push_str(&format!("{:<6} {:<24} {:<8} {}\n", m.code, m.name, m.severity.as_str(), m.summary));
+        out.push_str(&format!(
+            "{:<6} {:<24} {:<8} {}\n",
+            m.code,
+            m.name,
+            m.severity.as_str(),
+            m.summary
+        ));
     }
     out
 }
@@ -76,8 +82,16 @@ mod tests {
         for (i, m) in metas().enumerate() {
             assert!(codes.insert(m.code), "{} twice", m.code);
             assert!(names.insert(m.name), "{} twice", m.name);
-            assert_eq!(m.code, format!("NS{:03}", i + 1), "codes follow registry order");
-            assert!(m.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{}", m.name);
+            assert_eq!(
+                m.code,
+                format!("NS{:03}", i + 1),
+                "codes follow registry order"
+            );
+            assert!(
+                m.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{}",
+                m.name
+            );
             for h in ["## What it does", "## Why it matters", "## Example"] {
                 assert!(m.doc.contains(h), "{} lacks {h}", m.name);
             }

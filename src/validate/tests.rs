@@ -33,8 +33,19 @@ fn fixture() -> Inputs {
 #[test]
 fn engine_runs_all_rules_in_a_stable_order() {
     let out = Engine::default().run(&fixture());
-    let codes: Vec<(&str, Option<u32>)> = out.findings.iter().map(|f| (f.code.as_str(), f.line)).collect();
-    assert_eq!(codes, vec![("NS009", Some(11)), ("NS005", Some(12)), ("NS021", Some(13))]);
+    let codes: Vec<(&str, Option<u32>)> = out
+        .findings
+        .iter()
+        .map(|f| (f.code.as_str(), f.line))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            ("NS009", Some(11)),
+            ("NS005", Some(12)),
+            ("NS021", Some(13))
+        ]
+    );
     assert!(out.findings.iter().all(|f| f.file == "train.json"));
     assert_eq!(exit_code(&out.findings, false), 1);
     let first = Engine::default().first_error(&fixture()).unwrap();
@@ -64,8 +75,18 @@ rules = { crowd-annotation = "info" }
     )
     .unwrap();
     let out = Engine::new(cfg).run(&fixture());
-    let got: Vec<(&str, Severity)> = out.findings.iter().map(|f| (f.rule.as_str(), f.severity)).collect();
-    assert_eq!(got, vec![("ellipse-out-of-bounds", Severity::Warning), ("crowd-annotation", Severity::Info)]);
+    let got: Vec<(&str, Severity)> = out
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.severity))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ellipse-out-of-bounds", Severity::Warning),
+            ("crowd-annotation", Severity::Info)
+        ]
+    );
     assert_eq!(out.ignored, 1);
     assert_eq!(exit_code(&out.findings, false), 0);
     assert_eq!(exit_code(&out.findings, true), 1);
@@ -83,8 +104,20 @@ fn baseline_silences_exactly_the_known_findings() {
             l.line += 5;
         }
     }
-    pr.datasets[0].dataset.annotations.push(coco_ann(5, 1, 3, ellipse(20.0, 80.0, 6.0, 4.0, 0.0), 30));
-    pr.datasets[0].dataset.annotations.push(coco_ann(6, 1, 3, ellipse(20.0, 80.1, 6.0, 4.0, 0.0), 31));
+    pr.datasets[0].dataset.annotations.push(coco_ann(
+        5,
+        1,
+        3,
+        ellipse(20.0, 80.0, 6.0, 4.0, 0.0),
+        30,
+    ));
+    pr.datasets[0].dataset.annotations.push(coco_ann(
+        6,
+        1,
+        3,
+        ellipse(20.0, 80.1, 6.0, 4.0, 0.0),
+        31,
+    ));
     let after = Engine::default().run_with_baseline(&pr, &baseline);
     assert_eq!(after.baselined, before.findings.len());
     assert_eq!(after.findings.len(), 1, "{:#?}", after.findings);
@@ -99,16 +132,39 @@ fn baseline_silences_exactly_the_known_findings() {
 #[test]
 fn report_snapshots() {
     let f = sample::findings();
-    let opts = ReportOptions { color: false, ignored: 2, baselined: 1 };
+    let opts = ReportOptions {
+        color: false,
+        ignored: 2,
+        baselined: 1,
+    };
     for format in Format::ALL {
         let text = report::render(format, &f, &opts);
-        snap_text(&format!("report_{}", format.name()), &text.replace(env!("CARGO_PKG_VERSION"), "<version>"));
+        snap_text(
+            &format!("report_{}", format.name()),
+            &text.replace(env!("CARGO_PKG_VERSION"), "<version>"),
+        );
     }
-    snap_text("report_text_clean", &report::render(Format::Text, &[], &ReportOptions::default()));
-    snap_text("report_markdown_clean", &report::render(Format::Markdown, &[], &ReportOptions::default()));
-    let coloured = report::render(Format::Text, &f, &ReportOptions { color: true, ..opts });
+    snap_text(
+        "report_text_clean",
+        &report::render(Format::Text, &[], &ReportOptions::default()),
+    );
+    snap_text(
+        "report_markdown_clean",
+        &report::render(Format::Markdown, &[], &ReportOptions::default()),
+    );
+    let coloured = report::render(
+        Format::Text,
+        &f,
+        &ReportOptions {
+            color: true,
+            ..opts
+        },
+    );
     assert!(coloured.contains("\u{1b}["), "colour when asked");
-    assert!(!report::render(Format::Text, &f, &opts).contains('\u{1b}'), "no colour otherwise");
+    assert!(
+        !report::render(Format::Text, &f, &opts).contains('\u{1b}'),
+        "no colour otherwise"
+    );
 }
 
 #[test]
@@ -122,7 +178,8 @@ fn github_commands_escape_properties_and_data() {
     );
     let mut odd = f[0].clone();
     odd.file = "a,b:c.json".into();
-    assert!(report::github::render(&[odd]).starts_with("::error file=a%2Cb%3Ac.json,title=NS001 duplicate-id::"));
+    assert!(report::github::render(&[odd])
+        .starts_with("::error file=a%2Cb%3Ac.json,title=NS001 duplicate-id::"));
     assert!(out.lines().any(|l| l.starts_with("::notice ")));
 }
 
@@ -139,11 +196,21 @@ fn sarif_has_the_required_2_1_0_structure() {
     let rules = driver["rules"].as_array().unwrap();
     assert_eq!(rules.len(), RULES.len());
     for r in rules {
-        for k in ["id", "name", "shortDescription", "fullDescription", "help", "defaultConfiguration"] {
+        for k in [
+            "id",
+            "name",
+            "shortDescription",
+            "fullDescription",
+            "help",
+            "defaultConfiguration",
+        ] {
             assert!(!r[k].is_null(), "rule lacks {k}: {r}");
         }
-        assert!(r["shortDescription"]["text"].is_string() && r["fullDescription"]["text"].is_string());
-        assert!(["error", "warning", "note"].contains(&r["defaultConfiguration"]["level"].as_str().unwrap()));
+        assert!(
+            r["shortDescription"]["text"].is_string() && r["fullDescription"]["text"].is_string()
+        );
+        assert!(["error", "warning", "note"]
+            .contains(&r["defaultConfiguration"]["level"].as_str().unwrap()));
     }
     let results = run["results"].as_array().unwrap();
     assert_eq!(results.len(), f.len());
@@ -190,7 +257,11 @@ fn junit_is_well_formed_xml() {
     }
     assert_eq!(depth, 0);
     assert_eq!(suites, RULES.len());
-    assert_eq!(cases, f.len() + RULES.len() - 4, "one case per finding plus one per clean rule");
+    assert_eq!(
+        cases,
+        f.len() + RULES.len() - 4,
+        "one case per finding plus one per clean rule"
+    );
     assert_eq!(failures, 2);
 }
 
@@ -198,10 +269,16 @@ fn junit_is_well_formed_xml() {
 /// required keys, types and enums (no JSON Schema crate in the tree).
 #[test]
 fn json_report_matches_its_schema() {
-    let schema: serde_json::Value = serde_json::from_str(include_str!("../../schemas/report.schema.json")).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schemas/report.schema.json")).unwrap();
     let v = report::json::value(&sample::findings(), &ReportOptions::default());
     let required = |s: &serde_json::Value| -> Vec<String> {
-        s["required"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect()
+        s["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect()
     };
     for k in required(&schema) {
         assert!(v.get(&k).is_some(), "report lacks {k}");
@@ -212,7 +289,12 @@ fn json_report_matches_its_schema() {
     }
     let fdef = &schema["$defs"]["finding"];
     let allowed: Vec<&String> = fdef["properties"].as_object().unwrap().keys().collect();
-    let sev: Vec<&str> = fdef["properties"]["severity"]["enum"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let sev: Vec<&str> = fdef["properties"]["severity"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
     for f in v["findings"].as_array().unwrap() {
         for k in required(fdef) {
             assert!(f[&k].is_string(), "finding.{k}");
@@ -222,7 +304,11 @@ fn json_report_matches_its_schema() {
         }
         assert!(sev.contains(&f["severity"].as_str().unwrap()));
         let code = f["code"].as_str().unwrap();
-        assert!(code.len() == 5 && code.starts_with("NS") && code[2..].chars().all(|c| c.is_ascii_digit()));
+        assert!(
+            code.len() == 5
+                && code.starts_with("NS")
+                && code[2..].chars().all(|c| c.is_ascii_digit())
+        );
         assert!(f["line"].is_null() || f["line"].as_u64().unwrap() >= 1);
     }
     // And it reads back as a baseline.
@@ -236,8 +322,17 @@ fn overlap_search_uses_the_index_on_a_large_image() {
     // 40 000 granules on a grid: all-pairs would be 8e8 IoU tests; the R-tree makes it quick.
     let mut anns = Vec::new();
     for k in 0..40_000u64 {
-        let (x, y) = ((k % 200) as f64 * 20.0 + 10.0, (k / 200) as f64 * 20.0 + 10.0);
-        anns.push(ann(k + 1, 1, 1, ellipse(x, y, 6.0, 4.0, (k % 180) as f64), 10 + k as u32));
+        let (x, y) = (
+            (k % 200) as f64 * 20.0 + 10.0,
+            (k / 200) as f64 * 20.0 + 10.0,
+        );
+        anns.push(ann(
+            k + 1,
+            1,
+            1,
+            ellipse(x, y, 6.0, 4.0, (k % 180) as f64),
+            10 + k as u32,
+        ));
     }
     anns.push(ann(99_999, 1, 1, ellipse(10.2, 10.0, 6.0, 4.0, 0.0), 5));
     let mut i = one_image(anns);
@@ -257,8 +352,8 @@ fn exit_code_follows_severity_and_strict() {
     let info = Finding::new(meta, "a.json", "i").severity(Severity::Info);
     let err = Finding::new(meta, "a.json", "e").severity(Severity::Error);
     assert_eq!(exit_code(&[], false), 0);
-    assert_eq!(exit_code(&[info.clone()], true), 0);
-    assert_eq!(exit_code(&[warn.clone()], false), 0);
+    assert_eq!(exit_code(std::slice::from_ref(&info), true), 0);
+    assert_eq!(exit_code(std::slice::from_ref(&warn), false), 0);
     assert_eq!(exit_code(&[warn], true), 1);
     assert_eq!(exit_code(&[err], false), 1);
 }

@@ -14,18 +14,34 @@ pub(crate) fn image(id: u64, name: &str, w: u32, h: u32, line: u32) -> Image {
         coco_extra: JsonMap::new(),
         cvat_attrs: Vec::new(),
         cvat_unknown: Vec::new(),
-        loc: Some(SourceLoc { line, column: 1, start: 0, end: 0 }),
+        loc: Some(SourceLoc {
+            line,
+            column: 1,
+            start: 0,
+            end: 0,
+        }),
     }
 }
 
 pub(crate) fn ellipse(cx: f64, cy: f64, rx: f64, ry: f64, rotation: f64) -> Shape {
-    Shape::Ellipse(Ellipse { cx, cy, rx, ry, rotation })
+    Shape::Ellipse(Ellipse {
+        cx,
+        cy,
+        rx,
+        ry,
+        rotation,
+    })
 }
 
 /// An annotation at `line`, without COCO extras.
 pub(crate) fn ann(id: u64, image: u64, cat: u64, shape: Shape, line: u32) -> Annotation {
     let mut a = Annotation::new(AnnotationId(id), ImageId(image), CategoryId(cat), shape);
-    a.loc = Some(SourceLoc { line, column: 1, start: 0, end: 0 });
+    a.loc = Some(SourceLoc {
+        line,
+        column: 1,
+        start: 0,
+        end: 0,
+    });
     a
 }
 
@@ -34,7 +50,12 @@ pub(crate) fn coco_ann(id: u64, image: u64, cat: u64, shape: Shape, line: u32) -
     let mut a = ann(id, image, cat, shape, line);
     let bbox = a.shape.bbox();
     let area = a.shape.area();
-    a.coco = Some(CocoExtra { iscrowd: Some(0), bbox, area: Some(area), ..CocoExtra::default() });
+    a.coco = Some(CocoExtra {
+        iscrowd: Some(0),
+        bbox,
+        area: Some(area),
+        ..CocoExtra::default()
+    });
     a
 }
 
@@ -46,22 +67,42 @@ pub(crate) fn seven() -> Vec<Category> {
     LabelSet::seven_class().categories()
 }
 
-pub(crate) fn dataset(categories: Vec<Category>, images: Vec<Image>, annotations: Vec<Annotation>) -> Dataset {
-    Dataset { categories, images, annotations, meta: DatasetMeta::default() }
+pub(crate) fn dataset(
+    categories: Vec<Category>,
+    images: Vec<Image>,
+    annotations: Vec<Annotation>,
+) -> Dataset {
+    Dataset {
+        categories,
+        images,
+        annotations,
+        meta: DatasetMeta::default(),
+    }
 }
 
 pub(crate) fn input(path: &str, format: SourceFormat, dataset: Dataset) -> DatasetInput {
-    DatasetInput { path: path.into(), format, dataset }
+    DatasetInput {
+        path: path.into(),
+        format,
+        dataset,
+    }
 }
 
 /// Inputs with one COCO file `train.json`.
 pub(crate) fn coco_inputs(ds: Dataset) -> Inputs {
-    Inputs { datasets: vec![input("train.json", SourceFormat::Coco, ds)], ..Inputs::default() }
+    Inputs {
+        datasets: vec![input("train.json", SourceFormat::Coco, ds)],
+        ..Inputs::default()
+    }
 }
 
 /// One image `a.tif` 100×100 (line 3) with the given annotations, 4-class.
 pub(crate) fn one_image(annotations: Vec<Annotation>) -> Inputs {
-    coco_inputs(dataset(four(), vec![image(1, "a.tif", 100, 100, 3)], annotations))
+    coco_inputs(dataset(
+        four(),
+        vec![image(1, "a.tif", 100, 100, 3)],
+        annotations,
+    ))
 }
 
 /// Runs one rule with default thresholds; findings sorted.

@@ -7,7 +7,9 @@
 use crate::validate::{Finding, Severity, Summary};
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -26,7 +28,10 @@ pub fn render(findings: &[Finding]) -> String {
         if let Some(l) = f.line {
             props.push(format!("line={l}"));
         }
-        props.push(format!("title={}", escape_property(&format!("{} {}", f.code, f.rule))));
+        props.push(format!(
+            "title={}",
+            escape_property(&format!("{} {}", f.code, f.rule))
+        ));
         let mut context = Vec::new();
         if let Some(im) = &f.image {
             context.push(format!("image {im}"));
@@ -34,8 +39,16 @@ pub fn render(findings: &[Finding]) -> String {
         if let Some(a) = f.annotation_id {
             context.push(format!("annotation {a}"));
         }
-        let ctx = if context.is_empty() { String::new() } else { format!(" ({})", context.join(", ")) };
-        out.push_str(&format!("::{cmd} {}::{}\n", props.join(","), escape_data(&format!("{}{ctx}", f.message))));
+        let ctx = if context.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", context.join(", "))
+        };
+        out.push_str(&format!(
+            "::{cmd} {}::{}\n",
+            props.join(","),
+            escape_data(&format!("{}{ctx}", f.message))
+        ));
     }
     let s = Summary::of(findings);
     out.push_str(&format!(

@@ -22,12 +22,18 @@ fn case_name(f: &Finding) -> String {
 }
 
 pub fn render(findings: &[Finding]) -> String {
-    let failures_total = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let failures_total = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     let mut suites = String::new();
     let mut tests_total = 0;
     for m in metas() {
         let mine: Vec<&Finding> = findings.iter().filter(|f| f.code == m.code).collect();
-        let failures = mine.iter().filter(|f| f.severity == Severity::Error).count();
+        let failures = mine
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
         let tests = mine.len().max(1);
         tests_total += tests;
         let _ = writeln!(
@@ -37,11 +43,19 @@ pub fn render(findings: &[Finding]) -> String {
         );
         let class = format!("neutrostruct.{}", m.name);
         if mine.is_empty() {
-            let _ = writeln!(suites, "    <testcase classname=\"{class}\" name=\"no findings\"/>");
+            let _ = writeln!(
+                suites,
+                "    <testcase classname=\"{class}\" name=\"no findings\"/>"
+            );
         }
         for f in mine {
-            let _ = writeln!(suites, "    <testcase classname=\"{class}\" name=\"{}\">", escape(case_name(f).as_str()));
-            let body = escape(format!("{}: {}: {}", case_name(f), f.severity, f.message).as_str()).into_owned();
+            let _ = writeln!(
+                suites,
+                "    <testcase classname=\"{class}\" name=\"{}\">",
+                escape(case_name(f).as_str())
+            );
+            let body = escape(format!("{}: {}: {}", case_name(f), f.severity, f.message).as_str())
+                .into_owned();
             match f.severity {
                 Severity::Error => {
                     let _ = writeln!(

@@ -39,13 +39,21 @@ pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
         );
     }
     if opts.ignored > 0 || opts.baselined > 0 {
-        let _ = write!(out, " ({} ignored by config, {} known from the baseline.)", opts.ignored, opts.baselined);
+        let _ = write!(
+            out,
+            " ({} ignored by config, {} known from the baseline.)",
+            opts.ignored, opts.baselined
+        );
     }
     out.push('\n');
     for (file, images) in files {
         let _ = write!(out, "\n#### `{}`\n", file.replace('`', "'"));
         for (image, list) in images {
-            let _ = writeln!(out, "\n**{}**\n", image.map_or_else(|| "(file)".to_string(), cell));
+            let _ = writeln!(
+                out,
+                "\n**{}**\n",
+                image.map_or_else(|| "(file)".to_string(), cell)
+            );
             out.push_str("| Severity | Code | Rule | Line | Annotation | Message |\n|---|---|---|---:|---:|---|\n");
             for f in list {
                 let _ = writeln!(

@@ -23,7 +23,14 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [Format::Text, Format::Json, Format::Sarif, Format::Github, Format::Junit, Format::Markdown];
+    pub const ALL: [Format; 6] = [
+        Format::Text,
+        Format::Json,
+        Format::Sarif,
+        Format::Github,
+        Format::Junit,
+        Format::Markdown,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -43,7 +50,9 @@ impl std::str::FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.name() == s)
-            .ok_or_else(|| format!("unknown format {s:?} (one of text, json, sarif, github, junit, markdown)"))
+            .ok_or_else(|| {
+                format!("unknown format {s:?} (one of text, json, sarif, github, junit, markdown)")
+            })
     }
 }
 
@@ -82,10 +91,13 @@ pub fn render(format: Format, findings: &[Finding], opts: &ReportOptions) -> Str
     }
 }
 
+/// A file and its findings per image (`None`: findings about the file as a whole).
+pub(crate) type FileGroup<'a> = (&'a str, Vec<(Option<&'a str>, Vec<&'a Finding>)>);
+
 /// Findings grouped by file, then by image (file-level findings, without an image, first),
 /// each in order of first appearance.
-pub(crate) fn group(findings: &[Finding]) -> Vec<(&str, Vec<(Option<&str>, Vec<&Finding>)>)> {
-    let mut files: Vec<(&str, Vec<(Option<&str>, Vec<&Finding>)>)> = Vec::new();
+pub(crate) fn group(findings: &[Finding]) -> Vec<FileGroup<'_>> {
+    let mut files: Vec<FileGroup<'_>> = Vec::new();
     let mut fidx: HashMap<&str, usize> = HashMap::new();
     for f in findings {
         let i = *fidx.entry(&f.file).or_insert_with(|| {
@@ -125,11 +137,19 @@ pub(crate) mod sample {
 
     pub(crate) fn findings() -> Vec<Finding> {
         vec![
-            Finding::new(&duplicate_id::DuplicateId::META, "annotations/train.json", "category id 1 is used twice"),
-            Finding::new(&duplicate_id::DuplicateId::META, "annotations/train.json", "annotation id 7 is used twice")
-                .line(Some(42))
-                .image("cell_01.tif")
-                .severity(Severity::Error),
+            Finding::new(
+                &duplicate_id::DuplicateId::META,
+                "annotations/train.json",
+                "category id 1 is used twice",
+            ),
+            Finding::new(
+                &duplicate_id::DuplicateId::META,
+                "annotations/train.json",
+                "annotation id 7 is used twice",
+            )
+            .line(Some(42))
+            .image("cell_01.tif")
+            .severity(Severity::Error),
             Finding {
                 annotation_id: Some(7),
                 ..Finding::new(
@@ -148,10 +168,14 @@ pub(crate) mod sample {
             .severity(Severity::Warning)
             .line(Some(12))
             .image("cell_02.tif"),
-            Finding::new(&crowd_annotation::CrowdAnnotation::META, "annotations/train.json", "1 annotation(s) on this image are iscrowd: 1 (first: annotation 9)")
-                .severity(Severity::Info)
-                .line(Some(80))
-                .image("cell_02.tif"),
+            Finding::new(
+                &crowd_annotation::CrowdAnnotation::META,
+                "annotations/train.json",
+                "1 annotation(s) on this image are iscrowd: 1 (first: annotation 9)",
+            )
+            .severity(Severity::Info)
+            .line(Some(80))
+            .image("cell_02.tif"),
         ]
     }
 }

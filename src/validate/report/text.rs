@@ -33,7 +33,9 @@ pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
             let _ = writeln!(out, "  {}", image.unwrap_or("(file)"));
             for f in list {
                 let line = f.line.map_or_else(|| "-".to_string(), |l| l.to_string());
-                let ann = f.annotation_id.map_or_else(String::new, |a| format!(" [annotation {a}]"));
+                let ann = f
+                    .annotation_id
+                    .map_or_else(String::new, |a| format!(" [annotation {a}]"));
                 let _ = writeln!(
                     out,
                     "    {} {}{} {}{}",
@@ -49,7 +51,12 @@ pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
     }
     let s = Summary::of(findings);
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    let mut line = format!("{}, {}, {}", plural(s.errors, "error"), plural(s.warnings, "warning"), plural(s.infos, "info"));
+    let mut line = format!(
+        "{}, {}, {}",
+        plural(s.errors, "error"),
+        plural(s.warnings, "warning"),
+        plural(s.infos, "info")
+    );
     if opts.ignored > 0 {
         let _ = write!(line, "; {} ignored by config", opts.ignored);
     }
@@ -64,7 +71,11 @@ pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
         AnsiColor::Green.on_default().bold()
     };
     if findings.is_empty() {
-        line = format!("no findings{}", line.split_once(';').map_or(String::new(), |(_, r)| format!(";{r}")));
+        line = format!(
+            "no findings{}",
+            line.split_once(';')
+                .map_or(String::new(), |(_, r)| format!(";{r}"))
+        );
     }
     let _ = writeln!(out, "{}", paint(c, style, &line));
     out

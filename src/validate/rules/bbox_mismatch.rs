@@ -73,7 +73,10 @@ impl Validation for BboxMismatch {
                     let (lo, hi) = match &a.shape {
                         Shape::Ellipse(e) => {
                             let pi = std::f64::consts::PI;
-                            (pi * (e.rx - tol).max(0.0) * (e.ry - tol).max(0.0), pi * (e.rx + tol) * (e.ry + tol))
+                            (
+                                pi * (e.rx - tol).max(0.0) * (e.ry - tol).max(0.0),
+                                pi * (e.rx + tol) * (e.ry + tol),
+                            )
                         }
                         s => {
                             let band = 2.0 * tol * (sb[2] + sb[3]);

@@ -43,8 +43,16 @@ impl Validation for CocoCvatMismatch {
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let ds = &ctx.inputs.datasets;
         let mut out = Vec::new();
-        for (ci, c) in ds.iter().enumerate().filter(|(_, d)| d.format == SourceFormat::Coco) {
-            for (vi, v) in ds.iter().enumerate().filter(|(_, d)| d.format == SourceFormat::Cvat) {
+        for (ci, c) in ds
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.format == SourceFormat::Coco)
+        {
+            for (vi, v) in ds
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.format == SourceFormat::Cvat)
+            {
                 compare(ctx, ci, &c.dataset, vi, &v.dataset, &mut out);
             }
         }
@@ -52,27 +60,56 @@ impl Validation for CocoCvatMismatch {
     }
 }
 
-fn compare(ctx: &Context<'_>, ci: usize, coco: &Dataset, vi: usize, cvat: &Dataset, out: &mut Vec<Finding>) {
+fn compare(
+    ctx: &Context<'_>,
+    ci: usize,
+    coco: &Dataset,
+    vi: usize,
+    cvat: &Dataset,
+    out: &mut Vec<Finding>,
+) {
     let meta = &CocoCvatMismatch::META;
-    let coco_images: HashMap<&str, &Image> = coco.images.iter().map(|im| (image_key(&im.file_name), im)).collect();
-    let cvat_images: HashMap<&str, &Image> = cvat.images.iter().map(|im| (image_key(&im.file_name), im)).collect();
+    let coco_images: HashMap<&str, &Image> = coco
+        .images
+        .iter()
+        .map(|im| (image_key(&im.file_name), im))
+        .collect();
+    let cvat_images: HashMap<&str, &Image> = cvat
+        .images
+        .iter()
+        .map(|im| (image_key(&im.file_name), im))
+        .collect();
     if !coco_images.keys().any(|k| cvat_images.contains_key(k)) {
         return; // not the same split
     }
     let (cfile, vfile) = (ctx.inputs.file_label(ci), ctx.inputs.file_label(vi));
     let (coco_groups, cvat_groups) = (coco.annotations_by_image(), cvat.annotations_by_image());
-    let cvat_by_key: HashMap<&str, &Vec<&Annotation>> =
-        cvat_groups.iter().map(|(im, anns)| (image_key(&im.file_name), anns)).collect();
+    let cvat_by_key: HashMap<&str, &Vec<&Annotation>> = cvat_groups
+        .iter()
+        .map(|(im, anns)| (image_key(&im.file_name), anns))
+        .collect();
     let (cnames, vnames) = (class_names(coco), class_names(cvat));
     for im in &coco.images {
         if !cvat_images.contains_key(image_key(&im.file_name)) {
-            out.push(Finding::new(meta, &cfile, format!("image is in this COCO file but not in the CVAT file {vfile}")).at_image(im));
+            out.push(
+                Finding::new(
+                    meta,
+                    &cfile,
+                    format!("image is in this COCO file but not in the CVAT file {vfile}"),
+                )
+                .at_image(im),
+            );
         }
     }
     for im in &cvat.images {
         match coco_images.get(image_key(&im.file_name)) {
             None => out.push(
-                Finding::new(meta, &vfile, format!("image is in this CVAT file but not in the COCO file {cfile}")).at_image(im),
+                Finding::new(
+                    meta,
+                    &vfile,
+                    format!("image is in this CVAT file but not in the COCO file {cfile}"),
+                )
+                .at_image(im),
             ),
             Some(ci) if (ci.width, ci.height) != (im.width, im.height) => out.push(
                 Finding::new(
@@ -89,7 +126,9 @@ fn compare(ctx: &Context<'_>, ci: usize, coco: &Dataset, vi: usize, cvat: &Datas
         }
     }
     for (im, canns) in &coco_groups {
-        let Some(vanns) = cvat_by_key.get(image_key(&im.file_name)) else { continue };
+        let Some(vanns) = cvat_by_key.get(image_key(&im.file_name)) else {
+            continue;
+        };
         let cboxes: Vec<Option<[f64; 4]>> = canns.iter().map(|a| compare_box(a)).collect();
         let vboxes: Vec<Option<[f64; 4]>> = vanns.iter().map(|a| a.shape.bbox()).collect();
         let m = match_boxes(&cboxes, &vboxes, ctx.thresholds.match_iou);
@@ -99,7 +138,11 @@ fn compare(ctx: &Context<'_>, ci: usize, coco: &Dataset, vi: usize, cvat: &Datas
                 Finding::new(
                     meta,
                     &cfile,
-                    format!("COCO annotation {} ({:?}) has no matching shape in the CVAT file {vfile}", a.id, class_of(&cnames, a)),
+                    format!(
+                        "COCO annotation {} ({:?}) has no matching shape in the CVAT file {vfile}",
+                        a.id,
+                        class_of(&cnames, a)
+                    ),
                 )
                 .annotation(a)
                 .image(&im.file_name),
@@ -111,7 +154,11 @@ fn compare(ctx: &Context<'_>, ci: usize, coco: &Dataset, vi: usize, cvat: &Datas
                 Finding::new(
                     meta,
                     &vfile,
-                    format!("CVAT {} ({:?}) has no matching annotation in the COCO file {cfile}", a.shape.kind(), class_of(&vnames, a)),
+                    format!(
+                        "CVAT {} ({:?}) has no matching annotation in the COCO file {cfile}",
+                        a.shape.kind(),
+                        class_of(&vnames, a)
+                    ),
                 )
                 .annotation(a)
                 .image(&im.file_name),
@@ -143,7 +190,10 @@ mod tests {
 
     fn pair(coco: Dataset, cvat: Dataset) -> Inputs {
         Inputs {
-            datasets: vec![input("train.json", SourceFormat::Coco, coco), input("train.xml", SourceFormat::Cvat, cvat)],
+            datasets: vec![
+                input("train.json", SourceFormat::Coco, coco),
+                input("train.xml", SourceFormat::Cvat, cvat),
+            ],
             ..Inputs::default()
         }
     }
@@ -152,7 +202,10 @@ mod tests {
     fn triggers() {
         let coco = dataset(
             four(),
-            vec![image(1, "a.tif", 100, 100, 3), image(2, "only_coco.tif", 100, 100, 4)],
+            vec![
+                image(1, "a.tif", 100, 100, 3),
+                image(2, "only_coco.tif", 100, 100, 4),
+            ],
             vec![
                 coco_ann(17, 1, 1, ellipse(50.0, 50.0, 10.0, 6.0, 0.0), 20),
                 coco_ann(18, 1, 3, ellipse(20.0, 20.0, 4.0, 4.0, 0.0), 21),
@@ -160,7 +213,10 @@ mod tests {
         );
         let cvat = dataset(
             four(),
-            vec![image(0, "images/a.tif", 100, 100, 5), image(1, "b.tif", 64, 64, 9)],
+            vec![
+                image(0, "images/a.tif", 100, 100, 5),
+                image(1, "b.tif", 64, 64, 9),
+            ],
             vec![
                 ann(0, 0, 2, ellipse(50.2, 50.0, 10.0, 6.0, 0.0), 6),
                 ann(1, 0, 4, ellipse(80.0, 80.0, 5.0, 5.0, 30.0), 7),
@@ -179,7 +235,11 @@ mod tests {
             x.bbox = x.bbox.map(|b| b.map(f64::round));
         }
         let coco = dataset(four(), vec![image(1, "a.tif", 100, 100, 3)], vec![c]);
-        let cvat = dataset(four(), vec![image(0, "a.tif", 100, 100, 5)], vec![ann(0, 0, 1, ellipse(50.4, 50.0, 10.4, 6.0, 10.0), 6)]);
+        let cvat = dataset(
+            four(),
+            vec![image(0, "a.tif", 100, 100, 5)],
+            vec![ann(0, 0, 1, ellipse(50.4, 50.0, 10.4, 6.0, 10.0), 6)],
+        );
         let f = run(&CocoCvatMismatch, &pair(coco, cvat));
         snap!("coco_cvat_mismatch__clean", f);
     }

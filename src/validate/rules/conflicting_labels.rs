@@ -33,9 +33,14 @@ impl Validation for ConflictingLabels {
 
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let t = ctx.thresholds.conflict_iou;
-        overlap_findings(ctx, &Self::META, |same, iou| !same && iou >= t, |a, names, iou| {
-            format!("same object as annotation {a} with another class ({names}, IoU {iou})")
-        })
+        overlap_findings(
+            ctx,
+            &Self::META,
+            |same, iou| !same && iou >= t,
+            |a, names, iou| {
+                format!("same object as annotation {a} with another class ({names}, IoU {iou})")
+            },
+        )
     }
 }
 

@@ -39,8 +39,10 @@ impl Validation for CrowdAnnotation {
         for (d, input) in ctx.inputs.datasets.iter().enumerate() {
             let file = ctx.inputs.file_label(d);
             for (im, anns) in input.dataset.annotations_by_image() {
-                let crowd: Vec<&&Annotation> =
-                    anns.iter().filter(|a| a.coco.as_ref().and_then(|c| c.iscrowd).unwrap_or(0) != 0).collect();
+                let crowd: Vec<&&Annotation> = anns
+                    .iter()
+                    .filter(|a| a.coco.as_ref().and_then(|c| c.iscrowd).unwrap_or(0) != 0)
+                    .collect();
                 let Some(first) = crowd.first() else { continue };
                 out.push(
                     Finding::new(
@@ -72,14 +74,29 @@ mod tests {
         if let Some(c) = a.coco.as_mut() {
             c.iscrowd = Some(1);
         }
-        let f = run(&CrowdAnnotation, &one_image(vec![coco_ann(1, 1, 1, ellipse(40.0, 10.0, 3.0, 2.0, 0.0), 10), a]));
+        let f = run(
+            &CrowdAnnotation,
+            &one_image(vec![
+                coco_ann(1, 1, 1, ellipse(40.0, 10.0, 3.0, 2.0, 0.0), 10),
+                a,
+            ]),
+        );
         assert_eq!(f.len(), 1);
         snap!("crowd_annotation__trigger", f);
     }
 
     #[test]
     fn clean() {
-        let f = run(&CrowdAnnotation, &one_image(vec![coco_ann(1, 1, 1, ellipse(40.0, 10.0, 3.0, 2.0, 0.0), 10)]));
+        let f = run(
+            &CrowdAnnotation,
+            &one_image(vec![coco_ann(
+                1,
+                1,
+                1,
+                ellipse(40.0, 10.0, 3.0, 2.0, 0.0),
+                10,
+            )]),
+        );
         snap!("crowd_annotation__clean", f);
     }
 }

@@ -44,7 +44,10 @@ impl Validation for DanglingReference {
                         Finding::new(
                             &Self::META,
                             &file,
-                            format!("annotation {} refers to image id {}, which the file does not list", a.id, a.image_id),
+                            format!(
+                                "annotation {} refers to image id {}, which the file does not list",
+                                a.id, a.image_id
+                            ),
                         )
                         .annotation(a),
                     );
@@ -76,7 +79,10 @@ mod tests {
     fn triggers() {
         let f = run(
             &DanglingReference,
-            &one_image(vec![ann(1, 9, 1, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10), ann(2, 1, 42, ellipse(20.0, 10.0, 3.0, 2.0, 0.0), 11)]),
+            &one_image(vec![
+                ann(1, 9, 1, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10),
+                ann(2, 1, 42, ellipse(20.0, 10.0, 3.0, 2.0, 0.0), 11),
+            ]),
         );
         assert_eq!(f.len(), 2);
         snap!("dangling_reference__trigger", f);
@@ -84,7 +90,10 @@ mod tests {
 
     #[test]
     fn clean() {
-        let f = run(&DanglingReference, &one_image(vec![ann(1, 1, 4, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10)]));
+        let f = run(
+            &DanglingReference,
+            &one_image(vec![ann(1, 1, 4, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10)]),
+        );
         snap!("dangling_reference__clean", f);
     }
 }

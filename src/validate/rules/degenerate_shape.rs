@@ -42,27 +42,39 @@ impl Validation for DegenerateShape {
                     continue; // non-finite reports it
                 }
                 let problem = match &a.shape {
-                    Shape::Ellipse(e) if e.rx < min || e.ry < min => {
-                        Some(format!("ellipse semi-axes {} × {} px: below {} px", num(e.rx), num(e.ry), num(min)))
-                    }
+                    Shape::Ellipse(e) if e.rx < min || e.ry < min => Some(format!(
+                        "ellipse semi-axes {} × {} px: below {} px",
+                        num(e.rx),
+                        num(e.ry),
+                        num(min)
+                    )),
                     Shape::Box(b) if b.xbr - b.xtl < min || b.ybr - b.ytl < min => Some(format!(
                         "box {} × {} px: below {} px",
                         num(b.xbr - b.xtl),
                         num(b.ybr - b.ytl),
                         num(min)
                     )),
-                    Shape::Polygon(rings) if rings.is_empty() => Some("polygon without any ring".into()),
+                    Shape::Polygon(rings) if rings.is_empty() => {
+                        Some("polygon without any ring".into())
+                    }
                     Shape::Polygon(rings) => rings.iter().enumerate().find_map(|(i, r)| {
                         if r.len() < 3 {
-                            Some(format!("polygon ring {i} has {} points (3 needed)", r.len()))
+                            Some(format!(
+                                "polygon ring {i} has {} points (3 needed)",
+                                r.len()
+                            ))
                         } else if ring_area(r) <= 0.0 {
                             Some(format!("polygon ring {i} has zero area"))
                         } else {
                             None
                         }
                     }),
-                    Shape::Polyline(p) if p.len() < 2 => Some(format!("polyline has {} points (2 needed)", p.len())),
-                    Shape::Points(p) if p.is_empty() => Some("points shape without any point".into()),
+                    Shape::Polyline(p) if p.len() < 2 => {
+                        Some(format!("polyline has {} points (2 needed)", p.len()))
+                    }
+                    Shape::Points(p) if p.is_empty() => {
+                        Some("points shape without any point".into())
+                    }
                     Shape::Mask(m) if m.area() == 0 => Some("mask paints no pixel".into()),
                     _ => None,
                 };
@@ -90,13 +102,31 @@ mod tests {
             &DegenerateShape,
             &one_image(vec![
                 ann(1, 1, 1, ellipse(10.0, 10.0, 0.0, 6.0, 0.0), 10),
-                ann(2, 1, 1, Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 1.0]]]), 11),
-                ann(3, 1, 1, Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]]), 12),
+                ann(
+                    2,
+                    1,
+                    1,
+                    Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 1.0]]]),
+                    11,
+                ),
+                ann(
+                    3,
+                    1,
+                    1,
+                    Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]]),
+                    12,
+                ),
                 ann(
                     4,
                     1,
                     1,
-                    Shape::Mask(MaskData::Cvat { left: 0, top: 0, width: 2, height: 2, counts: vec![4] }),
+                    Shape::Mask(MaskData::Cvat {
+                        left: 0,
+                        top: 0,
+                        width: 2,
+                        height: 2,
+                        counts: vec![4],
+                    }),
                     13,
                 ),
             ]),
@@ -107,7 +137,10 @@ mod tests {
 
     #[test]
     fn clean() {
-        let f = run(&DegenerateShape, &one_image(vec![ann(1, 1, 1, ellipse(10.0, 10.0, 0.5, 6.0, 0.0), 10)]));
+        let f = run(
+            &DegenerateShape,
+            &one_image(vec![ann(1, 1, 1, ellipse(10.0, 10.0, 0.5, 6.0, 0.0), 10)]),
+        );
         snap!("degenerate_shape__clean", f);
     }
 }

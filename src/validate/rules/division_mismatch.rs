@@ -38,7 +38,9 @@ impl Validation for DivisionMismatch {
     }
 
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let Some(exp) = &ctx.inputs.expected_labels else { return Vec::new() };
+        let Some(exp) = &ctx.inputs.expected_labels else {
+            return Vec::new();
+        };
         let mut by_image: HashMap<&str, Vec<&ExpectedLabel>> = HashMap::new();
         for e in &exp.labels {
             by_image.entry(image_key(&e.image)).or_default().push(e);
@@ -49,11 +51,14 @@ impl Validation for DivisionMismatch {
             let file = ctx.inputs.file_label(d);
             let names = class_names(&input.dataset);
             for (im, anns) in input.dataset.annotations_by_image() {
-                let Some(expected) = by_image.get(image_key(&im.file_name)) else { continue };
+                let Some(expected) = by_image.get(image_key(&im.file_name)) else {
+                    continue;
+                };
                 let boxes: Vec<Option<[f64; 4]>> = anns.iter().map(|a| compare_box(a)).collect();
                 let eboxes: Vec<Option<[f64; 4]>> = expected.iter().map(|e| Some(e.bbox)).collect();
                 let m = match_boxes(&boxes, &eboxes, ctx.thresholds.match_iou);
-                let source = |e: &ExpectedLabel| e.source_id.map_or_else(String::new, |id| format!(" {id}"));
+                let source =
+                    |e: &ExpectedLabel| e.source_id.map_or_else(String::new, |id| format!(" {id}"));
                 for (i, j, _) in m.pairs {
                     let (a, e) = (anns[i], expected[j]);
                     let have = class_of(&names, a);
@@ -79,7 +84,11 @@ impl Validation for DivisionMismatch {
                         Finding::new(
                             &Self::META,
                             &file,
-                            format!("{} ({:?}) has no source shape in {src}", a.shape.kind(), class_of(&names, a)),
+                            format!(
+                                "{} ({:?}) has no source shape in {src}",
+                                a.shape.kind(),
+                                class_of(&names, a)
+                            ),
                         )
                         .annotation(a)
                         .image(&im.file_name),
@@ -91,7 +100,11 @@ impl Validation for DivisionMismatch {
                         Finding::new(
                             &Self::META,
                             &file,
-                            format!("source annotation{} in {src} ({:?}) has no shape here", source(e), e.class),
+                            format!(
+                                "source annotation{} in {src} ({:?}) has no shape here",
+                                source(e),
+                                e.class
+                            ),
                         )
                         .at_image(im),
                     );
@@ -111,7 +124,10 @@ mod tests {
     fn fixture(second_class: u64) -> Inputs {
         let ds = dataset(
             seven(),
-            vec![image(1, "a.tif", 100, 100, 3), image(2, "not_in_source.tif", 100, 100, 4)],
+            vec![
+                image(1, "a.tif", 100, 100, 3),
+                image(2, "not_in_source.tif", 100, 100, 4),
+            ],
             vec![
                 ann(1, 1, 1, ellipse(20.0, 20.0, 4.0, 4.0, 0.0), 10),
                 ann(2, 1, second_class, ellipse(60.0, 60.0, 6.0, 6.0, 0.0), 11),
@@ -141,7 +157,12 @@ mod tests {
     fn triggers() {
         let mut inputs = fixture(1);
         if let Some(e) = inputs.expected_labels.as_mut() {
-            e.labels.push(ExpectedLabel { image: "a.tif".into(), bbox: [85.0, 5.0, 6.0, 6.0], class: "Vacuoles".into(), source_id: Some(103) });
+            e.labels.push(ExpectedLabel {
+                image: "a.tif".into(),
+                bbox: [85.0, 5.0, 6.0, 6.0],
+                class: "Vacuoles".into(),
+                source_id: Some(103),
+            });
         }
         let f = run(&DivisionMismatch, &inputs);
         assert_eq!(f.len(), 2, "{f:#?}");

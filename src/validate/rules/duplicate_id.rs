@@ -42,28 +42,54 @@ impl Validation for DuplicateId {
             let mut names = HashSet::new();
             for im in &ds.images {
                 if !seen.insert(im.id) {
-                    out.push(Finding::new(&Self::META, &file, format!("image id {} is used twice", im.id)).at_image(im));
+                    out.push(
+                        Finding::new(
+                            &Self::META,
+                            &file,
+                            format!("image id {} is used twice", im.id),
+                        )
+                        .at_image(im),
+                    );
                 }
                 if !names.insert(im.file_name.as_str()) {
                     out.push(
-                        Finding::new(&Self::META, &file, format!("image file name {:?} is listed twice", im.file_name))
-                            .at_image(im),
+                        Finding::new(
+                            &Self::META,
+                            &file,
+                            format!("image file name {:?} is listed twice", im.file_name),
+                        )
+                        .at_image(im),
                     );
                 }
             }
             let mut seen = HashSet::new();
             for a in &ds.annotations {
                 if !seen.insert(a.id) {
-                    out.push(Finding::new(&Self::META, &file, format!("annotation id {} is used twice", a.id)).annotation(a));
+                    out.push(
+                        Finding::new(
+                            &Self::META,
+                            &file,
+                            format!("annotation id {} is used twice", a.id),
+                        )
+                        .annotation(a),
+                    );
                 }
             }
             let (mut ids, mut cnames) = (HashSet::new(), HashSet::new());
             for c in &ds.categories {
                 if !ids.insert(c.id) {
-                    out.push(Finding::new(&Self::META, &file, format!("category id {} is used twice", c.id)));
+                    out.push(Finding::new(
+                        &Self::META,
+                        &file,
+                        format!("category id {} is used twice", c.id),
+                    ));
                 }
                 if !cnames.insert(c.name.as_str()) {
-                    out.push(Finding::new(&Self::META, &file, format!("category name {:?} is declared twice", c.name)));
+                    out.push(Finding::new(
+                        &Self::META,
+                        &file,
+                        format!("category name {:?} is declared twice", c.name),
+                    ));
                 }
             }
         }
@@ -82,8 +108,14 @@ mod tests {
         cats.push(cats[0].clone());
         let ds = dataset(
             cats,
-            vec![image(1, "a.tif", 100, 100, 3), image(1, "a.tif", 100, 100, 4)],
-            vec![ann(7, 1, 1, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10), ann(7, 1, 2, ellipse(50.0, 50.0, 3.0, 2.0, 0.0), 11)],
+            vec![
+                image(1, "a.tif", 100, 100, 3),
+                image(1, "a.tif", 100, 100, 4),
+            ],
+            vec![
+                ann(7, 1, 1, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10),
+                ann(7, 1, 2, ellipse(50.0, 50.0, 3.0, 2.0, 0.0), 11),
+            ],
         );
         let f = run(&DuplicateId, &coco_inputs(ds));
         assert_eq!(f.len(), 5);
@@ -92,7 +124,10 @@ mod tests {
 
     #[test]
     fn clean() {
-        let f = run(&DuplicateId, &one_image(vec![ann(1, 1, 1, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10)]));
+        let f = run(
+            &DuplicateId,
+            &one_image(vec![ann(1, 1, 1, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10)]),
+        );
         snap!("duplicate_id__clean", f);
     }
 }

@@ -34,9 +34,14 @@ impl Validation for DuplicateShape {
 
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let t = ctx.thresholds.duplicate_iou;
-        overlap_findings(ctx, &Self::META, |same, iou| same && iou >= t, |a, name, iou| {
-            format!("near-duplicate of annotation {a} (same class {name}, IoU {iou})")
-        })
+        overlap_findings(
+            ctx,
+            &Self::META,
+            |same, iou| same && iou >= t,
+            |a, name, iou| {
+                format!("near-duplicate of annotation {a} (same class {name}, IoU {iou})")
+            },
+        )
     }
 }
 
@@ -65,9 +70,13 @@ pub(crate) fn overlap_findings(
         };
         let im = &ds.images[p.image];
         out.push(
-            Finding::new(meta, ctx.inputs.file_label(p.dataset), message(a.id, label, format!("{:.2}", p.iou)))
-                .annotation(b)
-                .image(&im.file_name),
+            Finding::new(
+                meta,
+                ctx.inputs.file_label(p.dataset),
+                message(a.id, label, format!("{:.2}", p.iou)),
+            )
+            .annotation(b)
+            .image(&im.file_name),
         );
     }
     out

@@ -41,7 +41,9 @@ impl Validation for EllipseOutOfBounds {
             let file = ctx.inputs.file_label(d);
             let images = images_by_id(&input.dataset);
             for a in &input.dataset.annotations {
-                let Some(im) = images.get(&a.image_id) else { continue };
+                let Some(im) = images.get(&a.image_id) else {
+                    continue;
+                };
                 if !a.shape.is_finite() || im.width == 0 || im.height == 0 {
                     continue;
                 }
@@ -104,7 +106,10 @@ mod tests {
                 ann(2, 1, 1, ellipse(96.0, 20.0, 9.0, 7.0, 0.0), 11),
             ]),
         );
-        assert_eq!(f.iter().map(|f| f.severity).collect::<Vec<_>>(), vec![Severity::Error, Severity::Warning]);
+        assert_eq!(
+            f.iter().map(|f| f.severity).collect::<Vec<_>>(),
+            vec![Severity::Error, Severity::Warning]
+        );
         snap!("ellipse_out_of_bounds__trigger", f);
     }
 

@@ -38,7 +38,15 @@ impl Validation for ExcessiveOverlap {
         overlap_findings(
             ctx,
             &Self::META,
-            |same, iou| iou >= t.overlap_iou && iou < if same { t.duplicate_iou } else { t.conflict_iou },
+            |same, iou| {
+                iou >= t.overlap_iou
+                    && iou
+                        < if same {
+                            t.duplicate_iou
+                        } else {
+                            t.conflict_iou
+                        }
+            },
             |a, names, iou| format!("overlaps annotation {a} heavily ({names}, IoU {iou})"),
         )
     }

@@ -30,16 +30,25 @@ impl Validation for ImageMissing {
     }
 
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let Some(dir) = &ctx.inputs.images_dir else { return Vec::new() };
+        let Some(dir) = &ctx.inputs.images_dir else {
+            return Vec::new();
+        };
         let shown = ctx.inputs.display_path(dir);
         let mut out = Vec::new();
         for (d, input) in ctx.inputs.datasets.iter().enumerate() {
             let file = ctx.inputs.file_label(d);
             for im in &input.dataset.images {
-                let Some(c) = candidates(dir, &im.file_name) else { continue };
+                let Some(c) = candidates(dir, &im.file_name) else {
+                    continue;
+                };
                 if !c.iter().any(|p| p.is_file()) {
                     out.push(
-                        Finding::new(&Self::META, &file, format!("image file {} is not in {shown}/", im.file_name)).at_image(im),
+                        Finding::new(
+                            &Self::META,
+                            &file,
+                            format!("image file {} is not in {shown}/", im.file_name),
+                        )
+                        .at_image(im),
                     );
                 }
             }
@@ -59,14 +68,22 @@ mod tests {
         std::fs::write(dir.path().join("present.tif"), b"x").unwrap();
         let ds = dataset(
             four(),
-            vec![image(1, "present.tif", 10, 10, 3), image(2, "sub/present.tif", 10, 10, 4), image(3, "cell_17.tif", 10, 10, 5)],
+            vec![
+                image(1, "present.tif", 10, 10, 3),
+                image(2, "sub/present.tif", 10, 10, 4),
+                image(3, "cell_17.tif", 10, 10, 5),
+            ],
             vec![],
         );
         let mut inputs = coco_inputs(ds);
         inputs.root = Some(dir.path().to_path_buf());
         inputs.images_dir = Some(dir.path().join("images"));
         std::fs::create_dir(dir.path().join("images")).unwrap();
-        std::fs::rename(dir.path().join("present.tif"), dir.path().join("images/present.tif")).unwrap();
+        std::fs::rename(
+            dir.path().join("present.tif"),
+            dir.path().join("images/present.tif"),
+        )
+        .unwrap();
         let f = run(&ImageMissing, &inputs);
         assert_eq!(f.len(), 1);
         snap!("image_missing__trigger", f);

@@ -40,17 +40,26 @@ impl Validation for ImageSizeMismatch {
     }
 
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let Some(dir) = &ctx.inputs.images_dir else { return Vec::new() };
+        let Some(dir) = &ctx.inputs.images_dir else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (d, input) in ctx.inputs.datasets.iter().enumerate() {
             let file = ctx.inputs.file_label(d);
             for im in &input.dataset.images {
-                let Some(c) = candidates(dir, &im.file_name) else { continue };
-                let Some(path) = c.into_iter().find(|p| p.is_file()) else { continue };
+                let Some(c) = candidates(dir, &im.file_name) else {
+                    continue;
+                };
+                let Some(path) = c.into_iter().find(|p| p.is_file()) else {
+                    continue;
+                };
                 let msg = match header_size(&path) {
                     Ok((w, h)) if (w, h) == (im.width, im.height) => continue,
                     Ok((w, h)) => {
-                        format!("image file is {w} × {h} but the annotations declare {} × {}", im.width, im.height)
+                        format!(
+                            "image file is {w} × {h} but the annotations declare {} × {}",
+                            im.width, im.height
+                        )
                     }
                     Err(e) => format!("image file cannot be read: {e}"),
                 };
@@ -69,11 +78,17 @@ mod tests {
     #[test]
     fn triggers_and_clean() {
         let dir = tempfile::tempdir().unwrap();
-        image::GrayImage::new(8, 6).save(dir.path().join("a.png")).unwrap();
+        image::GrayImage::new(8, 6)
+            .save(dir.path().join("a.png"))
+            .unwrap();
         std::fs::write(dir.path().join("broken.png"), b"not an image").unwrap();
         let ds = dataset(
             four(),
-            vec![image(1, "a.png", 8, 6, 3), image(2, "a.png", 16, 6, 4), image(3, "broken.png", 8, 6, 5)],
+            vec![
+                image(1, "a.png", 8, 6, 3),
+                image(2, "a.png", 16, 6, 4),
+                image(3, "broken.png", 8, 6, 5),
+            ],
             vec![],
         );
         let mut inputs = coco_inputs(ds);
@@ -81,8 +96,14 @@ mod tests {
         let f = run(&ImageSizeMismatch, &inputs);
         assert_eq!(f.len(), 2);
         assert!(f[1].message.starts_with("image file cannot be read"));
-        snap!("image_size_mismatch__trigger", f.into_iter().take(1).collect::<Vec<_>>());
+        snap!(
+            "image_size_mismatch__trigger",
+            f.into_iter().take(1).collect::<Vec<_>>()
+        );
         inputs.datasets[0].dataset.images.truncate(1);
-        snap!("image_size_mismatch__clean", run(&ImageSizeMismatch, &inputs));
+        snap!(
+            "image_size_mismatch__clean",
+            run(&ImageSizeMismatch, &inputs)
+        );
     }
 }

@@ -43,11 +43,19 @@ impl Validation for LabelsetMismatch {
             let file = ctx.inputs.file_label(d);
             let ds = &input.dataset;
             let names: Vec<&str> = ds.categories.iter().map(|c| c.name.as_str()).collect();
-            let only4 = names.iter().any(|n| four.by_name(n).is_some() && seven.by_name(n).is_none());
-            let only7 = names.iter().any(|n| seven.by_name(n).is_some() && four.by_name(n).is_none());
+            let only4 = names
+                .iter()
+                .any(|n| four.by_name(n).is_some() && seven.by_name(n).is_none());
+            let only7 = names
+                .iter()
+                .any(|n| seven.by_name(n).is_some() && four.by_name(n).is_none());
             let before = out.len();
             if only4 && only7 {
-                out.push(Finding::new(&Self::META, &file, format!("mixes the {} and {} label sets", four.name, seven.name)));
+                out.push(Finding::new(
+                    &Self::META,
+                    &file,
+                    format!("mixes the {} and {} label sets", four.name, seven.name),
+                ));
             } else if let Some(exp) = expected {
                 let mine = exp.matches(&names);
                 for other in [&four, &seven] {
@@ -55,21 +63,34 @@ impl Validation for LabelsetMismatch {
                         out.push(Finding::new(
                             &Self::META,
                             &file,
-                            format!("classes are those of label set {}, expected {}", other.name, exp.name),
+                            format!(
+                                "classes are those of label set {}, expected {}",
+                                other.name, exp.name
+                            ),
                         ));
                     }
                 }
             }
             // Ids and colours only matter once the file is in the right set.
-            let Some(exp) = expected.filter(|_| out.len() == before) else { continue };
+            let Some(exp) = expected.filter(|_| out.len() == before) else {
+                continue;
+            };
             for c in &ds.categories {
-                let Some(lc) = exp.by_name(&c.name).or_else(|| exp.by_loose_name(&loose(&c.name))) else { continue };
+                let Some(lc) = exp
+                    .by_name(&c.name)
+                    .or_else(|| exp.by_loose_name(&loose(&c.name)))
+                else {
+                    continue;
+                };
                 if lc.id != c.id {
                     out.push(
                         Finding::new(
                             &Self::META,
                             &file,
-                            format!("class {:?} has id {}, label set {} gives it {}", c.name, c.id, exp.name, lc.id),
+                            format!(
+                                "class {:?} has id {}, label set {} gives it {}",
+                                c.name, c.id, exp.name, lc.id
+                            ),
                         )
                         .severity(Severity::Warning),
                     );
@@ -100,7 +121,7 @@ impl Validation for LabelsetMismatch {
 mod tests {
     use super::*;
     use crate::validate::testutil::*;
-    use crate::validate::{SourceFormat, Inputs};
+    use crate::validate::{Inputs, SourceFormat};
 
     #[test]
     fn triggers() {
@@ -111,15 +132,26 @@ mod tests {
         renumbered[1].color = Some(Rgb([1, 2, 3]));
         let inputs = Inputs {
             datasets: vec![
-                input("mixed.json", SourceFormat::Coco, dataset(mixed, vec![], vec![])),
-                input("seven.xml", SourceFormat::Cvat, dataset(renumbered, vec![], vec![])),
+                input(
+                    "mixed.json",
+                    SourceFormat::Coco,
+                    dataset(mixed, vec![], vec![]),
+                ),
+                input(
+                    "seven.xml",
+                    SourceFormat::Cvat,
+                    dataset(renumbered, vec![], vec![]),
+                ),
             ],
             labelset: Some(LabelSet::four_class()),
             ..Inputs::default()
         };
         let f = run(&LabelsetMismatch, &inputs);
         assert_eq!(f.len(), 2, "{f:#?}");
-        let inputs = Inputs { labelset: Some(LabelSet::seven_class()), ..inputs };
+        let inputs = Inputs {
+            labelset: Some(LabelSet::seven_class()),
+            ..inputs
+        };
         let g = run(&LabelsetMismatch, &inputs);
         snap!("labelset_mismatch__trigger", (f, g));
     }

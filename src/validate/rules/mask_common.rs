@@ -44,7 +44,10 @@ pub(crate) fn mask_candidates(dir: &Path, image_name: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for c in candidates(dir, image_name).unwrap_or_default() {
         let png = c.with_extension("png");
-        let stem = c.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = c
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let suffixed = c.with_file_name(format!("{stem}_mask.png"));
         for p in [png, suffixed] {
             if !out.contains(&p) {
@@ -57,17 +60,23 @@ pub(crate) fn mask_candidates(dir: &Path, image_name: &str) -> Vec<PathBuf> {
 
 pub(crate) fn analyse(ctx: &Context<'_>) -> Vec<MaskAnalysis> {
     use rayon::prelude::*;
-    let Some(dir) = &ctx.inputs.masks_dir else { return Vec::new() };
+    let Some(dir) = &ctx.inputs.masks_dir else {
+        return Vec::new();
+    };
     let mut seen = HashSet::new();
     let mut jobs = Vec::new();
     for (d, input) in ctx.inputs.datasets.iter().enumerate() {
         for (i, im) in input.dataset.images.iter().enumerate() {
-            if super::unsafe_path::unsafe_reason(&im.file_name).is_none() && seen.insert(image_key(&im.file_name).to_string()) {
+            if super::unsafe_path::unsafe_reason(&im.file_name).is_none()
+                && seen.insert(image_key(&im.file_name).to_string())
+            {
                 jobs.push((d, i));
             }
         }
     }
-    jobs.par_iter().map(|&(d, i)| analyse_one(ctx, dir, d, i)).collect()
+    jobs.par_iter()
+        .map(|&(d, i)| analyse_one(ctx, dir, d, i))
+        .collect()
 }
 
 fn analyse_one(ctx: &Context<'_>, dir: &Path, d: usize, i: usize) -> MaskAnalysis {
@@ -80,7 +89,9 @@ fn analyse_one(ctx: &Context<'_>, dir: &Path, d: usize, i: usize) -> MaskAnalysi
         looked_for: tried.iter().map(|p| ctx.inputs.display_path(p)).collect(),
         ..MaskAnalysis::default()
     };
-    let Some(path) = tried.into_iter().find(|p| p.is_file()) else { return r };
+    let Some(path) = tried.into_iter().find(|p| p.is_file()) else {
+        return r;
+    };
     r.path = Some(path.clone());
     match header_size(&path) {
         Ok(s) => r.size = Some(s),
@@ -109,7 +120,9 @@ fn analyse_one(ctx: &Context<'_>, dir: &Path, d: usize, i: usize) -> MaskAnalysi
     let background = ls.map_or(Rgb([0, 0, 0]), |l| l.background);
     let mut colours: HashMap<[u8; 3], u8> = HashMap::new();
     for c in &ds.categories {
-        let col = c.color.or_else(|| ls.and_then(|l| l.by_name(&c.name)).map(|lc| lc.color));
+        let col = c
+            .color
+            .or_else(|| ls.and_then(|l| l.by_name(&c.name)).map(|lc| lc.color));
         if let (Some(col), Ok(id)) = (col, u8::try_from(c.id.0)) {
             colours.entry(col.0).or_insert(id);
         }
@@ -132,10 +145,19 @@ fn analyse_one(ctx: &Context<'_>, dir: &Path, d: usize, i: usize) -> MaskAnalysi
     u.truncate(5);
     r.unknown = u;
 
-    let anns: Vec<(usize, &Annotation)> =
-        ds.annotations.iter().enumerate().filter(|(_, a)| a.image_id == im.id).collect();
+    let anns: Vec<(usize, &Annotation)> = ds
+        .annotations
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.image_id == im.id)
+        .collect();
     let refs: Vec<&Annotation> = anns.iter().map(|(_, a)| *a).collect();
-    if let Some(expected) = ctx.inputs.expected_index_mask.as_ref().and_then(|f| f(im, &refs)) {
+    if let Some(expected) = ctx
+        .inputs
+        .expected_index_mask
+        .as_ref()
+        .and_then(|f| f(im, &refs))
+    {
         if expected.len() == index.len() {
             let mut inter: HashMap<u8, u64> = HashMap::new();
             let mut uni: HashMap<u8, u64> = HashMap::new();
@@ -172,10 +194,11 @@ fn analyse_one(ctx: &Context<'_>, dir: &Path, d: usize, i: usize) -> MaskAnalysi
         if !has_area(&a.shape) || !a.shape.is_finite() {
             continue;
         }
-        let Ok(cat) = u8::try_from(a.category_id.0) else { continue };
-        let cov = pixel_coverage(&a.shape, |x, y| {
-            let (x, y) = (x as usize, y as usize);
-            (x < w && y < h).then(|| index[y * w + x] == cat)
+        let Ok(cat) = u8::try_from(a.category_id.0) else {
+            continue;
+        };
+        let cov = pixel_coverage(&a.shape, im.width, im.height, |x, y| {
+            index[y as usize * w + x as usize] == cat
         });
         if let Some(c) = cov.filter(|&c| c < ctx.thresholds.mask_coverage) {
             r.low_coverage.push((k, c));
@@ -214,7 +237,10 @@ pub(crate) mod fixture {
         let ds = dataset(
             four(),
             vec![image(1, "a.tif", 20, 10, 3)],
-            vec![ann(1, 1, 1, ellipse(5.0, 5.0, 3.0, 3.0, 0.0), 10), ann(2, 1, 2, ellipse(14.0, 5.0, 3.0, 3.0, 0.0), 11)],
+            vec![
+                ann(1, 1, 1, ellipse(5.0, 5.0, 3.0, 3.0, 0.0), 10),
+                ann(2, 1, 2, ellipse(14.0, 5.0, 3.0, 3.0, 0.0), 11),
+            ],
         );
         let mut i = coco_inputs(ds);
         i.root = Some(dir.to_path_buf());

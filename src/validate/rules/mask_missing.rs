@@ -36,12 +36,18 @@ impl Validation for MaskMissing {
                 (None, _) => Finding::new(
                     &Self::META,
                     ctx.inputs.file_label(m.dataset),
-                    format!("no mask for this image (looked for {})", m.looked_for.join(", ")),
+                    format!(
+                        "no mask for this image (looked for {})",
+                        m.looked_for.join(", ")
+                    ),
                 )
                 .at_image(im),
-                (Some(p), Some(e)) => {
-                    Finding::new(&Self::META, ctx.inputs.display_path(p), format!("mask cannot be read: {e}")).image(&im.file_name)
-                }
+                (Some(p), Some(e)) => Finding::new(
+                    &Self::META,
+                    ctx.inputs.display_path(p),
+                    format!("mask cannot be read: {e}"),
+                )
+                .image(&im.file_name),
                 _ => continue,
             };
             out.push(f);
@@ -62,7 +68,10 @@ mod tests {
         let mut inputs = fixture::inputs(dir.path());
         std::fs::create_dir_all(dir.path().join("masks")).unwrap();
         std::fs::write(dir.path().join("masks/b.png"), b"garbage").unwrap();
-        inputs.datasets[0].dataset.images.push(image(2, "b.tif", 20, 10, 4));
+        inputs.datasets[0]
+            .dataset
+            .images
+            .push(image(2, "b.tif", 20, 10, 4));
         let f = run(&MaskMissing, &inputs);
         assert_eq!(f.len(), 2);
         let mut f = f;
@@ -78,6 +87,9 @@ mod tests {
     fn clean() {
         let dir = tempfile::tempdir().unwrap();
         fixture::write(dir.path(), "a_mask.png", &fixture::good_mask());
-        snap!("mask_missing__clean", run(&MaskMissing, &fixture::inputs(dir.path())));
+        snap!(
+            "mask_missing__clean",
+            run(&MaskMissing, &fixture::inputs(dir.path()))
+        );
     }
 }

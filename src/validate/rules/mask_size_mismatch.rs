@@ -37,7 +37,10 @@ impl Validation for MaskSizeMismatch {
                         Finding::new(
                             &Self::META,
                             ctx.inputs.display_path(p),
-                            format!("mask is {w} × {h} but the image is declared {} × {}", im.width, im.height),
+                            format!(
+                                "mask is {w} × {h} but the image is declared {} × {}",
+                                im.width, im.height
+                            ),
                         )
                         .image(&im.file_name),
                     );
@@ -67,6 +70,9 @@ mod tests {
     fn clean() {
         let dir = tempfile::tempdir().unwrap();
         fixture::write(dir.path(), "a.png", &fixture::good_mask());
-        snap!("mask_size_mismatch__clean", run(&MaskSizeMismatch, &fixture::inputs(dir.path())));
+        snap!(
+            "mask_size_mismatch__clean",
+            run(&MaskSizeMismatch, &fixture::inputs(dir.path()))
+        );
     }
 }

@@ -37,12 +37,20 @@ impl Validation for MaskUnknownColor {
                 continue;
             }
             let im = &ctx.inputs.datasets[m.dataset].dataset.images[m.image];
-            let list: Vec<String> = m.unknown.iter().map(|(c, n)| format!("{} ({n})", c.to_hex())).collect();
+            let list: Vec<String> = m
+                .unknown
+                .iter()
+                .map(|(c, n)| format!("{} ({n})", c.to_hex()))
+                .collect();
             out.push(
                 Finding::new(
                     &Self::META,
                     ctx.inputs.display_path(p),
-                    format!("{} pixels have colours outside the label set: {}", m.unknown_total, list.join(", ")),
+                    format!(
+                        "{} pixels have colours outside the label set: {}",
+                        m.unknown_total,
+                        list.join(", ")
+                    ),
                 )
                 .image(&im.file_name),
             );
@@ -74,6 +82,9 @@ mod tests {
     fn clean() {
         let dir = tempfile::tempdir().unwrap();
         fixture::write(dir.path(), "a.png", &fixture::good_mask());
-        snap!("mask_unknown_color__clean", run(&MaskUnknownColor, &fixture::inputs(dir.path())));
+        snap!(
+            "mask_unknown_color__clean",
+            run(&MaskUnknownColor, &fixture::inputs(dir.path()))
+        );
     }
 }

@@ -48,27 +48,39 @@ pub(crate) fn class_names(ds: &Dataset) -> HashMap<CategoryId, &str> {
 
 /// The name of an annotation's class, or its id in brackets when undeclared.
 pub(crate) fn class_of(names: &HashMap<CategoryId, &str>, a: &Annotation) -> String {
-    names.get(&a.category_id).map_or_else(|| format!("[category {}]", a.category_id), |n| n.to_string())
+    names.get(&a.category_id).map_or_else(
+        || format!("[category {}]", a.category_id),
+        |n| n.to_string(),
+    )
 }
 
 /// The box a rule compares: COCO's `bbox` when the file had one (as DESIGN §2 uses it), else
 /// the tight box of the shape.
 pub(crate) fn compare_box(a: &Annotation) -> Option<[f64; 4]> {
-    a.coco.as_ref().and_then(|c| c.bbox).or_else(|| a.shape.bbox())
+    a.coco
+        .as_ref()
+        .and_then(|c| c.bbox)
+        .or_else(|| a.shape.bbox())
 }
 
 /// Formats a number for messages: two decimals at most, no trailing zeros.
 pub(crate) fn num(v: f64) -> String {
     let s = format!("{v:.2}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.into() }
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.into()
+    }
 }
 
 /// What every rule file imports.
 pub(crate) mod prelude {
     pub(crate) use super::{class_names, class_of, compare_box, images_by_id, num};
     pub(crate) use crate::model::*;
-    pub(crate) use crate::validate::{declare_rule, Context, Finding, RuleMeta, Severity, Validation};
+    pub(crate) use crate::validate::{
+        declare_rule, Context, Finding, RuleMeta, Severity, Validation,
+    };
     #[allow(unused_imports)]
     pub(crate) use std::collections::{HashMap, HashSet};
 }

@@ -73,14 +73,29 @@ mod tests {
             c.bbox = Some([f64::INFINITY, 0.0, 1.0, 1.0]);
             c.area = Some(f64::NAN);
         }
-        let f = run(&NonFinite, &one_image(vec![ann(1, 1, 1, ellipse(f64::NAN, 10.0, 3.0, 2.0, 0.0), 10), b]));
+        let f = run(
+            &NonFinite,
+            &one_image(vec![
+                ann(1, 1, 1, ellipse(f64::NAN, 10.0, 3.0, 2.0, 0.0), 10),
+                b,
+            ]),
+        );
         assert_eq!(f.len(), 3);
         snap!("non_finite__trigger", f);
     }
 
     #[test]
     fn clean() {
-        let f = run(&NonFinite, &one_image(vec![coco_ann(1, 1, 1, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10)]));
+        let f = run(
+            &NonFinite,
+            &one_image(vec![coco_ann(
+                1,
+                1,
+                1,
+                ellipse(10.0, 10.0, 3.0, 2.0, 0.0),
+                10,
+            )]),
+        );
         snap!("non_finite__clean", f);
     }
 }

@@ -34,7 +34,9 @@ impl Validation for UnknownClass {
     }
 
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let Some(ls) = ctx.labelset() else { return Vec::new() };
+        let Some(ls) = ctx.labelset() else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (d, input) in ctx.inputs.datasets.iter().enumerate() {
             let file = ctx.inputs.file_label(d);
@@ -44,7 +46,11 @@ impl Validation for UnknownClass {
                 if ls.by_name(&c.name).is_some() {
                     continue;
                 }
-                let users: Vec<&Annotation> = ds.annotations.iter().filter(|a| a.category_id == c.id).collect();
+                let users: Vec<&Annotation> = ds
+                    .annotations
+                    .iter()
+                    .filter(|a| a.category_id == c.id)
+                    .collect();
                 let msg = match ls.by_loose_name(&c.name) {
                     Some(right) => format!(
                         "class {:?} is not named as in label set {}: did you mean {:?}? ({} annotation(s))",
@@ -78,11 +84,18 @@ mod tests {
     fn triggers() {
         let mut cats = four();
         cats[0].name = "primary  granules".into();
-        cats.push(Category { id: CategoryId(9), name: "Mitochondria".into(), ..cats[1].clone() });
+        cats.push(Category {
+            id: CategoryId(9),
+            name: "Mitochondria".into(),
+            ..cats[1].clone()
+        });
         let ds = dataset(
             cats,
             vec![image(1, "a.tif", 100, 100, 3)],
-            vec![ann(1, 1, 1, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10), ann(2, 1, 2, ellipse(30.0, 10.0, 3.0, 2.0, 0.0), 11)],
+            vec![
+                ann(1, 1, 1, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10),
+                ann(2, 1, 2, ellipse(30.0, 10.0, 3.0, 2.0, 0.0), 11),
+            ],
         );
         let f = run(&UnknownClass, &coco_inputs(ds));
         assert_eq!(f.len(), 2);
@@ -91,7 +104,10 @@ mod tests {
 
     #[test]
     fn clean() {
-        let f = run(&UnknownClass, &one_image(vec![ann(1, 1, 1, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10)]));
+        let f = run(
+            &UnknownClass,
+            &one_image(vec![ann(1, 1, 1, ellipse(10.0, 10.0, 3.0, 2.0, 0.0), 10)]),
+        );
         snap!("unknown_class__clean", f);
     }
 }

@@ -33,7 +33,10 @@ pub(crate) fn unsafe_reason(name: &str) -> Option<&'static str> {
         return Some("holds a NUL byte");
     }
     let b = name.as_bytes();
-    if name.starts_with('/') || name.starts_with('\\') || (b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic()) {
+    if name.starts_with('/')
+        || name.starts_with('\\')
+        || (b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic())
+    {
         return Some("is absolute");
     }
     let mut depth: i64 = 0;
@@ -58,7 +61,10 @@ pub(crate) fn candidates(dir: &Path, name: &str) -> Option<Vec<PathBuf>> {
     if unsafe_reason(name).is_some() {
         return None;
     }
-    let rel: PathBuf = name.split(['/', '\\']).filter(|p| !p.is_empty() && *p != ".").collect();
+    let rel: PathBuf = name
+        .split(['/', '\\'])
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
     let mut v = vec![dir.join(&rel)];
     if let Some(base) = rel.file_name() {
         let b = dir.join(base);
@@ -81,7 +87,12 @@ impl Validation for UnsafePath {
             for im in &input.dataset.images {
                 if let Some(why) = unsafe_reason(&im.file_name) {
                     out.push(
-                        Finding::new(&Self::META, &file, format!("image file name {:?} {why}", im.file_name)).at_image(im),
+                        Finding::new(
+                            &Self::META,
+                            &file,
+                            format!("image file name {:?} {why}", im.file_name),
+                        )
+                        .at_image(im),
                     );
                 }
             }
@@ -114,7 +125,14 @@ mod tests {
 
     #[test]
     fn clean() {
-        let ds = dataset(four(), vec![image(1, "train/a.tif", 10, 10, 3), image(2, "x/../b.tif", 10, 10, 4)], vec![]);
+        let ds = dataset(
+            four(),
+            vec![
+                image(1, "train/a.tif", 10, 10, 3),
+                image(2, "x/../b.tif", 10, 10, 4),
+            ],
+            vec![],
+        );
         let f = run(&UnsafePath, &coco_inputs(ds));
         snap!("unsafe_path__clean", f);
     }
