@@ -9,6 +9,7 @@ pub mod cli;
 pub mod coco;
 pub mod convert;
 pub mod cvat;
+pub mod diff;
 pub mod division;
 pub mod ellipse_polygon;
 pub mod error;
@@ -24,5 +25,6 @@ pub mod raster;
 pub mod rle;
 pub mod synth;
 pub mod training;
+pub mod validate;
 
 pub use error::{Error, Result};

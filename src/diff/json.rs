@@ -1,0 +1,10 @@
+//! JSON diff: `{"summary": {"added", "removed", "relabeled", "moved", "unchanged",
+//! "images_added", "images_removed"}, "matched_by": "id"|"iou", "images": [...]}`.
+
+use super::DiffReport;
+
+pub fn render(r: &DiffReport) -> String {
+    let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,87 @@
+//! Plain-text diff: one block per image that changed, one line per changed shape.
+
+use super::{Change, ChangeKind, DiffReport};
+use std::fmt::Write;
+
+/// `annotation 12 "Primary granules" ellipse`, with the line on the side that has it.
+pub(crate) fn describe(c: &Change) -> String {
+    let id = c
+        .new_id
+        .or(c.old_id)
+        .map_or_else(String::new, |i| format!("annotation {i} "));
+    let line = c
+        .new_line
+        .or(c.old_line)
+        .map_or_else(String::new, |l| format!(" (line {l})"));
+    let what = if c.kinds.contains(&ChangeKind::Added) || c.kinds.contains(&ChangeKind::Removed) {
+        format!(
+            "{:?} {}",
+            c.new_class
+                .as_ref()
+                .or(c.old_class.as_ref())
+                .cloned()
+                .unwrap_or_default(),
+            c.shape
+        )
+    } else {
+        let mut parts = Vec::new();
+        if c.kinds.contains(&ChangeKind::Relabeled) {
+            parts.push(format!(
+                "{:?} → {:?}",
+                c.old_class.clone().unwrap_or_default(),
+                c.new_class.clone().unwrap_or_default()
+            ));
+        }
+        if c.kinds.contains(&ChangeKind::Moved) {
+            parts.push(c.moved_px.map_or_else(
+                || format!("{} reshaped", c.shape),
+                |d| format!("{} moved {d} px", c.shape),
+            ));
+        }
+        parts.join(", ")
+    };
+    format!("{id}{what}{line}")
+}
+
+pub(crate) fn sign(c: &Change) -> &'static str {
+    match c.kinds.first() {
+        Some(ChangeKind::Added) => "+",
+        Some(ChangeKind::Removed) => "-",
+        _ => "~",
+    }
+}
+
+pub fn render(r: &DiffReport) -> String {
+    let mut out = String::new();
+    for im in r
+        .images
+        .iter()
+        .filter(|i| !i.changes.is_empty() || i.status != "unchanged")
+    {
+        let _ = writeln!(
+            out,
+            "{} [{}]: {} added, {} removed, {} relabeled, {} moved, {} unchanged",
+            im.image, im.status, im.added, im.removed, im.relabeled, im.moved, im.unchanged
+        );
+        for c in &im.changes {
+            let _ = writeln!(out, "  {} {}", sign(c), describe(c));
+        }
+    }
+    let s = &r.summary;
+    let _ = writeln!(
+        out,
+        "{} added, {} removed, {} relabeled, {} moved, {} unchanged; images: {} added, {} removed (shapes matched by {})",
+        s.added,
+        s.removed,
+        s.relabeled,
+        s.moved,
+        s.unchanged,
+        s.images_added,
+        s.images_removed,
+        match r.matched_by {
+            super::MatchedBy::Id => "id",
+            super::MatchedBy::Iou => "box IoU",
+        }
+    );
+    out
+}

@@ -1,0 +1,453 @@
+//! The validation config file (`--config F`, TOML): severities, thresholds, ignores with a
+//! required reason, and per-path overrides.
+//!
+//! ```toml
+//! [rules]                       # by name or code; "error" | "warning" | "info" | "off"
+//! duplicate-shape = "warning"
+//! NS021 = "off"
+//!
+//! [thresholds]
+//! duplicate_iou = 0.8
+//!
+//! [[ignore]]                    # silence matching findings; `reason` is required
+//! rule = "excessive-overlap"
+//! path = "annotations/train/**" # glob (`*`, `**`, `?`) or plain prefix of the finding's file
+//! image = "cell_017.tif"        # optional, exact or glob
+//! annotation = 412              # optional
+//! reason = "touching granules, reviewed in #41"
+//!
+//! [[override]]                  # severities for files matching `path`; later entries win
+//! path = "legacy/**"
+//! rules = { bbox-mismatch = "off" }
+//! ```
+//!
+//! Setting a rule's level sets every finding of that rule to that level (rules such as
+//! `ellipse-out-of-bounds` that emit two levels collapse to the one configured).
+
+use super::{registry, Finding, Severity};
+use crate::error::{line_col, Error, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A configured level: a severity, or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warning,
+    Info,
+    Off,
+}
+
+impl Level {
+    fn severity(self) -> Option<Severity> {
+        match self {
+            Level::Error => Some(Severity::Error),
+            Level::Warning => Some(Severity::Warning),
+            Level::Info => Some(Severity::Info),
+            Level::Off => None,
+        }
+    }
+}
+
+/// Numbers the rules compare with. Every field has a default; a config file sets any subset.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// `duplicate-shape`: same class, shape IoU at or above this.
+    pub duplicate_iou: f64,
+    /// `conflicting-labels`: different classes, shape IoU at or above this.
+    pub conflict_iou: f64,
+    /// `excessive-overlap`: shape IoU at or above this (and below the two above).
+    pub overlap_iou: f64,
+    /// `bbox-mismatch`: allowed distance per box edge, px; the area may differ by what the
+    /// axes grown or shrunk by this much give. 1.5 px accepts CVAT's own COCO export, which
+    /// rasterises with centre and axes rounded to whole pixels.
+    pub bbox_tolerance_px: f64,
+    /// `ellipse-out-of-bounds`: how far a shape may reach past the image edge before warning.
+    pub bounds_tolerance_px: f64,
+    /// `degenerate-shape`: ellipse semi-axes and box sides below this are degenerate.
+    pub min_axis_px: f64,
+    /// `coco-cvat-mismatch`, `division-mismatch`: minimum tight-box IoU to pair two shapes.
+    pub match_iou: f64,
+    /// `mask-disagreement`: minimum per-class pixel IoU between mask and annotations.
+    pub mask_class_iou: f64,
+    /// `mask-disagreement`: minimum fraction of an annotation's pixels the mask paints in its
+    /// class colour.
+    pub mask_coverage: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            duplicate_iou: 0.8,
+            conflict_iou: 0.8,
+            overlap_iou: 0.5,
+            bbox_tolerance_px: 1.5,
+            bounds_tolerance_px: 0.5,
+            min_axis_px: 0.5,
+            match_iou: 0.5,
+            mask_class_iou: 0.9,
+            mask_coverage: 0.5,
+        }
+    }
+}
+
+/// One `[[ignore]]` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ignore {
+    /// Rule name (codes are accepted and normalised to names), or `*` for every rule.
+    pub rule: String,
+    pub path: Option<String>,
+    pub image: Option<String>,
+    pub annotation: Option<u64>,
+    pub reason: String,
+}
+
+/// One `[[override]]` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Override {
+    pub path: String,
+    pub rules: BTreeMap<String, Level>,
+}
+
+/// A parsed config. `Config::default()` is "every rule at its default severity".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Config {
+    /// Level per rule name.
+    pub rules: BTreeMap<String, Level>,
+    pub thresholds: Thresholds,
+    pub ignores: Vec<Ignore>,
+    pub overrides: Vec<Override>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    rules: BTreeMap<toml::Spanned<String>, Level>,
+    #[serde(default)]
+    thresholds: Thresholds,
+    #[serde(default)]
+    ignore: Vec<toml::Spanned<RawIgnore>>,
+    #[serde(default, rename = "override")]
+    overrides: Vec<RawOverride>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIgnore {
+    rule: toml::Spanned<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    annotation: Option<u64>,
+    reason: toml::Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverride {
+    path: String,
+    #[serde(default)]
+    rules: BTreeMap<toml::Spanned<String>, Level>,
+}
+
+/// What the config does with one finding.
+pub(crate) enum Applied {
+    Keep(Finding),
+    Off,
+    Ignored,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses a config; errors carry the 1-based line and column of the offending entry.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let at = |span: std::ops::Range<usize>, msg: String| {
+            let (line, column) = line_col(text.as_bytes(), span.start);
+            Error::parse(path, line, column, msg)
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            at(span, e.message().trim().to_string())
+        })?;
+        let rule_name = |s: &toml::Spanned<String>| -> Result<String> {
+            registry::rule_by_code_or_name(s.get_ref())
+                .map(|r| r.meta().name.to_string())
+                .ok_or_else(|| {
+                    at(
+                        s.span(),
+                        format!("unknown rule {:?} (see `neutrostruct rules`)", s.get_ref()),
+                    )
+                })
+        };
+        let levels =
+            |m: BTreeMap<toml::Spanned<String>, Level>| -> Result<BTreeMap<String, Level>> {
+                m.into_iter()
+                    .map(|(k, v)| Ok((rule_name(&k)?, v)))
+                    .collect()
+            };
+        let mut cfg = Config {
+            rules: levels(raw.rules)?,
+            thresholds: raw.thresholds,
+            ..Config::default()
+        };
+        check_thresholds(&cfg.thresholds).map_err(|m| Error::invalid(path, m))?;
+        for entry in raw.ignore {
+            let span = entry.span();
+            let ig = entry.into_inner();
+            let reason = ig.reason.get_ref().trim().to_string();
+            if reason.is_empty() {
+                return Err(at(
+                    ig.reason.span(),
+                    "an ignore needs a non-empty `reason`".into(),
+                ));
+            }
+            let rule = if ig.rule.get_ref() == "*" {
+                "*".to_string()
+            } else {
+                rule_name(&ig.rule)?
+            };
+            if ig.path.is_none() && ig.image.is_none() && ig.annotation.is_none() && rule == "*" {
+                return Err(at(
+                    span,
+                    "an ignore of every rule needs a `path`, `image` or `annotation`".into(),
+                ));
+            }
+            cfg.ignores.push(Ignore {
+                rule,
+                path: ig.path,
+                image: ig.image,
+                annotation: ig.annotation,
+                reason,
+            });
+        }
+        for o in raw.overrides {
+            cfg.overrides.push(Override {
+                path: o.path,
+                rules: levels(o.rules)?,
+            });
+        }
+        Ok(cfg)
+    }
+
+    /// The level of `rule` for findings in `file`: override entries (later wins), then
+    /// `[rules]`, else `None` (the rule's own severity).
+    fn level(&self, rule: &str, file: &str) -> Option<Level> {
+        self.overrides
+            .iter()
+            .rev()
+            .filter(|o| path_matches(&o.path, file))
+            .find_map(|o| o.rules.get(rule).copied())
+            .or_else(|| self.rules.get(rule).copied())
+    }
+
+    /// Whether the rule can report anything at all (off everywhere → not run).
+    pub fn may_report(&self, rule: &str) -> bool {
+        self.rules.get(rule) != Some(&Level::Off)
+            || self
+                .overrides
+                .iter()
+                .any(|o| o.rules.get(rule).is_some_and(|l| *l != Level::Off))
+    }
+
+    pub(crate) fn apply(&self, mut f: Finding) -> Applied {
+        match self.level(&f.rule, &f.file) {
+            Some(Level::Off) => return Applied::Off,
+            Some(l) => f.severity = l.severity().unwrap_or(f.severity),
+            None => {}
+        }
+        if self.ignores.iter().any(|ig| ig.matches(&f)) {
+            return Applied::Ignored;
+        }
+        Applied::Keep(f)
+    }
+}
+
+impl Ignore {
+    fn matches(&self, f: &Finding) -> bool {
+        (self.rule == "*" || self.rule == f.rule)
+            && self
+                .path
+                .as_deref()
+                .map_or(true, |p| path_matches(p, &f.file))
+            && self.image.as_deref().map_or(true, |p| {
+                f.image
+                    .as_deref()
+                    .is_some_and(|im| im == p || glob_match(p, im))
+            })
+            && self.annotation.map_or(true, |a| f.annotation_id == Some(a))
+    }
+}
+
+fn check_thresholds(t: &Thresholds) -> std::result::Result<(), String> {
+    let unit = [
+        ("duplicate_iou", t.duplicate_iou),
+        ("conflict_iou", t.conflict_iou),
+        ("overlap_iou", t.overlap_iou),
+        ("match_iou", t.match_iou),
+        ("mask_class_iou", t.mask_class_iou),
+        ("mask_coverage", t.mask_coverage),
+    ];
+    for (k, v) in unit {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(format!("thresholds.{k} must be between 0 and 1, not {v}"));
+        }
+    }
+    for (k, v) in [
+        ("bbox_tolerance_px", t.bbox_tolerance_px),
+        ("bounds_tolerance_px", t.bounds_tolerance_px),
+        ("min_axis_px", t.min_axis_px),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(format!(
+                "thresholds.{k} must be a finite number ≥ 0, not {v}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A path pattern: a glob when it has `*`, `?` or `[`, else a prefix (a folder or the file).
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let pattern = pattern.trim_start_matches("./");
+    if pattern.contains(['*', '?', '[']) {
+        glob_match(pattern, path)
+    } else {
+        let p = pattern.trim_end_matches('/');
+        path == p || path.starts_with(&format!("{p}/")) || p.is_empty()
+    }
+}
+
+/// Glob matching on `/`-separated paths: `*` and `?` stay within one segment, `**` spans any
+/// number of segments, `[abc]` is a character class.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('*') if p.get(1) == Some(&'*') => {
+                let mut rest = &p[2..];
+                if rest.first() == Some(&'/') {
+                    // `**/` also matches no folder at all.
+                    if go(&rest[1..], t) {
+                        return true;
+                    }
+                    rest = &p[2..];
+                }
+                (0..=t.len()).any(|i| go(rest, &t[i..]))
+            }
+            Some('*') => {
+                let rest = &p[1..];
+                for i in 0..=t.len() {
+                    if go(rest, &t[i..]) {
+                        return true;
+                    }
+                    if t.get(i) == Some(&'/') {
+                        break;
+                    }
+                }
+                false
+            }
+            Some('?') => t.first().is_some_and(|&c| c != '/') && go(&p[1..], &t[1..]),
+            Some('[') => {
+                let Some(end) = p.iter().position(|&c| c == ']') else {
+                    return t.first() == Some(&'[') && go(&p[1..], &t[1..]);
+                };
+                let set = &p[1..end];
+                t.first().is_some_and(|c| set.contains(c)) && go(&p[end + 1..], &t[1..])
+            }
+            Some(&c) => t.first() == Some(&c) && go(&p[1..], &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_and_prefixes() {
+        assert!(glob_match(
+            "annotations/**/*.xml",
+            "annotations/train/a.xml"
+        ));
+        assert!(glob_match("annotations/**/*.xml", "annotations/a.xml"));
+        assert!(!glob_match("annotations/*.xml", "annotations/train/a.xml"));
+        assert!(glob_match("img_0?.tif", "img_07.tif"));
+        assert!(path_matches("legacy", "legacy/a.json"));
+        assert!(!path_matches("legacy", "legacyx/a.json"));
+        assert!(path_matches("legacy/**", "legacy/x/a.json"));
+    }
+
+    #[test]
+    fn parses_a_full_config() {
+        let text = r#"
+[rules]
+duplicate-shape = "warning"
+NS021 = "off"
+
+[thresholds]
+duplicate_iou = 0.9
+
+[[ignore]]
+rule = "excessive-overlap"
+path = "train/**"
+image = "a.tif"
+reason = "touching granules"
+
+[[override]]
+path = "legacy"
+rules = { bbox-mismatch = "off" }
+"#;
+        let c = Config::parse(text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.rules.get("duplicate-shape"), Some(&Level::Warning));
+        assert_eq!(c.rules.get("crowd-annotation"), Some(&Level::Off));
+        assert_eq!(c.thresholds.duplicate_iou, 0.9);
+        assert_eq!(c.thresholds.overlap_iou, 0.5);
+        assert_eq!(c.ignores.len(), 1);
+        assert_eq!(c.overrides[0].rules.get("bbox-mismatch"), Some(&Level::Off));
+        assert!(!c.may_report("crowd-annotation"));
+    }
+
+    #[test]
+    fn missing_reason_is_an_error_with_position() {
+        let text = "[rules]\n\n[[ignore]]\nrule = \"duplicate-id\"\npath = \"a\"\n";
+        let e = Config::parse(text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.toml:3:"), "{e}");
+        assert!(e.contains("reason"), "{e}");
+        let empty = "[[ignore]]\nrule = \"duplicate-id\"\nreason = \"  \"\n";
+        let e = Config::parse(empty, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.toml:3:10"), "{e}");
+    }
+
+    #[test]
+    fn unknown_rule_and_bad_level_are_errors_with_position() {
+        let e = Config::parse("[rules]\nno-such = \"off\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.toml:2:1"), "{e}");
+        let e = Config::parse("[rules]\nduplicate-id = \"loud\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.toml:2:"), "{e}");
+        let e = Config::parse("[thresholds]\nduplicate_iou = 2.0\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("duplicate_iou"), "{e}");
+    }
+}

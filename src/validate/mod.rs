@@ -1,0 +1,508 @@
+//! Validation: rules that check a dataset (COCO, CVAT, images, masks) and report findings.
+//!
+//! The pieces, so that the command line stays thin:
+//! - [`Inputs`]: the already-read datasets with their file paths, optional image and mask
+//!   folders, the label set, and two plug-in points for work done elsewhere (the expected
+//!   7-class labels of the 4→7 division, a rasteriser for the expected class-index mask);
+//! - [`rules`]: one rule per file, each a [`Validation`] with a [`RuleMeta`] (stable code,
+//!   kebab-case name, default severity, documentation); [`registry`] lists them all;
+//! - [`Engine`]: runs the rules, applies the [`config::Config`] (severities, ignores with a
+//!   reason, per-path overrides) and returns the findings in a stable order;
+//! - [`baseline`]: silence the findings a previous JSON report already had;
+//! - [`report`]: one renderer per output format; [`exit_code`] turns findings into 0 or 1.
+//!
+//! Findings are data ([`Finding`]); they carry the file and 1-based line of the offending
+//! shape whenever the reader recorded one, so CI can pin them on the pull request's diff.
+
+pub mod baseline;
+pub mod config;
+pub(crate) mod geom;
+pub mod registry;
+pub mod report;
+pub mod rules;
+
+use crate::labelset::LabelSet;
+use crate::model::{Annotation, Dataset, Image};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+pub use config::{Config, Level, Thresholds};
+pub use registry::{explain, rule_by_code_or_name, RULES};
+
+/// How serious a finding is. Ordered from most to least serious.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem found by one rule, pinned to a file and, when known, a line, an image and an
+/// annotation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable code (`NS001`), never reused for another rule.
+    pub code: String,
+    /// Kebab-case rule name (`duplicate-id`).
+    pub rule: String,
+    pub severity: Severity,
+    /// What is wrong, without line numbers (they shift in pull requests; see `baseline`).
+    pub message: String,
+    /// Path of the offending file, relative to the dataset root when there is one, with `/`.
+    pub file: String,
+    /// 1-based line of the offending object in `file`.
+    #[serde(default)]
+    pub line: Option<u32>,
+    /// File name of the image the finding is about.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Annotation id (COCO id; for CVAT the reader's document-order number).
+    #[serde(default)]
+    pub annotation_id: Option<u64>,
+}
+
+impl Finding {
+    /// A finding of `meta`'s rule at its default severity.
+    pub fn new(meta: &RuleMeta, file: impl Into<String>, message: impl Into<String>) -> Self {
+        Finding {
+            code: meta.code.to_string(),
+            rule: meta.name.to_string(),
+            severity: meta.severity,
+            message: message.into(),
+            file: file.into(),
+            line: None,
+            image: None,
+            annotation_id: None,
+        }
+    }
+
+    pub fn severity(mut self, s: Severity) -> Self {
+        self.severity = s;
+        self
+    }
+
+    pub fn line(mut self, line: Option<u32>) -> Self {
+        self.line = line.filter(|&l| l > 0);
+        self
+    }
+
+    pub fn image(mut self, image: &str) -> Self {
+        self.image = Some(image.to_string());
+        self
+    }
+
+    /// Pins the finding to an annotation: its id and its line.
+    pub fn annotation(mut self, a: &Annotation) -> Self {
+        self.annotation_id = Some(a.id.0);
+        if let Some(loc) = a.loc {
+            self = self.line(Some(loc.line));
+        }
+        self
+    }
+
+    /// Pins the finding to an image: its file name and its line.
+    pub fn at_image(mut self, im: &Image) -> Self {
+        self.image = Some(im.file_name.clone());
+        if self.line.is_none() {
+            self = self.line(im.loc.map(|l| l.line));
+        }
+        self
+    }
+
+    fn sort_key(&self) -> (&str, u32, &str, &str, u64, &str) {
+        (
+            &self.file,
+            self.line.unwrap_or(0),
+            &self.code,
+            self.image.as_deref().unwrap_or(""),
+            self.annotation_id.unwrap_or(0),
+            &self.message,
+        )
+    }
+}
+
+/// Counts of findings per severity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+impl Summary {
+    pub fn of(findings: &[Finding]) -> Summary {
+        let mut s = Summary::default();
+        for f in findings {
+            match f.severity {
+                Severity::Error => s.errors += 1,
+                Severity::Warning => s.warnings += 1,
+                Severity::Info => s.infos += 1,
+            }
+        }
+        s
+    }
+}
+
+/// Process exit code for a validation run (DESIGN §4): 1 when any finding is an error, or
+/// under `strict` when any is a warning; otherwise 0. Infos never fail a run.
+pub fn exit_code(findings: &[Finding], strict: bool) -> u8 {
+    let fails = findings.iter().any(|f| match f.severity {
+        Severity::Error => true,
+        Severity::Warning => strict,
+        Severity::Info => false,
+    });
+    u8::from(fails)
+}
+
+/// What a rule is: its stable identity and its documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleMeta {
+    /// Stable code, `NS` + three digits. SARIF uses it as the rule id.
+    pub code: &'static str,
+    /// Kebab-case name; config files and `explain` accept it as well as the code.
+    pub name: &'static str,
+    /// Severity before any configuration.
+    pub severity: Severity,
+    /// One line for catalogs and SARIF's `shortDescription`.
+    pub summary: &'static str,
+    /// The rule's doc comment (`## What it does`, `## Why it matters`, `## Example`).
+    pub doc: &'static str,
+}
+
+impl RuleMeta {
+    /// The doc comment with the one leading space of each `///` line removed.
+    pub fn doc_text(&self) -> String {
+        let mut out = String::new();
+        for line in self.doc.lines() {
+            out.push_str(line.strip_prefix(' ').unwrap_or(line));
+            out.push('\n');
+        }
+        out.trim_end().to_string()
+    }
+}
+
+/// A validation rule (in the spirit of `geo`'s `Validation` trait: one check, all findings).
+pub trait Validation: Send + Sync {
+    fn meta(&self) -> &'static RuleMeta;
+    /// Every finding of this rule on the inputs, at the rule's own severities.
+    fn check(&self, ctx: &Context<'_>) -> Vec<Finding>;
+}
+
+/// Declares a rule struct whose `///` doc comment is also kept as `META.doc`, so `explain`
+/// and SARIF print exactly what rustdoc shows.
+macro_rules! declare_rule {
+    (
+        $(#[doc = $doc:literal])*
+        pub struct $name:ident {
+            code: $code:literal,
+            name: $rname:literal,
+            severity: $sev:ident,
+            summary: $summary:literal $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name;
+
+        impl $name {
+            pub const META: $crate::validate::RuleMeta = $crate::validate::RuleMeta {
+                code: $code,
+                name: $rname,
+                severity: $crate::validate::Severity::$sev,
+                summary: $summary,
+                doc: concat!($($doc, "\n"),*),
+            };
+        }
+    };
+}
+pub(crate) use declare_rule;
+
+/// The format a dataset file was read from; some rules compare one format with the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceFormat {
+    Coco,
+    Cvat,
+    Other,
+}
+
+/// One dataset file, already read.
+#[derive(Clone, Debug)]
+pub struct DatasetInput {
+    /// Where it was read from (findings name it relative to `Inputs::root`).
+    pub path: PathBuf,
+    pub format: SourceFormat,
+    pub dataset: Dataset,
+}
+
+/// The 7-class label the 4→7 division derives for one source shape (see `division-mismatch`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpectedLabel {
+    /// Image file name, as the datasets write it.
+    pub image: String,
+    /// The source shape's box `[x, y, w, h]` (COCO `bbox`, or the tight box of the shape).
+    pub bbox: [f64; 4],
+    /// The class name the division gives it.
+    pub class: String,
+    /// The source annotation id, for messages.
+    pub source_id: Option<u64>,
+}
+
+/// What the division of the 4-class source says every 7-class shape should be.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExpectedLabels {
+    /// The 4-class source file, for messages.
+    pub source_file: String,
+    pub labels: Vec<ExpectedLabel>,
+}
+
+/// Renders the expected class-index mask (row-major, `width × height`, 0 = background,
+/// otherwise the category id) of an image from its annotations, as `crate::raster` does.
+/// `None` when it cannot (unsupported shapes); the pixel-IoU part of `mask-disagreement` is
+/// then skipped for that image.
+pub type ExpectedMaskFn = dyn Fn(&Image, &[&Annotation]) -> Option<Vec<u8>> + Send + Sync;
+
+/// Everything a validation run looks at. The CLI fills it from the command line and the
+/// readers; tests build it in code.
+#[derive(Default)]
+pub struct Inputs {
+    /// The dataset root: file names in the data are resolved against it (and must not escape
+    /// it), and finding paths are written relative to it.
+    pub root: Option<PathBuf>,
+    pub datasets: Vec<DatasetInput>,
+    /// Folder holding the image files (`image-missing`, `image-size-mismatch`).
+    pub images_dir: Option<PathBuf>,
+    /// Folder holding colour masks named after the images (`mask-*` rules).
+    pub masks_dir: Option<PathBuf>,
+    /// The expected label set; when `None` the rules compare with the built-in set that
+    /// matches the data best.
+    pub labelset: Option<LabelSet>,
+    /// Expected 7-class labels from the 4→7 division of `--source-coco` (`division-mismatch`).
+    pub expected_labels: Option<ExpectedLabels>,
+    /// Rasteriser for `mask-disagreement`'s per-class pixel IoU.
+    pub expected_index_mask: Option<Box<ExpectedMaskFn>>,
+}
+
+impl Inputs {
+    /// The path of dataset `i` as findings name it.
+    pub fn file_label(&self, i: usize) -> String {
+        self.datasets
+            .get(i)
+            .map(|d| self.display_path(&d.path))
+            .unwrap_or_default()
+    }
+
+    /// `path` relative to the root when it is inside it, with `/` separators.
+    pub fn display_path(&self, path: &Path) -> String {
+        let rel = self
+            .root
+            .as_deref()
+            .and_then(|r| path.strip_prefix(r).ok())
+            .unwrap_or(path);
+        let s = rel.to_string_lossy().replace('\\', "/");
+        s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+    }
+}
+
+/// What rules see: the inputs, the thresholds, and results shared between rules that are
+/// computed once, on first use.
+pub struct Context<'a> {
+    pub inputs: &'a Inputs,
+    pub thresholds: &'a Thresholds,
+    overlaps: OnceLock<Vec<geom::OverlapPair>>,
+    labelset: OnceLock<Option<LabelSet>>,
+    masks: OnceLock<Vec<rules::mask_common::MaskAnalysis>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(inputs: &'a Inputs, thresholds: &'a Thresholds) -> Self {
+        Context {
+            inputs,
+            thresholds,
+            overlaps: OnceLock::new(),
+            labelset: OnceLock::new(),
+            masks: OnceLock::new(),
+        }
+    }
+
+    /// Pairs of shapes on one image of one dataset whose IoU reaches the lowest overlap
+    /// threshold. Found through an R-tree of shape boxes, then exact IoU.
+    pub(crate) fn overlaps(&self) -> &[geom::OverlapPair] {
+        self.overlaps
+            .get_or_init(|| geom::find_overlaps(self.inputs, self.thresholds))
+    }
+
+    /// The label set to compare with: the given one, else the built-in set that names most of
+    /// the classes the datasets use (`None` when neither names any).
+    pub fn labelset(&self) -> Option<&LabelSet> {
+        self.labelset
+            .get_or_init(|| {
+                if let Some(ls) = &self.inputs.labelset {
+                    return Some(ls.clone());
+                }
+                let names: Vec<&str> = self
+                    .inputs
+                    .datasets
+                    .iter()
+                    .flat_map(|d| d.dataset.categories.iter().map(|c| c.name.as_str()))
+                    .collect();
+                best_builtin(&names)
+            })
+            .as_ref()
+    }
+
+    pub(crate) fn mask_analyses(&self) -> &[rules::mask_common::MaskAnalysis] {
+        self.masks.get_or_init(|| rules::mask_common::analyse(self))
+    }
+}
+
+/// The built-in label set naming most of `names` (ties go to the smaller set).
+pub(crate) fn best_builtin(names: &[&str]) -> Option<LabelSet> {
+    let four = LabelSet::four_class();
+    let seven = LabelSet::seven_class();
+    let (m4, m7) = (four.matches(names), seven.matches(names));
+    if m4 == 0 && m7 == 0 {
+        None
+    } else if m7 > m4 {
+        Some(seven)
+    } else {
+        Some(four)
+    }
+}
+
+/// What a run found, after configuration and baseline.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// Findings that count, in a stable order (file, line, code, image, annotation).
+    pub findings: Vec<Finding>,
+    /// How many findings an `[[ignore]]` entry silenced.
+    pub ignored: usize,
+    /// How many findings the baseline silenced.
+    pub baselined: usize,
+}
+
+/// Runs the registered rules under a configuration.
+pub struct Engine {
+    pub config: Config,
+    rules: Vec<&'static dyn Validation>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(Config::default())
+    }
+}
+
+impl Engine {
+    /// An engine with every registered rule.
+    pub fn new(config: Config) -> Self {
+        Engine {
+            config,
+            rules: registry::RULES.to_vec(),
+        }
+    }
+
+    /// An engine with only the given rules (tests, `explain`-driven tools).
+    pub fn with_rules(config: Config, rules: Vec<&'static dyn Validation>) -> Self {
+        Engine { config, rules }
+    }
+
+    /// Every finding of every enabled rule, configured (severities, overrides, ignores) and
+    /// sorted. This is the "all errors" entry point.
+    pub fn run(&self, inputs: &Inputs) -> Outcome {
+        use rayon::prelude::*;
+        let ctx = Context::new(inputs, &self.config.thresholds);
+        let raw: Vec<Finding> = self
+            .rules
+            .par_iter()
+            .filter(|r| self.config.may_report(r.meta().name))
+            .flat_map_iter(|r| r.check(&ctx))
+            .collect();
+        let mut out = Outcome::default();
+        for f in raw {
+            match self.config.apply(f) {
+                config::Applied::Keep(f) => out.findings.push(f),
+                config::Applied::Off => {}
+                config::Applied::Ignored => out.ignored += 1,
+            }
+        }
+        sort_findings(&mut out.findings);
+        out
+    }
+
+    /// Same as [`Engine::run`], then drops what the baseline already knows.
+    pub fn run_with_baseline(&self, inputs: &Inputs, baseline: &baseline::Baseline) -> Outcome {
+        let mut out = self.run(inputs);
+        let (kept, known) = baseline.filter(std::mem::take(&mut out.findings));
+        out.findings = kept;
+        out.baselined = known;
+        out
+    }
+
+    /// All findings (alias of `run(..).findings`).
+    pub fn all_errors(&self, inputs: &Inputs) -> Vec<Finding> {
+        self.run(inputs).findings
+    }
+
+    /// The first error-level finding, running rules in registry order and stopping at the
+    /// first rule that yields one. For callers that only need valid / not valid.
+    pub fn first_error(&self, inputs: &Inputs) -> Option<Finding> {
+        let ctx = Context::new(inputs, &self.config.thresholds);
+        for r in &self.rules {
+            if !self.config.may_report(r.meta().name) {
+                continue;
+            }
+            let mut found: Vec<Finding> = r
+                .check(&ctx)
+                .into_iter()
+                .filter_map(|f| match self.config.apply(f) {
+                    config::Applied::Keep(f) if f.severity == Severity::Error => Some(f),
+                    _ => None,
+                })
+                .collect();
+            if !found.is_empty() {
+                sort_findings(&mut found);
+                return found.into_iter().next();
+            }
+        }
+        None
+    }
+
+    /// No error-level finding.
+    pub fn is_valid(&self, inputs: &Inputs) -> bool {
+        self.first_error(inputs).is_none()
+    }
+}
+
+/// Validates with the default configuration: every rule, default severities and thresholds.
+pub fn validate(inputs: &Inputs) -> Vec<Finding> {
+    Engine::default().run(inputs).findings
+}
+
+/// Sorts findings in report order: file, line, code, image, annotation, message.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests;

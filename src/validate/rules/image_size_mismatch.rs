@@ -1,0 +1,109 @@
+//! `image-size-mismatch` (NS015).
+
+use super::prelude::*;
+use super::unsafe_path::candidates;
+
+declare_rule! {
+    /// ## What it does
+    /// With `--images DIR`, reads the header of each image file (not its pixels) and reports
+    /// an image whose width or height differs from what the annotation file declares.
+    ///
+    /// ## Why it matters
+    /// Every coordinate is in the declared pixel grid: against an image of another size
+    /// (a resized export, the 2048 × 2115 version of a 4096 × 4224 image) every shape lands in
+    /// the wrong place, and masks come out of the wrong size.
+    ///
+    /// ## Example
+    /// The CVAT file declares `<image name="cell_03.tif" width="4096" height="4224">` and the
+    /// file is 2048 × 2112. Reported: `image file is 2048 × 2112 but the annotations declare 4096 × 4224`.
+    pub struct ImageSizeMismatch {
+        code: "NS015",
+        name: "image-size-mismatch",
+        severity: Error,
+        summary: "An image file's size differs from the size the annotations declare.",
+    }
+}
+
+/// Width and height from the file's header, without decoding the pixels.
+pub(crate) fn header_size(path: &std::path::Path) -> Result<(u32, u32), String> {
+    image::ImageReader::open(path)
+        .map_err(|e| e.to_string())?
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?
+        .into_dimensions()
+        .map_err(|e| e.to_string())
+}
+
+impl Validation for ImageSizeMismatch {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let Some(dir) = &ctx.inputs.images_dir else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (d, input) in ctx.inputs.datasets.iter().enumerate() {
+            let file = ctx.inputs.file_label(d);
+            for im in &input.dataset.images {
+                let Some(c) = candidates(dir, &im.file_name) else {
+                    continue;
+                };
+                let Some(path) = c.into_iter().find(|p| p.is_file()) else {
+                    continue;
+                };
+                let msg = match header_size(&path) {
+                    Ok((w, h)) if (w, h) == (im.width, im.height) => continue,
+                    Ok((w, h)) => {
+                        format!(
+                            "image file is {w} × {h} but the annotations declare {} × {}",
+                            im.width, im.height
+                        )
+                    }
+                    Err(e) => format!("image file cannot be read: {e}"),
+                };
+                out.push(Finding::new(&Self::META, &file, msg).at_image(im));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::testutil::*;
+
+    #[test]
+    fn triggers_and_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        image::GrayImage::new(8, 6)
+            .save(dir.path().join("a.png"))
+            .unwrap();
+        std::fs::write(dir.path().join("broken.png"), b"not an image").unwrap();
+        let ds = dataset(
+            four(),
+            vec![
+                image(1, "a.png", 8, 6, 3),
+                image(2, "a.png", 16, 6, 4),
+                image(3, "broken.png", 8, 6, 5),
+            ],
+            vec![],
+        );
+        let mut inputs = coco_inputs(ds);
+        inputs.images_dir = Some(dir.path().to_path_buf());
+        let f = run(&ImageSizeMismatch, &inputs);
+        assert_eq!(f.len(), 2);
+        assert!(f[1].message.starts_with("image file cannot be read"));
+        snap!(
+            "image_size_mismatch__trigger",
+            f.into_iter().take(1).collect::<Vec<_>>()
+        );
+        inputs.datasets[0].dataset.images.truncate(1);
+        snap!(
+            "image_size_mismatch__clean",
+            run(&ImageSizeMismatch, &inputs)
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! `unsafe-path` (NS016).
+
+use super::prelude::*;
+use std::path::{Path, PathBuf};
+
+declare_rule! {
+    /// ## What it does
+    /// Reports an image file name that is absolute (`/etc/passwd`, `C:\x`, `\\server\x`),
+    /// climbs out of the dataset root with `..` (`../../secret.png`), or holds a NUL byte.
+    /// Such names are never opened: the image and mask rules skip them.
+    ///
+    /// ## Why it matters
+    /// Annotation files come from pull requests. A name that escapes the dataset folder makes
+    /// every tool that opens images (converters, mask renderers, this validator) read or
+    /// overwrite files outside it.
+    ///
+    /// ## Example
+    /// ```json
+    /// "images": [{"id": 1, "file_name": "../../home/user/.ssh/id_rsa", ...}]
+    /// ```
+    /// Reported: `image file name "../../home/user/.ssh/id_rsa" escapes the dataset root`.
+    pub struct UnsafePath {
+        code: "NS016",
+        name: "unsafe-path",
+        severity: Error,
+        summary: "An image file name is absolute or escapes the dataset root.",
+    }
+}
+
+/// Why a file name from a data file must not be opened, if it must not.
+pub(crate) fn unsafe_reason(name: &str) -> Option<&'static str> {
+    if name.contains('\0') {
+        return Some("holds a NUL byte");
+    }
+    let b = name.as_bytes();
+    if name.starts_with('/')
+        || name.starts_with('\\')
+        || (b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic())
+    {
+        return Some("is absolute");
+    }
+    let mut depth: i64 = 0;
+    for part in name.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return Some("escapes the dataset root");
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    None
+}
+
+/// Where an image (or mask) named `name` is looked for under `dir`: the name as given, then
+/// its last component. `None` for unsafe names.
+pub(crate) fn candidates(dir: &Path, name: &str) -> Option<Vec<PathBuf>> {
+    if unsafe_reason(name).is_some() {
+        return None;
+    }
+    let rel: PathBuf = name
+        .split(['/', '\\'])
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let mut v = vec![dir.join(&rel)];
+    if let Some(base) = rel.file_name() {
+        let b = dir.join(base);
+        if b != v[0] {
+            v.push(b);
+        }
+    }
+    Some(v)
+}
+
+impl Validation for UnsafePath {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (d, input) in ctx.inputs.datasets.iter().enumerate() {
+            let file = ctx.inputs.file_label(d);
+            for im in &input.dataset.images {
+                if let Some(why) = unsafe_reason(&im.file_name) {
+                    out.push(
+                        Finding::new(
+                            &Self::META,
+                            &file,
+                            format!("image file name {:?} {why}", im.file_name),
+                        )
+                        .at_image(im),
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::testutil::*;
+
+    #[test]
+    fn triggers() {
+        let ds = dataset(
+            four(),
+            vec![
+                image(1, "../../home/user/.ssh/id_rsa", 10, 10, 3),
+                image(2, "/etc/passwd", 10, 10, 4),
+                image(3, "C:\\x.tif", 10, 10, 5),
+                image(4, "a/../../b.tif", 10, 10, 6),
+            ],
+            vec![],
+        );
+        let f = run(&UnsafePath, &coco_inputs(ds));
+        assert_eq!(f.len(), 4);
+        snap!("unsafe_path__trigger", f);
+    }
+
+    #[test]
+    fn clean() {
+        let ds = dataset(
+            four(),
+            vec![
+                image(1, "train/a.tif", 10, 10, 3),
+                image(2, "x/../b.tif", 10, 10, 4),
+            ],
+            vec![],
+        );
+        let f = run(&UnsafePath, &coco_inputs(ds));
+        snap!("unsafe_path__clean", f);
+    }
+}
