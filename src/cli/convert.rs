@@ -181,7 +181,7 @@ pub fn run(args: ConvertArgs) -> Result<Outcome> {
         ReportArg::Json => {
             let json =
                 serde_json::to_string_pretty(&loss).map_err(|e| Error::Usage(e.to_string()))?;
-            println!("{json}");
+            outln!("{json}");
         }
     }
     Ok(if cfg.deny_lossy && !loss.is_lossless() {

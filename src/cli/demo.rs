@@ -26,7 +26,7 @@ fn fresh_dir() -> PathBuf {
 }
 
 fn step(n: usize, what: &str, path: &Path) {
-    println!("{n:>2}. {what:<44} {}", path.display());
+    outln!("{n:>2}. {what:<44} {}", path.display());
 }
 
 pub fn run(args: DemoArgs) -> Result<Outcome> {
@@ -53,9 +53,10 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
     };
     let input = out.join("input");
     let s = synth::write(&input, &cfg)?;
-    println!(
+    outln!(
         "neutrostruct demo: {} images, {} ellipses (4 classes)\n",
-        s.images, s.annotations
+        s.images,
+        s.annotations
     );
     let mut n = 0;
     let mut show = |what: &str, path: &Path| {
@@ -80,7 +81,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         super::convert::write(ds, Format::Coco, Format::Cvat, &back, &Default::default())?;
     show("COCO -> CVAT again (round trip)", &back);
     let same = std::fs::read(&s.cvat).ok() == std::fs::read(&back).ok();
-    println!(
+    outln!(
         "\n    round trip: {} -> {} -> {} annotations, {}",
         loss.total_in(),
         loss.total_out(),
@@ -119,12 +120,93 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
     let recovered = converted.join("from_masks.xml");
     crate::cvat::write_path(&from_masks, &recovered, &Default::default())?;
     show("masks -> ellipses again (CVAT)", &recovered);
-    println!(
+    outln!(
         "\n    masks -> ellipses: {} regions, {} touch another region or the border",
         scan.regions,
         scan.touching_other + scan.touching_border
     );
-    println!(
+
+    // The 4→7 division of the published workflow, with its audit and plots.
+    let division_dir = out.join("seven_classes");
+    let (coco4, _) = super::convert::read(Format::Coco, &s.coco, &Default::default())?;
+    let scale = crate::division::ScaleTable::load(&s.scale)?;
+    let div =
+        crate::division::reclassify(&coco4, &scale, &crate::division::Rules::default_rules())?;
+    let coco7 = division_dir.join("annotations_7classes.json");
+    super::convert::write(
+        div.dataset.clone(),
+        Format::Coco,
+        Format::Coco,
+        &coco7,
+        &Default::default(),
+    )?;
+    let cvat_bytes = std::fs::read(&s.cvat).map_err(|e| Error::io(&s.cvat, e))?;
+    let (cvat4, _) = crate::cvat::read_bytes(&cvat_bytes, &s.cvat, &Default::default())?;
+    let (cvat7_bytes, matched) = crate::division::update_cvat(&cvat_bytes, &cvat4, &div)?;
+    if !matched.is_ok() {
+        return Err(Error::invalid(&s.cvat, matched.errors().join("; ")));
+    }
+    let cvat7 = division_dir.join("annotations_7classes.xml");
+    crate::atomic::write(&cvat7, &cvat7_bytes)?;
+    let stats_csv = division_dir.join("statistics.csv");
+    div.statistics.write(&stats_csv)?;
+    let audit = division_dir.join("audit.csv");
+    div.write_audit(&audit)?;
+    let plots_dir = division_dir.join("plots");
+    crate::division::plots::write_plots(
+        &div.statistics,
+        &plots_dir,
+        crate::division::plots::PlotFormat::Svg,
+    )?;
+    show("7-class COCO (reclassified)", &coco7);
+    show(
+        "7-class CVAT (labels changed, shapes byte-identical)",
+        &cvat7,
+    );
+    show("per-image statistics", &stats_csv);
+    show("audit: why each annotation got its class", &audit);
+    show("diameter histograms with thresholds", &plots_dir);
+
+    // Validation of the 7-class release, as a pull-request comment.
+    let report = out.join("validation.md");
+    let inputs = crate::validate::Inputs {
+        root: Some(out.clone()),
+        datasets: vec![
+            crate::validate::DatasetInput {
+                path: coco7.clone(),
+                format: crate::validate::SourceFormat::Coco,
+                dataset: div.dataset.clone(),
+            },
+            crate::validate::DatasetInput {
+                path: cvat7.clone(),
+                format: crate::validate::SourceFormat::Cvat,
+                dataset: crate::cvat::read_bytes(&cvat7_bytes, &cvat7, &Default::default())?.0,
+            },
+        ],
+        images_dir: s.images_dir.clone(),
+        masks_dir: None,
+        labelset: Some(crate::labelset::LabelSet::seven_class()),
+        expected_labels: None,
+        expected_index_mask: None,
+    };
+    let outcome = crate::validate::Engine::default().run(&inputs);
+    let md = crate::validate::report::render(
+        crate::validate::report::Format::Markdown,
+        &outcome.findings,
+        &crate::validate::report::ReportOptions::default(),
+    );
+    crate::atomic::write(&report, md.as_bytes())?;
+    show("validation report (Markdown, as a PR comment)", &report);
+    let errors = outcome
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::validate::Severity::Error)
+        .count();
+    outln!(
+        "\n    validation: {errors} errors, {} findings in all",
+        outcome.findings.len()
+    );
+    outln!(
         "\ndone in {:.2} s; open {} to look around",
         started.elapsed().as_secs_f64(),
         out.display()

@@ -80,7 +80,7 @@ pub fn run(args: MasksArgs) -> Result<Outcome> {
     for (name, why) in &s.skipped {
         eprintln!("  skipped {name}: {why}");
     }
-    println!("{}", args.out.display());
+    outln!("{}", args.out.display());
     Ok(if s.skipped.is_empty() {
         Outcome::Success
     } else {

@@ -1,11 +1,26 @@
 //! Command-line interface: clap definitions, each command's arguments turned into a validated
 //! configuration before the library sees them, and the dispatch.
 
+/// `print!` that ends the process quietly when the reader of stdout has gone away
+/// (`neutrostruct diff a b | head`), as command-line tools are expected to, instead of
+/// panicking on the broken pipe.
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::write_stdout(&format!($($t)*)) };
+}
+
+/// `println!` with [`out!`]'s broken-pipe handling.
+macro_rules! outln {
+    () => { $crate::cli::write_stdout("\n") };
+    ($($t:tt)*) => { $crate::cli::write_stdout(&format!("{}\n", format_args!($($t)*))) };
+}
+
 mod convert;
 mod demo;
+mod division;
 mod masks;
 mod overlay;
 mod synth;
+mod validate;
 
 use crate::error::Result;
 use clap::{Parser, Subcommand};
@@ -31,6 +46,18 @@ pub enum Command {
     Masks(masks::MasksArgs),
     /// Blend masks over their images for visual review, with a contact sheet.
     Overlay(overlay::OverlayArgs),
+    /// Per-image granule statistics of a 4-class COCO (DESIGN §2), as CSV, XLSX or JSON.
+    Stats(division::StatsArgs),
+    /// Divide a 4-class COCO (and its CVAT) into the 7 classes, with an audit of every label.
+    Reclassify(division::ReclassifyArgs),
+    /// Check annotation files, masks and images; reports for people and CI systems.
+    Validate(validate::ValidateArgs),
+    /// What changed between two annotation files: added, removed, relabeled, moved.
+    Diff(validate::DiffArgs),
+    /// List the validation rules.
+    Rules,
+    /// Print the documentation of one validation rule.
+    Explain(validate::ExplainArgs),
 }
 
 /// What a successful run found: clean, or findings at error level.
@@ -59,5 +86,27 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Convert(a) => convert::run(a),
         Command::Masks(a) => masks::run(a),
         Command::Overlay(a) => overlay::run(a),
+        Command::Stats(a) => division::run_stats(a),
+        Command::Reclassify(a) => division::run_reclassify(a),
+        Command::Validate(a) => validate::run_validate(a),
+        Command::Diff(a) => validate::run_diff(a),
+        Command::Rules => validate::run_rules(),
+        Command::Explain(a) => validate::run_explain(a),
+    }
+}
+
+/// Writes to stdout; a closed pipe ends the process with success (the reader chose to stop).
+pub(crate) fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(2);
     }
 }

@@ -36,9 +36,9 @@ pub fn run(args: OverlayArgs) -> Result<Outcome> {
         eprintln!("  failed {}: {why}", p.display());
     }
     if let Some(sheet) = &s.contact_sheet {
-        println!("{}", sheet.display());
+        outln!("{}", sheet.display());
     }
-    println!("{}", args.out.display());
+    outln!("{}", args.out.display());
     let clean =
         s.failed.is_empty() && s.images_without_mask.is_empty() && s.masks_without_image.is_empty();
     Ok(if clean {

@@ -72,11 +72,11 @@ pub fn run(args: SynthArgs) -> Result<Outcome> {
         o.annotations,
         started.elapsed().as_secs_f64()
     );
-    println!("{}", o.cvat.display());
-    println!("{}", o.coco.display());
-    println!("{}", o.scale.display());
+    outln!("{}", o.cvat.display());
+    outln!("{}", o.coco.display());
+    outln!("{}", o.scale.display());
     if let Some(d) = &o.images_dir {
-        println!("{}", d.display());
+        outln!("{}", d.display());
     }
     Ok(Outcome::Success)
 }

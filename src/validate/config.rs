@@ -84,7 +84,7 @@ impl Default for Thresholds {
             duplicate_iou: 0.8,
             conflict_iou: 0.8,
             overlap_iou: 0.5,
-            bbox_tolerance_px: 1.5,
+            bbox_tolerance_px: 2.5,
             bounds_tolerance_px: 0.5,
             min_axis_px: 0.5,
             match_iou: 0.5,

@@ -65,7 +65,18 @@ pub(crate) fn analyse(ctx: &Context<'_>) -> Vec<MaskAnalysis> {
     };
     let mut seen = HashSet::new();
     let mut jobs = Vec::new();
-    for (d, input) in ctx.inputs.datasets.iter().enumerate() {
+    // An image is compared once, with the first file that has it; CVAT files go first
+    // because they hold the exact ellipses, while a COCO export's ellipses may be recovered
+    // from whole-pixel masks and be half a pixel off.
+    let mut order: Vec<usize> = (0..ctx.inputs.datasets.len()).collect();
+    order.sort_by_key(|&d| {
+        !matches!(
+            ctx.inputs.datasets[d].format,
+            crate::validate::SourceFormat::Cvat
+        )
+    });
+    for d in order {
+        let input = &ctx.inputs.datasets[d];
         for (i, im) in input.dataset.images.iter().enumerate() {
             if super::unsafe_path::unsafe_reason(&im.file_name).is_none()
                 && seen.insert(image_key(&im.file_name).to_string())

@@ -1,0 +1,213 @@
+//! `neutrostruct stats` and `neutrostruct reclassify`: the 4→7 class division (DESIGN §2).
+
+use super::Outcome;
+use crate::convert::Format;
+use crate::division::{self, plots::PlotFormat, Options, Rules, ScaleTable};
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// 4-class COCO JSON.
+    #[arg(long)]
+    coco: PathBuf,
+    /// Scale table: CSV or XLSX with an image-name column and a pixels-per-µm column.
+    #[arg(long)]
+    scale: PathBuf,
+    /// Output table; the extension picks the format: .csv, .xlsx or .json.
+    #[arg(short = 'o', long = "output")]
+    output: PathBuf,
+    /// Also write one diameter histogram per image and an overview into this folder.
+    #[arg(long)]
+    plots: Option<PathBuf>,
+    /// Plot format.
+    #[arg(long, value_enum, default_value = "svg")]
+    plot_format: PlotArg,
+    /// Division rules (TOML); default: the published division (schemas/rules/default.toml).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Images missing from the scale table are an error, not a warning.
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum PlotArg {
+    Svg,
+    Png,
+}
+
+impl From<PlotArg> for PlotFormat {
+    fn from(p: PlotArg) -> PlotFormat {
+        match p {
+            PlotArg::Svg => PlotFormat::Svg,
+            PlotArg::Png => PlotFormat::Png,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReclassifyArgs {
+    /// 4-class COCO JSON.
+    #[arg(long)]
+    coco: PathBuf,
+    /// Scale table (CSV or XLSX).
+    #[arg(long)]
+    scale: PathBuf,
+    /// The 4-class CVAT XML of the same images, to update by matching.
+    #[arg(long)]
+    cvat: Option<PathBuf>,
+    /// Division rules (TOML); default: the published division.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// 7-class COCO JSON to write.
+    #[arg(long)]
+    out_coco: PathBuf,
+    /// 7-class CVAT XML to write (needs --cvat): shapes byte-for-byte, labels changed.
+    #[arg(long, requires = "cvat")]
+    out_cvat: Option<PathBuf>,
+    /// Audit CSV: one row per annotation saying why it got its class.
+    #[arg(long)]
+    audit: Option<PathBuf>,
+    /// Statistics table (.csv, .xlsx or .json) from the same run.
+    #[arg(long)]
+    stats: Option<PathBuf>,
+    /// Diameter histograms into this folder.
+    #[arg(long)]
+    plots: Option<PathBuf>,
+    /// Plot format.
+    #[arg(long, value_enum, default_value = "svg")]
+    plot_format: PlotArg,
+    /// Images missing from the scale table are an error, not a warning.
+    #[arg(long)]
+    strict: bool,
+}
+
+fn load_rules(path: Option<&Path>) -> Result<Rules> {
+    match path {
+        Some(p) => Rules::load(p),
+        None => Ok(Rules::default_rules()),
+    }
+}
+
+fn read_coco(path: &Path) -> Result<crate::model::Dataset> {
+    Ok(super::convert::read(Format::Coco, path, &Default::default())?.0)
+}
+
+fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn plots(stats: &division::Statistics, dir: Option<&Path>, format: PlotArg) -> Result<()> {
+    if let Some(dir) = dir {
+        let r = division::plots::write_plots(stats, dir, format.into())?;
+        warn_all(&r.warnings);
+        eprintln!("plots: {} files in {}", r.files.len(), dir.display());
+    }
+    Ok(())
+}
+
+pub fn run_stats(args: StatsArgs) -> Result<Outcome> {
+    let rules = load_rules(args.rules.as_deref())?;
+    let scale = ScaleTable::load(&args.scale)?;
+    let ds = read_coco(&args.coco)?;
+    let opts = Options {
+        strict: args.strict,
+        input: args.coco.clone(),
+    };
+    let stats = division::compute_statistics(&ds, &scale, &rules, &opts)?;
+    warn_all(&stats.warnings);
+    stats.write(&args.output)?;
+    plots(&stats, args.plots.as_deref(), args.plot_format)?;
+    outln!("{}", args.output.display());
+    Ok(Outcome::Success)
+}
+
+pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
+    let inputs: Vec<&Path> = [Some(args.coco.as_path()), args.cvat.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    for out in [
+        Some(&args.out_coco),
+        args.out_cvat.as_ref(),
+        args.audit.as_ref(),
+        args.stats.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        crate::atomic::ensure_not_input(out, &inputs)?;
+    }
+    let started = std::time::Instant::now();
+    let rules = load_rules(args.rules.as_deref())?;
+    let scale = ScaleTable::load(&args.scale)?;
+    let ds = read_coco(&args.coco)?;
+    let opts = Options {
+        strict: args.strict,
+        input: args.coco.clone(),
+    };
+    let div = division::reclassify_with(&ds, &scale, &rules, &opts)?;
+    warn_all(&div.warnings);
+    // The CVAT update is checked before anything is written: a failed match writes nothing.
+    let cvat_bytes = match &args.cvat {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            let (cvat_ds, _) = crate::cvat::read_bytes(&bytes, path, &Default::default())?;
+            let (out, report) = division::update_cvat(&bytes, &cvat_ds, &div)?;
+            if !report.is_ok() {
+                eprintln!(
+                    "error: {}: CVAT shapes could not be matched one-to-one with COCO annotations:",
+                    path.display()
+                );
+                for e in report.errors() {
+                    eprintln!("  {}:{e}", path.display());
+                }
+                eprintln!("nothing was written");
+                return Ok(Outcome::Findings);
+            }
+            Some(out)
+        }
+        None => None,
+    };
+    let loss = super::convert::write(
+        div.dataset.clone(),
+        Format::Coco,
+        Format::Coco,
+        &args.out_coco,
+        &Default::default(),
+    )?;
+    outln!("{}", args.out_coco.display());
+    if let (Some(out), Some(bytes)) = (&args.out_cvat, &cvat_bytes) {
+        crate::atomic::write(out, bytes)?;
+        outln!("{}", out.display());
+    }
+    if let Some(a) = &args.audit {
+        div.write_audit(a)?;
+        outln!("{}", a.display());
+    }
+    if let Some(s) = &args.stats {
+        div.statistics.write(s)?;
+        outln!("{}", s.display());
+    }
+    plots(&div.statistics, args.plots.as_deref(), args.plot_format)?;
+    let mut per_class: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &div.audit {
+        *per_class.entry(r.target_class.as_str()).or_insert(0) += 1;
+    }
+    eprintln!(
+        "reclassify: {} annotations on {} images in {:.3} s",
+        div.audit.len(),
+        div.dataset.images.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for (class, n) in per_class {
+        eprintln!("  {n:>7}  {class}");
+    }
+    if !loss.is_lossless() {
+        eprint!("{loss}");
+    }
+    Ok(Outcome::Success)
+}

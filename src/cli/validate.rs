@@ -1,0 +1,331 @@
+//! `neutrostruct validate`, `diff`, `rules` and `explain`.
+
+use super::Outcome;
+use crate::convert::Format;
+use crate::error::{Error, Result};
+use crate::labelset::LabelSet;
+use crate::model::Dataset;
+use crate::validate::{
+    self, report, DatasetInput, Engine, ExpectedLabel, ExpectedLabels, Inputs, SourceFormat,
+};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Dataset folder: annotation files are found by content; `images/` and `masks/` inside
+    /// it are used when present.
+    dir: Option<PathBuf>,
+    /// COCO JSON file(s) to check.
+    #[arg(long)]
+    coco: Vec<PathBuf>,
+    /// CVAT XML file(s) to check.
+    #[arg(long)]
+    cvat: Vec<PathBuf>,
+    /// Folder of colour masks named after the images.
+    #[arg(long)]
+    masks: Option<PathBuf>,
+    /// Folder of the images.
+    #[arg(long)]
+    images: Option<PathBuf>,
+    /// Expected label set: 4, 7 or a label-set JSON file.
+    #[arg(long)]
+    labelset: Option<String>,
+    /// The 4-class COCO the 7-class files were divided from (division-mismatch; with --scale).
+    #[arg(long, requires = "scale")]
+    source_coco: Option<PathBuf>,
+    /// Scale table for --source-coco.
+    #[arg(long, requires = "source_coco")]
+    scale: Option<PathBuf>,
+    /// Division rules for --source-coco (default: the published division).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "sarif", "github", "junit", "markdown"])]
+    format: String,
+    /// Write the report to this file instead of standard output.
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
+    /// Configuration (TOML): severities, thresholds, ignores with reasons, per-path overrides.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A previous JSON report: only findings not in it count.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    strict: bool,
+}
+
+/// Files bigger than this are not sniffed during discovery (they cannot be annotations we
+/// would finish reading in reasonable time, and sniffing reads only the first bytes anyway).
+const SNIFF_BYTES: usize = 4096;
+
+/// What a file holds, judged from its first bytes.
+fn sniff(path: &Path) -> Option<SourceFormat> {
+    use std::io::Read;
+    let mut head = vec![0u8; SNIFF_BYTES];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .ok()?;
+    let text = String::from_utf8_lossy(&head[..n]);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with('{')
+        && ["\"images\"", "\"annotations\"", "\"categories\""]
+            .iter()
+            .any(|k| t.contains(k))
+    {
+        return Some(SourceFormat::Coco);
+    }
+    if t.starts_with('<') && t.contains("<annotations") {
+        return Some(SourceFormat::Cvat);
+    }
+    None
+}
+
+fn discover(dir: &Path) -> Vec<(PathBuf, SourceFormat)> {
+    let mut found: Vec<(PathBuf, SourceFormat)> = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .max_depth(6)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            let ext = e
+                .path()
+                .extension()
+                .and_then(|x| x.to_str())
+                .map(str::to_ascii_lowercase);
+            matches!(ext.as_deref(), Some("json" | "xml"))
+        })
+        .filter_map(|e| sniff(e.path()).map(|f| (e.into_path(), f)))
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+fn read_for_validation(path: &Path, format: SourceFormat) -> Result<Dataset> {
+    match format {
+        SourceFormat::Coco => {
+            let opts = crate::coco::ReadOptions {
+                allow_non_finite: true,
+                ..Default::default()
+            };
+            let (mut ds, _) = crate::coco::read_path(path, &opts)?;
+            crate::convert::restore_cvat_from_coco(&mut ds);
+            Ok(ds)
+        }
+        _ => Ok(crate::cvat::read_path(
+            path,
+            &crate::cvat::ReadOptions {
+                allow_non_finite: true,
+            },
+        )?
+        .0),
+    }
+}
+
+fn expected_labels(source: &Path, scale: &Path, rules: Option<&Path>) -> Result<ExpectedLabels> {
+    let rules = match rules {
+        Some(p) => crate::division::Rules::load(p)?,
+        None => crate::division::Rules::default_rules(),
+    };
+    let table = crate::division::ScaleTable::load(scale)?;
+    let (ds, _) = super::convert::read(Format::Coco, source, &Default::default())?;
+    let div = crate::division::reclassify(&ds, &table, &rules)?;
+    let boxes: std::collections::HashMap<_, _> = ds
+        .annotations
+        .iter()
+        .map(|a| {
+            let b = a
+                .coco
+                .as_ref()
+                .and_then(|c| c.bbox)
+                .or_else(|| a.shape.bbox())
+                .unwrap_or([0.0; 4]);
+            (a.id, b)
+        })
+        .collect();
+    Ok(ExpectedLabels {
+        source_file: source.display().to_string(),
+        labels: div
+            .audit
+            .iter()
+            .map(|r| ExpectedLabel {
+                image: r.image_name.clone(),
+                bbox: boxes.get(&r.annotation_id).copied().unwrap_or([0.0; 4]),
+                class: r.target_class.clone(),
+                source_id: Some(r.annotation_id.0),
+            })
+            .collect(),
+    })
+}
+
+/// The class-index mask the annotations should produce (value = category id), rendered by
+/// the one rasteriser.
+fn index_mask(image: &crate::model::Image, anns: &[&crate::model::Annotation]) -> Option<Vec<u8>> {
+    let mut lookup = crate::masks::ClassLookup::default();
+    for a in anns {
+        if let Ok(index) = u8::try_from(a.category_id.0) {
+            lookup.insert(
+                a.category_id,
+                crate::masks::ClassStyle {
+                    index,
+                    color: crate::model::Rgb([index, 0, 0]),
+                },
+            );
+        }
+    }
+    match crate::masks::render(image, anns, &lookup, crate::masks::MaskKind::Index)
+        .ok()?
+        .buffer
+    {
+        crate::masks::MaskBuffer::Index(m) => Some(m.into_raw()),
+        _ => None,
+    }
+}
+
+pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
+    let format: report::Format = args.format.parse().map_err(Error::Usage)?;
+    let mut files: Vec<(PathBuf, SourceFormat)> = Vec::new();
+    let (mut images_dir, mut masks_dir) = (args.images.clone(), args.masks.clone());
+    if let Some(dir) = &args.dir {
+        if !dir.is_dir() {
+            return Err(Error::Usage(format!("{}: not a folder", dir.display())));
+        }
+        files.extend(discover(dir));
+        if images_dir.is_none() && dir.join("images").is_dir() {
+            images_dir = Some(dir.join("images"));
+        }
+        if masks_dir.is_none() && dir.join("masks").is_dir() {
+            masks_dir = Some(dir.join("masks"));
+        }
+    }
+    files.extend(args.coco.iter().map(|p| (p.clone(), SourceFormat::Coco)));
+    files.extend(args.cvat.iter().map(|p| (p.clone(), SourceFormat::Cvat)));
+    if files.is_empty() {
+        return Err(Error::Usage(
+            "nothing to validate: give DIR, --coco or --cvat".into(),
+        ));
+    }
+    let mut datasets = Vec::new();
+    for (path, format) in files {
+        let dataset = read_for_validation(&path, format)?;
+        datasets.push(DatasetInput {
+            path,
+            format,
+            dataset,
+        });
+    }
+    let root = args.dir.clone().or_else(|| std::env::current_dir().ok());
+    let expected = match (&args.source_coco, &args.scale) {
+        (Some(src), Some(scale)) => Some(expected_labels(src, scale, args.rules.as_deref())?),
+        _ => None,
+    };
+    let inputs = Inputs {
+        root,
+        datasets,
+        images_dir,
+        masks_dir,
+        labelset: args
+            .labelset
+            .as_deref()
+            .map(LabelSet::resolve)
+            .transpose()?,
+        expected_labels: expected,
+        expected_index_mask: Some(Box::new(index_mask)),
+    };
+    let config = match &args.config {
+        Some(p) => validate::Config::load(p)?,
+        None => validate::Config::default(),
+    };
+    let engine = Engine::new(config);
+    let outcome = match &args.baseline {
+        Some(p) => engine.run_with_baseline(&inputs, &validate::baseline::Baseline::load(p)?),
+        None => engine.run(&inputs),
+    };
+    match &args.output {
+        Some(out) => {
+            let opts = report::ReportOptions {
+                color: false,
+                ..report::ReportOptions::for_stdout(&outcome)
+            };
+            crate::atomic::write(
+                out,
+                report::render(format, &outcome.findings, &opts).as_bytes(),
+            )?;
+        }
+        None => {
+            use std::io::Write;
+            let text = report::render(
+                format,
+                &outcome.findings,
+                &report::ReportOptions::for_stdout(&outcome),
+            );
+            let mut stdout = anstream::stdout();
+            stdout
+                .write_all(text.as_bytes())
+                .map_err(|e| Error::io(Path::new("<stdout>"), e))?;
+        }
+    }
+    Ok(
+        if validate::exit_code(&outcome.findings, args.strict) == 0 {
+            Outcome::Success
+        } else {
+            Outcome::Findings
+        },
+    )
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The old annotation file (COCO JSON or CVAT XML).
+    old: PathBuf,
+    /// The new annotation file.
+    new: PathBuf,
+    /// Report format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
+    format: String,
+}
+
+pub fn run_diff(args: DiffArgs) -> Result<Outcome> {
+    let read = |p: &Path| -> Result<Dataset> {
+        let f = Format::detect(p)?;
+        Ok(super::convert::read(f, p, &Default::default())?.0)
+    };
+    let (old, new) = (read(&args.old)?, read(&args.new)?);
+    let r = crate::diff::diff(&old, &new);
+    let text = match args.format.as_str() {
+        "json" => crate::diff::json::render(&r),
+        "markdown" => crate::diff::markdown::render(&r),
+        _ => crate::diff::text::render(&r),
+    };
+    out!("{text}");
+    if !text.ends_with('\n') {
+        outln!();
+    }
+    Ok(Outcome::Success)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A rule code (NS012) or name (coco-cvat-mismatch).
+    code: String,
+}
+
+pub fn run_rules() -> Result<Outcome> {
+    out!("{}", validate::registry::catalog());
+    Ok(Outcome::Success)
+}
+
+pub fn run_explain(args: ExplainArgs) -> Result<Outcome> {
+    match validate::explain(&args.code) {
+        Some(doc) => {
+            out!("{doc}");
+            Ok(Outcome::Success)
+        }
+        None => Err(Error::Usage(format!(
+            "no rule {:?}; `neutrostruct rules` lists them",
+            args.code
+        ))),
+    }
+}
