@@ -132,3 +132,61 @@ fn refuses_to_overwrite_its_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(Path::new(&input).exists());
 }
+
+#[test]
+fn a_clean_synthetic_dataset_validates_without_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let out = bin()
+        .args([
+            "synth",
+            "--images",
+            "3",
+            "--width",
+            "512",
+            "--height",
+            "528",
+            "--per-image",
+            "40",
+            "--no-images",
+            "--out",
+        ])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Both files of the split, found by content: the CVAT XML and CVAT's own COCO export.
+    let out = bin()
+        .arg("validate")
+        .arg(&data)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(report["summary"]["errors"], 0, "{report:#}");
+    assert_eq!(out.status.code(), Some(0));
+    // An injected defect is found, at its line: a shape moved far out of its image.
+    let xml = std::fs::read_to_string(data.join("annotations_4classes.xml")).expect("xml");
+    let line = xml
+        .lines()
+        .position(|l| l.contains("<ellipse"))
+        .expect("an ellipse")
+        + 1;
+    let bad = xml.replacen("cx=\"", "cx=\"9", 1);
+    std::fs::write(data.join("annotations_4classes.xml"), bad).expect("write");
+    let out = bin()
+        .arg("validate")
+        .arg(&data)
+        .args(["--format", "github"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pinned = format!("file=annotations_4classes.xml,line={line},title=NS005");
+    assert!(text.contains(&pinned), "{pinned} not in {text}");
+}
