@@ -7,7 +7,7 @@
 #   benches/compare.sh --quick    # smoke run on a small dataset (a minute or two)
 #
 # Options:
-#   --quick          small datasets (8 images; 10k-annotation COCO for validate)
+#   --quick          small datasets (8 images; a 10k-annotation COCO for validate)
 #   --only LIST      comma-separated subset of: masks,rle,reclassify,validate
 #   --runs N         run each side N times and keep the fastest (default 1)
 #   --venv DIR       use (or create) the baseline venv in DIR instead of a throwaway one
@@ -37,7 +37,7 @@ while [[ $# -gt 0 ]]; do
     --venv) VENV="$2"; shift ;;
     --work) WORK="$2"; shift ;;
     --rle-mode) RLE_MODE="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -91,11 +91,6 @@ v = version("pycocotools")
 print(f"Python {sys.version.split()[0]}, opencv-python-headless {cv2.__version__}, numpy {numpy.__version__}, pycocotools {v}")')
 
 # --- measuring -----------------------------------------------------------------------------
-# GNU time's "Elapsed (wall clock) time (h:mm:ss or m:ss): 1:02.03" → seconds.
-wall_of() {
-  awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0;
-    for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.3f", s }' "$1"
-}
 rss_kb_of() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$1"; }
 
 # measure KEY OK_CODES CMD...: runs CMD under /usr/bin/time -v RUNS times (the fastest run is
@@ -109,14 +104,18 @@ measure() {
   for ((r = 0; r < RUNS; r++)); do
     if [[ -n "$PREP" ]]; then "$PREP"; fi
     code=0
+    local start end
+    start=$(date +%s.%N)
     /usr/bin/time -v -o "$tf" "$@" >"$WORK/$key.out" 2>"$WORK/$key.err" || code=$?
+    end=$(date +%s.%N)
     if [[ " $ok " != *" $code "* ]]; then
       echo "compare.sh: $key failed (exit $code): $*" >&2
       tail -n 20 "$WORK/$key.err" >&2
       exit 1
     fi
     local w rss
-    w=$(wall_of "$tf"); rss=$(rss_kb_of "$tf")
+    # Wall time from date (ns) rather than GNU time's 10 ms resolution.
+    w=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'); rss=$(rss_kb_of "$tf")
     if [[ -z "$best" ]] || awk -v a="$w" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$w; fi
     if ((rss > best_rss)); then best_rss=$rss; fi
   done
@@ -183,10 +182,10 @@ count_json_annotations() {
 DATA="$WORK/data"
 if [[ $QUICK == 1 ]]; then
   SYNTH_ARGS=(--images 8)
-  BIG_ARGS=(--images 40 --per-image 250 --width 2048 --height 2112)
+  BIG_ARGS=(--images 40 --per-image 250 --width 1024 --height 1056)
 else
   SYNTH_ARGS=()
-  BIG_ARGS=(--images 3800 --per-image 263 --width 2048 --height 2112)
+  BIG_ARGS=(--images 3800 --per-image 263 --width 1024 --height 1056)
 fi
 log "synth ${SYNTH_ARGS[*]:-(defaults: the published shape)} --no-images"
 "$NS" synth --out "$DATA" "${SYNTH_ARGS[@]}" --no-images >/dev/null 2>"$WORK/synth.err"

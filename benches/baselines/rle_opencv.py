@@ -4,7 +4,7 @@ pycocotools, with area and bbox from the mask.
 
 usage: rle_opencv.py ANNOTATIONS.xml OUT.json [--mode box|full]
 
---mode box (default, the fast way and what CVAT does for its own masks): draw the ellipse
+--mode box (default, the fast way; box + offset like CVAT's own <mask> RLE): draw the ellipse
   into an array the size of its box, turn the box's column-major runs into whole-image runs
   with numpy (box + offset), and let pycocotools compress them (frPyObjects).
 --mode full: draw into a whole-image mask (reused, cleared after each shape) and call
@@ -59,17 +59,19 @@ def rle_box(cx, cy, rx, ry, rot, w, h):
 
 
 class FullCanvas:
+    """A whole-image mask in Fortran (column-major) order, as pycocotools.mask.encode wants
+    it, drawn through its C-order transpose: the ellipse mirrored across the diagonal."""
+
     def __init__(self):
-        self.canvas = None
+        self.t = None
 
     def rle(self, cx, cy, rx, ry, rot, w, h):
-        if self.canvas is None or self.canvas.shape[:2] != (h, w):
-            self.canvas = np.zeros((h, w, 1), np.uint8, order="F")
+        if self.t is None or self.t.shape != (w, h):
+            self.t = np.zeros((w, h), np.uint8)
         x0, y0, x1, y1 = ellipse_box(cx, cy, rx, ry, rot, w, h)
-        view = self.canvas[:, :, 0]
-        draw(view, cx, cy, rx, ry, rot, 0, 0)
-        r = mask_utils.encode(self.canvas)[0]
-        view[y0:y1, x0:x1] = 0
+        draw(self.t, cy, cx, rx, ry, 90.0 - rot, 0, 0)
+        r = mask_utils.encode(self.t.T[:, :, np.newaxis])[0]
+        self.t[x0:x1, y0:y1] = 0
         return r
 
 
