@@ -50,7 +50,7 @@ fn parse(c: &mut Criterion) {
     let ds = small_dataset();
     let n = ds.annotations.len() as u64;
     let coco_ours = coco::to_string(&ds, &coco::WriteOptions::default()).0;
-    let coco_cvat_export = synth::cvat_style_coco(&ds).to_string();
+    let coco_cvat_export = synth::cvat_style_coco(&ds);
     let cvat_xml = cvat::to_string(&ds, &cvat::WriteOptions::default()).0;
 
     let mut g = c.benchmark_group("parse");

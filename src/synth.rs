@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// What to generate.
@@ -261,11 +261,32 @@ pub fn cvat_export_ellipse(e: &Ellipse) -> Ellipse {
     }
 }
 
-/// The COCO JSON exactly as CVAT exports an ellipse dataset (DESIGN §1).
-pub fn cvat_style_coco(ds: &Dataset) -> Value {
-    let by_image = ds.annotations_by_image();
-    let mut annotations = Vec::with_capacity(ds.annotations.len());
-    for (im, anns) in &by_image {
+/// The COCO JSON exactly as CVAT exports an ellipse dataset (DESIGN §1), as a string.
+pub fn cvat_style_coco(ds: &Dataset) -> String {
+    let mut buf = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = write_cvat_style_coco(ds, &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Streams the CVAT-export-shaped COCO JSON: one annotation at a time, so a million-annotation
+/// file costs one annotation's memory, not a tree of the whole file.
+pub fn write_cvat_style_coco(ds: &Dataset, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let head = json!({
+        "licenses": [{"name": "", "id": 0, "url": ""}],
+        "info": {"contributor": "", "date_created": "", "description": "", "url": "", "version": "", "year": ""},
+        "categories": ds.categories.iter().map(|c| json!({"id": c.id.0, "name": c.name, "supercategory": ""})).collect::<Vec<_>>(),
+        "images": ds.images.iter().map(|im| json!({
+            "id": im.id.0 + 1, "width": im.width, "height": im.height, "file_name": im.file_name,
+            "license": 0, "flickr_url": "", "coco_url": "", "date_captured": 0
+        })).collect::<Vec<_>>(),
+    });
+    let head = serde_json::to_string(&head).map_err(std::io::Error::other)?;
+    // `head` is an object; reopen it to append the annotations array.
+    w.write_all(head[..head.len() - 1].as_bytes())?;
+    w.write_all(b",\"annotations\":[")?;
+    let mut first = true;
+    for (im, anns) in ds.annotations_by_image() {
         for a in anns {
             let Shape::Ellipse(e) = &a.shape else {
                 continue;
@@ -285,7 +306,11 @@ pub fn cvat_style_coco(ds: &Dataset) -> Value {
             let crate::model::MaskData::Coco { counts, .. } = mask else {
                 continue;
             };
-            annotations.push(json!({
+            if !first {
+                w.write_all(b",")?;
+            }
+            first = false;
+            let ann = json!({
                 "id": a.id.0,
                 "image_id": im.id.0 + 1,
                 "category_id": a.category_id.0,
@@ -294,19 +319,11 @@ pub fn cvat_style_coco(ds: &Dataset) -> Value {
                 "bbox": bbox,
                 "iscrowd": 1,
                 "attributes": {"occluded": a.occluded, "rotation": e.rotation},
-            }));
+            });
+            serde_json::to_writer(&mut *w, &ann).map_err(std::io::Error::other)?;
         }
     }
-    json!({
-        "licenses": [{"name": "", "id": 0, "url": ""}],
-        "info": {"contributor": "", "date_created": "", "description": "", "url": "", "version": "", "year": ""},
-        "categories": ds.categories.iter().map(|c| json!({"id": c.id.0, "name": c.name, "supercategory": ""})).collect::<Vec<_>>(),
-        "images": ds.images.iter().map(|im| json!({
-            "id": im.id.0 + 1, "width": im.width, "height": im.height, "file_name": im.file_name,
-            "license": 0, "flickr_url": "", "coco_url": "", "date_captured": 0
-        })).collect::<Vec<_>>(),
-        "annotations": annotations,
-    })
+    w.write_all(b"]}")
 }
 
 /// Renders one grayscale TEM-like image.
@@ -383,10 +400,7 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
     let ds = &synth.dataset;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let coco_path = out.join("annotations_4classes.json");
-    let coco = cvat_style_coco(ds);
-    crate::atomic::write_with(&coco_path, |w| {
-        serde_json::to_writer(w, &coco).map_err(std::io::Error::other)
-    })?;
+    crate::atomic::write_with(&coco_path, |w| write_cvat_style_coco(ds, w))?;
     let cvat_path = out.join("annotations_4classes.xml");
     crate::cvat::write_path(ds, &cvat_path, &crate::cvat::WriteOptions::default())?;
     let scale_path = out.join("scale.csv");

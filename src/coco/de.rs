@@ -75,7 +75,7 @@ pub(crate) struct RawAnnotation {
     pub id: u64,
     pub image_id: u64,
     pub category_id: u64,
-    pub segmentation: Option<Value>,
+    pub segmentation: Option<crate::model::RawJson>,
     pub bbox: Option<[f64; 4]>,
     pub area: Option<f64>,
     pub iscrowd: Option<u8>,
@@ -306,7 +306,11 @@ impl<'de> Visitor<'de> for AnnVisitor {
                 Key::Known(2) => {
                     set_once(&mut category_id, map.next_value::<u64>()?, "category_id")?
                 }
-                Key::Known(3) => set_once(&mut seg, map.next_value::<Value>()?, "segmentation")?,
+                Key::Known(3) => set_once(
+                    &mut seg,
+                    map.next_value::<crate::model::RawJson>()?,
+                    "segmentation",
+                )?,
                 Key::Known(4) => {
                     set_once(&mut bbox, map.next_value::<Option<[f64; 4]>>()?, "bbox")?
                 }

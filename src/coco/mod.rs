@@ -38,6 +38,9 @@ pub struct ReadOptions {
     pub ellipses: EllipseRecovery,
     /// Keep annotations with non-finite numbers instead of failing (for `validate`).
     pub allow_non_finite: bool,
+    /// Do not keep each annotation's `segmentation` text for writing it back (validation
+    /// never writes COCO; a million segmentations are hundreds of MB).
+    pub drop_segmentation_text: bool,
 }
 
 /// How an annotation's `segmentation` is written when it has to be generated.
@@ -60,7 +63,7 @@ pub struct WriteOptions {
 /// line and column.
 pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    read_bytes(&bytes, path, opts)
+    read::read_owned(bytes, path, opts)
 }
 
 /// The COCO JSON of `ds` as a string.

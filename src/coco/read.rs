@@ -35,12 +35,37 @@ fn json_error(path: &Path, e: &serde_json::Error) -> Error {
 }
 
 pub fn read_bytes(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
+    build(parse(bytes, path)?, path, opts)
+}
+
+/// Reads a file; its bytes are released as soon as they are parsed, before the model is
+/// built, so peak memory is the larger of the two rather than their sum.
+pub fn read_owned(bytes: Vec<u8>, path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
+    let parsed = parse(&bytes, path)?;
+    drop(bytes);
+    build(parsed, path, opts)
+}
+
+/// The typed parse, with each element's byte span and a line index of the text.
+struct Parsed {
+    raw: RawTop,
+    spans: super::locate::Spans,
+    lines: LineIndex,
+}
+
+fn parse(bytes: &[u8], path: &Path) -> Result<Parsed> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let raw = RawTop::deserialize(&mut de).map_err(|e| json_error(path, &e))?;
     de.end().map_err(|e| json_error(path, &e))?;
+    Ok(Parsed {
+        raw,
+        spans: locate(bytes),
+        lines: LineIndex::new(bytes),
+    })
+}
 
-    let spans = locate(bytes);
-    let lines = LineIndex::new(bytes);
+fn build(parsed: Parsed, path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
+    let Parsed { raw, spans, lines } = parsed;
     let loc_of = |list: &[(usize, usize)], n: usize, i: usize| -> Option<SourceLoc> {
         // Spans are trusted only when the scan saw exactly the parsed elements.
         if list.len() != n {
@@ -186,9 +211,23 @@ impl Ctx<'_> {
             Some(ns) => self.neutrostruct(ns, &mut ann, id, loc, image_size)?,
             None => None,
         };
-        let seg = match &ra.segmentation {
-            Some(v) => self.segmentation(v, id, loc, image_size)?,
-            None => Seg::Empty,
+        // The kept text is parsed only when the shape has to come from it: an annotation
+        // with exact parameters never pays for its (possibly huge) segmentation.
+        let seg = match (&ra.segmentation, &exact) {
+            (Some(raw), None) => match fast_rle(raw.get()) {
+                // The common large case (CVAT's export: an RLE per annotation) without a
+                // value tree of its counts.
+                Some((height, width, counts)) => {
+                    self.rle(height, width, counts, id, loc, image_size)?
+                }
+                None => {
+                    let v = raw.to_value().map_err(|e| {
+                        self.err(loc, format!("annotation {id}: segmentation: {e}"))
+                    })?;
+                    self.segmentation(&v, id, loc, image_size)?
+                }
+            },
+            _ => Seg::Empty,
         };
         let rotation_used;
         (ann.shape, rotation_used) = match exact {
@@ -209,7 +248,11 @@ impl Ctx<'_> {
             iscrowd: ra.iscrowd,
             bbox: ra.bbox,
             area: ra.area,
-            segmentation: ra.segmentation,
+            segmentation: if self.opts.drop_segmentation_text {
+                None
+            } else {
+                ra.segmentation
+            },
             had_attributes,
             extra: ra.extra,
         });
@@ -390,13 +433,6 @@ impl Ctx<'_> {
                     return Err(bad("RLE `size` must be [height, width]"));
                 }
                 let (height, width) = (side(0)?, side(1)?);
-                if let Some((w, h)) = image_size {
-                    if (w, h) != (width, height) {
-                        return Err(bad(&format!(
-                            "RLE size [{height}, {width}] differs from the image's [height, width] = [{h}, {w}]"
-                        )));
-                    }
-                }
                 let counts = match o.get("counts") {
                     Some(Value::String(s)) => {
                         crate::rle::decode_counts_string(s).map_err(|e| bad(&e.to_string()))?
@@ -408,16 +444,49 @@ impl Ctx<'_> {
                         .ok_or_else(|| bad("RLE counts must be non-negative integers"))?,
                     _ => return Err(bad("RLE without `counts`")),
                 };
-                crate::rle::check_counts(&counts, width, height)
-                    .map_err(|e| bad(&e.to_string()))?;
-                Ok(Seg::Rle {
-                    height,
-                    width,
+                self.rle(
+                    u64::from(height),
+                    u64::from(width),
                     counts,
-                })
+                    id,
+                    loc,
+                    image_size,
+                )
             }
             _ => Err(bad("expected a list of polygons or an RLE object")),
         }
+    }
+
+    /// Checks an RLE against its image and its own size.
+    fn rle(
+        &self,
+        height: u64,
+        width: u64,
+        counts: Vec<u32>,
+        id: u64,
+        loc: Option<SourceLoc>,
+        image_size: Option<(u32, u32)>,
+    ) -> Result<Seg> {
+        let bad = |msg: &str| self.err(loc, format!("annotation {id}: segmentation: {msg}"));
+        for s in [height, width] {
+            if s > MAX_SIDE {
+                return Err(bad(&format!("RLE size {s} is larger than {MAX_SIDE}")));
+            }
+        }
+        let (height, width) = (height as u32, width as u32);
+        if let Some((w, h)) = image_size {
+            if (w, h) != (width, height) {
+                return Err(bad(&format!(
+                    "RLE size [{height}, {width}] differs from the image's [height, width] = [{h}, {w}]"
+                )));
+            }
+        }
+        crate::rle::check_counts(&counts, width, height).map_err(|e| bad(&e.to_string()))?;
+        Ok(Seg::Rle {
+            height,
+            width,
+            counts,
+        })
     }
 
     fn ring(&self, nums: &[Value], id: u64, loc: Option<SourceLoc>) -> Result<Vec<Point>> {
@@ -618,4 +687,54 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+}
+
+/// An RLE segmentation parsed straight into its numbers (`{"counts": [...] | "...", "size":
+/// [h, w]}`), or `None` when the text is anything else (then the general path reports it).
+fn fast_rle(text: &str) -> Option<(u64, u64, Vec<u32>)> {
+    /// `counts` as a list or a compressed string, read without buffering (an untagged enum
+    /// would first copy every number into serde's intermediate form).
+    enum Counts {
+        List(Vec<u32>),
+        Text(String),
+    }
+    impl<'de> serde::Deserialize<'de> for Counts {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Counts;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("RLE counts (a list of integers or a string)")
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Counts, E> {
+                    Ok(Counts::Text(v.to_string()))
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> std::result::Result<Counts, A::Error> {
+                    let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                    while let Some(c) = seq.next_element::<u32>()? {
+                        out.push(c);
+                    }
+                    Ok(Counts::List(out))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct Rle {
+        size: [u64; 2],
+        counts: Counts,
+    }
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let rle: Rle = serde_json::from_str(text).ok()?;
+    let counts = match rle.counts {
+        Counts::List(c) => c,
+        Counts::Text(s) => crate::rle::decode_counts_string(&s).ok()?,
+    };
+    Some((rle.size[0], rle.size[1], counts))
 }

@@ -94,6 +94,33 @@ pub struct Image {
 /// A value of a per-annotation attribute. CVAT stores text; COCO any JSON value.
 pub type AttrValue = serde_json::Value;
 
+/// A JSON value kept as its source text: a million COCO segmentations cost their bytes, not
+/// a tree of boxed numbers (a `serde_json::Value` number is ~4× its text).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawJson(pub Box<serde_json::value::RawValue>);
+
+impl RawJson {
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Parses the text into a value tree (for the few annotations that need it).
+    pub fn to_value(&self) -> serde_json::Result<serde_json::Value> {
+        serde_json::from_str(self.0.get())
+    }
+
+    pub fn from_value(v: &serde_json::Value) -> Option<RawJson> {
+        serde_json::value::to_raw_value(v).ok().map(RawJson)
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
 /// COCO fields kept so that COCO → COCO writes them back as they were.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CocoExtra {
@@ -101,7 +128,7 @@ pub struct CocoExtra {
     pub bbox: Option<[f64; 4]>,
     pub area: Option<f64>,
     /// The `segmentation` exactly as read (written back when the shape is unchanged).
-    pub segmentation: Option<serde_json::Value>,
+    pub segmentation: Option<RawJson>,
     /// Whether the annotation had an `attributes` object.
     pub had_attributes: bool,
     /// Unknown annotation fields.
