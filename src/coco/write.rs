@@ -159,9 +159,52 @@ fn has_segmentation(a: &Annotation) -> bool {
     a.coco.as_ref().is_some_and(|c| c.segmentation.is_some())
 }
 
+/// A generated RLE segmentation with the area and box of its mask.
+struct RleOut {
+    height: u32,
+    width: u32,
+    counts: String,
+    area: u64,
+    bbox: [f64; 4],
+}
+
+/// RLE of every annotation that needs one, rasterised in parallel (the costly part of an
+/// RLE export); `None` where the annotation keeps its own segmentation or has no area.
+fn rle_cache(ds: &Dataset, images: &HashMap<ImageId, &Image>) -> Vec<Option<RleOut>> {
+    use rayon::prelude::*;
+    ds.annotations
+        .par_iter()
+        .map(|a| {
+            let im = images.get(&a.image_id)?;
+            if has_segmentation(a) || !crate::raster::is_fillable(&a.shape) {
+                return None;
+            }
+            let counts = crate::raster::shape_to_coco_rle(&a.shape, im.width, im.height);
+            let mask = MaskData::Coco {
+                height: im.height,
+                width: im.width,
+                counts,
+            };
+            // COCO's `area` and `bbox` of an RLE annotation describe the mask itself.
+            let (area, bbox) = (mask.area(), mask.bbox().unwrap_or([0.0; 4]));
+            let MaskData::Coco { counts, .. } = &mask else {
+                return None;
+            };
+            Some(RleOut {
+                height: im.height,
+                width: im.width,
+                counts: crate::rle::encode_counts_string(counts),
+                area,
+                bbox,
+            })
+        })
+        .collect()
+}
+
 struct TopOut<'a> {
     ds: &'a Dataset,
-    rle: bool,
+    /// Per annotation (same index), its generated RLE in `--segmentation rle` mode.
+    rles: Vec<Option<RleOut>>,
     images: HashMap<ImageId, &'a Image>,
     tags: HashMap<ImageId, Vec<&'a Annotation>>,
 }
@@ -177,9 +220,14 @@ impl<'a> TopOut<'a> {
         {
             tags.entry(a.image_id).or_default().push(a);
         }
+        let rles = if rle {
+            rle_cache(ds, &images)
+        } else {
+            Vec::new()
+        };
         TopOut {
             ds,
-            rle,
+            rles,
             images,
             tags,
         }
@@ -222,11 +270,12 @@ impl Serialize for TopOut<'_> {
                 .ds
                 .annotations
                 .iter()
-                .filter(|a| !matches!(a.shape, Shape::Tag))
-                .map(|a| AnnOut {
+                .enumerate()
+                .filter(|(_, a)| !matches!(a.shape, Shape::Tag))
+                .map(|(i, a)| AnnOut {
                     a,
                     image: self.images.get(&a.image_id).copied(),
-                    rle: self.rle,
+                    rle: self.rles.get(i).and_then(Option::as_ref),
                 })),
         )?;
         m.end()
@@ -348,8 +397,8 @@ fn meta_into(a: &Annotation, o: &mut JsonMap) {
 struct AnnOut<'a> {
     a: &'a Annotation,
     image: Option<&'a Image>,
-    /// Write generated segmentations of areas as RLE of the rasterised shape.
-    rle: bool,
+    /// The generated RLE segmentation, in `--segmentation rle` mode.
+    rle: Option<&'a RleOut>,
 }
 
 /// A ring as COCO's flat `[x0, y0, x1, y1, …]`.
@@ -523,28 +572,18 @@ impl Serialize for AnnOut<'_> {
                     m.serialize_entry("iscrowd", &ic)?;
                 }
             }
-            None if self.rle && crate::raster::is_fillable(&a.shape) && self.image.is_some() => {
-                let im = self.image.map_or((0, 0), |im| (im.width, im.height));
-                let counts = crate::raster::shape_to_coco_rle(&a.shape, im.0, im.1);
-                let mask = MaskData::Coco {
-                    height: im.1,
-                    width: im.0,
-                    counts,
-                };
-                // COCO's `area` and `bbox` of an RLE annotation describe the mask itself.
-                let area = mask.area();
-                let bbox = mask.bbox().unwrap_or([0.0; 4]);
-                let MaskData::Coco { counts, .. } = &mask else {
-                    return Err(serde::ser::Error::custom("unreachable mask kind"));
+            None if self.rle.is_some() => {
+                let Some(r) = self.rle else {
+                    return Err(serde::ser::Error::custom("RLE missing"));
                 };
                 let seg = SegOut::Rle {
-                    height: im.1,
-                    width: im.0,
-                    counts: crate::rle::encode_counts_string(counts),
+                    height: r.height,
+                    width: r.width,
+                    counts: r.counts.clone(),
                 };
                 m.serialize_entry("segmentation", &seg)?;
-                m.serialize_entry("area", &(area as f64))?;
-                m.serialize_entry("bbox", &bbox)?;
+                m.serialize_entry("area", &(r.area as f64))?;
+                m.serialize_entry("bbox", &r.bbox)?;
                 m.serialize_entry("iscrowd", &0)?;
             }
             None => {
