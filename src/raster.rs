@@ -412,9 +412,74 @@ pub fn shape_stats(shape: &Shape, width: u32, height: u32) -> RasterStats {
 /// possible on images above 4 Gpx) is split with zero-length runs of the other kind, which
 /// decodes to the same pixels.
 pub fn shape_to_coco_rle(shape: &Shape, width: u32, height: u32) -> Vec<u32> {
+    if let Shape::Ellipse(e) = shape {
+        if let Some(counts) = ellipse_to_coco_rle(e, width, height) {
+            return counts;
+        }
+    }
     let mut rows: Vec<(u32, u32, u32)> = Vec::new();
     shape_spans(shape, width, height, |y, a, b| rows.push((y, a, b)));
     spans_to_coco_rle(&rows, width, height)
+}
+
+/// Column-major runs of an ellipse found column by column, at a cost that grows with the
+/// number of columns rather than the bounding box's area.
+///
+/// The columns come from the transposed ellipse (x and y swapped: centre swapped, rotation
+/// `90° − θ`) solved row by row; each run's ends are then moved with the exact per-pixel
+/// test of the original ellipse, so every pixel written satisfies DESIGN §3's rule. A column
+/// the transposed solution missed entirely (a tie lost to rounding) would show as a pixel
+/// count below the row-wise count, and then `None` sends the caller to the general path: the
+/// result is always the exact pixel set.
+fn ellipse_to_coco_rle(e: &Ellipse, width: u32, height: u32) -> Option<Vec<u32>> {
+    let test = EllipseTest::new(e)?;
+    let transposed = Ellipse {
+        cx: e.cy,
+        cy: e.cx,
+        rx: e.rx,
+        ry: e.ry,
+        rotation: 90.0 - e.rotation,
+    };
+    let (h, total) = (u64::from(height), u64::from(width) * u64::from(height));
+    let inside = |x: u32, y: u32| test.contains(i64::from(x), i64::from(y));
+    let mut out = RleBuilder::default();
+    let mut written = 0u64;
+    let mut pixels = 0u64;
+    // `ellipse_spans` of the transposed ellipse calls back with (column, first row, end row).
+    ellipse_spans(&transposed, height, width, |x, y0, y1| {
+        let (mut a, mut b) = (y0, y1);
+        while a < b && !inside(x, a) {
+            a += 1;
+        }
+        while a > 0 && inside(x, a - 1) {
+            a -= 1;
+        }
+        while b > a && !inside(x, b - 1) {
+            b -= 1;
+        }
+        while b < height && inside(x, b) {
+            b += 1;
+        }
+        if b > a {
+            out.fg(
+                u64::from(x) * h + u64::from(a),
+                u64::from(b - a),
+                &mut written,
+            );
+            pixels += u64::from(b - a);
+        }
+    });
+    let mut expected = 0u64;
+    ellipse_spans(e, width, height, |_, a, b| expected += u64::from(b - a));
+    if pixels != expected {
+        return None;
+    }
+    if out.counts.is_empty() {
+        out.push_run(total);
+        return Some(out.counts);
+    }
+    out.finish(total, written);
+    Some(out.counts)
 }
 
 /// [`shape_to_coco_rle`] for spans already collected (sorted by `y`, then `x`; disjoint).
