@@ -283,7 +283,7 @@ pub fn write_cvat_style_coco(ds: &Dataset, w: &mut dyn std::io::Write) -> std::i
     });
     let head = serde_json::to_string(&head).map_err(std::io::Error::other)?;
     // `head` is an object; reopen it to append the annotations array.
-    w.write_all(head[..head.len() - 1].as_bytes())?;
+    w.write_all(&head.as_bytes()[..head.len() - 1])?;
     w.write_all(b",\"annotations\":[")?;
     let mut first = true;
     for (im, anns) in ds.annotations_by_image() {
