@@ -395,3 +395,235 @@ fn mutated_fixtures_through_the_binary() {
         check(&input, "validate", &run_bin(&a, work.path(), work.path()));
     }
 }
+
+/// Builds a CVAT export archive in memory with the given entries.
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut z = zip::ZipWriter::new(&mut buf);
+    let opts = zip::write::SimpleFileOptions::default();
+    for (name, bytes) in entries {
+        z.start_file(*name, opts).expect("start entry");
+        z.write_all(bytes).expect("write entry");
+    }
+    z.finish().expect("finish zip");
+    buf.into_inner()
+}
+
+#[test]
+fn cvat_export_zip_is_read_in_memory_and_never_extracted() {
+    let xml = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/conformance/cvat-ellipse/annotations_4classes.xml"),
+    )
+    .expect("fixture");
+    let zip = zip_of(&[
+        ("../evil", b"escaped"),
+        ("/tmp/evil-absolute", b"escaped"),
+        ("images/a.png", b"not read"),
+        ("annotations.xml", &xml),
+    ]);
+    let work = tempfile::tempdir().expect("tempdir");
+    let inner = work.path().join("inner");
+    std::fs::create_dir(&inner).expect("mkdir");
+    let input = inner.join("export.zip");
+    std::fs::write(&input, &zip).expect("write zip");
+    let out = inner.join("out.json");
+    // Format detected from the zip magic; no --from.
+    let args: Vec<&std::ffi::OsStr> = vec![
+        "convert".as_ref(),
+        "--to".as_ref(),
+        "coco".as_ref(),
+        input.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ];
+    let r = run_bin(&args, &inner, work.path());
+    check(&input, "convert zip", &r);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let direct = neutrostruct::cvat::read_bytes(&xml, Path::new("a.xml"), &Default::default())
+        .expect("fixture reads")
+        .0;
+    let (via_zip, _) =
+        neutrostruct::coco::read_path(&out, &Default::default()).expect("output reads");
+    assert_eq!(via_zip.annotations.len(), direct.annotations.len());
+    assert!(!work.path().join("evil").exists(), "../evil was extracted");
+    assert!(!Path::new("/tmp/evil-absolute").exists());
+    let mut names: Vec<String> = tree(work.path())
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    names.retain(|n| !n.starts_with("stdout") && !n.starts_with("stderr"));
+    names.sort();
+    assert_eq!(names, ["inner", "inner/export.zip", "inner/out.json"]);
+
+    // `validate --cvat` and `masks` take the archive too.
+    let r = run_bin(
+        &["validate".as_ref(), "--cvat".as_ref(), input.as_os_str()],
+        &inner,
+        work.path(),
+    );
+    check(&input, "validate zip", &r);
+}
+
+#[test]
+fn zip_without_annotations_or_with_only_a_traversal_entry_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("export.zip");
+    let xml = b"<annotations><version>1.1</version></annotations>";
+    for entries in [
+        vec![("images/a.png", &b"x"[..])],
+        vec![("../annotations.xml", &xml[..])],
+    ] {
+        std::fs::write(&p, zip_of(&entries)).expect("write");
+        let e = neutrostruct::cvat::read_path(&p, &Default::default())
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.starts_with(&p.display().to_string()) && e.contains("no annotations.xml"),
+            "{e}"
+        );
+    }
+    // A broken archive (magic, then garbage) is an error, not a panic.
+    std::fs::write(&p, b"PK\x03\x04garbage").expect("write");
+    assert!(neutrostruct::cvat::read_path(&p, &Default::default()).is_err());
+}
+
+#[test]
+fn xml_inside_a_zip_reports_line_and_column_of_the_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("export.zip");
+    let bad = b"<annotations>\n<image id=\"0\" name=\"a\" width=\"x\" height=\"1\"/></annotations>";
+    std::fs::write(&p, zip_of(&[("annotations.xml", &bad[..])])).expect("write");
+    let e = neutrostruct::cvat::read_path(&p, &Default::default())
+        .expect_err("bad width")
+        .to_string();
+    let want = format!("{}:2:", p.join("annotations.xml").display());
+    assert!(e.starts_with(&want), "{e}");
+}
+
+// Limits, one test each (docs-limits.md lists them).
+
+fn coco_err(text: &str) -> String {
+    neutrostruct::coco::read_bytes(text.as_bytes(), Path::new("in.json"), &Default::default())
+        .expect_err("refused")
+        .to_string()
+}
+
+fn cvat_err(text: &str) -> String {
+    neutrostruct::cvat::read_bytes(text.as_bytes(), Path::new("in.xml"), &Default::default())
+        .expect_err("refused")
+        .to_string()
+}
+
+#[test]
+fn limit_json_nesting_depth_is_an_error_with_position() {
+    let e = coco_err(&format!("{{\"info\": {}", "[".repeat(200)));
+    assert!(
+        e.starts_with("in.json:1:") && e.contains("recursion limit"),
+        "{e}"
+    );
+}
+
+#[test]
+fn limit_xml_nesting_depth_is_an_error_with_position() {
+    let deep = format!(
+        "<annotations>\n{}",
+        "<a>".repeat(neutrostruct::cvat::MAX_DEPTH + 1)
+    );
+    let e = cvat_err(&deep);
+    assert!(
+        e.starts_with("in.xml:2:") && e.contains("nest deeper"),
+        "{e}"
+    );
+}
+
+/// Regression: a CVAT `<image width="4000000000">` read fine and converted to a COCO file the
+/// COCO reader refuses; the side is now bounded by `coco::MAX_SIDE` where it is read.
+#[test]
+fn cvat_image_width_4000000000_is_refused_at_its_attribute() {
+    for w in ["4000000000", "100001", "0"] {
+        let e = cvat_err(&format!(
+            "<annotations>\n<image id=\"0\" name=\"a\" width=\"{w}\" height=\"1\"/></annotations>"
+        ));
+        assert!(
+            e.starts_with("in.xml:2:") && e.contains("out of range"),
+            "{e}"
+        );
+    }
+}
+
+/// Regression: CVAT accepted `rx="1e300"`, giving a COCO the COCO reader refuses.
+#[test]
+fn cvat_coordinate_1e300_is_refused_like_coco() {
+    let e = cvat_err(
+        "<annotations><image id=\"0\" name=\"a\" width=\"9\" height=\"9\">\n<ellipse label=\"x\" cx=\"1\" cy=\"1\" rx=\"1e300\" ry=\"1\"/></image></annotations>",
+    );
+    assert!(
+        e.starts_with("in.xml:2:") && e.contains("out of range"),
+        "{e}"
+    );
+}
+
+#[test]
+fn limit_coco_polygon_vertices() {
+    let coords = vec!["1"; 2 * (neutrostruct::coco::MAX_POINTS + 1)].join(",");
+    let e = coco_err(&format!(
+        r#"{{"images": [], "categories": [],
+"annotations": [{{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[{coords}]]}}]}}"#
+    ));
+    assert!(
+        e.starts_with("in.json:2:") && e.contains("more than"),
+        "{e}"
+    );
+}
+
+#[test]
+fn limit_image_sides_in_coco() {
+    let e = coco_err(
+        r#"{"images": [{"id": 1, "file_name": "a", "width": 100001, "height": 1}], "annotations": [], "categories": []}"#,
+    );
+    assert!(e.contains("out of range 1..=100000"), "{e}");
+}
+
+#[test]
+fn limit_rle_counts_overrunning_their_size() {
+    let e = coco_err(
+        r#"{"images": [{"id": 1, "file_name": "a", "width": 2, "height": 2}], "categories": [],
+"annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 1, "segmentation": {"size": [2, 2], "counts": [1, 9]}}]}"#,
+    );
+    assert!(
+        e.starts_with("in.json:2:") && e.contains("RLE counts sum"),
+        "{e}"
+    );
+    let e = cvat_err(
+        "<annotations><image id=\"0\" name=\"a\" width=\"9\" height=\"9\">\n<mask label=\"x\" rle=\"3, 9\" left=\"0\" top=\"0\" width=\"2\" height=\"2\"/></image></annotations>",
+    );
+    assert!(
+        e.starts_with("in.xml:2:") && e.contains("more than its 2×2 box"),
+        "{e}"
+    );
+}
+
+#[test]
+fn limit_absurd_numbers() {
+    for n in ["1e400", "NaN", "Infinity", "1e300"] {
+        let e = coco_err(&format!(
+            r#"{{"images": [], "categories": [],
+"annotations": [{{"id": 1, "image_id": 1, "category_id": 1, "bbox": [{n}, 0, 1, 1]}}]}}"#
+        ));
+        assert!(e.starts_with("in.json:2:"), "{n}: {e}");
+    }
+}
+
+#[test]
+fn empty_and_array_inputs_get_a_position_from_format_detection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (bytes, want) in [(&b""[..], ":1:1: empty file"), (b"\n  [1]", ":2:3: ")] {
+        let p = dir.path().join("x.json");
+        std::fs::write(&p, bytes).expect("write");
+        let e = neutrostruct::convert::Format::detect(&p)
+            .expect_err("refused")
+            .to_string();
+        assert!(e.starts_with(&format!("{}{want}", p.display())), "{e}");
+    }
+}
