@@ -163,6 +163,23 @@ fn run_all(input_bytes: &[u8], name: &str) {
             vec![os("masks"), p(&input), os("--out"), p(&out.join("masks"))],
         ),
     ];
+    // Training formats write one file per image: names must never leave the output folder.
+    let mut runs = runs;
+    for to in ["yolo", "voc", "masks"] {
+        runs.push((
+            "convert --to training",
+            vec![
+                os("convert"),
+                os("--to"),
+                os(to),
+                os("--labelset"),
+                os("4"),
+                p(&input),
+                os("-o"),
+                p(&out.join(to)),
+            ],
+        ));
+    }
     for (what, args) in &runs {
         let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
         let r = run_bin(&args, &cwd, &logs);
