@@ -644,3 +644,23 @@ fn empty_and_array_inputs_get_a_position_from_format_detection() {
         assert!(e.starts_with(&format!("{}{want}", p.display())), "{e}");
     }
 }
+
+/// Regression (fuzz `coco_reader`, 60 s run): a bbox-only annotation whose `attributes` lack
+/// `occluded` read as a box and was written with `occluded: false`; the polygon written for
+/// it read back as a polygon and the key was dropped, so write → read → write differed.
+#[test]
+fn coco_fuzz_attributes_without_occluded() {
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/hostile/coco_fuzz_attributes_without_occluded.json"),
+    )
+    .expect("crash input");
+    read_write_stable(&bytes, true);
+    let (ds, _) = neutrostruct::coco::read_bytes(&bytes, Path::new("c.json"), &Default::default())
+        .expect("reads");
+    let (text, _) = neutrostruct::coco::to_string(&ds, &Default::default());
+    assert!(
+        !text.contains("\"occluded\""),
+        "the key was invented: {text}"
+    );
+}

@@ -211,6 +211,7 @@ impl Ctx<'_> {
             area: ra.area,
             segmentation: ra.segmentation,
             had_attributes,
+            had_occluded: occluded.is_some(),
             extra: ra.extra,
         });
         Ok(ann)
