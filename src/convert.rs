@@ -39,7 +39,9 @@ impl Format {
     }
 
     /// Guesses the format of `path` from its content: a folder holds masks, a file starting
-    /// with `{` is COCO JSON and one starting with `<` is CVAT XML.
+    /// with `{` is COCO JSON, one starting with `<` is CVAT XML and a zip archive is a CVAT
+    /// export (its `annotations.xml`). Anything else is an error at the first significant
+    /// byte, so that an empty file or a JSON array gets a line and column too.
     pub fn detect(path: &Path) -> Result<Format> {
         if path.is_dir() {
             return Ok(Format::Masks);
@@ -50,13 +52,41 @@ impl Format {
             .and_then(|mut f| f.read(&mut head))
             .map_err(|e| Error::io(path, e))?;
         let head = &head[..n];
-        let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-        match head.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') => Ok(Format::Coco),
-            Some(b'<') => Ok(Format::Cvat),
-            _ => Err(Error::invalid(
+        if head.starts_with(crate::cvat::ZIP_MAGIC) {
+            return Ok(Format::Cvat);
+        }
+        let bom = if head.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let first = head[bom..]
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map(|i| i + bom);
+        match first.map(|i| (i, head[i])) {
+            Some((_, b'{')) => Ok(Format::Coco),
+            Some((_, b'<')) => Ok(Format::Cvat),
+            Some((i, b)) => {
+                let (line, col) = crate::error::line_col(head, i);
+                let what = if b == b'[' {
+                    "a JSON array, not a COCO object"
+                } else {
+                    "neither COCO JSON nor CVAT XML"
+                };
+                Err(Error::parse(
+                    path,
+                    line,
+                    col,
+                    format!("cannot tell the format from the content ({what}); pass --from"),
+                ))
+            }
+            None if n == 0 => Err(Error::parse(path, 1, 1, "empty file")),
+            None => Err(Error::parse(
                 path,
-                "cannot tell the format from the content (neither COCO JSON nor CVAT XML); pass --from",
+                1,
+                1,
+                "cannot tell the format: only white space at the start; pass --from",
             )),
         }
     }

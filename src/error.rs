@@ -60,6 +60,35 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Largest input file read into memory (2 GiB). Annotation files are parsed from memory; a
+/// bigger file is far beyond any real dataset and would only exhaust memory in CI.
+pub const MAX_INPUT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Reads a whole input file, refusing one larger than [`MAX_INPUT_BYTES`] before reading it
+/// (from its metadata) and while reading it (a FIFO or device reports no size).
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let too_big = || {
+        Error::invalid(
+            path,
+            format!("file is larger than the {MAX_INPUT_BYTES}-byte input limit"),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let declared = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if declared > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
 /// 1-based (line, column) of a byte offset in `text`. Columns count characters.
 pub fn line_col(text: &[u8], offset: usize) -> (u32, u32) {
     let offset = offset.min(text.len());
@@ -106,6 +135,19 @@ fn memchr_newlines(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_over_the_size_limit_is_refused_before_reading() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("big.json");
+        // Sparse: takes no disk space, but reports MAX_INPUT_BYTES + 1 bytes.
+        let f = std::fs::File::create(&p).expect("create");
+        f.set_len(MAX_INPUT_BYTES + 1).expect("set_len");
+        let e = read_input(&p).expect_err("refused").to_string();
+        assert!(e.contains("input limit") && e.contains("big.json"), "{e}");
+        std::fs::write(&p, b"{}").expect("write");
+        assert_eq!(read_input(&p).expect("small file reads"), b"{}");
+    }
 
     #[test]
     fn line_col_counts_from_one() {

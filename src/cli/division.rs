@@ -3,7 +3,7 @@
 use super::Outcome;
 use crate::convert::Format;
 use crate::division::{self, plots::PlotFormat, Options, Rules, ScaleTable};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -154,7 +154,7 @@ pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
     // The CVAT update is checked before anything is written: a failed match writes nothing.
     let cvat_bytes = match &args.cvat {
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            let bytes = crate::error::read_input(path)?;
             let (cvat_ds, _) = crate::cvat::read_bytes(&bytes, path, &Default::default())?;
             let (out, report) = division::update_cvat(&bytes, &cvat_ds, &div)?;
             if !report.is_ok() {

@@ -11,12 +11,14 @@ pub mod locate;
 mod read;
 mod write;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lossiness::Lossiness;
 use crate::model::Dataset;
 use std::path::Path;
 
 pub use de::MAX_SIDE;
+/// Most vertices accepted in one polygon ring (the CVAT reader's bound, for the same reason).
+pub const MAX_POINTS: usize = crate::cvat::MAX_POINTS;
 pub use read::read_bytes;
 pub use write::{write_to, POLYGON_MAX_ERROR_PX};
 
@@ -62,7 +64,7 @@ pub struct WriteOptions {
 /// Reads a COCO instances file. Errors name the file and, for JSON and content errors, the
 /// line and column.
 pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::error::read_input(path)?;
     read::read_owned(bytes, path, opts)
 }
 

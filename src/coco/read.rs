@@ -254,6 +254,7 @@ impl Ctx<'_> {
                 ra.segmentation
             },
             had_attributes,
+            had_occluded: occluded.is_some(),
             extra: ra.extra,
         });
         Ok(ann)
@@ -490,6 +491,17 @@ impl Ctx<'_> {
     }
 
     fn ring(&self, nums: &[Value], id: u64, loc: Option<SourceLoc>) -> Result<Vec<Point>> {
+        // Same bound as CVAT's: a real outline has thousands of vertices, not millions, and
+        // every later step (fitting, rasterising, writing) is linear in them.
+        if nums.len() / 2 > super::MAX_POINTS {
+            return Err(self.err(
+                loc,
+                format!(
+                    "annotation {id}: polygon with more than {} points",
+                    super::MAX_POINTS
+                ),
+            ));
+        }
         if nums.len() % 2 != 0 {
             return Err(self.err(
                 loc,

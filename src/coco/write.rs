@@ -626,11 +626,14 @@ impl AnnOut<'_> {
         if !wanted {
             return None;
         }
-        let is_shape_with_rotation = matches!(a.shape, Shape::Ellipse(_) | Shape::Box(_));
-        let cvat_like =
-            from_coco.is_none() || is_shape_with_rotation || a.attributes.contains_key("rotation");
+        // `occluded` as CVAT writes it for shapes that did not come from COCO; for COCO
+        // input only where the source had the key. Deciding by shape kind instead (as this
+        // once did) was unstable: a bbox-only annotation reads as a box and gained
+        // `occluded: false`, but its written polygon read back as a polygon and lost it again
+        // (fuzz crash, `coco_fuzz_attributes_without_occluded`).
+        let keep_occluded = from_coco.map_or(true, |c| c.had_occluded);
         let mut o = JsonMap::new();
-        if cvat_like || a.occluded {
+        if keep_occluded || a.occluded {
             o.insert("occluded".into(), a.occluded.into());
         }
         let rotation = match &a.shape {

@@ -43,10 +43,93 @@ pub struct ReadOptions {
 #[derive(Clone, Debug, Default)]
 pub struct WriteOptions {}
 
-/// Reads a CVAT XML 1.1 file.
+/// Reads a CVAT XML 1.1 file, or a CVAT export archive (`.zip`, recognised by its magic
+/// bytes) holding `annotations.xml`.
 pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::error::read_input(path)?;
+    if bytes.starts_with(ZIP_MAGIC) {
+        let (inner, xml) = annotations_from_zip(&bytes, path)?;
+        return read_bytes(&xml, &inner, opts);
+    }
     read_bytes(&bytes, path, opts)
+}
+
+/// First bytes of a zip archive (a local file header).
+pub const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+
+/// Name of the annotations file in a CVAT "for images 1.1" export archive.
+const ZIP_ANNOTATIONS: &str = "annotations.xml";
+
+/// The bytes of `annotations.xml` inside a CVAT export archive held in memory, with the path
+/// to name it by in messages (`export.zip/annotations.xml`).
+///
+/// Nothing is extracted to disk, so no entry name (`../evil`, `/etc/passwd`) can place a file
+/// anywhere; the other entries (images) are never read. Only the entry at the root is taken;
+/// failing that, the single entry named `annotations.xml` in a subfolder whose name is a
+/// plain relative path. The decompressed size is bounded by the input limit whatever the
+/// archive claims (a zip bomb stops at the limit).
+pub fn annotations_from_zip(bytes: &[u8], path: &Path) -> Result<(std::path::PathBuf, Vec<u8>)> {
+    use std::io::Read;
+    let bad = |m: String| Error::invalid(path, m);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| bad(format!("not a readable zip archive: {e}")))?;
+    let mut root = None;
+    let mut nested = Vec::new();
+    for i in 0..zip.len() {
+        let Ok(entry) = zip.by_index_raw(i) else {
+            continue;
+        };
+        // `enclosed_name` is None for absolute names and names with `..`: never used.
+        let Some(name) = entry.enclosed_name() else {
+            continue;
+        };
+        if !entry.is_file() || name.file_name().and_then(|n| n.to_str()) != Some(ZIP_ANNOTATIONS) {
+            continue;
+        }
+        if name.as_os_str() == ZIP_ANNOTATIONS {
+            root = Some(i);
+        } else {
+            nested.push(i);
+        }
+    }
+    let index = match (root, nested.as_slice()) {
+        (Some(i), _) | (None, &[i]) => i,
+        (None, []) => {
+            return Err(bad(format!(
+                "no {ZIP_ANNOTATIONS} in this archive (a CVAT for images 1.1 export has one)"
+            )))
+        }
+        (None, _) => {
+            return Err(bad(format!(
+                "several {ZIP_ANNOTATIONS} in subfolders and none at the root; unpack and pick one"
+            )))
+        }
+    };
+    let entry = zip
+        .by_index(index)
+        .map_err(|e| bad(format!("{ZIP_ANNOTATIONS}: {e}")))?;
+    let inner = path.join(
+        entry
+            .enclosed_name()
+            .unwrap_or_else(|| ZIP_ANNOTATIONS.into()),
+    );
+    let limit = crate::error::MAX_INPUT_BYTES;
+    if entry.size() > limit {
+        return Err(bad(format!(
+            "{ZIP_ANNOTATIONS} is larger than the {limit}-byte input limit"
+        )));
+    }
+    let mut xml = Vec::new();
+    entry
+        .take(limit + 1)
+        .read_to_end(&mut xml)
+        .map_err(|e| bad(format!("{ZIP_ANNOTATIONS}: {e}")))?;
+    if xml.len() as u64 > limit {
+        return Err(bad(format!(
+            "{ZIP_ANNOTATIONS} is larger than the {limit}-byte input limit"
+        )));
+    }
+    Ok((inner, xml))
 }
 
 /// Writes `ds` as CVAT XML 1.1 into `w`; returns what could not be carried.

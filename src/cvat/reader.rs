@@ -28,6 +28,8 @@ use std::path::Path;
 pub const MAX_DEPTH: usize = 64;
 /// Most points (or mask runs) accepted in one shape.
 pub const MAX_POINTS: usize = 1_000_000;
+/// Largest coordinate magnitude accepted (as in the COCO reader; no image is 1e9 px wide).
+pub const MAX_MAGNITUDE: f64 = 1e9;
 
 /// Shape elements this reader turns into `Shape`s.
 const SHAPES: &[&str] = &[
@@ -313,6 +315,17 @@ impl<'a> Parser<'a, '_> {
                 format!("attribute `{key}` of <{}> is not finite: {v:?}", at.elem),
             ));
         }
+        // The COCO reader's bound on magnitudes: 1e300 is corruption, and a CVAT file that
+        // converts must give a COCO file that reads back.
+        if x.abs() > MAX_MAGNITUDE && !self.opts.allow_non_finite {
+            return Err(self.cur.err(
+                off,
+                format!(
+                    "attribute `{key}` of <{}> is out of range (|v| > {MAX_MAGNITUDE}): {v:?}",
+                    at.elem
+                ),
+            ));
+        }
         Ok(x)
     }
 
@@ -331,6 +344,23 @@ impl<'a> Parser<'a, '_> {
     fn req_u32(&self, at: &mut Attrs<'a, '_>, key: &str) -> Result<u32> {
         let (v, off) = self.required(at, key)?;
         self.parse_num(at, key, &v, off)
+    }
+
+    /// An `<image>` side: the COCO reader's range, so that whatever CVAT accepts converts to
+    /// a COCO that reads back, and no later step sizes a buffer from a corrupt number.
+    fn image_side(&self, at: &mut Attrs<'a, '_>, key: &str) -> Result<u32> {
+        let (v, off) = self.required(at, key)?;
+        let n: u32 = self.parse_num(at, key, &v, off)?;
+        if n == 0 || u64::from(n) > crate::coco::MAX_SIDE {
+            return Err(self.cur.err(
+                off,
+                format!(
+                    "attribute `{key}` of <image> is {n}, out of range 1..={}",
+                    crate::coco::MAX_SIDE
+                ),
+            ));
+        }
+        Ok(n)
     }
 
     /// `x,y;x,y;…` with the value's offset for messages.
@@ -630,8 +660,8 @@ impl<'a> Parser<'a, '_> {
         let (id_s, id_off) = self.required(&mut at, "id")?;
         let orig_id: u64 = self.parse_num(&at, "id", &id_s, id_off)?;
         let file_name = self.required(&mut at, "name")?.0.into_owned();
-        let width = self.req_u32(&mut at, "width")?;
-        let height = self.req_u32(&mut at, "height")?;
+        let width = self.image_side(&mut at, "width")?;
+        let height = self.image_side(&mut at, "height")?;
         let subset = at.take("subset").map(|(v, _)| v.into_owned());
         let cvat_attrs = at.rest();
         let index = self.ds.images.len();

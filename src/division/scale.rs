@@ -87,7 +87,7 @@ impl ScaleTable {
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::error::read_input(path)?;
         match ext.as_str() {
             "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Self::from_spreadsheet_bytes(&bytes, path),
             _ => Self::from_csv_bytes(&bytes, path),

@@ -131,6 +131,10 @@ pub struct CocoExtra {
     pub segmentation: Option<RawJson>,
     /// Whether the annotation had an `attributes` object.
     pub had_attributes: bool,
+    /// Whether that object had an `occluded` key (written back only then, or when true:
+    /// COCO → COCO must not invent the key, or a second pass would differ from the first).
+    #[serde(default)]
+    pub had_occluded: bool,
     /// Unknown annotation fields.
     pub extra: JsonMap,
 }

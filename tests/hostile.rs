@@ -1,0 +1,666 @@
+//! Hostile and broken input, through the binary and the library: the tool answers with a clear
+//! error (exit 2, `error: <path>:line:col: …` for JSON/XML) or a result, never with a panic,
+//! a hang, a memory blow-up or a file outside its output folder.
+//!
+//! Small files live in `tests/hostile/`; big ones (deep nesting, millions of points) are made
+//! here so that nothing big is committed.
+
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A run that takes longer than this is a hang.
+const TIME_LIMIT: Duration = Duration::from_secs(20);
+
+struct Run {
+    code: Option<i32>,
+    stderr: String,
+}
+
+/// Runs the binary in `cwd` with stdout/stderr going to files (no pipe can fill up and block
+/// the child), killing it after [`TIME_LIMIT`].
+fn run_bin(args: &[&std::ffi::OsStr], cwd: &Path, logs: &Path) -> Run {
+    let out = std::fs::File::create(logs.join("stdout")).expect("stdout file");
+    let err = std::fs::File::create(logs.join("stderr")).expect("stderr file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_neutrostruct"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("TMPDIR", cwd)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if started.elapsed() > TIME_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hang: {args:?} ran longer than {TIME_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Run {
+        code: status.code(),
+        stderr: std::fs::read_to_string(logs.join("stderr")).unwrap_or_default(),
+    }
+}
+
+/// Every file under `dir`, relative.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walk(dir)
+        .into_iter()
+        .map(|p| p.strip_prefix(dir).expect("under dir").to_path_buf())
+        .collect();
+    v.sort();
+    v
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Checks one run's outcome against the rules of this file.
+fn check(input: &Path, what: &str, r: &Run) {
+    let ctx = format!("{} [{what}]\n{}", input.display(), r.stderr);
+    let code = r
+        .code
+        .unwrap_or_else(|| panic!("killed by a signal: {ctx}"));
+    assert!(matches!(code, 0..=2), "exit code {code}: {ctx}");
+    assert!(!r.stderr.contains("panicked"), "panic: {ctx}");
+    if code == 2 {
+        let line = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("exit 2 without `error:`: {ctx}"));
+        let prefix = format!("error: {}", input.display());
+        assert!(
+            line.starts_with(&prefix),
+            "error does not name the input: {ctx}"
+        );
+        let ext = input.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if matches!(ext, "json" | "xml") {
+            let rest = &line[prefix.len()..];
+            let mut parts = rest.splitn(4, ':');
+            let (empty, l, c) = (parts.next(), parts.next(), parts.next());
+            let is_num = |s: Option<&str>| s.is_some_and(|s| s.parse::<u32>().is_ok_and(|n| n > 0));
+            assert!(
+                empty == Some("") && is_num(l) && is_num(c),
+                "error has no :line:col: {ctx}"
+            );
+        }
+    }
+}
+
+/// Runs `convert` (to COCO and to CVAT), `validate` and `masks` on `input` inside `work`,
+/// then checks that nothing was written outside `work/out`.
+fn run_all(input_bytes: &[u8], name: &str) {
+    let work = tempfile::tempdir().expect("tempdir");
+    let (inp, out, cwd, logs) = (
+        work.path().join("in"),
+        work.path().join("out"),
+        work.path().join("cwd"),
+        work.path().join("logs"),
+    );
+    for d in [&inp, &out, &cwd, &logs] {
+        std::fs::create_dir(d).expect("mkdir");
+    }
+    let input = inp.join(name);
+    std::fs::write(&input, input_bytes).expect("write input");
+    let is_json = name.ends_with(".json");
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let p = |p: &Path| p.as_os_str().to_os_string();
+    let runs: Vec<(&str, Vec<std::ffi::OsString>)> = vec![
+        (
+            "convert --to coco",
+            vec![
+                os("convert"),
+                os("--to"),
+                os("coco"),
+                p(&input),
+                os("-o"),
+                p(&out.join("c.json")),
+            ],
+        ),
+        (
+            "convert --to cvat",
+            vec![
+                os("convert"),
+                os("--to"),
+                os("cvat"),
+                p(&input),
+                os("-o"),
+                p(&out.join("c.xml")),
+            ],
+        ),
+        (
+            "validate",
+            vec![
+                os("validate"),
+                os(if is_json { "--coco" } else { "--cvat" }),
+                p(&input),
+            ],
+        ),
+        (
+            "masks",
+            vec![os("masks"), p(&input), os("--out"), p(&out.join("masks"))],
+        ),
+    ];
+    // Training formats write one file per image: names must never leave the output folder.
+    let mut runs = runs;
+    for to in ["yolo", "voc", "masks"] {
+        runs.push((
+            "convert --to training",
+            vec![
+                os("convert"),
+                os("--to"),
+                os(to),
+                os("--labelset"),
+                os("4"),
+                p(&input),
+                os("-o"),
+                p(&out.join(to)),
+            ],
+        ));
+    }
+    for (what, args) in &runs {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let r = run_bin(&args, &cwd, &logs);
+        check(&input, what, &r);
+    }
+    // Nothing outside `out/` (besides our own logs), nothing in the working directory.
+    assert_eq!(
+        tree(&inp),
+        vec![PathBuf::from(name)],
+        "{name}: input folder changed"
+    );
+    assert!(
+        tree(&cwd).is_empty(),
+        "{name}: files in the working directory: {:?}",
+        tree(&cwd)
+    );
+    for f in walk(work.path()) {
+        let n = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        assert!(
+            !n.contains("passwd") || f == input,
+            "{name}: a file named after the traversal target appeared: {}",
+            f.display()
+        );
+    }
+}
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/hostile")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "xml")))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn hostile_corpus_through_the_binary() {
+    let files = corpus();
+    assert!(files.len() >= 30, "corpus has {} files", files.len());
+    for f in files {
+        let bytes = std::fs::read(&f).expect("read corpus file");
+        let name = f.file_name().and_then(|n| n.to_str()).expect("name");
+        run_all(&bytes, name);
+    }
+}
+
+/// Inputs too big to commit, made here.
+#[test]
+fn generated_big_inputs_through_the_binary() {
+    // 100k nested arrays: serde_json's recursion limit (128) answers, not the stack.
+    let deep_json = format!("{{\"images\": {}", "[".repeat(100_000));
+    run_all(deep_json.as_bytes(), "deep_nesting.json");
+    // 100k nested elements: the CVAT reader's depth guard answers.
+    let deep_xml = format!("<annotations>{}", "<a>".repeat(100_000));
+    run_all(deep_xml.as_bytes(), "deep_nesting.xml");
+    // A polygon of more than the allowed points, in both formats.
+    let n = neutrostruct::cvat::MAX_POINTS + 1;
+    let pts = vec!["1,1"; n].join(";");
+    let xml = format!(
+        r#"<annotations><image id="0" name="a.tif" width="10" height="10"><polygon label="x" points="{pts}"/></image></annotations>"#
+    );
+    run_all(xml.as_bytes(), "cvat_polygon_too_many_points.xml");
+    let coords = vec!["1"; 2 * (neutrostruct::coco::MAX_POINTS + 1)].join(",");
+    let json = format!(
+        r#"{{"images": [{{"id": 1, "file_name": "a.tif", "width": 10, "height": 10}}],
+"categories": [{{"id": 1, "name": "x"}}],
+"annotations": [{{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[{coords}]]}}]}}"#
+    );
+    run_all(json.as_bytes(), "coco_polygon_too_many_points.json");
+}
+
+/// Deterministic xorshift (no dependency, same mutations on every machine).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One seeded mutation: byte flip, truncation, duplicated span or deleted span.
+fn mutate(src: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut b = src.to_vec();
+    let len = b.len().max(1);
+    match rng.below(4) {
+        0 => {
+            for _ in 0..=rng.below(4) {
+                let i = rng.below(len);
+                if let Some(x) = b.get_mut(i) {
+                    *x ^= 1 << rng.below(8);
+                }
+            }
+        }
+        1 => b.truncate(rng.below(len)),
+        2 => {
+            let i = rng.below(len);
+            let j = (i + rng.below(64) + 1).min(b.len());
+            let span = b[i.min(j)..j].to_vec();
+            b.splice(j..j, span);
+        }
+        _ => {
+            let i = rng.below(len);
+            let j = (i + rng.below(64) + 1).min(b.len());
+            b.drain(i.min(j)..j);
+        }
+    }
+    b
+}
+
+fn fixtures() -> Vec<(PathBuf, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance");
+    let mut v = Vec::new();
+    for d in std::fs::read_dir(&root).expect("fixtures").flatten() {
+        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+            let p = f.path();
+            if matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "xml")) {
+                let bytes = std::fs::read(&p).expect("fixture");
+                v.push((p, bytes));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Reads `bytes` as its format; when accepted, writes both formats and checks that the same
+/// format reads back and writes again to the same text (the fuzz targets' invariant).
+fn read_write_stable(bytes: &[u8], json: bool) {
+    let path = Path::new(if json { "m.json" } else { "m.xml" });
+    let ds = if json {
+        neutrostruct::coco::read_bytes(bytes, path, &Default::default()).map(|r| r.0)
+    } else {
+        neutrostruct::cvat::read_bytes(bytes, path, &Default::default()).map(|r| r.0)
+    };
+    let Ok(ds) = ds else { return };
+    let (coco, _) = neutrostruct::coco::to_string(&ds, &Default::default());
+    let (cvat, _) = neutrostruct::cvat::to_string(&ds, &Default::default());
+    if json {
+        let (again, _) = neutrostruct::coco::read_bytes(coco.as_bytes(), path, &Default::default())
+            .expect("what the COCO writer wrote reads back");
+        assert_eq!(
+            coco,
+            neutrostruct::coco::to_string(&again, &Default::default()).0
+        );
+    } else {
+        let (again, _) = neutrostruct::cvat::read_bytes(cvat.as_bytes(), path, &Default::default())
+            .expect("what the CVAT writer wrote reads back");
+        assert_eq!(
+            cvat,
+            neutrostruct::cvat::to_string(&again, &Default::default()).0
+        );
+    }
+}
+
+#[test]
+fn mutated_fixtures_never_panic_the_readers_and_writers() {
+    let fx = fixtures();
+    assert!(!fx.is_empty());
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut accepted = 0;
+    for round in 0..240 {
+        let (path, src) = &fx[round % fx.len()];
+        let json = path.extension().and_then(|e| e.to_str()) == Some("json");
+        let m = mutate(src, &mut rng);
+        let r = catch_unwind(AssertUnwindSafe(|| read_write_stable(&m, json)));
+        if r.is_err() {
+            let keep = std::env::temp_dir().join(format!("hostile-mutant-{round}"));
+            let _ = std::fs::write(&keep, &m);
+            panic!(
+                "round {round} on {} panicked; input kept in {}",
+                path.display(),
+                keep.display()
+            );
+        }
+        // Count how much of the mutated space still parses (sanity: not all rejected).
+        let p = Path::new("x");
+        if (json && neutrostruct::coco::read_bytes(&m, p, &Default::default()).is_ok())
+            || (!json && neutrostruct::cvat::read_bytes(&m, p, &Default::default()).is_ok())
+        {
+            accepted += 1;
+        }
+    }
+    assert!(
+        accepted > 0,
+        "no mutant was accepted: the mutations are too coarse to test writers"
+    );
+}
+
+#[test]
+fn mutated_fixtures_through_the_binary() {
+    let fx = fixtures();
+    let mut rng = Rng(0x0bad_cafe_f00d_0042);
+    for round in 0..30 {
+        let (path, src) = &fx[round % fx.len()];
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("json");
+        let m = mutate(src, &mut rng);
+        let work = tempfile::tempdir().expect("tempdir");
+        let input = work.path().join(format!("mutant{round}.{ext}"));
+        let mut f = std::fs::File::create(&input).expect("create");
+        f.write_all(&m).expect("write");
+        drop(f);
+        let fmt = if ext == "json" { "coco" } else { "cvat" };
+        let to = if ext == "json" { "cvat" } else { "coco" };
+        let out = work.path().join("out");
+        let args: Vec<std::ffi::OsString> = vec![
+            "convert".into(),
+            "--from".into(),
+            fmt.into(),
+            "--to".into(),
+            to.into(),
+            input.clone().into(),
+            "-o".into(),
+            out.into(),
+        ];
+        let a: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+        check(&input, "convert", &run_bin(&a, work.path(), work.path()));
+        let flag = format!("--{fmt}");
+        let args: Vec<std::ffi::OsString> =
+            vec!["validate".into(), flag.into(), input.clone().into()];
+        let a: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+        check(&input, "validate", &run_bin(&a, work.path(), work.path()));
+    }
+}
+
+/// Builds a CVAT export archive in memory with the given entries.
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut z = zip::ZipWriter::new(&mut buf);
+    let opts = zip::write::SimpleFileOptions::default();
+    for (name, bytes) in entries {
+        z.start_file(*name, opts).expect("start entry");
+        z.write_all(bytes).expect("write entry");
+    }
+    z.finish().expect("finish zip");
+    buf.into_inner()
+}
+
+#[test]
+fn cvat_export_zip_is_read_in_memory_and_never_extracted() {
+    let xml = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/conformance/cvat-ellipse/annotations_4classes.xml"),
+    )
+    .expect("fixture");
+    let zip = zip_of(&[
+        ("../evil", b"escaped"),
+        ("/tmp/evil-absolute", b"escaped"),
+        ("images/a.png", b"not read"),
+        ("annotations.xml", &xml),
+    ]);
+    let work = tempfile::tempdir().expect("tempdir");
+    let inner = work.path().join("inner");
+    std::fs::create_dir(&inner).expect("mkdir");
+    let input = inner.join("export.zip");
+    std::fs::write(&input, &zip).expect("write zip");
+    let out = inner.join("out.json");
+    // Format detected from the zip magic; no --from.
+    let args: Vec<&std::ffi::OsStr> = vec![
+        "convert".as_ref(),
+        "--to".as_ref(),
+        "coco".as_ref(),
+        input.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ];
+    let r = run_bin(&args, &inner, work.path());
+    check(&input, "convert zip", &r);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let direct = neutrostruct::cvat::read_bytes(&xml, Path::new("a.xml"), &Default::default())
+        .expect("fixture reads")
+        .0;
+    let (via_zip, _) =
+        neutrostruct::coco::read_path(&out, &Default::default()).expect("output reads");
+    assert_eq!(via_zip.annotations.len(), direct.annotations.len());
+    assert!(!work.path().join("evil").exists(), "../evil was extracted");
+    assert!(!Path::new("/tmp/evil-absolute").exists());
+    let mut names: Vec<String> = tree(work.path())
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    names.retain(|n| !n.starts_with("stdout") && !n.starts_with("stderr"));
+    names.sort();
+    assert_eq!(names, ["inner", "inner/export.zip", "inner/out.json"]);
+
+    // `validate --cvat` and `masks` take the archive too.
+    let r = run_bin(
+        &["validate".as_ref(), "--cvat".as_ref(), input.as_os_str()],
+        &inner,
+        work.path(),
+    );
+    check(&input, "validate zip", &r);
+}
+
+#[test]
+fn zip_without_annotations_or_with_only_a_traversal_entry_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("export.zip");
+    let xml = b"<annotations><version>1.1</version></annotations>";
+    for entries in [
+        vec![("images/a.png", &b"x"[..])],
+        vec![("../annotations.xml", &xml[..])],
+    ] {
+        std::fs::write(&p, zip_of(&entries)).expect("write");
+        let e = neutrostruct::cvat::read_path(&p, &Default::default())
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.starts_with(&p.display().to_string()) && e.contains("no annotations.xml"),
+            "{e}"
+        );
+    }
+    // A broken archive (magic, then garbage) is an error, not a panic.
+    std::fs::write(&p, b"PK\x03\x04garbage").expect("write");
+    assert!(neutrostruct::cvat::read_path(&p, &Default::default()).is_err());
+}
+
+#[test]
+fn xml_inside_a_zip_reports_line_and_column_of_the_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("export.zip");
+    let bad = b"<annotations>\n<image id=\"0\" name=\"a\" width=\"x\" height=\"1\"/></annotations>";
+    std::fs::write(&p, zip_of(&[("annotations.xml", &bad[..])])).expect("write");
+    let e = neutrostruct::cvat::read_path(&p, &Default::default())
+        .expect_err("bad width")
+        .to_string();
+    let want = format!("{}:2:", p.join("annotations.xml").display());
+    assert!(e.starts_with(&want), "{e}");
+}
+
+// Limits, one test each (docs-limits.md lists them).
+
+fn coco_err(text: &str) -> String {
+    neutrostruct::coco::read_bytes(text.as_bytes(), Path::new("in.json"), &Default::default())
+        .expect_err("refused")
+        .to_string()
+}
+
+fn cvat_err(text: &str) -> String {
+    neutrostruct::cvat::read_bytes(text.as_bytes(), Path::new("in.xml"), &Default::default())
+        .expect_err("refused")
+        .to_string()
+}
+
+#[test]
+fn limit_json_nesting_depth_is_an_error_with_position() {
+    let e = coco_err(&format!("{{\"info\": {}", "[".repeat(200)));
+    assert!(
+        e.starts_with("in.json:1:") && e.contains("recursion limit"),
+        "{e}"
+    );
+}
+
+#[test]
+fn limit_xml_nesting_depth_is_an_error_with_position() {
+    let deep = format!(
+        "<annotations>\n{}",
+        "<a>".repeat(neutrostruct::cvat::MAX_DEPTH + 1)
+    );
+    let e = cvat_err(&deep);
+    assert!(
+        e.starts_with("in.xml:2:") && e.contains("nest deeper"),
+        "{e}"
+    );
+}
+
+/// Regression: a CVAT `<image width="4000000000">` read fine and converted to a COCO file the
+/// COCO reader refuses; the side is now bounded by `coco::MAX_SIDE` where it is read.
+#[test]
+fn cvat_image_width_4000000000_is_refused_at_its_attribute() {
+    for w in ["4000000000", "100001", "0"] {
+        let e = cvat_err(&format!(
+            "<annotations>\n<image id=\"0\" name=\"a\" width=\"{w}\" height=\"1\"/></annotations>"
+        ));
+        assert!(
+            e.starts_with("in.xml:2:") && e.contains("out of range"),
+            "{e}"
+        );
+    }
+}
+
+/// Regression: CVAT accepted `rx="1e300"`, giving a COCO the COCO reader refuses.
+#[test]
+fn cvat_coordinate_1e300_is_refused_like_coco() {
+    let e = cvat_err(
+        "<annotations><image id=\"0\" name=\"a\" width=\"9\" height=\"9\">\n<ellipse label=\"x\" cx=\"1\" cy=\"1\" rx=\"1e300\" ry=\"1\"/></image></annotations>",
+    );
+    assert!(
+        e.starts_with("in.xml:2:") && e.contains("out of range"),
+        "{e}"
+    );
+}
+
+#[test]
+fn limit_coco_polygon_vertices() {
+    let coords = vec!["1"; 2 * (neutrostruct::coco::MAX_POINTS + 1)].join(",");
+    let e = coco_err(&format!(
+        r#"{{"images": [], "categories": [],
+"annotations": [{{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[{coords}]]}}]}}"#
+    ));
+    assert!(
+        e.starts_with("in.json:2:") && e.contains("more than"),
+        "{e}"
+    );
+}
+
+#[test]
+fn limit_image_sides_in_coco() {
+    let e = coco_err(
+        r#"{"images": [{"id": 1, "file_name": "a", "width": 100001, "height": 1}], "annotations": [], "categories": []}"#,
+    );
+    assert!(e.contains("out of range 1..=100000"), "{e}");
+}
+
+#[test]
+fn limit_rle_counts_overrunning_their_size() {
+    let e = coco_err(
+        r#"{"images": [{"id": 1, "file_name": "a", "width": 2, "height": 2}], "categories": [],
+"annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 1, "segmentation": {"size": [2, 2], "counts": [1, 9]}}]}"#,
+    );
+    assert!(
+        e.starts_with("in.json:2:") && e.contains("RLE counts sum"),
+        "{e}"
+    );
+    let e = cvat_err(
+        "<annotations><image id=\"0\" name=\"a\" width=\"9\" height=\"9\">\n<mask label=\"x\" rle=\"3, 9\" left=\"0\" top=\"0\" width=\"2\" height=\"2\"/></image></annotations>",
+    );
+    assert!(
+        e.starts_with("in.xml:2:") && e.contains("more than its 2×2 box"),
+        "{e}"
+    );
+}
+
+#[test]
+fn limit_absurd_numbers() {
+    for n in ["1e400", "NaN", "Infinity", "1e300"] {
+        let e = coco_err(&format!(
+            r#"{{"images": [], "categories": [],
+"annotations": [{{"id": 1, "image_id": 1, "category_id": 1, "bbox": [{n}, 0, 1, 1]}}]}}"#
+        ));
+        assert!(e.starts_with("in.json:2:"), "{n}: {e}");
+    }
+}
+
+#[test]
+fn empty_and_array_inputs_get_a_position_from_format_detection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (bytes, want) in [(&b""[..], ":1:1: empty file"), (b"\n  [1]", ":2:3: ")] {
+        let p = dir.path().join("x.json");
+        std::fs::write(&p, bytes).expect("write");
+        let e = neutrostruct::convert::Format::detect(&p)
+            .expect_err("refused")
+            .to_string();
+        assert!(e.starts_with(&format!("{}{want}", p.display())), "{e}");
+    }
+}
+
+/// Regression (fuzz `coco_reader`, 60 s run): a bbox-only annotation whose `attributes` lack
+/// `occluded` read as a box and was written with `occluded: false`; the polygon written for
+/// it read back as a polygon and the key was dropped, so write → read → write differed.
+#[test]
+fn coco_fuzz_attributes_without_occluded() {
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/hostile/coco_fuzz_attributes_without_occluded.json"),
+    )
+    .expect("crash input");
+    read_write_stable(&bytes, true);
+    let (ds, _) = neutrostruct::coco::read_bytes(&bytes, Path::new("c.json"), &Default::default())
+        .expect("reads");
+    let (text, _) = neutrostruct::coco::to_string(&ds, &Default::default());
+    assert!(
+        !text.contains("\"occluded\""),
+        "the key was invented: {text}"
+    );
+}
