@@ -561,7 +561,7 @@ impl RleBuilder {
 
     /// A foreground run of `len` pixels starting at linear index `start ≥ written`.
     fn fg(&mut self, start: u64, len: u64, written: &mut u64) {
-        if start == *written && self.counts.len() % 2 == 0 && !self.counts.is_empty() {
+        if start == *written && self.counts.len().is_multiple_of(2) && !self.counts.is_empty() {
             // Continues the previous foreground run (column end → next column start).
             self.extend_last(len);
         } else {

@@ -509,7 +509,7 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        if nums.len() % 2 != 0 {
+        if !nums.len().is_multiple_of(2) {
             return Err(self.err(
                 loc,
                 format!("annotation {id}: polygon with an odd number of coordinates"),

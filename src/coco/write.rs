@@ -622,7 +622,7 @@ impl AnnOut<'_> {
         let a = self.a;
         let from_coco = a.coco.as_ref();
         let wanted =
-            from_coco.map_or(true, |c| c.had_attributes) || a.occluded || !a.attributes.is_empty();
+            from_coco.is_none_or(|c| c.had_attributes) || a.occluded || !a.attributes.is_empty();
         if !wanted {
             return None;
         }
@@ -631,7 +631,7 @@ impl AnnOut<'_> {
         // once did) was unstable: a bbox-only annotation reads as a box and gained
         // `occluded: false`, but its written polygon read back as a polygon and lost it again
         // (fuzz crash, `coco_fuzz_attributes_without_occluded`).
-        let keep_occluded = from_coco.map_or(true, |c| c.had_occluded);
+        let keep_occluded = from_coco.is_none_or(|c| c.had_occluded);
         let mut o = JsonMap::new();
         if keep_occluded || a.occluded {
             o.insert("occluded".into(), a.occluded.into());

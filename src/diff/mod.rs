@@ -284,7 +284,7 @@ fn diff_image(
                     d.relabeled += 1;
                 }
                 let delta = displacement(&a.shape, &b.shape);
-                if delta.map_or(true, |v| v > MOVE_EPSILON_PX) {
+                if delta.is_none_or(|v| v > MOVE_EPSILON_PX) {
                     c.kinds.push(ChangeKind::Moved);
                     c.moved_px = delta.map(|v| (v * 100.0).round() / 100.0);
                     d.moved += 1;

@@ -278,13 +278,13 @@ impl Ignore {
             && self
                 .path
                 .as_deref()
-                .map_or(true, |p| path_matches(p, &f.file))
-            && self.image.as_deref().map_or(true, |p| {
+                .is_none_or(|p| path_matches(p, &f.file))
+            && self.image.as_deref().is_none_or(|p| {
                 f.image
                     .as_deref()
                     .is_some_and(|im| im == p || glob_match(p, im))
             })
-            && self.annotation.map_or(true, |a| f.annotation_id == Some(a))
+            && self.annotation.is_none_or(|a| f.annotation_id == Some(a))
     }
 }
 
