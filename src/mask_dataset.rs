@@ -51,17 +51,7 @@ pub fn read_dir(
                 .map_err(|e| Error::io(p, e))?
                 .into_dimensions()
                 .map_err(|e| Error::invalid(p, e.to_string()))?;
-            let probe = Image {
-                id: ImageId(0),
-                file_name: String::new(),
-                width: w,
-                height: h,
-                subset: None,
-                coco_extra: Default::default(),
-                cvat_attrs: Vec::new(),
-                cvat_unknown: Vec::new(),
-                loc: None,
-            };
+            let probe = Image::new(ImageId(0), "", w, h);
             // Never decode a mask larger than the limits masks are written with.
             crate::masks::check_size(&probe).map_err(|e| Error::invalid(p, e.to_string()))?;
             let img = image::open(p).map_err(|e| Error::invalid(p, e.to_string()))?;
@@ -91,17 +81,7 @@ pub fn read_dir(
             .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
             .unwrap_or_else(|| format!("{stem}.png"));
         let id = ImageId(i as u64);
-        ds.images.push(Image {
-            id,
-            file_name,
-            width: w,
-            height: h,
-            subset: None,
-            coco_extra: Default::default(),
-            cvat_attrs: Vec::new(),
-            cvat_unknown: Vec::new(),
-            loc: None,
-        });
+        ds.images.push(Image::new(id, file_name, w, h));
         let anns = mask_regions::annotations_from_regions(id, next, &regions);
         next += anns.len() as u64;
         ds.annotations.extend(anns);

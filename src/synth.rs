@@ -106,24 +106,16 @@ pub fn generate(cfg: &SynthConfig) -> Synthetic {
         );
         let file_name = format!("neutrophil_{i:03}.png");
         scale.push((file_name.clone(), px_per_um));
-        ds.images.push(Image {
-            id: ImageId(i as u64),
-            file_name,
-            width: w,
-            height: h,
-            subset: Some(
-                if i + n_test >= cfg.images {
-                    "test"
-                } else {
-                    "train"
-                }
-                .into(),
-            ),
-            coco_extra: Default::default(),
-            cvat_attrs: Vec::new(),
-            cvat_unknown: Vec::new(),
-            loc: None,
-        });
+        let mut image = Image::new(ImageId(i as u64), file_name, w, h);
+        image.subset = Some(
+            if i + n_test >= cfg.images {
+                "test"
+            } else {
+                "train"
+            }
+            .into(),
+        );
+        ds.images.push(image);
         let count = (cfg.per_image as f64 * rng.random_range(0.9..=1.1)).round() as usize;
         let cell = cell_of(w, h, cfg.seed, i as u64);
         let mut placed: Vec<Ellipse> = Vec::with_capacity(count);

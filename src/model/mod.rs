@@ -91,6 +91,23 @@ pub struct Image {
     pub loc: Option<SourceLoc>,
 }
 
+impl Image {
+    /// An image with no format-specific extras.
+    pub fn new(id: ImageId, file_name: impl Into<String>, width: u32, height: u32) -> Self {
+        Image {
+            id,
+            file_name: file_name.into(),
+            width,
+            height,
+            subset: None,
+            coco_extra: JsonMap::new(),
+            cvat_attrs: Vec::new(),
+            cvat_unknown: Vec::new(),
+            loc: None,
+        }
+    }
+}
+
 /// A value of a per-annotation attribute. CVAT stores text; COCO any JSON value.
 pub type AttrValue = serde_json::Value;
 
