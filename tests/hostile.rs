@@ -664,3 +664,25 @@ fn coco_fuzz_attributes_without_occluded() {
         "the key was invented: {text}"
     );
 }
+
+/// Regression (fuzz `coco_reader`, 241 s into a 300 s run): a bbox-only annotation with
+/// `bbox: [2, 3, 1, 3.1]` reads as the box 2..3 × 3..6.1, whose recomputed height
+/// `6.1 - 3` is 3.0999999999999996, not 3.1. The writer took that as "not a plain COCO
+/// box" and added a `neutrostruct` box object; the second pass read a bbox that matched and
+/// dropped it again, so write → read → write differed.
+#[test]
+fn coco_fuzz_bbox_without_segmentation() {
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/hostile/coco_fuzz_bbox_without_segmentation.json"),
+    )
+    .expect("crash input");
+    read_write_stable(&bytes, true);
+    let (ds, _) = neutrostruct::coco::read_bytes(&bytes, Path::new("c.json"), &Default::default())
+        .expect("reads");
+    let (text, _) = neutrostruct::coco::to_string(&ds, &Default::default());
+    assert!(
+        !text.contains("\"neutrostruct\""),
+        "a plain bbox gained a neutrostruct object: {text}"
+    );
+}

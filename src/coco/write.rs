@@ -504,10 +504,16 @@ impl AnnOut<'_> {
                 o.insert("rotation".into(), e.rotation.into());
             }
             Shape::Box(b) => {
-                // A box read from a plain COCO bbox is native: nothing to add.
+                // A box read from a plain COCO bbox is native: nothing to add. Without a
+                // segmentation the bbox is the box (`x + w` need not give back `xbr - xtl`
+                // exactly: fuzz crash `coco_fuzz_bbox_without_segmentation`), and what is
+                // written is its corners and its recomputed bbox, which read back native too.
                 let native = b.rotation == 0.0
-                    && a.coco.as_ref().and_then(|c| c.bbox)
-                        == Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl]);
+                    && a.coco.as_ref().is_some_and(|c| {
+                        c.bbox.is_some()
+                            && (c.segmentation.is_none()
+                                || c.bbox == Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl]))
+                    });
                 if !native {
                     o.insert("type".into(), "box".into());
                     o.insert("xtl".into(), b.xtl.into());
