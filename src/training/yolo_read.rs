@@ -180,16 +180,19 @@ fn rect_from_corners(c: &[Point; 4], w: f64, h: f64) -> Option<BoxShape> {
         (c[0][0] + c[1][0] + c[2][0] + c[3][0]) / 4.0,
         (c[0][1] + c[1][1] + c[2][1] + c[3][1]) / 4.0,
     );
-    let hx = d(c[0], c[1]) / 2.0;
-    let hy = d(c[0], c[3]) / 2.0;
+    // Opposite sides averaged: each corner carries its own rounding, and one side alone
+    // would put all of it into the angle.
+    let hx = (d(c[0], c[1]) + d(c[3], c[2])) / 4.0;
+    let hy = (d(c[0], c[3]) + d(c[1], c[2])) / 4.0;
     if hx <= 0.0 || hy <= 0.0 {
         return None;
     }
+    let (dx, dy) = (
+        c[1][0] - c[0][0] + c[2][0] - c[3][0],
+        c[1][1] - c[0][1] + c[2][1] - c[3][1],
+    );
     // CVAT keeps box rotations in [0, 360).
-    let rotation = (c[1][1] - c[0][1])
-        .atan2(c[1][0] - c[0][0])
-        .to_degrees()
-        .rem_euclid(360.0);
+    let rotation = dy.atan2(dx).to_degrees().rem_euclid(360.0);
     let rotation = if rotation >= 360.0 { 0.0 } else { rotation };
     Some(BoxShape {
         xtl: cx - hx,

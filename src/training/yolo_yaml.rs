@@ -60,19 +60,38 @@ fn col_of(line: &str, byte: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// The line without its comment (`#` at the start or after white space, outside quotes).
-fn strip_comment(line: &str) -> &str {
+/// Each character of `s` with its byte offset and whether it is outside quotes (the quote
+/// characters themselves count as inside). A backslash escape inside double quotes is part
+/// of the string, so `"a\" #b"` is one string and its `#` no comment.
+fn chars_outside_quotes(s: &str) -> Vec<(usize, char, bool)> {
+    let mut out = Vec::with_capacity(s.len());
     let mut quote: Option<char> = None;
-    let mut prev_space = true;
-    for (i, c) in line.char_indices() {
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
         match quote {
+            Some('"') if escaped => escaped = false,
+            Some('"') if c == '\\' => escaped = true,
             Some(q) if c == q => quote = None,
             Some(_) => {}
             None if c == '"' || c == '\'' => quote = Some(c),
-            None if c == '#' && prev_space => return &line[..i],
-            None => {}
+            None => {
+                out.push((i, c, true));
+                continue;
+            }
         }
-        prev_space = c == ' ' || c == '\t';
+        out.push((i, c, false));
+    }
+    out
+}
+
+/// The line without its comment (`#` at the start or after white space, outside quotes).
+fn strip_comment(line: &str) -> &str {
+    let mut prev_space = true;
+    for (i, c, outside) in chars_outside_quotes(line) {
+        if outside && c == '#' && prev_space {
+            return &line[..i];
+        }
+        prev_space = outside && (c == ' ' || c == '\t');
     }
     line
 }
@@ -148,18 +167,11 @@ fn scalar(ctx: &Ctx, s: &str, pos: Pos) -> Result<String> {
 /// Splits a flow collection's inside at commas outside quotes, with each part's byte offset.
 fn split_flow(s: &str) -> Vec<(usize, &str)> {
     let mut parts = Vec::new();
-    let mut quote: Option<char> = None;
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '"' || c == '\'' => quote = Some(c),
-            None if c == ',' => {
-                parts.push((start, &s[start..i]));
-                start = i + 1;
-            }
-            None => {}
+    for (i, c, outside) in chars_outside_quotes(s) {
+        if outside && c == ',' {
+            parts.push((start, &s[start..i]));
+            start = i + 1;
         }
     }
     parts.push((start, &s[start..]));
@@ -172,19 +184,12 @@ fn split_flow(s: &str) -> Vec<(usize, &str)> {
 
 /// Splits `key: value` at the first `:` outside quotes that is followed by a space or the end.
 fn split_key(s: &str) -> Option<(&str, &str)> {
-    let mut quote: Option<char> = None;
-    for (i, c) in s.char_indices() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '"' || c == '\'' => quote = Some(c),
-            None if c == ':' => {
-                let rest = &s[i + 1..];
-                if rest.is_empty() || rest.starts_with([' ', '\t']) {
-                    return Some((&s[..i], rest));
-                }
+    for (i, c, outside) in chars_outside_quotes(s) {
+        if outside && c == ':' {
+            let rest = &s[i + 1..];
+            if rest.is_empty() || rest.starts_with([' ', '\t']) {
+                return Some((&s[..i], rest));
             }
-            None => {}
         }
     }
     None
@@ -541,6 +546,11 @@ mod tests {
     fn write_then_parse_is_stable() {
         let y = parse("path: ../p\ntrain: [a, b]\nval: v\nnames: ['it''s', \"\\u00e9\\n\"]\n")
             .expect("reads");
+        let text = write_data_yaml(&y);
+        let again = parse(&text).expect("reads back");
+        assert_eq!(y, again);
+        let y = parse("names: [\"a\\\" #b\", 'c'' #d']\n").expect("quotes with # inside");
+        assert_eq!(y.names, ["a\" #b", "c' #d"]);
         let text = write_data_yaml(&y);
         let again = parse(&text).expect("reads back");
         assert_eq!(y, again);
