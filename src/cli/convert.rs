@@ -261,7 +261,9 @@ fn write_training(ds: &Dataset, cfg: &Config) -> Result<Lossiness> {
         };
         return crate::training::segmentation::write(ds, &labels, &cfg.output, &cfg.split);
     }
-    let classes = ClassMap::new(ds, cfg.labelset.as_ref())?;
+    // A class missing from the label set is a fact about the input: name the file.
+    let classes = ClassMap::new(ds, cfg.labelset.as_ref())
+        .map_err(|e| Error::invalid(&cfg.input, e.to_string()))?;
     let flavour = match cfg.to {
         Format::Yolo => yolo::Flavour::Detect,
         Format::YoloSeg => yolo::Flavour::Segment,

@@ -284,6 +284,19 @@ fn split_folders(y: &DataYaml, yaml: &Path, loss: &mut Lossiness) -> Vec<(String
     out
 }
 
+/// Line and column of the top-level `key:` in the `data.yaml` text (1:1 if not found), for
+/// errors about what the key names.
+fn key_position(yaml: &[u8], key: &str) -> (u32, u32) {
+    let text = String::from_utf8_lossy(yaml);
+    let at = text
+        .lines()
+        .position(|l| l.strip_prefix(key).is_some_and(|r| r.starts_with(':')));
+    (
+        at.map_or(1, |i| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+        1,
+    )
+}
+
 /// Reads the dataset at `input` (its folder or its `data.yaml`) as rows of `flavour`.
 pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, YoloReadSummary)> {
     let (root, yaml) = locate_yaml(input)?;
@@ -311,8 +324,10 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
     let mut sum = YoloReadSummary::default();
     let folders = split_folders(&y, &yaml, &mut loss);
     if folders.is_empty() && loss.losses.is_empty() {
-        return Err(Error::invalid(
+        return Err(Error::parse(
             &yaml,
+            1,
+            1,
             "no train, val or test folder is named: nothing to read",
         ));
     }
@@ -323,8 +338,11 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
         let img_dir = root.join(&rel);
         let lbl_dir = root.join(label_dir(&rel));
         if !img_dir.is_dir() && !lbl_dir.is_dir() {
-            return Err(Error::invalid(
+            let (line, col) = key_position(&bytes, &split);
+            return Err(Error::parse(
                 &yaml,
+                line,
+                col,
                 format!(
                     "split {split}: neither {} nor {} is a folder",
                     img_dir.display(),
