@@ -211,7 +211,7 @@ fn yolo_to_coco_and_cvat_through_the_binary() {
     let st = std::process::Command::new(bin)
         .args(["convert", "--to", "yolo", "--labelset", "4"])
         .arg(
-            &s.images
+            s.images
                 .parent()
                 .expect("synth root")
                 .join("annotations_4classes.xml"),

@@ -238,6 +238,9 @@ fn inline_value(ctx: &Ctx, s: &str, pos: Pos, line: &str, at: usize) -> Result<V
     Ok(Value::Scalar(scalar(ctx, t, pos)?, pos))
 }
 
+/// A block being read: its key and position, its `- item` lines, its `key: value` lines.
+type Block = (String, Pos, Vec<(String, Pos)>, Vec<(String, String, Pos)>);
+
 /// Parses the text of a `data.yaml`.
 pub fn parse_data_yaml(text: &str, path: &Path) -> Result<DataYaml> {
     let ctx = Ctx { path };
@@ -245,27 +248,22 @@ pub fn parse_data_yaml(text: &str, path: &Path) -> Result<DataYaml> {
     // Top-level entries we read, with their values; later duplicates are an error.
     let mut entries: Vec<(String, Value, Pos)> = Vec::new();
     // The open block (`names:` with nothing after the colon) collects indented lines.
-    let mut open: Option<(String, Pos, Vec<(String, Pos)>, Vec<(String, String, Pos)>)> = None;
+    let mut open: Option<Block> = None;
     let wanted = |k: &str| k == "names" || k == "nc" || k == "path" || SPLIT_KEYS.contains(&k);
-    let close =
-        |open: &mut Option<(String, Pos, Vec<(String, Pos)>, Vec<(String, String, Pos)>)>,
-         entries: &mut Vec<(String, Value, Pos)>|
-         -> Result<()> {
-            if let Some((k, pos, list, map)) = open.take() {
-                let v = match (list.is_empty(), map.is_empty()) {
-                    (false, false) => {
-                        return Err(
-                            ctx.err(pos, format!("{k}: mixes `- item` and `key: value` lines"))
-                        )
-                    }
-                    (false, true) => Value::List(list),
-                    (true, false) => Value::Map(map),
-                    (true, true) => Value::Scalar(String::new(), pos),
-                };
-                entries.push((k, v, pos));
-            }
-            Ok(())
-        };
+    let close = |open: &mut Option<Block>, entries: &mut Vec<(String, Value, Pos)>| -> Result<()> {
+        if let Some((k, pos, list, map)) = open.take() {
+            let v = match (list.is_empty(), map.is_empty()) {
+                (false, false) => {
+                    return Err(ctx.err(pos, format!("{k}: mixes `- item` and `key: value` lines")))
+                }
+                (false, true) => Value::List(list),
+                (true, false) => Value::Map(map),
+                (true, true) => Value::Scalar(String::new(), pos),
+            };
+            entries.push((k, v, pos));
+        }
+        Ok(())
+    };
     let mut skipping = false;
     for (i, raw) in text.lines().enumerate() {
         let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
