@@ -366,3 +366,85 @@ proptest! {
         prop_assert_eq!(write_data_yaml(&back), text);
     }
 }
+
+/// Rows that cannot become annotations are counted in a loss line: rows in = annotations out
+/// + rows reported dropped.
+#[test]
+fn rows_not_read_are_counted_by_a_loss_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    for d in ["images/train", "labels/train"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::write(
+        root.join("data.yaml"),
+        "train: images/train\nnames: [a, b]\n",
+    )
+    .expect("yaml");
+    image::GrayImage::new(10, 20)
+        .save(root.join("images/train/a.png"))
+        .expect("png");
+    // An image in a format whose size is not read here, and a label without any image.
+    std::fs::write(root.join("images/train/b.bmp"), b"BM").expect("bmp");
+    let rows = "0 0.5 0.5 0.2 0.1\n1 0.25 0.25 0.5 0.5\n";
+    for stem in ["a", "b", "c"] {
+        std::fs::write(root.join(format!("labels/train/{stem}.txt")), rows).expect("label");
+    }
+    let (ds, loss, sum) = yolo_read::read_dir(root, Flavour::Detect).expect("reads");
+    assert_eq!(sum.rows, 6);
+    assert_eq!(ds.annotations.len(), 2);
+    assert_eq!(ds.images.len(), 1);
+    assert_eq!((ds.images[0].width, ds.images[0].height), (10, 20));
+    let dropped: usize = loss.losses.iter().map(|l| l.count).sum();
+    assert_eq!(loss.total_in(), ds.annotations.len() + dropped, "{loss}");
+    let codes: Vec<&str> = loss.losses.iter().map(|l| l.code).collect();
+    assert_eq!(codes, ["image-size-unknown", "label-without-image"]);
+    // The box in pixels: centre (5, 10), 2 × 2 px.
+    let Shape::Box(b) = &ds.annotations[0].shape else {
+        panic!("a box")
+    };
+    assert_eq!([b.xtl, b.ytl, b.xbr, b.ybr], [4.0, 9.0, 6.0, 11.0]);
+}
+
+/// Roboflow's export layout: `train: ../train/images` beside `data.yaml`, labels in
+/// `train/labels`, names as a flow list, an unused `roboflow:` block.
+#[test]
+fn roboflow_layout_reads() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    for d in [
+        "train/images",
+        "train/labels",
+        "valid/images",
+        "valid/labels",
+    ] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::write(
+        root.join("data.yaml"),
+        "train: ../train/images\nval: ../valid/images\n\nnc: 2\nnames: ['cell', 'granule']\n\nroboflow:\n  workspace: x\n  version: 1\n",
+    )
+    .expect("yaml");
+    for split in ["train", "valid"] {
+        image::GrayImage::new(100, 50)
+            .save(root.join(format!("{split}/images/im_{split}.jpg")))
+            .expect("jpeg");
+        std::fs::write(
+            root.join(format!("{split}/labels/im_{split}.txt")),
+            "1 0.1 0.1 0.2 0.1 0.2 0.2\n",
+        )
+        .expect("label");
+    }
+    let (ds, loss, _) =
+        yolo_read::read_dir(&root.join("data.yaml"), Flavour::Segment).expect("reads");
+    assert!(loss.is_lossless(), "{loss}");
+    let subsets: Vec<_> = ds.images.iter().map(|i| i.subset.as_deref()).collect();
+    assert_eq!(subsets, [Some("train"), Some("val")]);
+    assert_eq!(ds.images[0].file_name, "im_train.jpg");
+    assert_eq!(ds.categories[1].name, "granule");
+    assert_eq!(ds.annotations[0].category_id, CategoryId(2));
+    assert_eq!(
+        ds.annotations[1].shape,
+        Shape::Polygon(vec![vec![[10.0, 5.0], [20.0, 5.0], [20.0, 10.0]]])
+    );
+}
