@@ -135,8 +135,10 @@ pub fn parse_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) ->
                 ),
             ));
         }
-        if flavour == Flavour::Detect && (coords[2] <= 0.0 || coords[3] <= 0.0) {
-            return Err(err(0, "box of zero width or height".to_string()));
+        if let (Flavour::Detect, [_, _, w, h]) = (flavour, coords.as_slice()) {
+            if *w <= 0.0 || *h <= 0.0 {
+                return Err(err(0, "box of zero width or height".to_string()));
+            }
         }
         rows.push(Row { class, coords });
     }
