@@ -24,8 +24,8 @@ fuzz_target!(|data: &[u8]| {
     let yaml = Path::new("data.yaml");
     if let Ok(y) = parse_data_yaml(text, yaml) {
         let written = write_data_yaml(&y);
-        let again =
-            parse_data_yaml(&written, yaml).expect("what the data.yaml writer wrote must read back");
+        let again = parse_data_yaml(&written, yaml)
+            .expect("what the data.yaml writer wrote must read back");
         assert_eq!(y, again, "parse → write → parse gives the same data.yaml");
         assert_eq!(written, write_data_yaml(&again), "write is stable");
     }
