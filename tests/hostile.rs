@@ -620,3 +620,47 @@ fn yolo_split_outside_the_dataset_folder_is_never_read() {
         .map_or(0, |l| l.count);
     assert_eq!(unsafe_paths, 2, "{loss}");
 }
+
+/// A label folder or label file that is a symbolic link out of the dataset folder (git keeps
+/// links, so a pull request can add one) is not read: CI never prints another file's content
+/// in an error about it.
+#[test]
+fn yolo_label_links_out_of_the_dataset_are_not_read() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let secret = work.path().join("secret");
+    std::fs::create_dir(&secret).expect("mkdir");
+    std::fs::write(secret.join("a.txt"), "TOKEN-1234 0.5 0.5 0.1 0.1\n").expect("secret");
+    let root = work.path().join("ds");
+    for d in ["images/train", "images/val", "labels/val"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::write(
+        root.join("data.yaml"),
+        "train: images/train\nval: images/val\nnames: [a]\n",
+    )
+    .expect("yaml");
+    for split in ["train", "val"] {
+        image::GrayImage::new(8, 8)
+            .save(root.join(format!("images/{split}/a.png")))
+            .expect("png");
+    }
+    // The whole label folder of `train`, and the one label file of `val`, lead outside.
+    std::os::unix::fs::symlink(&secret, root.join("labels/train")).expect("link");
+    std::os::unix::fs::symlink(secret.join("a.txt"), root.join("labels/val/a.txt"))
+        .expect("link");
+    let (ds, loss, sum) = neutrostruct::training::yolo_read::read_dir(
+        &root,
+        neutrostruct::training::yolo::Flavour::Detect,
+    )
+    .expect("reads without the linked labels");
+    assert_eq!(sum.label_files, 0);
+    assert_eq!(ds.images.len(), 2, "the images themselves are read");
+    assert!(ds.annotations.is_empty());
+    let unsafe_paths = loss
+        .losses
+        .iter()
+        .find(|l| l.code == "unsafe-path")
+        .map_or(0, |l| l.count);
+    assert_eq!(unsafe_paths, 2, "{loss}");
+    assert!(!loss.to_string().contains("TOKEN"));
+}

@@ -44,6 +44,15 @@ fn expected_columns(flavour: Flavour) -> &'static str {
     }
 }
 
+/// A token as shown in an error: quoted, and cut after 32 characters (a line of a million
+/// characters is not echoed whole).
+fn shown(tok: &str) -> String {
+    match tok.char_indices().nth(32) {
+        Some((i, _)) => format!("{:?}…", &tok[..i]),
+        None => format!("{tok:?}"),
+    }
+}
+
 /// Column (1-based, in characters) of byte offset `at` of `line`.
 fn column(line: &str, at: usize) -> u32 {
     let at = at.min(line.len());
@@ -93,7 +102,7 @@ pub fn parse_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) ->
             _ => {
                 return Err(err(
                     class_at,
-                    format!("class {class_tok:?} is not a non-negative integer"),
+                    format!("class {} is not a non-negative integer", shown(class_tok)),
                 ))
             }
         };
@@ -110,15 +119,16 @@ pub fn parse_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) ->
             }
             let v: f64 = tok
                 .parse()
-                .map_err(|_| err(at, format!("{tok:?} is not a number")))?;
+                .map_err(|_| err(at, format!("{} is not a number", shown(tok))))?;
             if !v.is_finite() {
-                return Err(err(at, format!("{tok} is not finite")));
+                return Err(err(at, format!("{} is not finite", shown(tok))));
             }
             if !(0.0..=1.0).contains(&v) {
                 return Err(err(
                     at,
                     format!(
-                        "{tok} is outside [0, 1] (coordinates are normalised by the image size)"
+                        "{} is outside [0, 1] (coordinates are normalised by the image size)",
+                        shown(tok)
                     ),
                 ));
             }
@@ -228,6 +238,9 @@ mod tests {
         assert!(e.contains("5 columns"), "{e}");
         let e = err("0 0.5 0.5 0 0.1\n", Flavour::Detect);
         assert!(e.contains("zero width"), "{e}");
+        let long = format!("0 0.5 -0.{}1 0.1 0.1\n", "0".repeat(300));
+        let e = err(&long, Flavour::Detect);
+        assert!(e.contains("outside [0, 1]") && e.len() < 200, "{e}");
         let e = err("0 0.5 x 0.1 0.1\n", Flavour::Detect);
         assert!(
             e.starts_with("l.txt:1:7: ") && e.contains("not a number"),

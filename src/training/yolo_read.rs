@@ -334,9 +334,28 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
     let mut rows_in = 0usize;
     let mut all_exts: Vec<&str> = SIZED_EXTENSIONS.to_vec();
     all_exts.extend(OTHER_IMAGE_EXTENSIONS);
+    // A folder or label file may be a symbolic link (git keeps them): one leading out of the
+    // dataset folder is not read, so a pull request cannot make CI print another file's
+    // content in an error. Image files may lead anywhere (our writer links them to the
+    // source images); only their header is read and nothing of it is printed.
+    let canon_root = std::fs::canonicalize(&root).map_err(|e| Error::io(&root, e))?;
+    let inside = |p: &Path| std::fs::canonicalize(p).is_ok_and(|c| c.starts_with(&canon_root));
+    let outside_note =
+        "a split folder or label file is a symbolic link leading out of the dataset folder; not read";
     for (split, rel) in folders {
         let img_dir = root.join(&rel);
         let lbl_dir = root.join(label_dir(&rel));
+        let mut usable = |dir: &Path| {
+            if !dir.is_dir() {
+                return false;
+            }
+            let ok = inside(dir);
+            if !ok {
+                loss.add("unsafe-path", 1, outside_note);
+            }
+            ok
+        };
+        let (img_ok, lbl_ok) = (usable(&img_dir), usable(&lbl_dir));
         if !img_dir.is_dir() && !lbl_dir.is_dir() {
             let (line, col) = key_position(&bytes, &split);
             return Err(Error::parse(
@@ -350,13 +369,25 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
                 ),
             ));
         }
-        let images = files_by_stem(&img_dir, &all_exts);
-        let labels = files_by_stem(&lbl_dir, &["txt"]);
+        let images = if img_ok {
+            files_by_stem(&img_dir, &all_exts)
+        } else {
+            BTreeMap::new()
+        };
+        let labels = if lbl_ok {
+            files_by_stem(&lbl_dir, &["txt"])
+        } else {
+            BTreeMap::new()
+        };
         let mut keys: Vec<&String> = images.keys().chain(labels.keys()).collect();
         keys.sort();
         keys.dedup();
         for key in keys {
             let rows = match labels.get(key) {
+                Some(lp) if !inside(lp) => {
+                    loss.add("unsafe-path", 1, outside_note);
+                    None
+                }
                 Some(lp) => {
                     let bytes = crate::error::read_input(lp)?;
                     let rows = parse_label_text(label_text(&bytes, lp)?, flavour, nc, lp)?;
