@@ -646,8 +646,7 @@ fn yolo_label_links_out_of_the_dataset_are_not_read() {
     }
     // The whole label folder of `train`, and the one label file of `val`, lead outside.
     std::os::unix::fs::symlink(&secret, root.join("labels/train")).expect("link");
-    std::os::unix::fs::symlink(secret.join("a.txt"), root.join("labels/val/a.txt"))
-        .expect("link");
+    std::os::unix::fs::symlink(secret.join("a.txt"), root.join("labels/val/a.txt")).expect("link");
     let (ds, loss, sum) = neutrostruct::training::yolo_read::read_dir(
         &root,
         neutrostruct::training::yolo::Flavour::Detect,

@@ -130,10 +130,23 @@ fn seeds() -> Seeds {
             }
         }
         if name == "yolo" {
+            // The writer puts the dataset's absolute path in `path:`; a temporary folder's
+            // random name there would make the mutants differ from run to run.
+            let text = std::fs::read_to_string(root.join("data.yaml")).expect("yaml");
+            let text: String = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with("path:") {
+                        "path: \"/datasets/synth\"\n".to_string()
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
             sources.push(Source {
                 kind: Kind::YoloYaml,
                 name: "data.yaml".into(),
-                bytes: std::fs::read(root.join("data.yaml")).expect("yaml"),
+                bytes: text.into_bytes(),
             });
         }
         yolo.push((name, root));
@@ -335,6 +348,10 @@ fn mutated_files_through_the_binary_in_bounded_time_and_memory() {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(j) = jobs.get(i) else { break };
                 let (code, rss) = run_job(j);
+                // HOSTILE_CODES=1 logs each child's exit code, peak RSS and command.
+                if std::env::var_os("HOSTILE_CODES").is_some() {
+                    eprintln!("code {code} rss {rss} {}", j.what);
+                }
                 if let Ok(mut c) = codes.lock() {
                     c[code as usize] += 1;
                 }
