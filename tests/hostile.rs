@@ -1,9 +1,10 @@
 //! Hostile and broken input, through the binary and the library: the tool answers with a clear
-//! error (exit 2, `error: <path>:line:col: …` for JSON/XML) or a result, never with a panic,
-//! a hang, a memory blow-up or a file outside its output folder.
+//! error (exit 2, `error: <path>:line:col: …` for JSON, XML, YOLO labels and `data.yaml`) or a
+//! result, never with a panic, a hang, a memory blow-up or a file outside its output folder.
 //!
 //! Small files live in `tests/hostile/`; big ones (deep nesting, millions of points) are made
-//! here so that nothing big is committed.
+//! here so that nothing big is committed. Hundreds of mutated files through the binary are in
+//! `hostile_mutants.rs`.
 
 mod hostile_util;
 
