@@ -74,65 +74,147 @@ fn to_i64(v: f64) -> i64 {
     v.clamp(-1e15, 1e15) as i64
 }
 
-/// The spans of an ellipse, clipped to `width × height`. Paints nothing for a degenerate or
-/// non-finite ellipse.
-pub fn ellipse_spans(e: &Ellipse, width: u32, height: u32, mut f: impl FnMut(u32, u32, u32)) {
-    let Some(t) = EllipseTest::new(e) else { return };
-    if width == 0 || height == 0 {
+/// `floor` without a libm call: the x86-64 baseline has no rounding instruction, and these
+/// run once per line of every shape. Exact for every finite `v` (the clamp keeps the
+/// conversion in range; values that large are whole numbers already).
+#[inline]
+fn floor_i64(v: f64) -> i64 {
+    let i = to_i64(v);
+    if (i as f64) > v {
+        i - 1
+    } else {
+        i
+    }
+}
+
+/// `ceil` counterpart of [`floor_i64`].
+#[inline]
+fn ceil_i64(v: f64) -> i64 {
+    let i = to_i64(v);
+    if (i as f64) < v {
+        i + 1
+    } else {
+        i
+    }
+}
+
+/// Which lines an ellipse is scanned along: image rows (spans) or image columns (COCO's
+/// column-major runs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    Rows,
+    Columns,
+}
+
+/// The pixel runs of an ellipse along every row (or every column) of a `len_along ×
+/// len_across` grid, clipped to it: `f(line, first, end_exclusive)` in ascending `line`.
+///
+/// Each line's quadratic is solved analytically for an estimate of its two ends, and both
+/// ends are then settled with the exact per-pixel predicate [`EllipseTest::contains`] of the
+/// *original* ellipse (never a transformed copy, which would round differently), so the runs
+/// hold exactly the pixels that pass it. An estimate that is inside is grown outward until
+/// the next pixel fails; one that is outside is moved inward until a pixel passes; a line
+/// whose quadratic has no root still probes the pixels around its vertex, where a tie can
+/// hide. Two predicate calls per end in the usual case.
+fn ellipse_lines(
+    t: &EllipseTest,
+    lines: Lines,
+    len_along: u32,
+    len_across: u32,
+    mut f: impl FnMut(u32, u32, u32),
+) {
+    if len_along == 0 || len_across == 0 {
         return;
     }
-    let (w, h) = (i64::from(width), i64::from(height));
     let (c, s) = (t.cos, t.sin);
-    // Quadratic in dx for a fixed dy: A dx² + B dx + C ≤ 1, with
-    // u = dx c + dy s, v = dy c − dx s.
     let (irx2, iry2) = (1.0 / (t.rx * t.rx), 1.0 / (t.ry * t.ry));
-    let a = c * c * irx2 + s * s * iry2;
-    let b_per_dy = 2.0 * c * s * (irx2 - iry2);
-    let c_per_dy2 = s * s * irx2 + c * c * iry2;
-    // Half height of the tight box; one row of margin either side absorbs rounding.
-    let hh = ((t.rx * s).powi(2) + (t.ry * c).powi(2)).sqrt();
-    let y_lo = to_i64((t.cy - hh - 0.5).ceil()) - 1;
-    let y_hi = to_i64((t.cy + hh - 0.5).floor()) + 1;
-    let (y_lo, y_hi) = (y_lo.max(0), y_hi.min(h - 1));
-    for y in y_lo..=y_hi {
-        let dy = (y as f64 + 0.5) - t.cy;
-        let b = b_per_dy * dy;
-        let cc = c_per_dy2 * dy * dy - 1.0;
+    // With `d` the offset along the line and `k` across it, the ellipse is
+    // A d² + (B k) d + (C k²) ≤ 1. Rows: d = dx, k = dy; columns: d = dy, k = dx, which swaps
+    // the roles of cos² and sin² (u = dx c + dy s, v = dy c − dx s).
+    let (ca, sa) = match lines {
+        Lines::Rows => (c, s),
+        Lines::Columns => (s, c),
+    };
+    let (cc2, ss2) = (ca * ca, sa * sa);
+    let a = cc2 * irx2 + ss2 * iry2;
+    let b_per_k = 2.0 * c * s * (irx2 - iry2);
+    let c_per_k2 = ss2 * irx2 + cc2 * iry2;
+    let (centre_along, centre_across) = match lines {
+        Lines::Rows => (t.cx, t.cy),
+        Lines::Columns => (t.cy, t.cx),
+    };
+    let inside = |along: i64, across: i64| match lines {
+        Lines::Rows => t.contains(along, across),
+        Lines::Columns => t.contains(across, along),
+    };
+    // Half extent of the tight box across the lines; one line of margin either side absorbs
+    // rounding.
+    let half = ((t.rx * sa).powi(2) + (t.ry * ca).powi(2)).sqrt();
+    let (along_max, across_max) = (i64::from(len_along) - 1, i64::from(len_across) - 1);
+    let k_lo = (ceil_i64(centre_across - half - 0.5) - 1).max(0);
+    let k_hi = (floor_i64(centre_across + half - 0.5) + 1).min(across_max);
+    let two_a = 2.0 * a;
+    for line in k_lo..=k_hi {
+        let k = (line as f64 + 0.5) - centre_across;
+        let b = b_per_k * k;
+        let cc = c_per_k2 * k * k - 1.0;
         let disc = b * b - 4.0 * a * cc;
-        // Estimated inclusive pixel range, widened by one pixel each side; an empty row
-        // (disc < 0) still probes the pixels around the vertex, where a tie could hide.
-        let (mut x0, mut x1) = if disc >= 0.0 {
+        let (est_lo, est_hi) = if disc >= 0.0 {
             let r = disc.sqrt();
-            let d0 = (-b - r) / (2.0 * a);
-            let d1 = (-b + r) / (2.0 * a);
             (
-                to_i64((t.cx + d0 - 0.5).ceil()) - 1,
-                to_i64((t.cx + d1 - 0.5).floor()) + 1,
+                ceil_i64(centre_along + (-b - r) / two_a - 0.5),
+                floor_i64(centre_along + (-b + r) / two_a - 0.5),
             )
         } else {
-            let xm = t.cx - b / (2.0 * a) - 0.5;
-            (to_i64(xm.floor()) - 1, to_i64(xm.ceil()) + 1)
+            let m = centre_along - b / two_a - 0.5;
+            (floor_i64(m) - 1, ceil_i64(m) + 1)
         };
-        x0 = x0.max(0);
-        x1 = x1.min(w - 1);
-        // Shrink to the first and last pixel the exact predicate accepts …
-        while x0 <= x1 && !t.contains(x0, y) {
-            x0 += 1;
-        }
-        while x1 >= x0 && !t.contains(x1, y) {
-            x1 -= 1;
-        }
-        if x0 > x1 {
+        // Search bounds: the estimate widened by one pixel, clipped to the grid.
+        let (lo_limit, hi_limit) = ((est_lo - 1).max(0), (est_hi + 1).min(along_max));
+        if lo_limit > hi_limit {
             continue;
         }
-        // … then grow while it still accepts (the estimate may have been short by a tie).
-        while x0 > 0 && t.contains(x0 - 1, y) {
-            x0 -= 1;
+        let mut lo = est_lo.clamp(lo_limit, hi_limit);
+        if inside(lo, line) {
+            while lo > 0 && inside(lo - 1, line) {
+                lo -= 1;
+            }
+        } else {
+            // Inward; `lo_limit` was below the estimate only to catch a short estimate.
+            if lo > lo_limit && inside(lo - 1, line) {
+                lo -= 1;
+                while lo > 0 && inside(lo - 1, line) {
+                    lo -= 1;
+                }
+            } else {
+                lo += 1;
+                while lo <= hi_limit && !inside(lo, line) {
+                    lo += 1;
+                }
+                if lo > hi_limit {
+                    continue;
+                }
+            }
         }
-        while x1 < w - 1 && t.contains(x1 + 1, y) {
-            x1 += 1;
+        let mut hi = est_hi.clamp(lo, along_max);
+        if inside(hi, line) {
+            while hi < along_max && inside(hi + 1, line) {
+                hi += 1;
+            }
+        } else {
+            while hi > lo && !inside(hi, line) {
+                hi -= 1;
+            }
         }
-        f(y as u32, x0 as u32, (x1 + 1) as u32);
+        f(line as u32, lo as u32, (hi + 1) as u32);
+    }
+}
+
+/// The spans of an ellipse, clipped to `width × height`. Paints nothing for a degenerate or
+/// non-finite ellipse.
+pub fn ellipse_spans(e: &Ellipse, width: u32, height: u32, f: impl FnMut(u32, u32, u32)) {
+    if let Some(t) = EllipseTest::new(e) {
+        ellipse_lines(&t, Lines::Rows, width, height, f);
     }
 }
 
@@ -422,58 +504,21 @@ pub fn shape_to_coco_rle(shape: &Shape, width: u32, height: u32) -> Vec<u32> {
     spans_to_coco_rle(&rows, width, height)
 }
 
-/// Column-major runs of an ellipse found column by column, at a cost that grows with the
-/// number of columns rather than the bounding box's area.
-///
-/// The columns come from the transposed ellipse (x and y swapped: centre swapped, rotation
-/// `90° − θ`) solved row by row; each run's ends are then moved with the exact per-pixel
-/// test of the original ellipse, so every pixel written satisfies DESIGN §3's rule. A column
-/// the transposed solution missed entirely (a tie lost to rounding) would show as a pixel
-/// count below the row-wise count, and then `None` sends the caller to the general path: the
-/// result is always the exact pixel set.
+/// Column-major runs of an ellipse, found column by column with the same exact line solver
+/// as its rows, at a cost that grows with the number of columns rather than the box's area.
+/// `None` for an ellipse that covers no pixel (the caller writes the all-background RLE).
 fn ellipse_to_coco_rle(e: &Ellipse, width: u32, height: u32) -> Option<Vec<u32>> {
     let test = EllipseTest::new(e)?;
-    let transposed = Ellipse {
-        cx: e.cy,
-        cy: e.cx,
-        rx: e.rx,
-        ry: e.ry,
-        rotation: 90.0 - e.rotation,
-    };
     let (h, total) = (u64::from(height), u64::from(width) * u64::from(height));
-    let inside = |x: u32, y: u32| test.contains(i64::from(x), i64::from(y));
     let mut out = RleBuilder::default();
     let mut written = 0u64;
-    let mut pixels = 0u64;
-    // `ellipse_spans` of the transposed ellipse calls back with (column, first row, end row).
-    ellipse_spans(&transposed, height, width, |x, y0, y1| {
-        let (mut a, mut b) = (y0, y1);
-        while a < b && !inside(x, a) {
-            a += 1;
-        }
-        while a > 0 && inside(x, a - 1) {
-            a -= 1;
-        }
-        while b > a && !inside(x, b - 1) {
-            b -= 1;
-        }
-        while b < height && inside(x, b) {
-            b += 1;
-        }
-        if b > a {
-            out.fg(
-                u64::from(x) * h + u64::from(a),
-                u64::from(b - a),
-                &mut written,
-            );
-            pixels += u64::from(b - a);
-        }
+    ellipse_lines(&test, Lines::Columns, height, width, |x, a, b| {
+        out.fg(
+            u64::from(x) * h + u64::from(a),
+            u64::from(b - a),
+            &mut written,
+        );
     });
-    let mut expected = 0u64;
-    ellipse_spans(e, width, height, |_, a, b| expected += u64::from(b - a));
-    if pixels != expected {
-        return None;
-    }
     if out.counts.is_empty() {
         out.push_run(total);
         return Some(out.counts);
