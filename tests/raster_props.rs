@@ -121,6 +121,19 @@ proptest! {
         }
     }
 
+    /// The division-free first look of `contains` never disagrees with the rule as written,
+    /// ties on the boundary included (half-integer centres and radii, 45° rotations).
+    #[test]
+    fn fast_predicate_equals_the_exact_rule(e in ellipse(), w in 1u32..70, h in 1u32..70) {
+        if let Some(t) = raster::EllipseTest::new(&e) {
+            for y in -2..h as i64 + 2 {
+                for x in -2..w as i64 + 2 {
+                    prop_assert_eq!(t.contains(x, y), t.contains_exact(x, y), "pixel ({}, {}) of {:?}", x, y, e);
+                }
+            }
+        }
+    }
+
     #[test]
     fn polygon_scanline_equals_brute_force(rings in polygon(), w in 1u32..60, h in 1u32..60) {
         let g = grid_from_spans(&Shape::Polygon(rings.clone()), w, h);
