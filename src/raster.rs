@@ -118,8 +118,9 @@ pub fn ellipse_contains(e: &Ellipse, x: i64, y: i64) -> bool {
 
 /// Float → integer pixel index, saturating (the row and column loops clip afterwards).
 fn to_i64(v: f64) -> i64 {
-    // `as` saturates and maps NaN to 0; callers only pass finite values.
-    v.clamp(-1e15, 1e15) as i64
+    // `as` saturates and maps NaN to 0; callers only pass finite values. `max`/`min` rather
+    // than `clamp`, whose argument check is paid on every call of this hot function.
+    v.max(-1e15).min(1e15) as i64
 }
 
 /// `floor` without a libm call: the x86-64 baseline has no rounding instruction, and these
@@ -223,7 +224,7 @@ fn ellipse_lines(
         if lo_limit > hi_limit {
             continue;
         }
-        let mut lo = est_lo.clamp(lo_limit, hi_limit);
+        let mut lo = est_lo.max(lo_limit).min(hi_limit);
         if inside(lo, line) {
             while lo > 0 && inside(lo - 1, line) {
                 lo -= 1;
@@ -245,7 +246,7 @@ fn ellipse_lines(
                 }
             }
         }
-        let mut hi = est_hi.clamp(lo, along_max);
+        let mut hi = est_hi.max(lo).min(along_max);
         if inside(hi, line) {
             while hi < along_max && inside(hi + 1, line) {
                 hi += 1;
