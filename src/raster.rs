@@ -118,9 +118,8 @@ pub fn ellipse_contains(e: &Ellipse, x: i64, y: i64) -> bool {
 
 /// Float → integer pixel index, saturating (the row and column loops clip afterwards).
 fn to_i64(v: f64) -> i64 {
-    // `as` saturates and maps NaN to 0; callers only pass finite values. `max`/`min` rather
-    // than `clamp`, whose argument check is paid on every call of this hot function.
-    v.max(-1e15).min(1e15) as i64
+    // `as` saturates and maps NaN to 0; callers only pass finite values.
+    v.clamp(-1e15, 1e15) as i64
 }
 
 /// `floor` without a libm call: the x86-64 baseline has no rounding instruction, and these
