@@ -4,6 +4,12 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: a conversion makes and frees millions of small
+/// strings and vectors from several threads, and glibc's malloc/free showed as a tenth of
+/// the profile (benches/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = neutrostruct::cli::Cli::parse();
     match neutrostruct::cli::run(args) {

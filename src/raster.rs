@@ -30,7 +30,18 @@ pub struct EllipseTest {
     ry: f64,
     cos: f64,
     sin: f64,
+    /// `1 / rx²` and `1 / ry²` for the division-free first look in [`EllipseTest::contains`].
+    irx2: f64,
+    iry2: f64,
+    /// Whether the sizes are in the range where that first look's error bound holds.
+    fast: bool,
 }
+
+/// Half width of the band around 1 in which the division-free estimate of `(u/rx)² + (v/ry)²`
+/// cannot decide and the exact formula is evaluated. The estimate and the exact value each
+/// carry a relative error of a few units in the last place (≈ 1e-15); 1e-12 is a thousand
+/// times that.
+const FAST_MARGIN: f64 = 1e-12;
 
 impl EllipseTest {
     /// `None` for an ellipse that can cover no pixel: a non-finite number or a semi-axis ≤ 0.
@@ -42,6 +53,12 @@ impl EllipseTest {
             return None;
         }
         let (sin, cos) = e.rotation.to_radians().sin_cos();
+        // Semi-axes from 1e-6 to 1e12 px and centres within 1e12 px keep every intermediate
+        // of the estimate far from overflow and its squares' rounding far below FAST_MARGIN
+        // (pixel indices come from grids of at most u32::MAX a side).
+        let fast = [e.rx, e.ry].iter().all(|r| (1e-6..=1e12).contains(r))
+            && e.cx.abs() <= 1e12
+            && e.cy.abs() <= 1e12;
         Some(EllipseTest {
             cx: e.cx,
             cy: e.cy,
@@ -49,12 +66,43 @@ impl EllipseTest {
             ry: e.ry,
             cos,
             sin,
+            irx2: 1.0 / (e.rx * e.rx),
+            iry2: 1.0 / (e.ry * e.ry),
+            fast,
         })
     }
 
     /// Whether pixel `(x, y)` (its centre `(x + 0.5, y + 0.5)`) belongs to the ellipse.
+    ///
+    /// Always the same answer as [`EllipseTest::contains_exact`], usually without its two
+    /// divisions (the rasteriser's hottest instruction): the sum is first estimated with
+    /// precomputed reciprocals, and only a pixel centre whose estimate lies within
+    /// [`FAST_MARGIN`] of the boundary, where the two roundings could disagree, gets the
+    /// exact formula. Pixels next to a boundary of a realistic ellipse are ~1/r away from it
+    /// in this measure, so the exact path is almost never taken.
     #[inline]
     pub fn contains(&self, x: i64, y: i64) -> bool {
+        if self.fast {
+            let dx = (x as f64 + 0.5) - self.cx;
+            let dy = (y as f64 + 0.5) - self.cy;
+            let u = dx * self.cos + dy * self.sin;
+            let v = dy * self.cos - dx * self.sin;
+            let q = u * u * self.irx2 + v * v * self.iry2;
+            if q < 1.0 - FAST_MARGIN {
+                return true;
+            }
+            if q > 1.0 + FAST_MARGIN {
+                return false;
+            }
+        }
+        self.contains_exact(x, y)
+    }
+
+    /// The DESIGN §3 rule as written: `(u/rx)² + (v/ry)² ≤ 1` at the pixel's centre, with
+    /// `u`, `v` its offset rotated into the ellipse's axes. This is the definition every
+    /// raster path agrees with, floating-point ties included.
+    #[inline]
+    pub fn contains_exact(&self, x: i64, y: i64) -> bool {
         let dx = (x as f64 + 0.5) - self.cx;
         let dy = (y as f64 + 0.5) - self.cy;
         let u = (dx * self.cos + dy * self.sin) / self.rx;
@@ -74,65 +122,148 @@ fn to_i64(v: f64) -> i64 {
     v.clamp(-1e15, 1e15) as i64
 }
 
-/// The spans of an ellipse, clipped to `width × height`. Paints nothing for a degenerate or
-/// non-finite ellipse.
-pub fn ellipse_spans(e: &Ellipse, width: u32, height: u32, mut f: impl FnMut(u32, u32, u32)) {
-    let Some(t) = EllipseTest::new(e) else { return };
-    if width == 0 || height == 0 {
+/// `floor` without a libm call: the x86-64 baseline has no rounding instruction, and these
+/// run once per line of every shape. Exact for every finite `v` (the clamp keeps the
+/// conversion in range; values that large are whole numbers already).
+#[inline]
+fn floor_i64(v: f64) -> i64 {
+    let i = to_i64(v);
+    if (i as f64) > v {
+        i - 1
+    } else {
+        i
+    }
+}
+
+/// `ceil` counterpart of [`floor_i64`].
+#[inline]
+fn ceil_i64(v: f64) -> i64 {
+    let i = to_i64(v);
+    if (i as f64) < v {
+        i + 1
+    } else {
+        i
+    }
+}
+
+/// Which lines an ellipse is scanned along: image rows (spans) or image columns (COCO's
+/// column-major runs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    Rows,
+    Columns,
+}
+
+/// The pixel runs of an ellipse along every row (or every column) of a `len_along ×
+/// len_across` grid, clipped to it: `f(line, first, end_exclusive)` in ascending `line`.
+///
+/// Each line's quadratic is solved analytically for an estimate of its two ends, and both
+/// ends are then settled with the exact per-pixel predicate [`EllipseTest::contains`] of the
+/// *original* ellipse (never a transformed copy, which would round differently), so the runs
+/// hold exactly the pixels that pass it. An estimate that is inside is grown outward until
+/// the next pixel fails; one that is outside is moved inward until a pixel passes; a line
+/// whose quadratic has no root still probes the pixels around its vertex, where a tie can
+/// hide. Two predicate calls per end in the usual case.
+fn ellipse_lines(
+    t: &EllipseTest,
+    lines: Lines,
+    len_along: u32,
+    len_across: u32,
+    mut f: impl FnMut(u32, u32, u32),
+) {
+    if len_along == 0 || len_across == 0 {
         return;
     }
-    let (w, h) = (i64::from(width), i64::from(height));
     let (c, s) = (t.cos, t.sin);
-    // Quadratic in dx for a fixed dy: A dx² + B dx + C ≤ 1, with
-    // u = dx c + dy s, v = dy c − dx s.
-    let (irx2, iry2) = (1.0 / (t.rx * t.rx), 1.0 / (t.ry * t.ry));
-    let a = c * c * irx2 + s * s * iry2;
-    let b_per_dy = 2.0 * c * s * (irx2 - iry2);
-    let c_per_dy2 = s * s * irx2 + c * c * iry2;
-    // Half height of the tight box; one row of margin either side absorbs rounding.
-    let hh = ((t.rx * s).powi(2) + (t.ry * c).powi(2)).sqrt();
-    let y_lo = to_i64((t.cy - hh - 0.5).ceil()) - 1;
-    let y_hi = to_i64((t.cy + hh - 0.5).floor()) + 1;
-    let (y_lo, y_hi) = (y_lo.max(0), y_hi.min(h - 1));
-    for y in y_lo..=y_hi {
-        let dy = (y as f64 + 0.5) - t.cy;
-        let b = b_per_dy * dy;
-        let cc = c_per_dy2 * dy * dy - 1.0;
+    let (irx2, iry2) = (t.irx2, t.iry2);
+    // With `d` the offset along the line and `k` across it, the ellipse is
+    // A d² + (B k) d + (C k²) ≤ 1. Rows: d = dx, k = dy; columns: d = dy, k = dx, which swaps
+    // the roles of cos² and sin² (u = dx c + dy s, v = dy c − dx s).
+    let (ca, sa) = match lines {
+        Lines::Rows => (c, s),
+        Lines::Columns => (s, c),
+    };
+    let (cc2, ss2) = (ca * ca, sa * sa);
+    let a = cc2 * irx2 + ss2 * iry2;
+    let b_per_k = 2.0 * c * s * (irx2 - iry2);
+    let c_per_k2 = ss2 * irx2 + cc2 * iry2;
+    let (centre_along, centre_across) = match lines {
+        Lines::Rows => (t.cx, t.cy),
+        Lines::Columns => (t.cy, t.cx),
+    };
+    let inside = |along: i64, across: i64| match lines {
+        Lines::Rows => t.contains(along, across),
+        Lines::Columns => t.contains(across, along),
+    };
+    // Half extent of the tight box across the lines; one line of margin either side absorbs
+    // rounding.
+    let half = ((t.rx * sa).powi(2) + (t.ry * ca).powi(2)).sqrt();
+    let (along_max, across_max) = (i64::from(len_along) - 1, i64::from(len_across) - 1);
+    let k_lo = (ceil_i64(centre_across - half - 0.5) - 1).max(0);
+    let k_hi = (floor_i64(centre_across + half - 0.5) + 1).min(across_max);
+    // The estimate only seeds the exact search, so a reciprocal is good enough here.
+    let inv_two_a = 0.5 / a;
+    for line in k_lo..=k_hi {
+        let k = (line as f64 + 0.5) - centre_across;
+        let b = b_per_k * k;
+        let cc = c_per_k2 * k * k - 1.0;
         let disc = b * b - 4.0 * a * cc;
-        // Estimated inclusive pixel range, widened by one pixel each side; an empty row
-        // (disc < 0) still probes the pixels around the vertex, where a tie could hide.
-        let (mut x0, mut x1) = if disc >= 0.0 {
+        let (est_lo, est_hi) = if disc >= 0.0 {
             let r = disc.sqrt();
-            let d0 = (-b - r) / (2.0 * a);
-            let d1 = (-b + r) / (2.0 * a);
             (
-                to_i64((t.cx + d0 - 0.5).ceil()) - 1,
-                to_i64((t.cx + d1 - 0.5).floor()) + 1,
+                ceil_i64(centre_along + (-b - r) * inv_two_a - 0.5),
+                floor_i64(centre_along + (-b + r) * inv_two_a - 0.5),
             )
         } else {
-            let xm = t.cx - b / (2.0 * a) - 0.5;
-            (to_i64(xm.floor()) - 1, to_i64(xm.ceil()) + 1)
+            let m = centre_along - b * inv_two_a - 0.5;
+            (floor_i64(m) - 1, ceil_i64(m) + 1)
         };
-        x0 = x0.max(0);
-        x1 = x1.min(w - 1);
-        // Shrink to the first and last pixel the exact predicate accepts …
-        while x0 <= x1 && !t.contains(x0, y) {
-            x0 += 1;
-        }
-        while x1 >= x0 && !t.contains(x1, y) {
-            x1 -= 1;
-        }
-        if x0 > x1 {
+        // Search bounds: the estimate widened by one pixel, clipped to the grid.
+        let (lo_limit, hi_limit) = ((est_lo - 1).max(0), (est_hi + 1).min(along_max));
+        if lo_limit > hi_limit {
             continue;
         }
-        // … then grow while it still accepts (the estimate may have been short by a tie).
-        while x0 > 0 && t.contains(x0 - 1, y) {
-            x0 -= 1;
+        let mut lo = est_lo.max(lo_limit).min(hi_limit);
+        if inside(lo, line) {
+            while lo > 0 && inside(lo - 1, line) {
+                lo -= 1;
+            }
+        } else {
+            // Inward; `lo_limit` was below the estimate only to catch a short estimate.
+            if lo > lo_limit && inside(lo - 1, line) {
+                lo -= 1;
+                while lo > 0 && inside(lo - 1, line) {
+                    lo -= 1;
+                }
+            } else {
+                lo += 1;
+                while lo <= hi_limit && !inside(lo, line) {
+                    lo += 1;
+                }
+                if lo > hi_limit {
+                    continue;
+                }
+            }
         }
-        while x1 < w - 1 && t.contains(x1 + 1, y) {
-            x1 += 1;
+        let mut hi = est_hi.max(lo).min(along_max);
+        if inside(hi, line) {
+            while hi < along_max && inside(hi + 1, line) {
+                hi += 1;
+            }
+        } else {
+            while hi > lo && !inside(hi, line) {
+                hi -= 1;
+            }
         }
-        f(y as u32, x0 as u32, (x1 + 1) as u32);
+        f(line as u32, lo as u32, (hi + 1) as u32);
+    }
+}
+
+/// The spans of an ellipse, clipped to `width × height`. Paints nothing for a degenerate or
+/// non-finite ellipse.
+pub fn ellipse_spans(e: &Ellipse, width: u32, height: u32, f: impl FnMut(u32, u32, u32)) {
+    if let Some(t) = EllipseTest::new(e) {
+        ellipse_lines(&t, Lines::Rows, width, height, f);
     }
 }
 
@@ -413,7 +544,7 @@ pub fn shape_stats(shape: &Shape, width: u32, height: u32) -> RasterStats {
 /// decodes to the same pixels.
 pub fn shape_to_coco_rle(shape: &Shape, width: u32, height: u32) -> Vec<u32> {
     if let Shape::Ellipse(e) = shape {
-        if let Some(counts) = ellipse_to_coco_rle(e, width, height) {
+        if let Some((counts, _)) = ellipse_to_coco_rle(e, width, height) {
             return counts;
         }
     }
@@ -422,64 +553,74 @@ pub fn shape_to_coco_rle(shape: &Shape, width: u32, height: u32) -> Vec<u32> {
     spans_to_coco_rle(&rows, width, height)
 }
 
-/// Column-major runs of an ellipse found column by column, at a cost that grows with the
-/// number of columns rather than the bounding box's area.
-///
-/// The columns come from the transposed ellipse (x and y swapped: centre swapped, rotation
-/// `90° − θ`) solved row by row; each run's ends are then moved with the exact per-pixel
-/// test of the original ellipse, so every pixel written satisfies DESIGN §3's rule. A column
-/// the transposed solution missed entirely (a tie lost to rounding) would show as a pixel
-/// count below the row-wise count, and then `None` sends the caller to the general path: the
-/// result is always the exact pixel set.
-fn ellipse_to_coco_rle(e: &Ellipse, width: u32, height: u32) -> Option<Vec<u32>> {
-    let test = EllipseTest::new(e)?;
-    let transposed = Ellipse {
-        cx: e.cy,
-        cy: e.cx,
-        rx: e.rx,
-        ry: e.ry,
-        rotation: 90.0 - e.rotation,
-    };
-    let (h, total) = (u64::from(height), u64::from(width) * u64::from(height));
-    let inside = |x: u32, y: u32| test.contains(i64::from(x), i64::from(y));
-    let mut out = RleBuilder::default();
-    let mut written = 0u64;
-    let mut pixels = 0u64;
-    // `ellipse_spans` of the transposed ellipse calls back with (column, first row, end row).
-    ellipse_spans(&transposed, height, width, |x, y0, y1| {
-        let (mut a, mut b) = (y0, y1);
-        while a < b && !inside(x, a) {
-            a += 1;
+/// [`shape_to_coco_rle`] together with the area and tight box of the pixels it covers (what
+/// COCO's `area` and `bbox` mean for an RLE annotation). For an ellipse both come out of the
+/// one column pass; other shapes read them off the counts.
+pub fn shape_to_coco_rle_with_stats(
+    shape: &Shape,
+    width: u32,
+    height: u32,
+) -> (Vec<u32>, RasterStats) {
+    if let Shape::Ellipse(e) = shape {
+        if let Some(done) = ellipse_to_coco_rle(e, width, height) {
+            return done;
         }
-        while a > 0 && inside(x, a - 1) {
-            a -= 1;
-        }
-        while b > a && !inside(x, b - 1) {
-            b -= 1;
-        }
-        while b < height && inside(x, b) {
-            b += 1;
-        }
-        if b > a {
-            out.fg(
-                u64::from(x) * h + u64::from(a),
-                u64::from(b - a),
-                &mut written,
-            );
-            pixels += u64::from(b - a);
-        }
-    });
-    let mut expected = 0u64;
-    ellipse_spans(e, width, height, |_, a, b| expected += u64::from(b - a));
-    if pixels != expected {
-        return None;
     }
+    let mask = MaskData::Coco {
+        height,
+        width,
+        counts: shape_to_coco_rle(shape, width, height),
+    };
+    // The mask's box is whole pixels, so the float → integer casts are exact.
+    let bbox = mask
+        .bbox()
+        .map(|[x, y, w, h]| [x as u32, y as u32, w as u32, h as u32]);
+    let area = mask.area();
+    let MaskData::Coco { counts, .. } = mask else {
+        unreachable!("built as a COCO mask just above")
+    };
+    (counts, RasterStats { area, bbox })
+}
+
+/// Column-major runs of an ellipse, found column by column with the same exact line solver
+/// as its rows, at a cost that grows with the number of columns rather than the box's area;
+/// the area and tight box are gathered on the way. `None` for an ellipse that can cover no
+/// pixel (non-finite or degenerate).
+fn ellipse_to_coco_rle(e: &Ellipse, width: u32, height: u32) -> Option<(Vec<u32>, RasterStats)> {
+    let test = EllipseTest::new(e)?;
+    let (h, total) = (u64::from(height), u64::from(width) * u64::from(height));
+    // Two counts per covered column and one for the tail: reserving them up front saves the
+    // vector's repeated growth, which cost as much as the pixel tests.
+    let half_width = ((test.rx * test.cos).powi(2) + (test.ry * test.sin).powi(2)).sqrt();
+    let columns = (2.0 * half_width + 3.0).min(f64::from(width));
+    let mut out = RleBuilder {
+        counts: Vec::with_capacity(2 * columns as usize + 2),
+    };
+    let mut written = 0u64;
+    let mut area = 0u64;
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0u32, 0u32);
+    ellipse_lines(&test, Lines::Columns, height, width, |x, a, b| {
+        out.fg(
+            u64::from(x) * h + u64::from(a),
+            u64::from(b - a),
+            &mut written,
+        );
+        area += u64::from(b - a);
+        x0 = x0.min(x);
+        x1 = x1.max(x + 1);
+        y0 = y0.min(a);
+        y1 = y1.max(b);
+    });
     if out.counts.is_empty() {
         out.push_run(total);
-        return Some(out.counts);
+    } else {
+        out.finish(total, written);
     }
-    out.finish(total, written);
-    Some(out.counts)
+    let stats = RasterStats {
+        area,
+        bbox: (area > 0).then(|| [x0, y0, x1 - x0, y1 - y0]),
+    };
+    Some((out.counts, stats))
 }
 
 /// [`shape_to_coco_rle`] for spans already collected (sorted by `y`, then `x`; disjoint).
@@ -547,7 +688,12 @@ struct RleBuilder {
 
 impl RleBuilder {
     /// Appends a run of the kind the next position stands for, splitting at `u32::MAX`.
+    #[inline]
     fn push_run(&mut self, mut n: u64) {
+        if let Ok(small) = u32::try_from(n) {
+            self.counts.push(small);
+            return;
+        }
         loop {
             let part = n.min(u64::from(u32::MAX));
             self.counts.push(part as u32);
@@ -560,6 +706,7 @@ impl RleBuilder {
     }
 
     /// A foreground run of `len` pixels starting at linear index `start ≥ written`.
+    #[inline(always)]
     fn fg(&mut self, start: u64, len: u64, written: &mut u64) {
         if start == *written && self.counts.len().is_multiple_of(2) && !self.counts.is_empty() {
             // Continues the previous foreground run (column end → next column start).
@@ -614,6 +761,26 @@ mod tests {
             collect(&Shape::Ellipse(e), 10, 10),
             vec![(4, 4, 6), (5, 4, 6)]
         );
+    }
+
+    #[test]
+    fn fast_look_defers_to_the_exact_rule_on_a_rounding_tie() {
+        // Found by the property test with FAST_MARGIN = 0: at 180° the rotated offsets carry
+        // sin(π) ≈ 1.2e-16 terms, and on this ellipse's boundary the two formulas round to
+        // opposite sides of 1 for one pixel. The margin sends that pixel to the exact rule.
+        let e = Ellipse {
+            cx: 0.5,
+            cy: 7.5,
+            rx: 12.5,
+            ry: 15.0,
+            rotation: 180.0,
+        };
+        let t = EllipseTest::new(&e).expect("valid ellipse");
+        for y in -2..4 {
+            for x in -2..12 {
+                assert_eq!(t.contains(x, y), t.contains_exact(x, y), "pixel ({x}, {y})");
+            }
+        }
     }
 
     #[test]

@@ -121,6 +121,19 @@ proptest! {
         }
     }
 
+    /// The division-free first look of `contains` never disagrees with the rule as written,
+    /// ties on the boundary included (half-integer centres and radii, 45° rotations).
+    #[test]
+    fn fast_predicate_equals_the_exact_rule(e in ellipse(), w in 1u32..70, h in 1u32..70) {
+        if let Some(t) = raster::EllipseTest::new(&e) {
+            for y in -2..h as i64 + 2 {
+                for x in -2..w as i64 + 2 {
+                    prop_assert_eq!(t.contains(x, y), t.contains_exact(x, y), "pixel ({}, {}) of {:?}", x, y, e);
+                }
+            }
+        }
+    }
+
     #[test]
     fn polygon_scanline_equals_brute_force(rings in polygon(), w in 1u32..60, h in 1u32..60) {
         let g = grid_from_spans(&Shape::Polygon(rings.clone()), w, h);
@@ -161,6 +174,28 @@ proptest! {
         for pair in order.windows(2) {
             let (a, b) = (&anns[pair[0]], &anns[pair[1]]);
             prop_assert!(a.z_order < b.z_order || (a.z_order == b.z_order && pair[0] < pair[1]));
+        }
+    }
+}
+
+proptest! {
+    // Each case tests 84 000 pixels by brute force, so fewer cases than above.
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Published-scale ellipses (tens to hundreds of pixels, any rotation, centres off-grid):
+    /// the column-wise RLE holds exactly the pixels the per-pixel rule accepts.
+    #[test]
+    fn column_wise_rle_equals_brute_force_at_granule_scale(
+        cx in 0.0..300.0f64, cy in 0.0..300.0f64, rx in 0.5..160.0f64, ry in 0.5..160.0f64,
+        rotation in -360.0..360.0f64,
+    ) {
+        let (w, h) = (300u32, 280u32);
+        let e = Ellipse { cx, cy, rx, ry, rotation };
+        let got = decode_coco(&raster::shape_to_coco_rle(&Shape::Ellipse(e), w, h), w, h);
+        for y in 0..h {
+            for x in 0..w {
+                prop_assert_eq!(got[(y * w + x) as usize], ellipse_contains(&e, x as i64, y as i64), "pixel ({}, {}) of {:?}", x, y, e);
+            }
         }
     }
 }

@@ -42,7 +42,7 @@ pub fn write_to(ds: &Dataset, w: &mut dyn Write, opts: &WriteOptions) -> io::Res
             "segmentation written as the COCO RLE of the shape rasterised at pixel centres (DESIGN §3); the exact shape stays in the neutrostruct object",
         );
     }
-    let top = TopOut::new(ds, rle);
+    let top = TopOut::new(ds, rle, !opts.pretty);
     if opts.pretty {
         serde_json::to_writer_pretty(&mut *w, &top)?;
     } else {
@@ -168,49 +168,45 @@ struct RleOut {
     bbox: [f64; 4],
 }
 
-/// RLE of every annotation that needs one, rasterised in parallel (the costly part of an
-/// RLE export); `None` where the annotation keeps its own segmentation or has no area.
-fn rle_cache(ds: &Dataset, images: &HashMap<ImageId, &Image>) -> Vec<Option<RleOut>> {
-    use rayon::prelude::*;
-    ds.annotations
-        .par_iter()
-        .map(|a| {
-            let im = images.get(&a.image_id)?;
-            if has_segmentation(a) || !crate::raster::is_fillable(&a.shape) {
-                return None;
-            }
-            let counts = crate::raster::shape_to_coco_rle(&a.shape, im.width, im.height);
-            let mask = MaskData::Coco {
-                height: im.height,
-                width: im.width,
-                counts,
-            };
-            // COCO's `area` and `bbox` of an RLE annotation describe the mask itself.
-            let (area, bbox) = (mask.area(), mask.bbox().unwrap_or([0.0; 4]));
-            let MaskData::Coco { counts, .. } = &mask else {
-                return None;
-            };
-            Some(RleOut {
-                height: im.height,
-                width: im.width,
-                counts: crate::rle::encode_counts_string(counts),
-                area,
-                bbox,
-            })
-        })
-        .collect()
+/// The RLE of an annotation that needs one in `--segmentation rle` mode; `None` where the
+/// annotation keeps its own segmentation or has no area.
+fn rle_of(a: &Annotation, image: Option<&Image>) -> Option<RleOut> {
+    let im = image?;
+    if has_segmentation(a) || !crate::raster::is_fillable(&a.shape) {
+        return None;
+    }
+    let (counts, stats) =
+        crate::raster::shape_to_coco_rle_with_stats(&a.shape, im.width, im.height);
+    // COCO's `area` and `bbox` of an RLE annotation describe the mask itself.
+    let bbox = stats.bbox.map_or([0.0; 4], |b| b.map(f64::from));
+    Some(RleOut {
+        height: im.height,
+        width: im.width,
+        counts: crate::rle::encode_counts_string(&counts),
+        area: stats.area,
+        bbox,
+    })
 }
+
+/// Annotations per parallel batch: each batch's costly part (rasterising RLE and, for
+/// compact output, the JSON text itself) runs on every core, then the batch is written in
+/// order. Bounded so that memory does not grow with the file: a batch of rendered text is a
+/// few megabytes.
+const BATCH: usize = 4096;
 
 struct TopOut<'a> {
     ds: &'a Dataset,
-    /// Per annotation (same index), its generated RLE in `--segmentation rle` mode.
-    rles: Vec<Option<RleOut>>,
+    /// Generate RLE segmentations (`--segmentation rle`).
+    rle: bool,
+    /// Compact output: annotations are rendered to JSON text in parallel. Indented output
+    /// is written by the serializer, which alone knows the nesting depth.
+    compact: bool,
     images: HashMap<ImageId, &'a Image>,
     tags: HashMap<ImageId, Vec<&'a Annotation>>,
 }
 
 impl<'a> TopOut<'a> {
-    fn new(ds: &'a Dataset, rle: bool) -> Self {
+    fn new(ds: &'a Dataset, rle: bool, compact: bool) -> Self {
         let images: HashMap<ImageId, &Image> = ds.images.iter().map(|i| (i.id, i)).collect();
         let mut tags: HashMap<ImageId, Vec<&Annotation>> = HashMap::new();
         for a in ds
@@ -220,17 +216,69 @@ impl<'a> TopOut<'a> {
         {
             tags.entry(a.image_id).or_default().push(a);
         }
-        let rles = if rle {
-            rle_cache(ds, &images)
-        } else {
-            Vec::new()
-        };
         TopOut {
             ds,
-            rles,
+            rle,
+            compact,
             images,
             tags,
         }
+    }
+}
+
+/// The `annotations` array, written batch by batch (see [`BATCH`]).
+struct AnnotationsOut<'t, 'a>(&'t TopOut<'a>);
+
+/// One annotation after the parallel step of its batch.
+enum Prepared<'a> {
+    /// Compact mode: the annotation's finished JSON text.
+    Text(Box<serde_json::value::RawValue>),
+    /// Indented mode: what the serializer needs to write it.
+    Parts(AnnOut<'a>, Option<RleOut>),
+}
+
+impl Serialize for AnnotationsOut<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use rayon::prelude::*;
+        let top = self.0;
+        let mut seq = s.serialize_seq(None)?;
+        for batch in top.ds.annotations.chunks(BATCH) {
+            let prepared: Vec<Option<Result<Prepared, serde_json::Error>>> = batch
+                .par_iter()
+                .map(|a| {
+                    if matches!(a.shape, Shape::Tag) {
+                        return None;
+                    }
+                    let image = top.images.get(&a.image_id).copied();
+                    let rle = if top.rle { rle_of(a, image) } else { None };
+                    Some(if top.compact {
+                        let out = AnnOut {
+                            a,
+                            image,
+                            rle: rle.as_ref(),
+                        };
+                        serde_json::value::to_raw_value(&out).map(Prepared::Text)
+                    } else {
+                        let out = AnnOut {
+                            a,
+                            image,
+                            rle: None,
+                        };
+                        Ok(Prepared::Parts(out, rle))
+                    })
+                })
+                .collect();
+            for p in prepared.into_iter().flatten() {
+                match p.map_err(serde::ser::Error::custom)? {
+                    Prepared::Text(raw) => seq.serialize_element(&raw)?,
+                    Prepared::Parts(mut out, rle) => {
+                        out.rle = rle.as_ref();
+                        seq.serialize_element(&out)?;
+                    }
+                }
+            }
+        }
+        seq.end()
     }
 }
 
@@ -264,20 +312,7 @@ impl Serialize for TopOut<'_> {
                 cats: &self.ds.categories,
             })),
         )?;
-        m.serialize_entry(
-            "annotations",
-            &Seq(self
-                .ds
-                .annotations
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| !matches!(a.shape, Shape::Tag))
-                .map(|(i, a)| AnnOut {
-                    a,
-                    image: self.images.get(&a.image_id).copied(),
-                    rle: self.rles.get(i).and_then(Option::as_ref),
-                })),
-        )?;
+        m.serialize_entry("annotations", &AnnotationsOut(self))?;
         m.end()
     }
 }
@@ -416,17 +451,17 @@ impl Serialize for FlatRing<'_> {
 }
 
 /// A generated segmentation.
-enum SegOut {
+enum SegOut<'a> {
     Rings(Vec<Vec<Point>>),
     Rle {
         height: u32,
         width: u32,
-        counts: String,
+        counts: std::borrow::Cow<'a, str>,
     },
     Empty,
 }
 
-impl Serialize for SegOut {
+impl Serialize for SegOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             SegOut::Rings(rings) => {
@@ -452,7 +487,7 @@ impl Serialize for SegOut {
 }
 
 impl AnnOut<'_> {
-    fn generated(&self) -> SegOut {
+    fn generated(&self) -> SegOut<'static> {
         match &self.a.shape {
             Shape::Ellipse(e) => SegOut::Rings(vec![ellipse_polygon(e, POLYGON_MAX_ERROR_PX)]),
             Shape::Box(b) => SegOut::Rings(vec![b.corners().to_vec()]),
@@ -466,7 +501,7 @@ impl AnnOut<'_> {
             }) => SegOut::Rle {
                 height: *height,
                 width: *width,
-                counts: crate::rle::encode_counts_string(counts),
+                counts: crate::rle::encode_counts_string(counts).into(),
             },
             Shape::Mask(MaskData::Cvat {
                 left,
@@ -481,7 +516,7 @@ impl AnnOut<'_> {
                     Ok(c) => SegOut::Rle {
                         height: im.height,
                         width: im.width,
-                        counts: crate::rle::encode_counts_string(&c),
+                        counts: crate::rle::encode_counts_string(&c).into(),
                     },
                     Err(_) => SegOut::Empty,
                 },
@@ -489,46 +524,67 @@ impl AnnOut<'_> {
             },
         }
     }
+}
 
-    /// The `neutrostruct` object, if the annotation needs one.
-    fn neutrostruct(&self) -> Option<JsonMap> {
-        let a = self.a;
-        let mut o = JsonMap::new();
+/// The `neutrostruct` object of an annotation: the exact parameters of a shape COCO cannot
+/// hold natively, and CVAT's `z_order`, `source`, `group_id` when not their defaults.
+/// Written straight to the serializer: building a map per annotation first cost more than
+/// the rest of the annotation.
+struct NeutroOut<'a>(&'a Annotation);
+
+impl NeutroOut<'_> {
+    /// A box read from a plain COCO bbox is native: nothing to add for it. Without a
+    /// segmentation the bbox is the box (`x + w` need not give back `xbr - xtl` exactly: fuzz
+    /// crash `coco_fuzz_bbox_without_segmentation`), and what is written is its corners and
+    /// its recomputed bbox, which read back native too.
+    fn box_is_native(&self, b: &crate::model::BoxShape) -> bool {
+        b.rotation == 0.0
+            && self.0.coco.as_ref().is_some_and(|c| {
+                c.bbox.is_some()
+                    && (c.segmentation.is_none()
+                        || c.bbox == Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl]))
+            })
+    }
+
+    /// Whether there is anything to write (no empty object is written).
+    fn is_empty(&self) -> bool {
+        let a = self.0;
+        let shape_part = match &a.shape {
+            Shape::Ellipse(_)
+            | Shape::Polyline(_)
+            | Shape::Points(_)
+            | Shape::Mask(MaskData::Cvat { .. }) => true,
+            Shape::Box(b) => !self.box_is_native(b),
+            Shape::Polygon(_) | Shape::Mask(MaskData::Coco { .. }) | Shape::Tag => false,
+        };
+        !shape_part && a.z_order == 0 && a.source.is_none() && a.group_id.is_none()
+    }
+}
+
+impl Serialize for NeutroOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = self.0;
+        let mut m = s.serialize_map(None)?;
         match &a.shape {
             Shape::Ellipse(e) => {
-                o.insert("type".into(), "ellipse".into());
-                o.insert("cx".into(), e.cx.into());
-                o.insert("cy".into(), e.cy.into());
-                o.insert("rx".into(), e.rx.into());
-                o.insert("ry".into(), e.ry.into());
-                o.insert("rotation".into(), e.rotation.into());
+                m.serialize_entry("type", "ellipse")?;
+                m.serialize_entry("cx", &e.cx)?;
+                m.serialize_entry("cy", &e.cy)?;
+                m.serialize_entry("rx", &e.rx)?;
+                m.serialize_entry("ry", &e.ry)?;
+                m.serialize_entry("rotation", &e.rotation)?;
             }
-            Shape::Box(b) => {
-                // A box read from a plain COCO bbox is native: nothing to add. Without a
-                // segmentation the bbox is the box (`x + w` need not give back `xbr - xtl`
-                // exactly: fuzz crash `coco_fuzz_bbox_without_segmentation`), and what is
-                // written is its corners and its recomputed bbox, which read back native too.
-                let native = b.rotation == 0.0
-                    && a.coco.as_ref().is_some_and(|c| {
-                        c.bbox.is_some()
-                            && (c.segmentation.is_none()
-                                || c.bbox == Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl]))
-                    });
-                if !native {
-                    o.insert("type".into(), "box".into());
-                    o.insert("xtl".into(), b.xtl.into());
-                    o.insert("ytl".into(), b.ytl.into());
-                    o.insert("xbr".into(), b.xbr.into());
-                    o.insert("ybr".into(), b.ybr.into());
-                    o.insert("rotation".into(), b.rotation.into());
-                }
+            Shape::Box(b) if !self.box_is_native(b) => {
+                m.serialize_entry("type", "box")?;
+                m.serialize_entry("xtl", &b.xtl)?;
+                m.serialize_entry("ytl", &b.ytl)?;
+                m.serialize_entry("xbr", &b.xbr)?;
+                m.serialize_entry("ybr", &b.ybr)?;
+                m.serialize_entry("rotation", &b.rotation)?;
             }
             Shape::Polyline(p) | Shape::Points(p) => {
-                o.insert("type".into(), a.shape.kind().into());
-                o.insert(
-                    "points".into(),
-                    Value::Array(p.iter().map(|q| json!([q[0], q[1]])).collect()),
-                );
+                m.serialize_entry("type", a.shape.kind())?;
+                m.serialize_entry("points", p)?;
             }
             Shape::Mask(MaskData::Cvat {
                 left,
@@ -537,20 +593,26 @@ impl AnnOut<'_> {
                 height,
                 counts,
             }) => {
-                o.insert("type".into(), "mask".into());
-                o.insert("left".into(), (*left).into());
-                o.insert("top".into(), (*top).into());
-                o.insert("width".into(), (*width).into());
-                o.insert("height".into(), (*height).into());
-                o.insert(
-                    "counts".into(),
-                    counts.iter().map(|&c| Value::from(c)).collect(),
-                );
+                m.serialize_entry("type", "mask")?;
+                m.serialize_entry("left", left)?;
+                m.serialize_entry("top", top)?;
+                m.serialize_entry("width", width)?;
+                m.serialize_entry("height", height)?;
+                m.serialize_entry("counts", counts)?;
             }
-            Shape::Polygon(_) | Shape::Mask(MaskData::Coco { .. }) | Shape::Tag => {}
+            Shape::Box(_) | Shape::Polygon(_) | Shape::Mask(MaskData::Coco { .. }) | Shape::Tag => {
+            }
         }
-        meta_into(a, &mut o);
-        (!o.is_empty()).then_some(o)
+        if a.z_order != 0 {
+            m.serialize_entry("z_order", &a.z_order)?;
+        }
+        if let Some(src) = &a.source {
+            m.serialize_entry("source", src)?;
+        }
+        if let Some(g) = a.group_id {
+            m.serialize_entry("group_id", &g)?;
+        }
+        m.end()
     }
 }
 
@@ -585,7 +647,7 @@ impl Serialize for AnnOut<'_> {
                 let seg = SegOut::Rle {
                     height: r.height,
                     width: r.width,
-                    counts: r.counts.clone(),
+                    counts: std::borrow::Cow::Borrowed(&r.counts),
                 };
                 m.serialize_entry("segmentation", &seg)?;
                 m.serialize_entry("area", &(r.area as f64))?;
@@ -603,7 +665,8 @@ impl Serialize for AnnOut<'_> {
                 m.serialize_entry("iscrowd", &0)?;
             }
         }
-        if let Some(attrs) = self.attributes() {
+        let attrs = AttributesOut(a);
+        if attrs.wanted() {
             m.serialize_entry("attributes", &attrs)?;
         }
         if let Some(c) = &a.coco {
@@ -613,49 +676,60 @@ impl Serialize for AnnOut<'_> {
                 }
             }
         }
-        if let Some(ns) = self.neutrostruct() {
+        let ns = NeutroOut(a);
+        if !ns.is_empty() {
             m.serialize_entry("neutrostruct", &ns)?;
         }
         m.end()
     }
 }
 
-impl AnnOut<'_> {
-    /// The `attributes` object as CVAT's export writes it (`occluded`, `rotation`, then the
-    /// user attributes). For annotations read from COCO, only what the input had: an
-    /// object only if it had one, `occluded` only where CVAT would have written it.
-    fn attributes(&self) -> Option<JsonMap> {
-        let a = self.a;
-        let from_coco = a.coco.as_ref();
-        let wanted =
-            from_coco.is_none_or(|c| c.had_attributes) || a.occluded || !a.attributes.is_empty();
-        if !wanted {
-            return None;
+/// The `attributes` object as CVAT's export writes it (`occluded`, `rotation`, then the user
+/// attributes). For annotations read from COCO, only what the input had: an object only if it
+/// had one, `occluded` only where CVAT would have written it.
+struct AttributesOut<'a>(&'a Annotation);
+
+impl AttributesOut<'_> {
+    fn wanted(&self) -> bool {
+        let a = self.0;
+        a.coco.as_ref().is_none_or(|c| c.had_attributes) || a.occluded || !a.attributes.is_empty()
+    }
+
+    /// The ellipse's or box's rotation, written next to `occluded` as CVAT does.
+    fn rotation(&self) -> Option<f64> {
+        let a = self.0;
+        match &a.shape {
+            Shape::Ellipse(e) => Some(e.rotation),
+            Shape::Box(b) if a.coco.is_none() || b.rotation != 0.0 => Some(b.rotation),
+            _ => None,
         }
+    }
+}
+
+impl Serialize for AttributesOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = self.0;
         // `occluded` as CVAT writes it for shapes that did not come from COCO; for COCO
         // input only where the source had the key. Deciding by shape kind instead (as this
         // once did) was unstable: a bbox-only annotation reads as a box and gained
         // `occluded: false`, but its written polygon read back as a polygon and lost it again
         // (fuzz crash, `coco_fuzz_attributes_without_occluded`).
-        let keep_occluded = from_coco.is_none_or(|c| c.had_occluded);
-        let mut o = JsonMap::new();
+        let keep_occluded = a.coco.as_ref().is_none_or(|c| c.had_occluded);
+        let mut m = s.serialize_map(None)?;
         if keep_occluded || a.occluded {
-            o.insert("occluded".into(), a.occluded.into());
+            m.serialize_entry("occluded", &a.occluded)?;
         }
-        let rotation = match &a.shape {
-            Shape::Ellipse(e) => Some(e.rotation),
-            Shape::Box(b) if from_coco.is_none() || b.rotation != 0.0 => Some(b.rotation),
-            _ => None,
-        };
+        let rotation = self.rotation();
         if let Some(r) = rotation {
-            o.insert("rotation".into(), r.into());
+            m.serialize_entry("rotation", &r)?;
         }
+        // The model's attributes are a map, so their keys are already unique.
         for (k, v) in &a.attributes {
             if k == "occluded" || (k == "rotation" && rotation.is_some()) {
                 continue;
             }
-            o.insert(k.clone(), v.clone());
+            m.serialize_entry(k, v)?;
         }
-        Some(o)
+        m.end()
     }
 }

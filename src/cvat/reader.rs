@@ -215,23 +215,37 @@ impl<'a> Cursor<'a> {
 
     /// The attributes of `e` in order, unescaped, each with the offset of its value.
     fn attrs(&self, e: &BytesStart<'a>, start: usize) -> Result<Vec<Attr<'a>>> {
-        let mut out = Vec::new();
-        for a in e.attributes() {
+        let mut out: Vec<Attr<'a>> = Vec::with_capacity(12);
+        // quick-xml's own duplicate check costs more than the one below on the decoded keys
+        // (a CVAT shape has about ten attributes, so comparing with each earlier one is cheap
+        // when the comparison itself is).
+        for a in e.attributes().with_checks(false) {
             let a = a.map_err(|err| self.err(start, format!("malformed attribute: {err}")))?;
             let key = self.str_of(a.key.as_ref());
             let offset = self.offset_of(&a.value).unwrap_or(start);
             let raw = self.str_of(&a.value);
             let value = match raw {
+                // Almost no value has an entity; skip the unescaper's setup for those.
+                Cow::Borrowed(s) if !s.as_bytes().contains(&b'&') => Ok(Cow::Borrowed(s)),
                 Cow::Borrowed(s) => quick_xml::escape::unescape(s),
                 Cow::Owned(ref s) => {
                     quick_xml::escape::unescape(s).map(|c| Cow::Owned(c.into_owned()))
                 }
             }
             .map_err(|err| self.err(offset, format!("bad escape in attribute `{key}`: {err}")))?;
+            // XML forbids an attribute twice on one element (well-formedness).
+            if out.iter().any(|prev| same_short_str(&prev.key, &key)) {
+                return Err(self.err(offset, format!("attribute `{key}` appears twice")));
+            }
             out.push(Attr { key, value, offset });
         }
         Ok(out)
     }
+}
+
+/// String equality without a `memcmp` call, for the short keys of attributes.
+fn same_short_str(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 fn name_of(e: &BytesStart<'_>) -> String {
@@ -944,6 +958,14 @@ mod tests {
         let msg = read(xml).unwrap_err().to_string();
         // `x,4` starts at byte 87 (column 88)
         assert!(msg.starts_with("t.xml:1:88:"), "{msg}");
+    }
+
+    #[test]
+    fn an_attribute_twice_is_an_error_at_the_second() {
+        let xml = "<annotations>\n<image id=\"0\" name=\"a\" width=\"9\" height=\"9\">\n<ellipse label=\"t\" cx=\"1\" cy=\"2\" rx=\"1\" ry=\"1\" cx=\"5\"/></image></annotations>";
+        let msg = read(xml).unwrap_err().to_string();
+        assert!(msg.contains("attribute `cx` appears twice"), "{msg}");
+        assert!(msg.contains(":3:"), "points at line 3: {msg}");
     }
 
     #[test]
