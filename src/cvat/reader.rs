@@ -1118,8 +1118,10 @@ mod tests {
         assert!(msg.starts_with("t.xml:1:88:"), "{msg}");
     }
 
+    type Parsed = Result<(Dataset, Lossiness)>;
+
     /// Both ways of parsing, on the same bytes.
-    fn both_ways(xml: &str) -> (Result<(Dataset, Lossiness)>, Result<(Dataset, Lossiness)>) {
+    fn both_ways(xml: &str) -> (Parsed, Parsed) {
         let lines = LineIndex::new(xml.as_bytes());
         let path = Path::new("t.xml");
         let opts = ReadOptions::default();
