@@ -38,12 +38,21 @@ impl Format {
         }
     }
 
-    /// Guesses the format of `path` from its content: a folder holds masks, a file starting
+    /// Guesses the format of `path` from its content: a folder holds masks (unless it has a
+    /// `data.yaml`: then `--from yolo*` is required), a file starting
     /// with `{` is COCO JSON, one starting with `<` is CVAT XML and a zip archive is a CVAT
     /// export (its `annotations.xml`). Anything else is an error at the first significant
     /// byte, so that an empty file or a JSON array gets a line and column too.
     pub fn detect(path: &Path) -> Result<Format> {
         if path.is_dir() {
+            // A YOLO folder does not say which task its rows are for (a 9-column row is an
+            // oriented box or a 4-point polygon): the user says it.
+            if path.join("data.yaml").is_file() || path.join("data.yml").is_file() {
+                return Err(Error::Usage(format!(
+                    "{}: an Ultralytics dataset (data.yaml); pass --from yolo, yolo-seg or yolo-obb",
+                    path.display()
+                )));
+            }
             return Ok(Format::Masks);
         }
         use std::io::Read;

@@ -15,7 +15,8 @@ pub struct ConvertArgs {
     /// Output format.
     #[arg(long, value_enum)]
     to: Format,
-    /// Input file (COCO JSON, CVAT XML) or folder (masks).
+    /// Input file (COCO JSON, CVAT XML), folder (masks) or YOLO dataset (its folder or its
+    /// data.yaml).
     input: PathBuf,
     /// Output file or folder.
     #[arg(short = 'o', long = "output")]
@@ -94,9 +95,17 @@ impl ConvertArgs {
             Some(f) => f,
             None => Format::detect(&self.input)?,
         };
-        if !matches!(from, Format::Coco | Format::Cvat | Format::Masks) {
+        if !matches!(
+            from,
+            Format::Coco
+                | Format::Cvat
+                | Format::Masks
+                | Format::Yolo
+                | Format::YoloSeg
+                | Format::YoloObb
+        ) {
             return Err(Error::Usage(format!(
-                "--from {}: inputs are coco, cvat or masks",
+                "--from {}: inputs are coco, cvat, masks, yolo, yolo-seg or yolo-obb",
                 from.name()
             )));
         }
@@ -155,6 +164,7 @@ pub fn run(args: ConvertArgs) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let (ds, mut loss) = match cfg.from {
         Format::Masks => read_masks(&cfg)?,
+        Format::Yolo | Format::YoloSeg | Format::YoloObb => read_yolo(cfg.from, &cfg.input)?,
         from => read(from, &cfg.input, &cfg.coco_read)?,
     };
     let written = match cfg.to {
@@ -251,7 +261,9 @@ fn write_training(ds: &Dataset, cfg: &Config) -> Result<Lossiness> {
         };
         return crate::training::segmentation::write(ds, &labels, &cfg.output, &cfg.split);
     }
-    let classes = ClassMap::new(ds, cfg.labelset.as_ref())?;
+    // A class missing from the label set is a fact about the input: name the file.
+    let classes = ClassMap::new(ds, cfg.labelset.as_ref())
+        .map_err(|e| Error::invalid(&cfg.input, e.to_string()))?;
     let flavour = match cfg.to {
         Format::Yolo => yolo::Flavour::Detect,
         Format::YoloSeg => yolo::Flavour::Segment,
@@ -298,6 +310,26 @@ fn write_training(ds: &Dataset, cfg: &Config) -> Result<Lossiness> {
         }
     }
     Ok(out.loss)
+}
+
+/// Reads an Ultralytics dataset folder (boxes, polygons or oriented boxes).
+fn read_yolo(from: Format, input: &Path) -> Result<(Dataset, Lossiness)> {
+    use crate::training::yolo::Flavour;
+    let flavour = match from {
+        Format::YoloSeg => Flavour::Segment,
+        Format::YoloObb => Flavour::Obb,
+        _ => Flavour::Detect,
+    };
+    let (ds, loss, s) = crate::training::yolo_read::read_dir(input, flavour)?;
+    eprintln!(
+        "{}: {} label files, {} rows, {} images ({} without labels); ids numbered in reading order",
+        flavour.name(),
+        s.label_files,
+        s.rows,
+        s.images,
+        s.images_without_labels
+    );
+    Ok((ds, loss))
 }
 
 /// Reads a folder of masks as ellipses, printing what could not be recovered exactly.

@@ -228,6 +228,21 @@ impl Ctx<'_> {
                     self.rle(height, width, counts, id, loc, image_size)?
                 }
                 None => {
+                    // A polygon with more numbers than the point limit allows (per shape, all
+                    // rings together) is refused before its value tree is built: the tree of
+                    // 2 million numbers peaked above 300 MB (tests/hostile.rs).
+                    let text = raw.get();
+                    if text.trim_start().starts_with('[')
+                        && text.bytes().filter(|&b| b == b',').count() > 2 * super::MAX_POINTS
+                    {
+                        return Err(self.err(
+                            loc,
+                            format!(
+                                "annotation {id}: polygon with more than {} points",
+                                super::MAX_POINTS
+                            ),
+                        ));
+                    }
                     let v = raw.to_value().map_err(|e| {
                         self.err(loc, format!("annotation {id}: segmentation: {e}"))
                     })?;

@@ -533,11 +533,17 @@ impl AnnOut<'_> {
 struct NeutroOut<'a>(&'a Annotation);
 
 impl NeutroOut<'_> {
-    /// A box read from a plain COCO bbox is native: nothing to add for it.
+    /// A box read from a plain COCO bbox is native: nothing to add for it. Without a
+    /// segmentation the bbox is the box (`x + w` need not give back `xbr - xtl` exactly: fuzz
+    /// crash `coco_fuzz_bbox_without_segmentation`), and what is written is its corners and
+    /// its recomputed bbox, which read back native too.
     fn box_is_native(&self, b: &crate::model::BoxShape) -> bool {
         b.rotation == 0.0
-            && self.0.coco.as_ref().and_then(|c| c.bbox)
-                == Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl])
+            && self.0.coco.as_ref().is_some_and(|c| {
+                c.bbox.is_some()
+                    && (c.segmentation.is_none()
+                        || c.bbox == Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl]))
+            })
     }
 
     /// Whether there is anything to write (no empty object is written).

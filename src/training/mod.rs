@@ -1,10 +1,14 @@
 //! Training formats: YOLO (detect, segment, oriented boxes) and Pascal VOC, each with a
-//! lossiness report, and a check of the written labels as Ultralytics' loader would do it.
+//! lossiness report, and a check of the written labels as Ultralytics' loader would do it;
+//! YOLO datasets also read back into the model (`yolo_read`).
 
 pub mod segmentation;
 pub mod ultralytics_check;
 pub mod voc;
 pub mod yolo;
+pub mod yolo_labels;
+pub mod yolo_read;
+pub mod yolo_yaml;
 
 use crate::error::{Error, Result};
 use crate::labelset::LabelSet;

@@ -283,7 +283,7 @@ fn row(
 }
 
 /// YAML double-quoted scalar.
-fn yaml_str(s: &str) -> String {
+pub(crate) fn yaml_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
