@@ -237,46 +237,68 @@ enum Prepared<'a> {
     Parts(AnnOut<'a>, Option<RleOut>),
 }
 
-impl Serialize for AnnotationsOut<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl<'a> AnnotationsOut<'_, 'a> {
+    /// The parallel step of one batch: RLE and, in compact mode, the finished text.
+    fn prepare(&self, batch: &'a [Annotation]) -> Vec<Option<Result<Prepared<'a>, String>>> {
         use rayon::prelude::*;
         let top = self.0;
-        let mut seq = s.serialize_seq(None)?;
-        for batch in top.ds.annotations.chunks(BATCH) {
-            let prepared: Vec<Option<Result<Prepared, serde_json::Error>>> = batch
-                .par_iter()
-                .map(|a| {
-                    if matches!(a.shape, Shape::Tag) {
-                        return None;
-                    }
-                    let image = top.images.get(&a.image_id).copied();
-                    let rle = if top.rle { rle_of(a, image) } else { None };
-                    Some(if top.compact {
-                        let out = AnnOut {
-                            a,
-                            image,
-                            rle: rle.as_ref(),
-                        };
-                        serde_json::value::to_raw_value(&out).map(Prepared::Text)
-                    } else {
-                        let out = AnnOut {
-                            a,
-                            image,
-                            rle: None,
-                        };
-                        Ok(Prepared::Parts(out, rle))
-                    })
+        batch
+            .par_iter()
+            .map(|a| {
+                if matches!(a.shape, Shape::Tag) {
+                    return None;
+                }
+                let image = top.images.get(&a.image_id).copied();
+                let rle = if top.rle { rle_of(a, image) } else { None };
+                Some(if top.compact {
+                    let out = AnnOut {
+                        a,
+                        image,
+                        rle: rle.as_ref(),
+                    };
+                    serde_json::value::to_raw_value(&out)
+                        .map(Prepared::Text)
+                        .map_err(|e| e.to_string())
+                } else {
+                    let out = AnnOut {
+                        a,
+                        image,
+                        rle: None,
+                    };
+                    Ok(Prepared::Parts(out, rle))
                 })
-                .collect();
-            for p in prepared.into_iter().flatten() {
-                match p.map_err(serde::ser::Error::custom)? {
-                    Prepared::Text(raw) => seq.serialize_element(&raw)?,
-                    Prepared::Parts(mut out, rle) => {
-                        out.rle = rle.as_ref();
-                        seq.serialize_element(&out)?;
+            })
+            .collect()
+    }
+}
+
+impl Serialize for AnnotationsOut<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        let mut batches = self.0.ds.annotations.chunks(BATCH);
+        let mut current = batches.next().map(|b| self.prepare(b));
+        while let Some(prepared) = current.take() {
+            // The next batch is prepared on the other cores while this one is written here,
+            // so that writing is not a pause in the parallel work.
+            let following = batches.next();
+            let mut next = None;
+            let written = rayon::in_place_scope(|scope| {
+                if let Some(b) = following {
+                    scope.spawn(|_| next = Some(self.prepare(b)));
+                }
+                for p in prepared.into_iter().flatten() {
+                    match p.map_err(serde::ser::Error::custom)? {
+                        Prepared::Text(raw) => seq.serialize_element(&raw)?,
+                        Prepared::Parts(mut out, rle) => {
+                            out.rle = rle.as_ref();
+                            seq.serialize_element(&out)?;
+                        }
                     }
                 }
-            }
+                Ok(())
+            });
+            written?;
+            current = next;
         }
         seq.end()
     }

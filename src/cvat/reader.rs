@@ -615,9 +615,15 @@ impl<'a, 'o> Parser<'a, 'o> {
                     }
                     continue;
                 }
-                // Anything else may depend on the images before it (labels used without a
-                // declaration become categories in document order).
-                self.flush_images()?;
+                // Another element, or the end, may depend on the images before it (labels
+                // used without a declaration become categories in document order). Text and
+                // comments between images do not.
+                if matches!(
+                    ev,
+                    Event::Start(_) | Event::Empty(_) | Event::End(_) | Event::Eof
+                ) {
+                    self.flush_images()?;
+                }
             }
             match (ev, at) {
                 (Event::Start(e), at) => match name_of(&e).as_str() {
