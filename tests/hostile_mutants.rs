@@ -193,16 +193,8 @@ struct Job {
 /// Lays out mutant `round` of `src` in a fresh folder and picks its command, cycling through
 /// the commands that take this kind of input.
 fn job(seeds: &Seeds, src: &Source, bytes: &[u8], round: usize) -> Job {
-    let work = tempfile::tempdir().expect("tempdir");
-    let (inp, out, cwd, logs) = (
-        work.path().join("in"),
-        work.path().join("out"),
-        work.path().join("cwd"),
-        work.path().join("logs"),
-    );
-    for d in [&inp, &out, &cwd, &logs] {
-        std::fs::create_dir(d).expect("mkdir");
-    }
+    let dirs = work_dirs();
+    let (work, inp, out) = (dirs.root, dirs.inp, dirs.out);
     let os = |s: &str| std::ffi::OsString::from(s);
     let p = |p: &Path| p.as_os_str().to_os_string();
     let pick = |n: usize| (round / 7) % n;

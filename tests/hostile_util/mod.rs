@@ -216,3 +216,29 @@ pub fn fixtures() -> Vec<(PathBuf, Vec<u8>)> {
     v.sort();
     v
 }
+
+/// A fresh temporary folder with the four folders every binary run uses: `in` (the input),
+/// `out` (the only place a run may write), `cwd` (its working directory) and `logs` (its
+/// captured output).
+pub struct WorkDirs {
+    pub root: tempfile::TempDir,
+    pub inp: PathBuf,
+    pub out: PathBuf,
+    pub cwd: PathBuf,
+    pub logs: PathBuf,
+}
+
+pub fn work_dirs() -> WorkDirs {
+    let root = tempfile::tempdir().expect("tempdir");
+    let [inp, out, cwd, logs] = ["in", "out", "cwd", "logs"].map(|d| root.path().join(d));
+    for d in [&inp, &out, &cwd, &logs] {
+        std::fs::create_dir(d).expect("mkdir");
+    }
+    WorkDirs {
+        root,
+        inp,
+        out,
+        cwd,
+        logs,
+    }
+}
