@@ -108,6 +108,9 @@ fn read_for_validation(path: &Path, format: SourceFormat) -> Result<Dataset> {
         SourceFormat::Coco => {
             let opts = crate::coco::ReadOptions {
                 allow_non_finite: true,
+                // No rule reads the segmentation text (the shape parsed from it is kept), and
+                // validation never writes COCO: a million RLEs would be hundreds of MB.
+                drop_segmentation_text: true,
                 ..Default::default()
             };
             let (mut ds, _) = crate::coco::read_path(path, &opts)?;

@@ -4,14 +4,15 @@
 //! Hand-written map visitors instead of `#[serde(flatten)]` (which buffers every object
 //! into an intermediate map and is several times slower) so that unknown fields can be
 //! captured while known ones are read straight into their types. Only values we must keep
-//! verbatim (unknown fields, `segmentation`, attribute values, our `neutrostruct` object)
-//! become `Value`s, one small tree per annotation. Errors raised here carry serde_json's
-//! line and column.
+//! verbatim (unknown fields, attribute values, our `neutrostruct` object) become `Value`s,
+//! one small tree per annotation; `segmentation` is borrowed from the input as raw text.
+//! Errors raised here carry serde_json's line and column.
 
 use crate::model::{AttrValue, Category, CategoryId, Image, ImageId, JsonMap, Rgb};
 use indexmap::IndexMap;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::fmt;
 
@@ -57,13 +58,35 @@ fn set_once<T, E: de::Error>(slot: &mut Option<T>, v: T, name: &'static str) -> 
 
 /// The whole file.
 #[derive(Default)]
-pub(crate) struct RawTop {
+pub(crate) struct RawTop<'a> {
     pub categories: Vec<Category>,
     pub images: Vec<RawImage>,
-    pub annotations: Vec<RawAnnotation>,
+    /// The annotations not handed to an [`AnnotationSink`] (all of them when there is none,
+    /// or when `annotations` came before `images`).
+    pub annotations: Vec<RawAnnotation<'a>>,
+    /// Whether the annotations went to the sink instead.
+    pub streamed: bool,
     pub top: JsonMap,
     pub had_images: bool,
 }
+
+/// Annotations handed over in document order, a chunk at a time, while the rest of the file
+/// is still being parsed, so that the raw records of a million annotations never exist at
+/// once (they were a third of the peak memory of `validate`).
+pub(crate) trait AnnotationSink<'de> {
+    /// Takes the chunk's records (leaving it empty). `images` are all the file's images:
+    /// streaming starts only when the `images` array came first. Returns false to stop the
+    /// parse; the sink keeps the reason.
+    fn take(&mut self, images: &[RawImage], chunk: &mut Vec<RawAnnotation<'de>>) -> bool;
+}
+
+/// Records per chunk handed to the sink: large enough to amortise the call, small enough
+/// that the chunk's raw records are a rounding error in memory.
+const SINK_CHUNK: usize = 4096;
+
+/// The message of the error that stops a parse when the sink refuses a chunk; the caller
+/// asks its sink why.
+pub(crate) const SINK_STOPPED: &str = "annotation sink stopped the parse";
 
 pub(crate) struct RawImage {
     pub image: Image,
@@ -71,11 +94,12 @@ pub(crate) struct RawImage {
     pub tags: Option<Value>,
 }
 
-pub(crate) struct RawAnnotation {
+pub(crate) struct RawAnnotation<'a> {
     pub id: u64,
     pub image_id: u64,
     pub category_id: u64,
-    pub segmentation: Option<crate::model::RawJson>,
+    /// Borrowed from the input: copied only if the model keeps it.
+    pub segmentation: Option<&'a RawValue>,
     pub bbox: Option<[f64; 4]>,
     pub area: Option<f64>,
     pub iscrowd: Option<u8>,
@@ -91,22 +115,29 @@ pub(crate) struct RawAttributes {
     pub rest: IndexMap<String, AttrValue>,
 }
 
-impl<'de> Deserialize<'de> for RawTop {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(TopVisitor)
+impl<'de> RawTop<'de> {
+    /// Parses the file, handing the annotations to `sink` when the images came first.
+    pub fn deserialize_with<D: Deserializer<'de>>(
+        d: D,
+        sink: Option<&mut dyn AnnotationSink<'de>>,
+    ) -> Result<Self, D::Error> {
+        d.deserialize_map(TopVisitor { sink })
     }
 }
 
-struct TopVisitor;
+struct TopVisitor<'s, 'de> {
+    sink: Option<&'s mut dyn AnnotationSink<'de>>,
+}
 
 const TOP_FIELDS: &[&str] = &["images", "annotations", "categories"];
 
-impl<'de> Visitor<'de> for TopVisitor {
-    type Value = RawTop;
+impl<'de> Visitor<'de> for TopVisitor<'_, 'de> {
+    type Value = RawTop<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a COCO object with `images`, `annotations` and `categories`")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawTop, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawTop<'de>, A::Error> {
+        let mut sink = self.sink;
         let mut t = RawTop::default();
         let (mut seen_ann, mut seen_cat) = (false, false);
         while let Some(k) = map.next_key_seed(KeySeed(TOP_FIELDS))? {
@@ -123,7 +154,16 @@ impl<'de> Visitor<'de> for TopVisitor {
                         return Err(de::Error::duplicate_field("annotations"));
                     }
                     seen_ann = true;
-                    t.annotations = map.next_value()?;
+                    match sink.as_deref_mut() {
+                        Some(sink) if t.had_images => {
+                            map.next_value_seed(StreamSeed {
+                                images: &t.images,
+                                sink,
+                            })?;
+                            t.streamed = true;
+                        }
+                        _ => t.annotations = map.next_value()?,
+                    }
                 }
                 Key::Known(_) => {
                     if seen_cat {
@@ -145,6 +185,39 @@ impl<'de> Visitor<'de> for TopVisitor {
             ));
         }
         Ok(t)
+    }
+}
+
+/// The `annotations` array, handed to a sink chunk by chunk.
+struct StreamSeed<'s, 'de> {
+    images: &'s [RawImage],
+    sink: &'s mut dyn AnnotationSink<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for StreamSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StreamSeed<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of annotations")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut chunk = Vec::with_capacity(SINK_CHUNK);
+        while let Some(ra) = seq.next_element::<RawAnnotation<'de>>()? {
+            chunk.push(ra);
+            if chunk.len() == SINK_CHUNK && !self.sink.take(self.images, &mut chunk) {
+                return Err(de::Error::custom(SINK_STOPPED));
+            }
+        }
+        if !chunk.is_empty() && !self.sink.take(self.images, &mut chunk) {
+            return Err(de::Error::custom(SINK_STOPPED));
+        }
+        Ok(())
     }
 }
 
@@ -281,7 +354,7 @@ const ANN_FIELDS: &[&str] = &[
     "neutrostruct",
 ];
 
-impl<'de> Deserialize<'de> for RawAnnotation {
+impl<'de> Deserialize<'de> for RawAnnotation<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(AnnVisitor)
     }
@@ -290,11 +363,11 @@ impl<'de> Deserialize<'de> for RawAnnotation {
 struct AnnVisitor;
 
 impl<'de> Visitor<'de> for AnnVisitor {
-    type Value = RawAnnotation;
+    type Value = RawAnnotation<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an annotation object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAnnotation, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAnnotation<'de>, A::Error> {
         let (mut id, mut image_id, mut category_id) = (None, None, None);
         let (mut seg, mut bbox, mut area, mut iscrowd, mut attrs, mut ns) =
             (None, None, None, None, None, None);
@@ -306,11 +379,9 @@ impl<'de> Visitor<'de> for AnnVisitor {
                 Key::Known(2) => {
                     set_once(&mut category_id, map.next_value::<u64>()?, "category_id")?
                 }
-                Key::Known(3) => set_once(
-                    &mut seg,
-                    map.next_value::<crate::model::RawJson>()?,
-                    "segmentation",
-                )?,
+                Key::Known(3) => {
+                    set_once(&mut seg, map.next_value::<&'de RawValue>()?, "segmentation")?
+                }
                 Key::Known(4) => {
                     set_once(&mut bbox, map.next_value::<Option<[f64; 4]>>()?, "bbox")?
                 }
