@@ -17,8 +17,7 @@ use crate::model::{
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Largest coordinate magnitude accepted without `allow_non_finite` (no image is a billion
 /// pixels wide; such numbers are corruption).
@@ -36,11 +35,32 @@ fn json_error(path: &Path, e: &serde_json::Error) -> Error {
 }
 
 /// Reads COCO from memory. Annotations are built while the file is parsed, chunk by chunk
-/// (when `images` comes before `annotations`, as every exporter writes it), so the raw
-/// records of all annotations never exist at once.
+/// on a thread of their own (when `images` comes before `annotations`, as every exporter
+/// writes it), so the raw records of all annotations never exist at once and the model is
+/// built on the second core while the first parses.
 pub fn read_bytes(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
-    let mut builder = Builder::new(path, opts);
-    let parsed = parse(bytes, path, Some(&mut builder));
+    let failed = AtomicBool::new(false);
+    let (parsed, builder) = std::thread::scope(|s| {
+        // Two chunks queued at most: the parser never runs far ahead of the builder.
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        let mut builder = Builder::new(path, opts);
+        let failed = &failed;
+        let worker = s.spawn(move || {
+            builder.run(bytes, rx, failed);
+            builder
+        });
+        let mut feeder = Feeder {
+            tx,
+            failed,
+            sizes_sent: false,
+        };
+        let parsed = parse(bytes, path, Some(&mut feeder));
+        drop(feeder);
+        let builder = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (parsed, builder)
+    });
     if builder.failed {
         // An annotation failed before the file's positions were known: the two-phase read
         // finds the same first error (or an earlier JSON error) and says where it is.
@@ -76,24 +96,21 @@ struct Parsed<'a> {
     lines: LineIndex,
 }
 
-fn parse<'a>(bytes: &'a [u8], path: &Path, sink: Option<&mut Builder<'_>>) -> Result<Parsed<'a>> {
-    let scanned = sink.as_ref().map(|b| Arc::clone(&b.scanned));
+fn parse<'a>(
+    bytes: &'a [u8],
+    path: &Path,
+    sink: Option<&mut Feeder<'_, 'a>>,
+) -> Result<Parsed<'a>> {
     // The position scan reads the same bytes as the parser; on a second core it is free.
     let (raw, (spans, lines)) = rayon::join(
         || -> Result<RawTop<'a>> {
             let mut de = serde_json::Deserializer::from_slice(bytes);
-            let sink = sink.map(|b| b as &mut dyn AnnotationSink<'a>);
+            let sink = sink.map(|f| f as &mut dyn AnnotationSink<'a>);
             let raw = RawTop::deserialize_with(&mut de, sink).map_err(|e| json_error(path, &e))?;
             de.end().map_err(|e| json_error(path, &e))?;
             Ok(raw)
         },
-        || {
-            let spans = locate(bytes);
-            if let Some(s) = scanned {
-                s.store(spans.annotations.len(), Ordering::Relaxed);
-            }
-            (spans, LineIndex::new(bytes))
-        },
+        || (locate(bytes), LineIndex::new(bytes)),
     );
     Ok(Parsed {
         raw: raw?,
@@ -101,9 +118,6 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, sink: Option<&mut Builder<'_>>) -> Re
         lines,
     })
 }
-
-/// `Builder::scanned` before the scan has finished.
-const NOT_SCANNED: usize = usize::MAX;
 
 /// The image sizes by id; the first image of each id wins (duplicates are for `validate`).
 fn image_sizes<'i>(images: impl Iterator<Item = &'i Image>) -> HashMap<u64, (u32, u32)> {
@@ -114,16 +128,39 @@ fn image_sizes<'i>(images: impl Iterator<Item = &'i Image>) -> HashMap<u64, (u32
     sizes
 }
 
-/// Builds the annotations the parser hands over. Positions are not known yet (the scan
-/// runs beside the parse), so they are filled in afterwards; an error stops the parse and
-/// the two-phase read reports it with its position.
+/// A chunk of raw annotations on its way to the [`Builder`]; the first carries the image
+/// sizes.
+struct Chunk<'a> {
+    sizes: Option<HashMap<u64, (u32, u32)>>,
+    records: Vec<RawAnnotation<'a>>,
+}
+
+/// The parser's side: hands each chunk to the builder's thread.
+struct Feeder<'f, 'a> {
+    tx: std::sync::mpsc::SyncSender<Chunk<'a>>,
+    failed: &'f AtomicBool,
+    sizes_sent: bool,
+}
+
+impl<'de> AnnotationSink<'de> for Feeder<'_, 'de> {
+    fn take(&mut self, images: &[RawImage], chunk: &mut Vec<RawAnnotation<'de>>) -> bool {
+        if self.failed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let sizes = (!self.sizes_sent).then(|| image_sizes(images.iter().map(|r| &r.image)));
+        self.sizes_sent = true;
+        let records = std::mem::replace(chunk, Vec::with_capacity(chunk.len()));
+        // A closed channel means the builder stopped on an error.
+        self.tx.send(Chunk { sizes, records }).is_ok()
+    }
+}
+
+/// Builds the annotations the parser hands over, in order. Positions are not known yet
+/// (the scan runs beside the parse), so they are filled in afterwards; an error stops the
+/// parse and the two-phase read reports it with its position.
 struct Builder<'a> {
     path: &'a Path,
     opts: &'a ReadOptions,
-    /// The number of annotations the position scan found, once it has finished.
-    scanned: Arc<AtomicUsize>,
-    reserved: bool,
-    sizes: Option<HashMap<u64, (u32, u32)>>,
     annotations: Vec<Annotation>,
     loss: Lossiness,
     failed: bool,
@@ -134,50 +171,49 @@ impl<'a> Builder<'a> {
         Builder {
             path,
             opts,
-            scanned: Arc::new(AtomicUsize::new(NOT_SCANNED)),
-            reserved: false,
-            sizes: None,
             annotations: Vec::new(),
             loss: Lossiness::default(),
             failed: false,
         }
     }
-}
 
-impl<'de> AnnotationSink<'de> for Builder<'_> {
-    fn take(&mut self, images: &[RawImage], chunk: &mut Vec<RawAnnotation<'de>>) -> bool {
-        if !self.reserved {
-            // Room for every annotation at once, as soon as the scan (usually done long
-            // before the parse) has counted them: growing by doubling held the old and the
-            // new buffer together, a fifth of the peak of a million annotations. A hint
-            // only: a count the file cannot back up is refused by `try_reserve` or
-            // unused, never an abort.
-            let n = self.scanned.load(Ordering::Relaxed);
-            if n != NOT_SCANNED {
-                self.reserved = true;
-                let _ = self
-                    .annotations
-                    .try_reserve_exact(n.saturating_sub(self.annotations.len()));
+    fn run(
+        &mut self,
+        bytes: &[u8],
+        chunks: std::sync::mpsc::Receiver<Chunk<'_>>,
+        failed: &AtomicBool,
+    ) {
+        // Room for every annotation at once, counted while the parser reads the images:
+        // growing by doubling held the old and the new buffer together, a fifth of the
+        // peak of a million annotations. Every annotation has one `"image_id"` key, so the
+        // count is exact for the files exporters write; a key spelt with escapes only
+        // makes the vector grow as usual, and extra occurrences (in strings, unknown
+        // fields) reserve address space that is never touched. `try_reserve` refuses what
+        // cannot be had instead of aborting.
+        let keys = memchr::memmem::find_iter(bytes, b"\"image_id\"").count();
+        let _ = self.annotations.try_reserve_exact(keys);
+        let mut sizes = HashMap::new();
+        for chunk in chunks {
+            if let Some(s) = chunk.sizes {
+                sizes = s;
             }
-        }
-        let sizes = self
-            .sizes
-            .get_or_insert_with(|| image_sizes(images.iter().map(|r| &r.image)));
-        let mut cx = Ctx {
-            path: self.path,
-            opts: self.opts,
-            loss: &mut self.loss,
-        };
-        for ra in chunk.drain(..) {
-            match cx.annotation(ra, None, sizes) {
-                Ok(a) => self.annotations.push(a),
-                Err(_) => {
-                    self.failed = true;
-                    return false;
+            let mut cx = Ctx {
+                path: self.path,
+                opts: self.opts,
+                loss: &mut self.loss,
+            };
+            for ra in chunk.records {
+                match cx.annotation(ra, None, &sizes) {
+                    Ok(a) => self.annotations.push(a),
+                    Err(_) => {
+                        self.failed = true;
+                        failed.store(true, Ordering::Relaxed);
+                        // Dropping the receiver stops the parser at its next chunk.
+                        return;
+                    }
                 }
             }
         }
-        true
     }
 }
 
@@ -364,10 +400,24 @@ impl Ctx<'_> {
                             ),
                         ));
                     }
-                    let v = serde_json::from_str::<Value>(text).map_err(|e| {
-                        self.err(loc, format!("annotation {id}: segmentation: {e}"))
-                    })?;
-                    self.segmentation(&v, id, loc, image_size)?
+                    match serde_json::from_str::<Vec<Vec<f64>>>(text) {
+                        // The usual polygon list read straight into numbers: a value tree
+                        // of a million-point polygon peaked above 300 MB.
+                        Ok(rings) if !rings.is_empty() => Seg::Polygon(
+                            rings
+                                .iter()
+                                .map(|r| {
+                                    self.ring_of(r.len(), r.iter().copied().map(Some), id, loc)
+                                })
+                                .collect::<Result<_>>()?,
+                        ),
+                        _ => {
+                            let v = serde_json::from_str::<Value>(text).map_err(|e| {
+                                self.err(loc, format!("annotation {id}: segmentation: {e}"))
+                            })?;
+                            self.segmentation(&v, id, loc, image_size)?
+                        }
+                    }
                 }
             },
             _ => Seg::Empty,
@@ -634,9 +684,20 @@ impl Ctx<'_> {
     }
 
     fn ring(&self, nums: &[Value], id: u64, loc: Option<SourceLoc>) -> Result<Vec<Point>> {
+        self.ring_of(nums.len(), nums.iter().map(Value::as_f64), id, loc)
+    }
+
+    /// A ring from its `len` coordinates, `None` for one that is not a number.
+    fn ring_of(
+        &self,
+        len: usize,
+        mut coords: impl Iterator<Item = Option<f64>>,
+        id: u64,
+        loc: Option<SourceLoc>,
+    ) -> Result<Vec<Point>> {
         // Same bound as CVAT's: a real outline has thousands of vertices, not millions, and
         // every later step (fitting, rasterising, writing) is linear in them.
-        if nums.len() / 2 > super::MAX_POINTS {
+        if len / 2 > super::MAX_POINTS {
             return Err(self.err(
                 loc,
                 format!(
@@ -645,15 +706,15 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        if !nums.len().is_multiple_of(2) {
+        if !len.is_multiple_of(2) {
             return Err(self.err(
                 loc,
                 format!("annotation {id}: polygon with an odd number of coordinates"),
             ));
         }
-        let mut pts = Vec::with_capacity(nums.len() / 2);
-        for pair in nums.chunks_exact(2) {
-            let (Some(x), Some(y)) = (pair[0].as_f64(), pair[1].as_f64()) else {
+        let mut pts = Vec::with_capacity(len / 2);
+        while let (Some(x), Some(y)) = (coords.next(), coords.next()) {
+            let (Some(x), Some(y)) = (x, y) else {
                 return Err(self.err(
                     loc,
                     format!("annotation {id}: polygon coordinates must be numbers"),
