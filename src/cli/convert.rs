@@ -143,6 +143,9 @@ impl ConvertArgs {
             output: self.output,
             coco_read: crate::coco::ReadOptions {
                 ellipses,
+                // Only the COCO writer puts a segmentation back as it was read; for any
+                // other output the text of a million RLEs is hundreds of MB held for nothing.
+                drop_segmentation_text: self.to != Format::Coco,
                 ..Default::default()
             },
             coco_write: crate::coco::WriteOptions {
