@@ -341,12 +341,17 @@ impl<'a> Attrs<'a, '_> {
 
     /// The attributes nobody took, in document order.
     fn rest(self) -> Vec<(String, String)> {
-        self.list
-            .into_iter()
-            .zip(self.used)
-            .filter(|(_, u)| !u)
-            .map(|(a, _)| (a.key.into_owned(), a.value.into_owned()))
-            .collect()
+        // Pushed into a new vector rather than collected: `collect` over the list's own
+        // iterator reuses its allocation in place, so every shape kept the buffer of all
+        // its attributes (about 600 bytes) for an empty list, a third of the memory of a
+        // million ellipses.
+        let mut rest = Vec::new();
+        for (a, used) in self.list.into_iter().zip(self.used) {
+            if !used {
+                rest.push((a.key.into_owned(), a.value.into_owned()));
+            }
+        }
+        rest
     }
 }
 
