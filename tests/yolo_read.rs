@@ -6,7 +6,9 @@ use neutrostruct::labelset::LabelSet;
 use neutrostruct::model::*;
 use neutrostruct::synth::{self, SynthConfig};
 use neutrostruct::training::yolo::{self, Flavour, YoloRequest};
-use neutrostruct::training::yolo_labels::{parse_label_text, write_label_text, Row};
+use neutrostruct::training::yolo_labels::{
+    check_label_text, parse_label_text, write_label_text, Row, RowProblem,
+};
 use neutrostruct::training::yolo_read;
 use neutrostruct::training::yolo_yaml::{parse_data_yaml, write_data_yaml, DataYaml};
 use neutrostruct::training::{ClassMap, SplitPlan};
@@ -368,6 +370,29 @@ proptest! {
                 let again = parse_label_text(&w, flavour, 4, p).expect("reads back");
                 prop_assert_eq!(&again, &rows);
                 prop_assert_eq!(write_label_text(&again), w);
+            }
+            // `validate`'s lenient reading agrees with the strict one: every line is either a
+            // row or a problem; the strict read fails exactly when a problem other than a
+            // duplicate is found, at the first such problem's line and column.
+            let (good, issues) = check_label_text(&text, flavour, 4, p).expect("no limit here");
+            let lines = text
+                .trim_start_matches('\u{feff}')
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count();
+            prop_assert_eq!(good.len() + issues.len(), lines);
+            let first_hard = issues.iter().find(|i| i.problem != RowProblem::Duplicate);
+            match (parse_label_text(&text, flavour, 4, p), first_hard) {
+                (Ok(rows), None) => {
+                    let kept: Vec<Row> = good.iter().map(|(r, _)| r.clone()).collect();
+                    prop_assert_eq!(rows.len(), kept.len() + issues.len());
+                    prop_assert!(kept.iter().all(|r| rows.contains(r)));
+                }
+                (Err(e), Some(i)) => {
+                    let at = format!("p.txt:{}:{}: ", i.line, i.column);
+                    prop_assert!(e.to_string().starts_with(&at), "{} vs {}", e, at);
+                }
+                (strict, lenient) => prop_assert!(false, "strict {:?} but lenient {:?}", strict, lenient),
             }
         }
     }
@@ -801,4 +826,148 @@ fn image_headers_out_of_range_or_cut_short_are_errors() {
         let err = String::from_utf8_lossy(&run.stderr);
         assert!(err.contains(name) && !err.contains("panicked"), "{err}");
     }
+}
+
+/// A YOLO dataset with one problem of each kind: `validate --yolo` reports every row problem
+/// at its label file, line and column (exit 1, not a parse failure), then runs the
+/// model-level rules on the rows that read, pinned to their label file and line.
+fn yolo_dataset_with_problems() -> tempfile::TempDir {
+    let dir = list_dataset("train: images/train\nnames: [a, b]\n");
+    let root = dir.path();
+    for stem in ["a", "b"] {
+        image::GrayImage::new(100, 100)
+            .save(root.join(format!("images/train/{stem}.png")))
+            .expect("png");
+    }
+    std::fs::write(
+        root.join("labels/train/a.txt"),
+        "0 0.1 0.1 0.05 0.05\n5 0.5 0.5 0.1 0.1\n1 0.5 1.5 0.1 0.1\n0 0.1 0.1 0.05 0.05\n1 0.5 0.5 0 0.1\n0 0.5 0.5 0.1\n",
+    )
+    .expect("label");
+    // Two boxes of one class on top of each other.
+    std::fs::write(
+        root.join("labels/train/b.txt"),
+        "1 0.2 0.2 0.1 0.1\n0 0.5 0.5 0.4 0.4\n0 0.501 0.5 0.4 0.4\n",
+    )
+    .expect("label");
+    std::fs::write(root.join("labels/train/c.txt"), "0 0.5 0.5 0.1 0.1\n").expect("label");
+    dir
+}
+
+fn validate_json(args: &[&std::ffi::OsStr]) -> (Option<i32>, serde_json::Value, String) {
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_neutrostruct"))
+        .arg("validate")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr).to_string();
+    let report = serde_json::from_slice(&run.stdout).unwrap_or(serde_json::Value::Null);
+    (run.status.code(), report, stderr)
+}
+
+/// (rule, file, line, column) of every finding.
+fn placed(report: &serde_json::Value) -> Vec<(String, String, Option<u64>, Option<u64>)> {
+    report["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    (
+                        f["rule"].as_str().unwrap_or("").to_string(),
+                        f["file"].as_str().unwrap_or("").to_string(),
+                        f["line"].as_u64(),
+                        f["column"].as_u64(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn validate_yolo_reports_rows_at_file_line_column_and_runs_the_model_rules() {
+    let dir = yolo_dataset_with_problems();
+    let root = dir.path();
+    let (code, report, stderr) =
+        validate_json(&[root.as_os_str(), "--yolo-task".as_ref(), "yolo".as_ref()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let want =
+        |r: &str, f: &str, l: Option<u64>, c: Option<u64>| (r.to_string(), f.to_string(), l, c);
+    let got = placed(&report);
+    for w in [
+        want(
+            "yolo-class-out-of-range",
+            "labels/train/a.txt",
+            Some(2),
+            Some(1),
+        ),
+        want(
+            "yolo-not-normalised",
+            "labels/train/a.txt",
+            Some(3),
+            Some(7),
+        ),
+        want("yolo-duplicate-row", "labels/train/a.txt", Some(4), Some(1)),
+        want(
+            "yolo-degenerate-row",
+            "labels/train/a.txt",
+            Some(5),
+            Some(1),
+        ),
+        want("yolo-malformed-row", "labels/train/a.txt", Some(6), Some(1)),
+        want("image-missing", "labels/train/c.txt", None, None),
+    ] {
+        assert!(got.contains(&w), "{w:?} not in {got:#?}");
+    }
+    // The model-level rules see the rows that read, and name the label file and row line.
+    let overlap: Vec<_> = got
+        .iter()
+        .filter(|(_, f, _, _)| f == "labels/train/b.txt")
+        .collect();
+    assert!(
+        !overlap.is_empty() && overlap.iter().all(|(_, _, l, _)| *l == Some(3)),
+        "{got:#?}"
+    );
+    // No finding for the good rows; nothing names data.yaml.
+    assert!(got.iter().all(|(_, f, _, _)| f != "data.yaml"), "{got:#?}");
+    // --yolo with the data.yaml finds the same, and the row task is taken from the first row.
+    let (code2, report2, stderr2) =
+        validate_json(&["--yolo".as_ref(), root.join("data.yaml").as_os_str()]);
+    assert_eq!(code2, Some(1), "{stderr2}");
+    assert!(stderr2.contains("read as yolo"), "{stderr2}");
+    let mut a = got.clone();
+    let mut b = placed(&report2);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn validate_yolo_clean_dataset_passes_and_broken_files_still_exit_2() {
+    let dir = list_dataset("train: images/train\nnames: [a, b]\n");
+    let root = dir.path();
+    image::GrayImage::new(100, 100)
+        .save(root.join("images/train/a.png"))
+        .expect("png");
+    std::fs::write(
+        root.join("labels/train/a.txt"),
+        "0 0.2 0.2 0.1 0.1\n1 0.7 0.7 0.2 0.2\n",
+    )
+    .expect("label");
+    let (code, report, stderr) = validate_json(&["--yolo".as_ref(), root.as_os_str()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(placed(&report), []);
+    // Not UTF-8 is no row problem: the file cannot be read at all.
+    std::fs::write(
+        root.join("labels/train/a.txt"),
+        b"0 0.2 0.2 0.1 0.1\n1 \xff\n",
+    )
+    .expect("label");
+    let (code, _, stderr) = validate_json(&["--yolo".as_ref(), root.as_os_str()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("a.txt:2:3: ") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }

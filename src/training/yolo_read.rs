@@ -12,7 +12,7 @@
 //!   (splits as `data.yaml` lists them, files sorted by path).
 
 use super::yolo::Flavour;
-use super::yolo_labels::{label_text, parse_label_text, Row};
+use super::yolo_labels::{check_label_text, label_text, parse_label_text, Row, RowIssue};
 use super::yolo_yaml::{parse_data_yaml, DataYaml};
 use crate::error::{Error, Result};
 use crate::lossiness::Lossiness;
@@ -324,8 +324,9 @@ enum Source {
 fn split_sources(
     y: &DataYaml,
     root: &Path,
-    yaml: &Path,
+    (yaml, yaml_bytes): (&Path, &[u8]),
     loss: &mut Lossiness,
+    skipped: &mut Vec<Skipped>,
 ) -> Vec<(String, Source)> {
     let mut out: Vec<(String, Source)> = Vec::new();
     for (key, entries) in &y.splits {
@@ -342,6 +343,15 @@ fn split_sources(
                 continue;
             }
             let Some(rel) = contained(entry) else {
+                skipped.push(Skipped {
+                    code: "unsafe-path",
+                    file: yaml.to_path_buf(),
+                    line: Some(key_position(yaml_bytes, key).0),
+                    message: format!(
+                        "split {key} ({:?}) is absolute or leaves the dataset folder; not read",
+                        entry.chars().take(64).collect::<String>()
+                    ),
+                });
                 loss.add(
                     "unsafe-path",
                     1,
@@ -466,6 +476,8 @@ struct Item {
     label: Option<PathBuf>,
     /// A split list named this image but no such file exists.
     listed_missing: bool,
+    /// The split list file and line that named the image, if one did.
+    listed_at: Option<(PathBuf, u32)>,
 }
 
 /// Line and column of the top-level `key:` in the `data.yaml` text (1:1 if not found), for
@@ -483,6 +495,61 @@ fn key_position(yaml: &[u8], key: &str) -> (u32, u32) {
 
 /// Reads the dataset at `input` (its folder or its `data.yaml`) as rows of `flavour`.
 pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, YoloReadSummary)> {
+    let r = read_detailed(input, Some(flavour), false)?;
+    Ok((r.dataset, r.loss, r.summary))
+}
+
+/// A label file's problem rows, with the image they belong to (for `validate`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileIssues {
+    pub label: PathBuf,
+    /// The image's file name in the dataset (`None`: the label file has no image).
+    pub image: Option<String>,
+    pub issues: Vec<RowIssue>,
+}
+
+/// One image or label file the read could not take, and why (a loss line's code), where it
+/// is, for `validate` to pin a finding on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Skipped {
+    pub code: &'static str,
+    pub file: PathBuf,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+/// Everything a read found out: the dataset, its lossiness, and where each part came from.
+#[derive(Clone, Debug)]
+pub struct YoloRead {
+    pub dataset: Dataset,
+    pub loss: Lossiness,
+    pub summary: YoloReadSummary,
+    /// The task the rows were read as (given, or taken from the first row).
+    pub flavour: Flavour,
+    pub root: PathBuf,
+    pub yaml: PathBuf,
+    /// Label file of each image, by image file name.
+    pub labels: BTreeMap<String, PathBuf>,
+    /// Rows left out of a lenient read, per label file.
+    pub issues: Vec<FileIssues>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// The task a label file's first row has the columns of: 5 → boxes, otherwise segments
+/// (a 9-column row is also a 4-point segment; oriented boxes must be asked for).
+fn guess_flavour(text: &str) -> Option<Flavour> {
+    let first = text.lines().find(|l| !l.trim().is_empty())?;
+    Some(match first.split_ascii_whitespace().take(6).count() {
+        5 => Flavour::Detect,
+        _ => Flavour::Segment,
+    })
+}
+
+/// Reads the dataset at `input`. `flavour: None` takes the task from the first label row
+/// (see [`guess_flavour`]). `lenient` (for `validate`): rows with problems are left out and
+/// listed in [`YoloRead::issues`] instead of failing the read, and each annotation keeps its
+/// row's line in `loc`; limits and unreadable files are still errors.
+pub fn read_detailed(input: &Path, flavour: Option<Flavour>, lenient: bool) -> Result<YoloRead> {
     let (root, yaml) = locate_yaml(input)?;
     let bytes = crate::error::read_input(&yaml)?;
     let y = parse_data_yaml(label_text(&bytes, &yaml)?, &yaml)?;
@@ -506,7 +573,8 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
     };
     let mut loss = Lossiness::default();
     let mut sum = YoloReadSummary::default();
-    let sources = split_sources(&y, &root, &yaml, &mut loss);
+    let mut skipped: Vec<Skipped> = Vec::new();
+    let sources = split_sources(&y, &root, (&yaml, &bytes), &mut loss, &mut skipped);
     if sources.is_empty() && loss.losses.is_empty() {
         return Err(Error::parse(
             &yaml,
@@ -541,6 +609,12 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
                     let ok = inside(dir);
                     if !ok {
                         loss.add("unsafe-path", 1, outside_note);
+                        skipped.push(Skipped {
+                            code: "unsafe-path",
+                            file: dir.to_path_buf(),
+                            line: None,
+                            message: outside_note.to_string(),
+                        });
                     }
                     ok
                 };
@@ -590,6 +664,7 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
                         name,
                         label: labels.get(key).cloned(),
                         listed_missing: false,
+                        listed_at: None,
                     });
                 }
             }
@@ -597,11 +672,26 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
                 let list = root.join(&rel);
                 if !inside(&list) {
                     loss.add("unsafe-path", 1, outside_note);
+                    skipped.push(Skipped {
+                        code: "unsafe-path",
+                        file: list.clone(),
+                        line: None,
+                        message: outside_note.to_string(),
+                    });
                     continue;
                 }
                 let list_dir = rel.parent().unwrap_or(Path::new("")).to_path_buf();
                 for (line, entry) in read_list(&list)? {
                     let Some(img_rel) = list_entry(&entry, &list_dir) else {
+                        skipped.push(Skipped {
+                            code: "unsafe-path",
+                            file: list.clone(),
+                            line: Some(line),
+                            message: format!(
+                                "listed image {:?} is absolute or leaves the dataset folder; not read",
+                                entry.chars().take(64).collect::<String>()
+                            ),
+                        });
                         loss.add(
                             "unsafe-path",
                             1,
@@ -637,41 +727,93 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
                         image: exists.then_some(ip),
                         label: lp.is_file().then_some(lp),
                         listed_missing: !exists,
+                        listed_at: Some((list.clone(), line)),
                     });
                 }
             }
         }
     }
     let mut rows_in = 0usize;
+    let mut flavour = flavour;
+    let mut labels_of = BTreeMap::new();
+    let mut issues = Vec::new();
     for item in items {
-        let rows = match &item.label {
+        let rows: Option<Vec<(Row, u32)>> = match &item.label {
             Some(lp) if !inside(lp) => {
                 loss.add("unsafe-path", 1, outside_note);
+                skipped.push(Skipped {
+                    code: "unsafe-path",
+                    file: lp.clone(),
+                    line: None,
+                    message: outside_note.to_string(),
+                });
                 None
             }
             Some(lp) => {
                 let bytes = crate::error::read_input(lp)?;
-                let rows = parse_label_text(label_text(&bytes, lp)?, flavour, nc, lp)?;
+                let text = label_text(&bytes, lp)?;
+                let task = *flavour.get_or_insert_with(|| {
+                    guess_flavour(text.strip_prefix('\u{feff}').unwrap_or(text))
+                        .unwrap_or(Flavour::Detect)
+                });
+                let rows = if lenient {
+                    let (rows, found) = check_label_text(text, task, nc, lp)?;
+                    rows_in += rows.len() + found.len();
+                    if !found.is_empty() {
+                        issues.push(FileIssues {
+                            label: lp.clone(),
+                            image: item.image.as_ref().map(|_| item.name.clone()),
+                            issues: found,
+                        });
+                    }
+                    rows
+                } else {
+                    let rows = parse_label_text(text, task, nc, lp)?;
+                    rows_in += rows.len();
+                    // Lines are only kept for `validate`; converting needs none.
+                    rows.into_iter().map(|r| (r, 0)).collect()
+                };
                 sum.label_files += 1;
-                rows_in += rows.len();
                 Some(rows)
             }
             None => None,
         };
+        let flavour_now = flavour.unwrap_or(Flavour::Detect);
         let Some(ip) = &item.image else {
             let n = rows.map_or(0, |r| r.len());
-            if item.listed_missing {
+            let (code, message) = if item.listed_missing {
                 loss.add(
                     "listed-image-missing",
                     n.max(1),
                     "an image a split list names does not exist (no size to scale its rows by); image and rows dropped",
                 );
+                (
+                    "listed-image-missing",
+                    format!("listed image {} does not exist", item.name),
+                )
             } else {
                 loss.add(
                     "label-without-image",
                     n,
                     "rows of a label file with no image of the same stem (no size to scale them by); dropped",
                 );
+                (
+                    "label-without-image",
+                    "label file without an image of the same stem".to_string(),
+                )
+            };
+            let at = match (&item.listed_at, &item.label) {
+                (Some((list, line)), _) => Some((list.clone(), Some(*line))),
+                (None, Some(lp)) => Some((lp.clone(), None)),
+                (None, None) => None,
+            };
+            if let Some((file, line)) = at {
+                skipped.push(Skipped {
+                    code,
+                    file,
+                    line,
+                    message,
+                });
             }
             continue;
         };
@@ -681,10 +823,22 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
                 rows.as_ref().map_or(0, Vec::len).max(1),
                 "image in a format whose size is not read from its header (DNG: its first directory is usually a preview); image and rows dropped",
             );
+            skipped.push(Skipped {
+                code: "image-size-unknown",
+                file: item.label.clone().unwrap_or_else(|| ip.clone()),
+                line: None,
+                message: format!(
+                    "the size of image {} is not read from its header (DNG)",
+                    item.name
+                ),
+            });
             continue;
         }
         let (w, h) = image_size(ip)?;
         let id = ImageId(ds.images.len() as u64 + 1);
+        if let Some(lp) = &item.label {
+            labels_of.insert(item.name.clone(), lp.clone());
+        }
         let mut im = Image::new(id, item.name, w, h);
         im.subset = Some(item.split);
         ds.images.push(im);
@@ -693,17 +847,22 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
             sum.images_without_labels += 1;
             continue;
         };
-        for row in &rows {
-            let shape = shape_of(row, flavour, f64::from(w), f64::from(h), &mut loss);
+        for (row, line) in &rows {
+            let shape = shape_of(row, flavour_now, f64::from(w), f64::from(h), &mut loss);
             let aid = AnnotationId(ds.annotations.len() as u64 + 1);
-            ds.annotations.push(Annotation::new(
-                aid,
-                id,
-                CategoryId(row.class as u64 + 1),
-                shape,
-            ));
+            let mut a = Annotation::new(aid, id, CategoryId(row.class as u64 + 1), shape);
+            if lenient {
+                a.loc = Some(crate::model::SourceLoc {
+                    line: *line,
+                    column: 1,
+                    start: 0,
+                    end: 0,
+                });
+            }
+            ds.annotations.push(a);
         }
     }
+    let flavour = flavour.unwrap_or(Flavour::Detect);
     sum.rows = rows_in;
     // What YOLO cannot give back even when every row converts: the ids, and the precision the
     // label file wrote (the write step knows the ellipse it approximated; the read does not).
@@ -717,11 +876,27 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
         ds.annotations.len(),
         "coordinates are fractions of the image size as the label file wrote them (neutrostruct's writer keeps 6 decimals: within 5e-7 of a side, 0.002 px on a 4096 px image), times the size from the image header",
     );
+    let skipped_rows: usize = issues.iter().map(|f: &FileIssues| f.issues.len()).sum();
+    loss.add(
+        "row-invalid",
+        skipped_rows,
+        "label rows with a problem (see the findings) left out",
+    );
     loss.input.insert(flavour.name().to_string(), rows_in);
     for (k, v) in ds.shape_counts() {
         loss.output.insert(k.to_string(), v);
     }
-    Ok((ds, loss, sum))
+    Ok(YoloRead {
+        dataset: ds,
+        loss,
+        summary: sum,
+        flavour,
+        root,
+        yaml,
+        labels: labels_of,
+        issues,
+        skipped,
+    })
 }
 
 #[cfg(test)]
