@@ -6,7 +6,9 @@ use neutrostruct::labelset::LabelSet;
 use neutrostruct::model::*;
 use neutrostruct::synth::{self, SynthConfig};
 use neutrostruct::training::yolo::{self, Flavour, YoloRequest};
-use neutrostruct::training::yolo_labels::{parse_label_text, write_label_text, Row};
+use neutrostruct::training::yolo_labels::{
+    check_label_text, parse_label_text, write_label_text, Row, RowProblem,
+};
 use neutrostruct::training::yolo_read;
 use neutrostruct::training::yolo_yaml::{parse_data_yaml, write_data_yaml, DataYaml};
 use neutrostruct::training::{ClassMap, SplitPlan};
@@ -82,6 +84,30 @@ fn close_obb(a: f64, b: f64) -> bool {
     (a - b).abs() <= OBB_TOL
 }
 
+/// What every YOLO read reports even when every row converts: YOLO keeps no ids, and the
+/// coordinates are the fractions the label file wrote. Rows dropped are reported by the
+/// other codes.
+const UNAVOIDABLE: [&str; 2] = ["ids-synthesised", "normalised-coordinates"];
+
+/// The read lost nothing but what YOLO cannot carry, and says so once per annotation.
+fn assert_only_unavoidable(loss: &neutrostruct::lossiness::Lossiness, annotations: usize) {
+    let codes: Vec<(&str, usize)> = loss.losses.iter().map(|l| (l.code, l.count)).collect();
+    assert_eq!(
+        codes,
+        [(UNAVOIDABLE[0], annotations), (UNAVOIDABLE[1], annotations)],
+        "{loss}"
+    );
+}
+
+/// Loss lines other than the unavoidable ones.
+fn avoidable(loss: &neutrostruct::lossiness::Lossiness) -> Vec<(&'static str, usize)> {
+    loss.losses
+        .iter()
+        .filter(|l| !UNAVOIDABLE.contains(&l.code))
+        .map(|l| (l.code, l.count))
+        .collect()
+}
+
 #[test]
 fn detect_round_trip_keeps_every_box() {
     let s = synth_with_images();
@@ -89,7 +115,7 @@ fn detect_round_trip_keeps_every_box() {
     assert_eq!(back.images.len(), s.ds.images.len());
     assert_eq!(back.annotations.len(), s.ds.annotations.len());
     assert_eq!(rows, s.ds.annotations.len(), "one row per ellipse");
-    assert!(loss.is_lossless(), "{loss}");
+    assert_only_unavoidable(&loss, back.annotations.len());
     assert_eq!(loss.total_in(), loss.total_out());
     let orig = by_file(&s.ds);
     let names: Vec<&str> = back.categories.iter().map(|c| c.name.as_str()).collect();
@@ -131,7 +157,7 @@ fn segment_round_trip_keeps_every_polygon_vertex() {
     let s = synth_with_images();
     let (back, loss, _) = round_trip(&s, Flavour::Segment);
     assert_eq!(back.annotations.len(), s.ds.annotations.len());
-    assert!(loss.is_lossless(), "{loss}");
+    assert_only_unavoidable(&loss, back.annotations.len());
     let orig = by_file(&s.ds);
     for (im, anns) in back.annotations_by_image() {
         let (_, oanns) = &orig[&im.file_name];
@@ -345,6 +371,29 @@ proptest! {
                 prop_assert_eq!(&again, &rows);
                 prop_assert_eq!(write_label_text(&again), w);
             }
+            // `validate`'s lenient reading agrees with the strict one: every line is either a
+            // row or a problem; the strict read fails exactly when a problem other than a
+            // duplicate is found, at the first such problem's line and column.
+            let (good, issues) = check_label_text(&text, flavour, 4, p).expect("no limit here");
+            let lines = text
+                .trim_start_matches('\u{feff}')
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count();
+            prop_assert_eq!(good.len() + issues.len(), lines);
+            let first_hard = issues.iter().find(|i| i.problem != RowProblem::Duplicate);
+            match (parse_label_text(&text, flavour, 4, p), first_hard) {
+                (Ok(rows), None) => {
+                    let kept: Vec<Row> = good.iter().map(|(r, _)| r.clone()).collect();
+                    prop_assert_eq!(rows.len(), kept.len() + issues.len());
+                    prop_assert!(kept.iter().all(|r| rows.contains(r)));
+                }
+                (Err(e), Some(i)) => {
+                    let at = format!("p.txt:{}:{}: ", i.line, i.column);
+                    prop_assert!(e.to_string().starts_with(&at), "{} vs {}", e, at);
+                }
+                (strict, lenient) => prop_assert!(false, "strict {:?} but lenient {:?}", strict, lenient),
+            }
         }
     }
 
@@ -385,7 +434,7 @@ fn rows_not_read_are_counted_by_a_loss_line() {
         .save(root.join("images/train/a.png"))
         .expect("png");
     // An image in a format whose size is not read here, and a label without any image.
-    std::fs::write(root.join("images/train/b.bmp"), b"BM").expect("bmp");
+    std::fs::write(root.join("images/train/b.dng"), b"II*\0").expect("dng");
     let rows = "0 0.5 0.5 0.2 0.1\n1 0.25 0.25 0.5 0.5\n";
     for stem in ["a", "b", "c"] {
         std::fs::write(root.join(format!("labels/train/{stem}.txt")), rows).expect("label");
@@ -395,10 +444,19 @@ fn rows_not_read_are_counted_by_a_loss_line() {
     assert_eq!(ds.annotations.len(), 2);
     assert_eq!(ds.images.len(), 1);
     assert_eq!((ds.images[0].width, ds.images[0].height), (10, 20));
-    let dropped: usize = loss.losses.iter().map(|l| l.count).sum();
+    // Rows in = annotations out + rows a loss line says were dropped; the unavoidable lines
+    // name every annotation that did come out.
+    let dropped: usize = avoidable(&loss).iter().map(|(_, n)| n).sum();
     assert_eq!(loss.total_in(), ds.annotations.len() + dropped, "{loss}");
-    let codes: Vec<&str> = loss.losses.iter().map(|l| l.code).collect();
-    assert_eq!(codes, ["image-size-unknown", "label-without-image"]);
+    assert_eq!(loss.total_out(), ds.annotations.len(), "{loss}");
+    assert_eq!(
+        avoidable(&loss),
+        [("image-size-unknown", 2), ("label-without-image", 2)]
+    );
+    for code in UNAVOIDABLE {
+        let l = loss.losses.iter().find(|l| l.code == code).expect(code);
+        assert_eq!(l.count, ds.annotations.len(), "{loss}");
+    }
     // The box in pixels: centre (5, 10), 2 × 2 px.
     let Shape::Box(b) = &ds.annotations[0].shape else {
         panic!("a box")
@@ -437,7 +495,7 @@ fn roboflow_layout_reads() {
     }
     let (ds, loss, _) =
         yolo_read::read_dir(&root.join("data.yaml"), Flavour::Segment).expect("reads");
-    assert!(loss.is_lossless(), "{loss}");
+    assert_only_unavoidable(&loss, 2);
     let subsets: Vec<_> = ds.images.iter().map(|i| i.subset.as_deref()).collect();
     assert_eq!(subsets, [Some("train"), Some("val")]);
     assert_eq!(ds.images[0].file_name, "im_train.jpg");
@@ -446,5 +504,470 @@ fn roboflow_layout_reads() {
     assert_eq!(
         ds.annotations[1].shape,
         Shape::Polygon(vec![vec![[10.0, 5.0], [20.0, 5.0], [20.0, 10.0]]])
+    );
+}
+
+/// A dataset folder with `data.yaml` and empty `images/`, `labels/` folders.
+fn list_dataset(yaml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    for d in ["images/train", "images/val", "labels/train", "labels/val"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::write(root.join("data.yaml"), yaml).expect("yaml");
+    dir
+}
+
+/// Ultralytics' `train: train.txt`: `./` lines are relative to the list file's folder, other
+/// lines to the dataset root; labels are found by `img2label_paths`; absolute and `..`
+/// entries are reported `unsafe-path` and never opened; a listed image that is missing and a
+/// line that is not an image are counted, not guessed.
+#[test]
+fn split_list_files_read_as_ultralytics_reads_them() {
+    let dir = list_dataset("train: lists/train.txt\nval: val.txt\nnames: [a, b]\n");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("lists")).expect("mkdir");
+    image::GrayImage::new(10, 20)
+        .save(root.join("images/train/a.png"))
+        .expect("png");
+    image::GrayImage::new(40, 30)
+        .save(root.join("images/val/b.jpg"))
+        .expect("jpeg");
+    std::fs::create_dir_all(root.join("lists/images")).expect("mkdir");
+    std::fs::create_dir_all(root.join("lists/labels")).expect("mkdir");
+    image::GrayImage::new(8, 8)
+        .save(root.join("lists/images/c.png"))
+        .expect("png");
+    std::fs::write(root.join("labels/train/a.txt"), "0 0.5 0.5 0.2 0.1\n").expect("label");
+    std::fs::write(
+        root.join("labels/val/b.txt"),
+        "1 0.5 0.5 0.5 0.5\n0 0.25 0.25 0.5 0.5\n",
+    )
+    .expect("label");
+    std::fs::write(root.join("lists/labels/c.txt"), "1 0.5 0.5 0.25 0.25\n").expect("label");
+    // A secret outside the dataset that the list tries to reach.
+    let outside = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(outside.path().join("images")).expect("mkdir");
+    image::GrayImage::new(5, 5)
+        .save(outside.path().join("images/secret.png"))
+        .expect("png");
+    std::fs::write(
+        root.join("lists/train.txt"),
+        format!(
+            "images/train/a.png\n\n./images/c.png\r\n{}/images/secret.png\n../images/train/a.png\nimages/train/a.png\nnotes.md\nimages/train/gone.png\n",
+            outside.path().display()
+        ),
+    )
+    .expect("list");
+    std::fs::write(root.join("val.txt"), "./images/val/b.jpg\n").expect("list");
+    let (ds, loss, sum) = yolo_read::read_dir(root, Flavour::Detect).expect("reads");
+    let names: Vec<(&str, Option<&str>, u32, u32)> = ds
+        .images
+        .iter()
+        .map(|i| (i.file_name.as_str(), i.subset.as_deref(), i.width, i.height))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("train/a.png", Some("train"), 10, 20),
+            ("c.png", Some("train"), 8, 8),
+            ("val/b.jpg", Some("val"), 40, 30),
+        ]
+    );
+    assert_eq!(sum.rows, 4);
+    assert_eq!(ds.annotations.len(), 4);
+    assert_eq!(
+        avoidable(&loss),
+        [
+            ("unsafe-path", 2),
+            ("list-entry-not-an-image", 1),
+            ("listed-image-missing", 1)
+        ],
+        "{loss}"
+    );
+    let unsafe_msg = &loss.losses[0].message;
+    assert!(unsafe_msg.contains("train.txt:4:"), "{unsafe_msg}");
+    // The box of c.png in pixels: centre (4, 4), 2 × 2 px, class b.
+    let c = &ds.annotations[1];
+    assert_eq!(c.category_id, CategoryId(2));
+    let Shape::Box(b) = &c.shape else {
+        panic!("a box")
+    };
+    assert_eq!([b.xtl, b.ytl, b.xbr, b.ybr], [3.0, 3.0, 5.0, 5.0]);
+}
+
+/// The list file's limits: more than `MAX_LIST_LINES` lines, or a line longer than
+/// `MAX_LIST_LINE_BYTES`, is an error naming the list file and the line.
+#[test]
+fn split_list_limits_are_errors_with_positions() {
+    let dir = list_dataset("train: train.txt\nnames: [a]\n");
+    let root = dir.path();
+    let long = format!(
+        "images/train/a.png\nimages/train/{}.png\n",
+        "x".repeat(yolo_read::MAX_LIST_LINE_BYTES)
+    );
+    std::fs::write(root.join("train.txt"), long).expect("list");
+    let e = yolo_read::read_dir(root, Flavour::Detect)
+        .expect_err("a line over the limit")
+        .to_string();
+    assert!(
+        e.contains("train.txt:2:1: ") && e.contains("longer than 4096 bytes"),
+        "{e}"
+    );
+    // Exactly at the limit is accepted (the image just does not exist).
+    let ok = format!(
+        "images/train/{}.png\n",
+        "x".repeat(yolo_read::MAX_LIST_LINE_BYTES - "images/train/.png".len())
+    );
+    std::fs::write(root.join("train.txt"), ok).expect("list");
+    let (_, loss, _) = yolo_read::read_dir(root, Flavour::Detect).expect("at the limit");
+    assert_eq!(avoidable(&loss), [("listed-image-missing", 1)], "{loss}");
+    // Blank lines count as lines: the limit bounds the text, not only the entries.
+    let mut many = "\n".repeat(yolo_read::MAX_LIST_LINES);
+    many.push_str("images/train/a.png\n");
+    std::fs::write(root.join("train.txt"), many).expect("list");
+    let e = yolo_read::read_dir(root, Flavour::Detect)
+        .expect_err("too many lines")
+        .to_string();
+    let want = format!("train.txt:{}:1: ", yolo_read::MAX_LIST_LINES + 1);
+    assert!(e.contains(&want) && e.contains("lines"), "{e}");
+    // Not UTF-8: an error at its position.
+    std::fs::write(
+        root.join("train.txt"),
+        b"images/train/a.png\nimages/\xff.png\n",
+    )
+    .expect("list");
+    let e = yolo_read::read_dir(root, Flavour::Detect)
+        .expect_err("not UTF-8")
+        .to_string();
+    assert!(e.contains("train.txt:2:8: "), "{e}");
+}
+
+/// A split list that is a symbolic link leading out of the dataset is not read.
+#[cfg(unix)]
+#[test]
+fn split_list_linking_out_of_the_dataset_is_not_read() {
+    let dir = list_dataset("train: train.txt\nnames: [a]\n");
+    let outside = tempfile::tempdir().expect("tmp");
+    std::fs::write(outside.path().join("list.txt"), "images/train/a.png\n").expect("list");
+    std::os::unix::fs::symlink(
+        outside.path().join("list.txt"),
+        dir.path().join("train.txt"),
+    )
+    .expect("link");
+    let (ds, loss, _) = yolo_read::read_dir(dir.path(), Flavour::Detect).expect("reads");
+    assert!(ds.images.is_empty());
+    assert_eq!(loss.losses[0].code, "unsafe-path", "{loss}");
+}
+
+/// A 24-bit BMP of `w × h` (negative `h`: stored top-down), pixels included.
+fn bmp(w: i32, h: i32) -> Vec<u8> {
+    let row = (w.unsigned_abs() * 3).div_ceil(4) * 4;
+    let data = row * h.unsigned_abs();
+    let mut b = b"BM".to_vec();
+    b.extend((54 + data).to_le_bytes());
+    b.extend([0u8; 4]);
+    b.extend(54u32.to_le_bytes());
+    b.extend(40u32.to_le_bytes());
+    b.extend(w.to_le_bytes());
+    b.extend(h.to_le_bytes());
+    b.extend(1u16.to_le_bytes());
+    b.extend(24u16.to_le_bytes());
+    b.extend(0u32.to_le_bytes());
+    b.extend(data.to_le_bytes());
+    b.extend(2835u32.to_le_bytes());
+    b.extend(2835u32.to_le_bytes());
+    b.extend([0u8; 8]);
+    b.resize(54 + data as usize, 0x80);
+    b
+}
+
+/// WebP headers: lossless (`VP8L`) and extended (`VP8X`), as their specification lays them out.
+fn webp_vp8l(w: u32, h: u32) -> Vec<u8> {
+    let mut b = b"RIFF".to_vec();
+    b.extend(26u32.to_le_bytes());
+    b.extend(b"WEBPVP8L");
+    b.extend(13u32.to_le_bytes());
+    b.push(0x2f);
+    b.extend(((w - 1) | ((h - 1) << 14)).to_le_bytes());
+    b.extend([0u8; 8]);
+    b
+}
+
+fn webp_vp8x(w: u32, h: u32) -> Vec<u8> {
+    let mut b = b"RIFF".to_vec();
+    b.extend(22u32.to_le_bytes());
+    b.extend(b"WEBPVP8X");
+    b.extend(10u32.to_le_bytes());
+    b.extend([0u8; 4]);
+    b.extend(&(w - 1).to_le_bytes()[..3]);
+    b.extend(&(h - 1).to_le_bytes()[..3]);
+    b
+}
+
+/// A HEIF box: size, type, body.
+fn heif_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut b = (8 + body.len() as u32).to_be_bytes().to_vec();
+    b.extend(kind);
+    b.extend(body);
+    b
+}
+
+/// A HEIC file's header: `ftyp`, then `meta` holding the image's `ispe` (spatial extent).
+fn heic(w: u32, h: u32) -> Vec<u8> {
+    let mut ftyp = b"heic".to_vec();
+    ftyp.extend([0u8; 4]);
+    ftyp.extend(b"mif1heic");
+    let mut ispe = vec![0u8; 4];
+    ispe.extend(w.to_be_bytes());
+    ispe.extend(h.to_be_bytes());
+    let ipco = heif_box(b"ipco", &heif_box(b"ispe", &ispe));
+    let mut meta = vec![0u8; 4];
+    meta.extend(heif_box(b"hdlr", &[0u8; 25]));
+    meta.extend(heif_box(b"iprp", &ipco));
+    let mut b = heif_box(b"ftyp", &ftyp);
+    b.extend(heif_box(b"meta", &meta));
+    b
+}
+
+/// A PFM (portable float map, colour) of `w × h`.
+fn pfm(w: u32, h: u32) -> Vec<u8> {
+    let mut b = format!("PF\n{w} {h}\n-1.0\n").into_bytes();
+    b.resize(b.len() + (w * h * 3 * 4) as usize, 0);
+    b
+}
+
+/// Every format of Ultralytics' `IMG_FORMATS` but DNG gets its size from the header; DNG is
+/// reported. Sizes differ per file so a swapped or default size would show.
+#[test]
+fn image_sizes_of_every_ultralytics_format_but_dng() {
+    let dir = list_dataset("train: images/train\nnames: [a]\n");
+    let root = dir.path();
+    let t = root.join("images/train");
+    image::GrayImage::new(11, 7)
+        .save(t.join("a.png"))
+        .expect("png");
+    image::GrayImage::new(12, 9)
+        .save(t.join("b.jpg"))
+        .expect("jpeg");
+    image::GrayImage::new(13, 5)
+        .save(t.join("c.tif"))
+        .expect("tiff");
+    // MPO is a JPEG whose first image is the primary one.
+    image::GrayImage::new(14, 6)
+        .save(t.join("d.jpeg"))
+        .expect("jpeg");
+    std::fs::rename(t.join("d.jpeg"), t.join("d.mpo")).expect("mpo");
+    std::fs::write(t.join("e.bmp"), bmp(3, 2)).expect("bmp");
+    std::fs::write(t.join("f.bmp"), bmp(5, -4)).expect("top-down bmp");
+    std::fs::write(t.join("g.webp"), webp_vp8l(300, 17)).expect("webp");
+    std::fs::write(t.join("h.webp"), webp_vp8x(16385, 21)).expect("webp");
+    std::fs::write(t.join("i.heic"), heic(4032, 3024)).expect("heic");
+    std::fs::write(t.join("j.pfm"), pfm(6, 3)).expect("pfm");
+    std::fs::write(t.join("k.dng"), b"II*\0\x08\0\0\0").expect("dng");
+    for stem in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"] {
+        std::fs::write(
+            root.join(format!("labels/train/{stem}.txt")),
+            "0 0.5 0.5 0.5 0.5\n",
+        )
+        .expect("label");
+    }
+    let (ds, loss, _) = yolo_read::read_dir(root, Flavour::Detect).expect("reads");
+    let sizes: Vec<(&str, u32, u32)> = ds
+        .images
+        .iter()
+        .map(|i| (i.file_name.as_str(), i.width, i.height))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            ("a.png", 11, 7),
+            ("b.jpg", 12, 9),
+            ("c.tif", 13, 5),
+            ("d.mpo", 14, 6),
+            ("e.bmp", 3, 2),
+            ("f.bmp", 5, 4),
+            ("g.webp", 300, 17),
+            ("h.webp", 16385, 21),
+            ("i.heic", 4032, 3024),
+            ("j.pfm", 6, 3),
+        ]
+    );
+    assert_eq!(avoidable(&loss), [("image-size-unknown", 1)], "{loss}");
+}
+
+/// Header sizes keep the 1..=100000 px bound, and a header cut short is an error naming the
+/// file (exit 2 through the binary), never a panic.
+#[test]
+fn image_headers_out_of_range_or_cut_short_are_errors() {
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("a.bmp", bmp(100_001, 1), "out of range"),
+        ("a.webp", webp_vp8l(300, 17)[..22].to_vec(), "cut short"),
+        ("a.heic", heic(0, 10), "out of range"),
+        ("a.pfm", b"PF\n6".to_vec(), "not a PFM header"),
+        ("a.bmp", b"BM".to_vec(), "cut short"),
+    ];
+    for (name, bytes, want) in cases {
+        let dir = list_dataset("train: images/train\nnames: [a]\n");
+        let p = dir.path().join("images/train").join(name);
+        std::fs::write(&p, &bytes).expect("image");
+        let e = yolo_read::read_dir(dir.path(), Flavour::Detect)
+            .expect_err(name)
+            .to_string();
+        assert!(e.contains(name) && e.contains(want), "{name}: {e}");
+        let out = dir.path().join("out.json");
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_neutrostruct"))
+            .args(["convert", "--from", "yolo", "--to", "coco", "-o"])
+            .arg(&out)
+            .arg(dir.path())
+            .output()
+            .expect("runs");
+        assert_eq!(run.status.code(), Some(2), "{name}");
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(err.contains(name) && !err.contains("panicked"), "{err}");
+    }
+}
+
+/// A YOLO dataset with one problem of each kind: `validate --yolo` reports every row problem
+/// at its label file, line and column (exit 1, not a parse failure), then runs the
+/// model-level rules on the rows that read, pinned to their label file and line.
+fn yolo_dataset_with_problems() -> tempfile::TempDir {
+    let dir = list_dataset("train: images/train\nnames: [a, b]\n");
+    let root = dir.path();
+    for stem in ["a", "b"] {
+        image::GrayImage::new(100, 100)
+            .save(root.join(format!("images/train/{stem}.png")))
+            .expect("png");
+    }
+    std::fs::write(
+        root.join("labels/train/a.txt"),
+        "0 0.1 0.1 0.05 0.05\n5 0.5 0.5 0.1 0.1\n1 0.5 1.5 0.1 0.1\n0 0.1 0.1 0.05 0.05\n1 0.5 0.5 0 0.1\n0 0.5 0.5 0.1\n",
+    )
+    .expect("label");
+    // Two boxes of one class on top of each other.
+    std::fs::write(
+        root.join("labels/train/b.txt"),
+        "1 0.2 0.2 0.1 0.1\n0 0.5 0.5 0.4 0.4\n0 0.501 0.5 0.4 0.4\n",
+    )
+    .expect("label");
+    std::fs::write(root.join("labels/train/c.txt"), "0 0.5 0.5 0.1 0.1\n").expect("label");
+    dir
+}
+
+fn validate_json(args: &[&std::ffi::OsStr]) -> (Option<i32>, serde_json::Value, String) {
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_neutrostruct"))
+        .arg("validate")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr).to_string();
+    let report = serde_json::from_slice(&run.stdout).unwrap_or(serde_json::Value::Null);
+    (run.status.code(), report, stderr)
+}
+
+/// (rule, file, line, column) of every finding.
+fn placed(report: &serde_json::Value) -> Vec<(String, String, Option<u64>, Option<u64>)> {
+    report["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    (
+                        f["rule"].as_str().unwrap_or("").to_string(),
+                        f["file"].as_str().unwrap_or("").to_string(),
+                        f["line"].as_u64(),
+                        f["column"].as_u64(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn validate_yolo_reports_rows_at_file_line_column_and_runs_the_model_rules() {
+    let dir = yolo_dataset_with_problems();
+    let root = dir.path();
+    let (code, report, stderr) =
+        validate_json(&[root.as_os_str(), "--yolo-task".as_ref(), "yolo".as_ref()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let want =
+        |r: &str, f: &str, l: Option<u64>, c: Option<u64>| (r.to_string(), f.to_string(), l, c);
+    let got = placed(&report);
+    for w in [
+        want(
+            "yolo-class-out-of-range",
+            "labels/train/a.txt",
+            Some(2),
+            Some(1),
+        ),
+        want(
+            "yolo-not-normalised",
+            "labels/train/a.txt",
+            Some(3),
+            Some(7),
+        ),
+        want("yolo-duplicate-row", "labels/train/a.txt", Some(4), Some(1)),
+        want(
+            "yolo-degenerate-row",
+            "labels/train/a.txt",
+            Some(5),
+            Some(1),
+        ),
+        want("yolo-malformed-row", "labels/train/a.txt", Some(6), Some(1)),
+        want("image-missing", "labels/train/c.txt", None, None),
+    ] {
+        assert!(got.contains(&w), "{w:?} not in {got:#?}");
+    }
+    // The model-level rules see the rows that read, and name the label file and row line.
+    let overlap: Vec<_> = got
+        .iter()
+        .filter(|(_, f, _, _)| f == "labels/train/b.txt")
+        .collect();
+    assert!(
+        !overlap.is_empty() && overlap.iter().all(|(_, _, l, _)| *l == Some(3)),
+        "{got:#?}"
+    );
+    // No finding for the good rows; nothing names data.yaml.
+    assert!(got.iter().all(|(_, f, _, _)| f != "data.yaml"), "{got:#?}");
+    // --yolo with the data.yaml finds the same, and the row task is taken from the first row.
+    let (code2, report2, stderr2) =
+        validate_json(&["--yolo".as_ref(), root.join("data.yaml").as_os_str()]);
+    assert_eq!(code2, Some(1), "{stderr2}");
+    assert!(stderr2.contains("read as yolo"), "{stderr2}");
+    let mut a = got.clone();
+    let mut b = placed(&report2);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn validate_yolo_clean_dataset_passes_and_broken_files_still_exit_2() {
+    let dir = list_dataset("train: images/train\nnames: [a, b]\n");
+    let root = dir.path();
+    image::GrayImage::new(100, 100)
+        .save(root.join("images/train/a.png"))
+        .expect("png");
+    std::fs::write(
+        root.join("labels/train/a.txt"),
+        "0 0.2 0.2 0.1 0.1\n1 0.7 0.7 0.2 0.2\n",
+    )
+    .expect("label");
+    let (code, report, stderr) = validate_json(&["--yolo".as_ref(), root.as_os_str()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(placed(&report), []);
+    // Not UTF-8 is no row problem: the file cannot be read at all.
+    std::fs::write(
+        root.join("labels/train/a.txt"),
+        b"0 0.2 0.2 0.1 0.1\n1 \xff\n",
+    )
+    .expect("label");
+    let (code, _, stderr) = validate_json(&["--yolo".as_ref(), root.as_os_str()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("a.txt:2:3: ") && !stderr.contains("panicked"),
+        "{stderr}"
     );
 }

@@ -3,7 +3,9 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use neutrostruct::training::yolo::Flavour;
-use neutrostruct::training::yolo_labels::{label_text, parse_label_text, write_label_text};
+use neutrostruct::training::yolo_labels::{
+    check_label_text, label_text, parse_label_text, write_label_text, RowProblem,
+};
 use neutrostruct::training::yolo_yaml::{parse_data_yaml, write_data_yaml};
 use std::path::Path;
 
@@ -19,6 +21,20 @@ fuzz_target!(|data: &[u8]| {
                 .expect("what the label writer wrote must read back");
             assert_eq!(rows, again, "parse → write → parse gives the same rows");
             assert_eq!(written, write_label_text(&again), "write is stable");
+        }
+        // `validate`'s lenient reading never panics and fails the file only where the strict
+        // reading does for a limit; otherwise its problems (but duplicates) are the strict
+        // reading's errors.
+        match check_label_text(text, flavour, 4, path) {
+            Ok((_, issues)) => {
+                let hard = issues.iter().any(|i| i.problem != RowProblem::Duplicate);
+                assert_eq!(
+                    hard,
+                    parse_label_text(text, flavour, 4, path).is_err(),
+                    "lenient and strict readings agree"
+                );
+            }
+            Err(_) => assert!(parse_label_text(text, flavour, 4, path).is_err()),
         }
     }
     let yaml = Path::new("data.yaml");

@@ -188,6 +188,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         labelset: Some(crate::labelset::LabelSet::seven_class()),
         expected_labels: None,
         expected_index_mask: None,
+        yolo: Vec::new(),
     };
     let outcome = crate::validate::Engine::default().run(&inputs);
     let md = crate::validate::report::render(

@@ -21,6 +21,15 @@ pub struct ValidateArgs {
     /// CVAT XML file(s) to check.
     #[arg(long)]
     cvat: Vec<PathBuf>,
+    /// Ultralytics dataset(s) to check: the folder holding data.yaml, or the file. Label rows
+    /// with problems are findings at file:line:column; the rows that read are checked like
+    /// any other dataset.
+    #[arg(long)]
+    yolo: Vec<PathBuf>,
+    /// Task of the YOLO label rows (default: 5 columns in the first row → yolo, otherwise
+    /// yolo-seg; oriented boxes must be asked for, as 9 columns are also a 4-point polygon).
+    #[arg(long, value_parser = ["yolo", "yolo-seg", "yolo-obb"])]
+    yolo_task: Option<String>,
     /// Folder of colour masks named after the images.
     #[arg(long)]
     masks: Option<PathBuf>,
@@ -79,6 +88,14 @@ fn sniff(path: &Path) -> Option<SourceFormat> {
     if t.starts_with('<') && t.contains("<annotations") {
         return Some(SourceFormat::Cvat);
     }
+    // An Ultralytics data.yaml: a top-level class list (`names:` or `nc:`) and a split.
+    let top = |k: &str| {
+        t.lines()
+            .any(|l| l.strip_prefix(k).is_some_and(|r| r.starts_with(':')))
+    };
+    if (top("names") || top("nc")) && ["train", "val", "test"].iter().any(|k| top(k)) {
+        return Some(SourceFormat::Yolo);
+    }
     None
 }
 
@@ -95,12 +112,31 @@ fn discover(dir: &Path) -> Vec<(PathBuf, SourceFormat)> {
                 .extension()
                 .and_then(|x| x.to_str())
                 .map(str::to_ascii_lowercase);
-            matches!(ext.as_deref(), Some("json" | "xml"))
+            matches!(ext.as_deref(), Some("json" | "xml" | "yaml" | "yml"))
         })
         .filter_map(|e| sniff(e.path()).map(|f| (e.into_path(), f)))
         .collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found
+}
+
+/// Reads a YOLO dataset leniently: rows with problems become findings, not an exit 2.
+fn read_yolo(path: &Path, task: Option<&str>) -> Result<crate::training::yolo_read::YoloRead> {
+    use crate::training::yolo::Flavour;
+    let flavour = task.map(|t| match t {
+        "yolo-seg" => Flavour::Segment,
+        "yolo-obb" => Flavour::Obb,
+        _ => Flavour::Detect,
+    });
+    let r = crate::training::yolo_read::read_detailed(path, flavour, true)?;
+    if task.is_none() {
+        eprintln!(
+            "note: {}: label rows read as {} (from the first row's columns; --yolo-task to choose)",
+            r.yaml.display(),
+            r.flavour.name()
+        );
+    }
+    Ok(r)
 }
 
 fn read_for_validation(path: &Path, format: SourceFormat) -> Result<Dataset> {
@@ -205,13 +241,33 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
     }
     files.extend(args.coco.iter().map(|p| (p.clone(), SourceFormat::Coco)));
     files.extend(args.cvat.iter().map(|p| (p.clone(), SourceFormat::Cvat)));
+    files.extend(args.yolo.iter().map(|p| (p.clone(), SourceFormat::Yolo)));
     if files.is_empty() {
         return Err(Error::Usage(
-            "nothing to validate: give DIR, --coco or --cvat".into(),
+            "nothing to validate: give DIR, --coco, --cvat or --yolo".into(),
         ));
     }
     let mut datasets = Vec::new();
+    let mut yolo = Vec::new();
+    let only_yolo = files.iter().all(|(_, f)| *f == SourceFormat::Yolo);
+    let mut yolo_root: Option<PathBuf> = None;
     for (path, format) in files {
+        if format == SourceFormat::Yolo {
+            let r = read_yolo(&path, args.yolo_task.as_deref())?;
+            yolo_root.get_or_insert_with(|| r.root.clone());
+            yolo.push(validate::YoloSource {
+                dataset: datasets.len(),
+                labels: r.labels,
+                issues: r.issues,
+                skipped: r.skipped,
+            });
+            datasets.push(DatasetInput {
+                path: r.yaml,
+                format,
+                dataset: r.dataset,
+            });
+            continue;
+        }
         let dataset = read_for_validation(&path, format)?;
         datasets.push(DatasetInput {
             path,
@@ -219,7 +275,13 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
             dataset,
         });
     }
-    let root = args.dir.clone().or_else(|| std::env::current_dir().ok());
+    // Findings name files relative to the dataset folder: DIR, else (for YOLO datasets
+    // alone) the folder holding the first data.yaml, else the working directory.
+    let root = args
+        .dir
+        .clone()
+        .or(yolo_root.filter(|_| only_yolo))
+        .or_else(|| std::env::current_dir().ok());
     let expected = match (&args.source_coco, &args.scale) {
         (Some(src), Some(scale)) => Some(expected_labels(src, scale, args.rules.as_deref())?),
         _ => None,
@@ -236,6 +298,7 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
             .transpose()?,
         expected_labels: expected,
         expected_index_mask: Some(Box::new(index_mask)),
+        yolo,
     };
     let config = match &args.config {
         Some(p) => validate::Config::load(p)?,

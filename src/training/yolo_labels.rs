@@ -72,15 +72,86 @@ pub fn label_text<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str> {
     })
 }
 
+/// What is wrong with one label row, as `validate` reports it (Ultralytics'
+/// `verify_image_label` checks, and the reader's own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowProblem {
+    /// Wrong column count for the task, a token that is not a number, a value that is not
+    /// finite, a class that is not a plain non-negative integer.
+    Malformed,
+    /// A class not below the number of classes `data.yaml` declares.
+    ClassOutOfRange,
+    /// A coordinate outside [0, 1].
+    CoordinateOutOfRange,
+    /// The same row again in the same file (Ultralytics drops it with a warning).
+    Duplicate,
+    /// A box of zero width or height, or a segment of fewer than 3 points.
+    Degenerate,
+}
+
+/// One problem of one row: where it is (1-based line and column in characters) and what.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowIssue {
+    pub problem: RowProblem,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// The rows of a checked label file, each with its 1-based line, and the problems of the
+/// rows left out.
+pub type Checked = (Vec<(Row, u32)>, Vec<RowIssue>);
+
 /// Parses the rows of a label file of `flavour` with `nc` classes. Blank lines are skipped;
-/// every other line must be a valid row.
+/// every other line must be a valid row (duplicates are kept: converting, each row is an
+/// object).
 pub fn parse_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
+    let (rows, _) = parse_rows(text, flavour, nc, path, true)?;
+    Ok(rows.into_iter().map(|(r, _)| r).collect())
+}
+
+/// Parses a label file for `validate`: rows that are wrong are reported and left out instead
+/// of failing the file, so every problem of every file is found in one run; duplicates are
+/// reported and left out as Ultralytics leaves them out. Each good row comes with its line.
+/// The limits ([`MAX_ROWS`], [`MAX_POINTS`]) are still errors: past them nothing is read.
+pub fn check_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) -> Result<Checked> {
+    parse_rows(text, flavour, nc, path, false)
+}
+
+/// The one row parser: `strict` turns the first problem (but a duplicate) into the error.
+fn parse_rows(
+    text: &str,
+    flavour: Flavour,
+    nc: usize,
+    path: &Path,
+    strict: bool,
+) -> Result<Checked> {
+    let mut rows: Vec<(Row, u32)> = Vec::new();
+    let mut issues = Vec::new();
+    // Rows seen so far, by their exact values (bit patterns: -0 and 0 differ in text too).
+    let mut seen: std::collections::HashMap<(usize, Vec<u64>), u32> =
+        std::collections::HashMap::new();
     // A leading byte-order mark is not part of the first row.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, line) in text.lines().enumerate() {
         let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let err = |at: usize, msg: String| Error::parse(path, n, column(line, at), msg);
+        // A problem of this row: the error when strict, else one more issue (the caller then
+        // skips the row).
+        macro_rules! report {
+            ($problem:expr, $at:expr, $message:expr $(,)?) => {{
+                let (at, message): (usize, String) = ($at, $message);
+                if strict {
+                    return Err(err(at, message));
+                }
+                issues.push(RowIssue {
+                    problem: $problem,
+                    line: n,
+                    column: column(line, at),
+                    message,
+                });
+            }};
+        }
         // Tokens with their byte offsets in the line, counted lazily so a huge line stops at
         // the point limit instead of being split whole first.
         let mut tokens = line
@@ -89,7 +160,7 @@ pub fn parse_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) ->
         let Some((class_at, class_tok)) = tokens.next() else {
             continue;
         };
-        if rows.len() >= MAX_ROWS {
+        if rows.len() + issues.len() >= MAX_ROWS {
             return Err(err(
                 0,
                 format!("more than {MAX_ROWS} rows in one label file"),
@@ -100,59 +171,109 @@ pub fn parse_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) ->
         let class = match class_tok.parse::<usize>() {
             Ok(c) if class_tok.bytes().all(|b| b.is_ascii_digit()) => c,
             _ => {
-                return Err(err(
+                report!(
+                    RowProblem::Malformed,
                     class_at,
                     format!("class {} is not a non-negative integer", shown(class_tok)),
-                ))
+                );
+                continue;
             }
         };
         if class >= nc {
-            return Err(err(
+            report!(
+                RowProblem::ClassOutOfRange,
                 class_at,
                 format!("class {class} is not below the number of classes ({nc})"),
-            ));
+            );
+            continue;
         }
         let mut coords = Vec::new();
+        let mut bad: Option<(RowProblem, usize, String)> = None;
         for (at, tok) in tokens {
             if coords.len() >= 2 * MAX_POINTS {
                 return Err(err(at, format!("more than {MAX_POINTS} points in one row")));
             }
-            let v: f64 = tok
-                .parse()
-                .map_err(|_| err(at, format!("{} is not a number", shown(tok))))?;
+            let v: f64 = match tok.parse() {
+                Ok(v) => v,
+                Err(_) => {
+                    bad = Some((
+                        RowProblem::Malformed,
+                        at,
+                        format!("{} is not a number", shown(tok)),
+                    ));
+                    break;
+                }
+            };
             if !v.is_finite() {
-                return Err(err(at, format!("{} is not finite", shown(tok))));
+                bad = Some((
+                    RowProblem::Malformed,
+                    at,
+                    format!("{} is not finite", shown(tok)),
+                ));
+                break;
             }
             if !(0.0..=1.0).contains(&v) {
-                return Err(err(
+                bad = Some((
+                    RowProblem::CoordinateOutOfRange,
                     at,
                     format!(
                         "{} is outside [0, 1] (coordinates are normalised by the image size)",
                         shown(tok)
                     ),
                 ));
+                break;
             }
             coords.push(v);
         }
-        if !columns_fit(flavour, coords.len() + 1) {
-            return Err(err(
+        if let Some((problem, at, message)) = bad {
+            report!(problem, at, message);
+            continue;
+        }
+        let cols = coords.len() + 1;
+        if !columns_fit(flavour, cols) {
+            // A segment of 1 or 2 points has the shape of a row but not of a region.
+            let problem = if flavour == Flavour::Segment && (cols == 3 || cols == 5) {
+                RowProblem::Degenerate
+            } else {
+                RowProblem::Malformed
+            };
+            report!(
+                problem,
                 0,
                 format!(
-                    "{} columns; a {} row has {}",
-                    coords.len() + 1,
+                    "{cols} columns; a {} row has {}",
                     flavour.name(),
                     expected_columns(flavour)
                 ),
-            ));
+            );
+            continue;
         }
         if let (Flavour::Detect, [_, _, w, h]) = (flavour, coords.as_slice()) {
             if *w <= 0.0 || *h <= 0.0 {
-                return Err(err(0, "box of zero width or height".to_string()));
+                report!(
+                    RowProblem::Degenerate,
+                    0,
+                    "box of zero width or height".to_string(),
+                );
+                continue;
             }
         }
-        rows.push(Row { class, coords });
+        if !strict {
+            let key = (class, coords.iter().map(|v| v.to_bits()).collect());
+            if let Some(first) = seen.get(&key) {
+                let first = *first;
+                report!(
+                    RowProblem::Duplicate,
+                    0,
+                    format!("the same row as line {first}"),
+                );
+                continue;
+            }
+            seen.insert(key, n);
+        }
+        rows.push((Row { class, coords }, n));
     }
-    Ok(rows)
+    Ok((rows, issues))
 }
 
 /// Writes rows as label text, one per line, numbers in shortest round-trip form (so that

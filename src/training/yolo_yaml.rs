@@ -1,5 +1,5 @@
 //! The subset of YAML that an Ultralytics `data.yaml` uses: top-level `key: value` lines,
-//! `names` as a block or flow list or as an index map, split entries as a path or a list of
+//! `names` as a block or flow list (a flow one may span lines) or as an index map, split entries as a path or a list of
 //! paths, `nc`, comments. No YAML library is needed for that, and a hand-written reader of a
 //! small grammar cannot be driven into anchors, aliases or tags (billion-laughs style
 //! expansion) by a hostile file. Anything outside the subset in the keys we read is an error
@@ -195,18 +195,20 @@ fn split_key(s: &str) -> Option<(&str, &str)> {
     None
 }
 
-/// Reads an inline value: a flow list, a flow map or a scalar.
-fn inline_value(ctx: &Ctx, s: &str, pos: Pos, line: &str, at: usize) -> Result<Value> {
+/// Reads an inline value: a flow list, a flow map or a scalar. `pos_of` gives the position
+/// of a byte offset of `s` (the value may be a flow collection joined from several lines).
+fn inline_value(ctx: &Ctx, s: &str, pos_of: &dyn Fn(usize) -> Pos) -> Result<Value> {
     let t = s.trim();
     let lead = s.len() - s.trim_start().len();
-    let inner_at = at + lead + 1;
+    let pos = pos_of(lead);
     let part_pos = |off: usize, part: &str| {
         let skip = part.len() - part.trim_start().len();
-        Pos {
-            line: pos.line,
-            col: col_of(line, inner_at + off + skip),
-        }
+        pos_of(lead + 1 + off + skip)
     };
+    // `[a, b]]` would otherwise read `b]` as a name: brackets outside quotes must balance.
+    if (t.starts_with('[') || t.starts_with('{')) && flow_depth(t) != 0 {
+        return Err(ctx.err(pos, "brackets of this flow collection do not balance"));
+    }
     if let Some(inner) = t.strip_prefix('[') {
         let inner = inner
             .strip_suffix(']')
@@ -238,6 +240,49 @@ fn inline_value(ctx: &Ctx, s: &str, pos: Pos, line: &str, at: usize) -> Result<V
     Ok(Value::Scalar(scalar(ctx, t, pos)?, pos))
 }
 
+/// How much deeper in `[`/`{` brackets (outside quotes) the text leaves the reader.
+fn flow_depth(s: &str) -> i64 {
+    chars_outside_quotes(s)
+        .into_iter()
+        .filter(|(_, _, outside)| *outside)
+        .map(|(_, c, _)| match c {
+            '[' | '{' => 1,
+            ']' | '}' => -1,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// A flow collection spread over several lines (`names: [a,\n  b]`): the lines joined by
+/// spaces, and where each joined piece came from (offset in `text`, line number, the line,
+/// offset of the piece in it), so errors still point at the right line and column.
+struct Flow {
+    key: String,
+    key_pos: Pos,
+    text: String,
+    pieces: Vec<(usize, u32, String, usize)>,
+    depth: i64,
+    /// `false` for a key that is skipped unread.
+    keep: bool,
+}
+
+impl Flow {
+    fn pos_of(&self, offset: usize) -> Pos {
+        let at = self
+            .pieces
+            .iter()
+            .rposition(|(start, ..)| *start <= offset)
+            .unwrap_or(0);
+        match self.pieces.get(at) {
+            Some((start, line, text, from)) => Pos {
+                line: *line,
+                col: col_of(text, from + (offset - start)),
+            },
+            None => self.key_pos,
+        }
+    }
+}
+
 /// A block being read: its key and position, its `- item` lines, its `key: value` lines.
 type Block = (String, Pos, Vec<(String, Pos)>, Vec<(String, String, Pos)>);
 
@@ -265,9 +310,28 @@ pub fn parse_data_yaml(text: &str, path: &Path) -> Result<DataYaml> {
         Ok(())
     };
     let mut skipping = false;
+    let mut flow: Option<Flow> = None;
     for (i, raw) in text.lines().enumerate() {
         let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let line = strip_comment(raw);
+        if let Some(f) = flow.as_mut() {
+            // Inside a multi-line flow collection lines join with a space (YAML folds the
+            // line break) whatever their indentation.
+            f.text.push(' ');
+            f.pieces.push((f.text.len(), n, line.to_string(), 0));
+            f.text.push_str(line);
+            f.depth += flow_depth(line);
+            if f.depth > 0 {
+                continue;
+            }
+            if let Some(f) = flow.take() {
+                if f.keep {
+                    let value = inline_value(&ctx, &f.text, &|o| f.pos_of(o))?;
+                    entries.push((f.key, value, f.key_pos));
+                }
+            }
+            continue;
+        }
         if line.trim().is_empty() || line.trim() == "---" {
             continue;
         }
@@ -320,8 +384,19 @@ pub fn parse_data_yaml(text: &str, path: &Path) -> Result<DataYaml> {
         };
         let key = scalar(&ctx, k, pos)?;
         if !wanted(&key) {
-            // Other keys (download scripts, …) may hold any YAML: skip them and their block.
+            // Other keys (download scripts, …) may hold any YAML: skip them and their block
+            // (a flow collection over several lines included).
             skipping = true;
+            if flow_depth(v) > 0 {
+                flow = Some(Flow {
+                    key,
+                    key_pos: pos,
+                    text: String::new(),
+                    pieces: Vec::new(),
+                    depth: flow_depth(v),
+                    keep: false,
+                });
+            }
             continue;
         }
         if entries.iter().any(|(e, _, _)| *e == key) {
@@ -332,12 +407,36 @@ pub fn parse_data_yaml(text: &str, path: &Path) -> Result<DataYaml> {
             continue;
         }
         let at = indent + k.len() + 1;
-        let vpos = Pos {
+        if flow_depth(v) > 0 {
+            // `names: [a,` continues on the next lines until its brackets close.
+            flow = Some(Flow {
+                key,
+                key_pos: pos,
+                text: v.to_string(),
+                pieces: vec![(0, n, line.to_string(), at)],
+                depth: flow_depth(v),
+                keep: true,
+            });
+            continue;
+        }
+        let value = inline_value(&ctx, v, &|o| Pos {
             line: n,
-            col: col_of(line, at + (v.len() - v.trim_start().len())),
-        };
-        let value = inline_value(&ctx, v, vpos, line, at)?;
+            col: col_of(line, at + o),
+        })?;
         entries.push((key, value, pos));
+    }
+    if let Some(f) = flow {
+        let open_at = f.pieces.first().map_or(f.key_pos, |(_, l, text, at)| Pos {
+            line: *l,
+            col: col_of(
+                text,
+                *at + (text[*at..].len() - text[*at..].trim_start().len()),
+            ),
+        });
+        return Err(ctx.err(
+            open_at,
+            format!("{}: flow collection without its closing bracket", f.key),
+        ));
     }
     close(&mut open, &mut entries)?;
     build(&ctx, entries)
@@ -538,6 +637,40 @@ mod tests {
             .to_string();
         assert!(e.starts_with("data.yaml:3:1: "), "{e}");
         assert!(parse("train: x\n").is_err(), "no classes");
+    }
+
+    /// Flow collections over several lines, as Ultralytics' own `coco.yaml`-style files and
+    /// hand-edited ones write them; errors inside still point at their line and column.
+    #[test]
+    fn multi_line_flow_collections() {
+        let y =
+            parse("names: [a,\n  'b c',  # a comment\n\n  d]\ntrain: [images/t1,\nimages/t2\n]\n")
+                .expect("reads");
+        assert_eq!(y.names, ["a", "b c", "d"]);
+        assert_eq!(y.splits[0].1, ["images/t1", "images/t2"]);
+        let y = parse("names: {\n  0: x,\n  1: y,\n}\ntrain: t\n").expect("reads");
+        assert_eq!(y.names, ["x", "y"]);
+        // A skipped key's multi-line flow value is skipped whole, closing bracket included.
+        let y = parse("train: t\nextra: [1,\n2\n]\nnames: [a]\n").expect("reads");
+        assert_eq!(y.names, ["a"]);
+        // A bracket inside quotes does not count.
+        let y = parse("names: ['a]',\n  b]\ntrain: t\n").expect("reads");
+        assert_eq!(y.names, ["a]", "b"]);
+        let e = parse("names: [a,\n  b,\n  *c]\ntrain: t\n")
+            .expect_err("alias on line 3")
+            .to_string();
+        assert!(e.starts_with("data.yaml:3:3: "), "{e}");
+        let e = parse("train: t\nnames: [a,\n  b\n")
+            .expect_err("never closed")
+            .to_string();
+        assert!(
+            e.starts_with("data.yaml:2:8: ") && e.contains("closing bracket"),
+            "{e}"
+        );
+        let e = parse("names: [a, b]]\ntrain: t\n")
+            .expect_err("one too many")
+            .to_string();
+        assert!(e.starts_with("data.yaml:1:"), "{e}");
     }
 
     #[test]

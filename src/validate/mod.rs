@@ -71,6 +71,11 @@ pub struct Finding {
     /// 1-based line of the offending object in `file`.
     #[serde(default)]
     pub line: Option<u32>,
+    /// 1-based column (in characters) of the offending token, when the reader knows it
+    /// (YOLO label rows). Left out of the JSON when unknown, so reports without it keep
+    /// their shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
     /// File name of the image the finding is about.
     #[serde(default)]
     pub image: Option<String>,
@@ -89,6 +94,7 @@ impl Finding {
             message: message.into(),
             file: file.into(),
             line: None,
+            column: None,
             image: None,
             annotation_id: None,
         }
@@ -101,6 +107,11 @@ impl Finding {
 
     pub fn line(mut self, line: Option<u32>) -> Self {
         self.line = line.filter(|&l| l > 0);
+        self
+    }
+
+    pub fn column(mut self, column: Option<u32>) -> Self {
+        self.column = column.filter(|&c| c > 0);
         self
     }
 
@@ -127,10 +138,11 @@ impl Finding {
         self
     }
 
-    fn sort_key(&self) -> (&str, u32, &str, &str, u64, &str) {
+    fn sort_key(&self) -> (&str, u32, u32, &str, &str, u64, &str) {
         (
             &self.file,
             self.line.unwrap_or(0),
+            self.column.unwrap_or(0),
             &self.code,
             self.image.as_deref().unwrap_or(""),
             self.annotation_id.unwrap_or(0),
@@ -240,6 +252,9 @@ pub(crate) use declare_rule;
 pub enum SourceFormat {
     Coco,
     Cvat,
+    /// An Ultralytics dataset (its `data.yaml`); where each part came from is in
+    /// [`Inputs::yolo`].
+    Yolo,
     Other,
 }
 
@@ -250,6 +265,20 @@ pub struct DatasetInput {
     pub path: PathBuf,
     pub format: SourceFormat,
     pub dataset: Dataset,
+}
+
+/// Where the parts of a YOLO dataset came from, and what its read left out (the `yolo-*`
+/// rules, `unsafe-path`, `image-missing`).
+#[derive(Clone, Debug, Default)]
+pub struct YoloSource {
+    /// Index of the dataset in [`Inputs::datasets`].
+    pub dataset: usize,
+    /// Label file of each image, by image file name.
+    pub labels: std::collections::BTreeMap<String, PathBuf>,
+    /// Rows left out, per label file.
+    pub issues: Vec<crate::training::yolo_read::FileIssues>,
+    /// Files and entries not read.
+    pub skipped: Vec<crate::training::yolo_read::Skipped>,
 }
 
 /// The 7-class label the 4→7 division derives for one source shape (see `division-mismatch`).
@@ -298,6 +327,8 @@ pub struct Inputs {
     pub expected_labels: Option<ExpectedLabels>,
     /// Rasteriser for `mask-disagreement`'s per-class pixel IoU.
     pub expected_index_mask: Option<Box<ExpectedMaskFn>>,
+    /// YOLO datasets among `datasets`, with their label files and row problems.
+    pub yolo: Vec<YoloSource>,
 }
 
 impl Inputs {
@@ -307,6 +338,30 @@ impl Inputs {
             .get(i)
             .map(|d| self.display_path(&d.path))
             .unwrap_or_default()
+    }
+
+    /// A finding about an image or annotation of a YOLO dataset names the label file the
+    /// rows came from (the dataset's own path is its `data.yaml`; annotation lines are lines
+    /// of the label file).
+    pub fn locate(&self, mut f: Finding) -> Finding {
+        if let Some(y) = self
+            .yolo
+            .iter()
+            .find(|y| f.file == self.file_label(y.dataset))
+        {
+            if let Some(label) = f.image.as_ref().and_then(|im| y.labels.get(im)) {
+                f.file = self.display_path(label);
+            }
+        }
+        f
+    }
+
+    /// Whether dataset `i` was read from YOLO (its images were found and sized while reading:
+    /// the image-folder and mask rules do not apply).
+    pub fn is_yolo(&self, i: usize) -> bool {
+        self.datasets
+            .get(i)
+            .is_some_and(|d| d.format == SourceFormat::Yolo)
     }
 
     /// `path` relative to the root when it is inside it, with `/` separators.
@@ -436,7 +491,7 @@ impl Engine {
             .flat_map_iter(|r| r.check(&ctx))
             .collect();
         let mut out = Outcome::default();
-        for f in raw {
+        for f in raw.into_iter().map(|f| inputs.locate(f)) {
             match self.config.apply(f) {
                 config::Applied::Keep(f) => out.findings.push(f),
                 config::Applied::Off => {}
@@ -472,6 +527,7 @@ impl Engine {
             let mut found: Vec<Finding> = r
                 .check(&ctx)
                 .into_iter()
+                .map(|f| inputs.locate(f))
                 .filter_map(|f| match self.config.apply(f) {
                     config::Applied::Keep(f) if f.severity == Severity::Error => Some(f),
                     _ => None,

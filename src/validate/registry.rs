@@ -26,6 +26,11 @@ pub static RULES: &[&dyn Validation] = &[
     &mask_unknown_color::MaskUnknownColor,
     &mask_disagreement::MaskDisagreement,
     &crowd_annotation::CrowdAnnotation,
+    &yolo_malformed_row::YoloMalformedRow,
+    &yolo_class_out_of_range::YoloClassOutOfRange,
+    &yolo_not_normalised::YoloNotNormalised,
+    &yolo_duplicate_row::YoloDuplicateRow,
+    &yolo_degenerate_row::YoloDegenerateRow,
 ];
 
 /// The rule with this code (`NS001`, any case) or name (`duplicate-id`).

@@ -27,6 +27,9 @@ pub fn render(findings: &[Finding]) -> String {
         let mut props = vec![format!("file={}", escape_property(&f.file))];
         if let Some(l) = f.line {
             props.push(format!("line={l}"));
+            if let Some(c) = f.column {
+                props.push(format!("col={c}"));
+            }
         }
         props.push(format!(
             "title={}",

@@ -38,6 +38,9 @@ pub fn value(findings: &[Finding]) -> Value {
             let mut loc = json!({"physicalLocation": {"artifactLocation": {"uri": uri(&f.file)}}});
             if let Some(l) = f.line {
                 loc["physicalLocation"]["region"] = json!({"startLine": l});
+                if let Some(c) = f.column {
+                    loc["physicalLocation"]["region"]["startColumn"] = json!(c);
+                }
             }
             let mut r = json!({
                 "ruleId": f.code,

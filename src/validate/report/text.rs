@@ -32,7 +32,11 @@ pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
         for (image, list) in images {
             let _ = writeln!(out, "  {}", image.unwrap_or("(file)"));
             for f in list {
-                let line = f.line.map_or_else(|| "-".to_string(), |l| l.to_string());
+                let line = match (f.line, f.column) {
+                    (Some(l), Some(c)) => format!("{l}:{c}"),
+                    (Some(l), None) => l.to_string(),
+                    (None, _) => "-".to_string(),
+                };
                 let ann = f
                     .annotation_id
                     .map_or_else(String::new, |a| format!(" [annotation {a}]"));

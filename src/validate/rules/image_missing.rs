@@ -7,7 +7,9 @@ declare_rule! {
     /// ## What it does
     /// With `--images DIR` (or a dataset folder holding the images), reports an image that the
     /// annotation file lists but that is not in the folder, looked up by its file name and
-    /// then by its last path component. Unsafe names are skipped (see `unsafe-path`).
+    /// then by its last path component. Unsafe names are skipped (see `unsafe-path`). For a
+    /// YOLO dataset: a label file without an image of its stem, and a split list line naming
+    /// an image that does not exist.
     ///
     /// ## Why it matters
     /// Annotations without their image cannot be reviewed, trained on or overlaid, and a
@@ -30,12 +32,24 @@ impl Validation for ImageMissing {
     }
 
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        // A YOLO label file whose image is not there, or a split list line naming an image
+        // that does not exist: its rows could not be read (no size to scale them by).
+        let yolo = super::yolo_common::skipped_findings(
+            ctx,
+            &Self::META,
+            &["label-without-image", "listed-image-missing"],
+        );
         let Some(dir) = &ctx.inputs.images_dir else {
-            return Vec::new();
+            return yolo;
         };
         let shown = ctx.inputs.display_path(dir);
         let mut out = Vec::new();
         for (d, input) in ctx.inputs.datasets.iter().enumerate() {
+            // A YOLO dataset's images were found and sized while reading it, under its own
+            // split folders, not under `--images`.
+            if ctx.inputs.is_yolo(d) {
+                continue;
+            }
             let file = ctx.inputs.file_label(d);
             for im in &input.dataset.images {
                 let Some(c) = candidates(dir, &im.file_name) else {
@@ -53,6 +67,7 @@ impl Validation for ImageMissing {
                 }
             }
         }
+        out.extend(yolo);
         out
     }
 }

@@ -45,6 +45,11 @@ impl Validation for ImageSizeMismatch {
         };
         let mut out = Vec::new();
         for (d, input) in ctx.inputs.datasets.iter().enumerate() {
+            // A YOLO dataset's images were found and sized while reading it, under its own
+            // split folders, not under `--images`.
+            if ctx.inputs.is_yolo(d) {
+                continue;
+            }
             let file = ctx.inputs.file_label(d);
             for im in &input.dataset.images {
                 let Some(c) = candidates(dir, &im.file_name) else {

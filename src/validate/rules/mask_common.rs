@@ -76,6 +76,11 @@ pub(crate) fn analyse(ctx: &Context<'_>) -> Vec<MaskAnalysis> {
         )
     });
     for d in order {
+        // YOLO images keep their split folder in no file name a mask could be matched by
+        // (`masks` and `convert` never write masks from a YOLO dataset's names either).
+        if ctx.inputs.is_yolo(d) {
+            continue;
+        }
         let input = &ctx.inputs.datasets[d];
         for (i, im) in input.dataset.images.iter().enumerate() {
             if super::unsafe_path::unsafe_reason(&im.file_name).is_none()

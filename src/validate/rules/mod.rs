@@ -24,6 +24,12 @@ pub mod mask_unknown_color;
 pub mod non_finite;
 pub mod unknown_class;
 pub mod unsafe_path;
+pub mod yolo_class_out_of_range;
+pub mod yolo_common;
+pub mod yolo_degenerate_row;
+pub mod yolo_duplicate_row;
+pub mod yolo_malformed_row;
+pub mod yolo_not_normalised;
 
 use crate::model::{Annotation, CategoryId, Dataset, Image, ImageId};
 use std::collections::HashMap;

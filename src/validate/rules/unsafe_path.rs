@@ -7,7 +7,9 @@ declare_rule! {
     /// ## What it does
     /// Reports an image file name that is absolute (`/etc/passwd`, `C:\x`, `\\server\x`),
     /// climbs out of the dataset root with `..` (`../../secret.png`), or holds a NUL byte.
-    /// Such names are never opened: the image and mask rules skip them.
+    /// Such names are never opened: the image and mask rules skip them. For a YOLO dataset:
+    /// a split entry, a line of a split list, or a linked folder, list or label file that is
+    /// absolute or leads out of the dataset folder (the read skipped it).
     ///
     /// ## Why it matters
     /// Annotation files come from pull requests. A name that escapes the dataset folder makes
@@ -97,6 +99,13 @@ impl Validation for UnsafePath {
                 }
             }
         }
+        // A YOLO read never opens what leaves the dataset folder: split entries, list lines
+        // and linked files it skipped are reported here.
+        out.extend(super::yolo_common::skipped_findings(
+            ctx,
+            &Self::META,
+            &["unsafe-path"],
+        ));
         out
     }
 }
