@@ -84,28 +84,18 @@ fn close_obb(a: f64, b: f64) -> bool {
     (a - b).abs() <= OBB_TOL
 }
 
-/// What every YOLO read reports even when every row converts: YOLO keeps no ids, and the
-/// coordinates are the fractions the label file wrote. Rows dropped are reported by the
-/// other codes.
-const UNAVOIDABLE: [&str; 2] = ["ids-synthesised", "normalised-coordinates"];
-
-/// The read lost nothing but what YOLO cannot carry, and says so once per annotation.
-fn assert_only_unavoidable(loss: &neutrostruct::lossiness::Lossiness, annotations: usize) {
-    let codes: Vec<(&str, usize)> = loss.losses.iter().map(|l| (l.code, l.count)).collect();
-    assert_eq!(
-        codes,
-        [(UNAVOIDABLE[0], annotations), (UNAVOIDABLE[1], annotations)],
-        "{loss}"
-    );
+/// The read lost nothing: every row became an annotation, and no loss line was needed.
+/// (YOLO has no ids and stores fractions of the image size; neither is a loss of what the
+/// label file holds, so neither is a loss line: `--deny-lossy` passes a clean read.)
+fn assert_lossless(loss: &neutrostruct::lossiness::Lossiness, annotations: usize) {
+    assert!(loss.is_lossless(), "{loss}");
+    assert_eq!(loss.total_in(), annotations, "{loss}");
+    assert_eq!(loss.total_out(), annotations, "{loss}");
 }
 
-/// Loss lines other than the unavoidable ones.
-fn avoidable(loss: &neutrostruct::lossiness::Lossiness) -> Vec<(&'static str, usize)> {
-    loss.losses
-        .iter()
-        .filter(|l| !UNAVOIDABLE.contains(&l.code))
-        .map(|l| (l.code, l.count))
-        .collect()
+/// The loss lines, code and count.
+fn losses(loss: &neutrostruct::lossiness::Lossiness) -> Vec<(&'static str, usize)> {
+    loss.losses.iter().map(|l| (l.code, l.count)).collect()
 }
 
 #[test]
@@ -115,7 +105,7 @@ fn detect_round_trip_keeps_every_box() {
     assert_eq!(back.images.len(), s.ds.images.len());
     assert_eq!(back.annotations.len(), s.ds.annotations.len());
     assert_eq!(rows, s.ds.annotations.len(), "one row per ellipse");
-    assert_only_unavoidable(&loss, back.annotations.len());
+    assert_lossless(&loss, back.annotations.len());
     assert_eq!(loss.total_in(), loss.total_out());
     let orig = by_file(&s.ds);
     let names: Vec<&str> = back.categories.iter().map(|c| c.name.as_str()).collect();
@@ -157,7 +147,7 @@ fn segment_round_trip_keeps_every_polygon_vertex() {
     let s = synth_with_images();
     let (back, loss, _) = round_trip(&s, Flavour::Segment);
     assert_eq!(back.annotations.len(), s.ds.annotations.len());
-    assert_only_unavoidable(&loss, back.annotations.len());
+    assert_lossless(&loss, back.annotations.len());
     let orig = by_file(&s.ds);
     for (im, anns) in back.annotations_by_image() {
         let (_, oanns) = &orig[&im.file_name];
@@ -444,19 +434,14 @@ fn rows_not_read_are_counted_by_a_loss_line() {
     assert_eq!(ds.annotations.len(), 2);
     assert_eq!(ds.images.len(), 1);
     assert_eq!((ds.images[0].width, ds.images[0].height), (10, 20));
-    // Rows in = annotations out + rows a loss line says were dropped; the unavoidable lines
-    // name every annotation that did come out.
-    let dropped: usize = avoidable(&loss).iter().map(|(_, n)| n).sum();
+    // Rows in = annotations out + rows a loss line says were dropped.
+    let dropped: usize = losses(&loss).iter().map(|(_, n)| n).sum();
     assert_eq!(loss.total_in(), ds.annotations.len() + dropped, "{loss}");
     assert_eq!(loss.total_out(), ds.annotations.len(), "{loss}");
     assert_eq!(
-        avoidable(&loss),
+        losses(&loss),
         [("image-size-unknown", 2), ("label-without-image", 2)]
     );
-    for code in UNAVOIDABLE {
-        let l = loss.losses.iter().find(|l| l.code == code).expect(code);
-        assert_eq!(l.count, ds.annotations.len(), "{loss}");
-    }
     // The box in pixels: centre (5, 10), 2 × 2 px.
     let Shape::Box(b) = &ds.annotations[0].shape else {
         panic!("a box")
@@ -495,7 +480,7 @@ fn roboflow_layout_reads() {
     }
     let (ds, loss, _) =
         yolo_read::read_dir(&root.join("data.yaml"), Flavour::Segment).expect("reads");
-    assert_only_unavoidable(&loss, 2);
+    assert_lossless(&loss, 2);
     let subsets: Vec<_> = ds.images.iter().map(|i| i.subset.as_deref()).collect();
     assert_eq!(subsets, [Some("train"), Some("val")]);
     assert_eq!(ds.images[0].file_name, "im_train.jpg");
@@ -577,7 +562,7 @@ fn split_list_files_read_as_ultralytics_reads_them() {
     assert_eq!(sum.rows, 4);
     assert_eq!(ds.annotations.len(), 4);
     assert_eq!(
-        avoidable(&loss),
+        losses(&loss),
         [
             ("unsafe-path", 2),
             ("list-entry-not-an-image", 1),
@@ -621,7 +606,7 @@ fn split_list_limits_are_errors_with_positions() {
     );
     std::fs::write(root.join("train.txt"), ok).expect("list");
     let (_, loss, _) = yolo_read::read_dir(root, Flavour::Detect).expect("at the limit");
-    assert_eq!(avoidable(&loss), [("listed-image-missing", 1)], "{loss}");
+    assert_eq!(losses(&loss), [("listed-image-missing", 1)], "{loss}");
     // Blank lines count as lines: the limit bounds the text, not only the entries.
     let mut many = "\n".repeat(yolo_read::MAX_LIST_LINES);
     many.push_str("images/train/a.png\n");
@@ -793,7 +778,7 @@ fn image_sizes_of_every_ultralytics_format_but_dng() {
             ("j.pfm", 6, 3),
         ]
     );
-    assert_eq!(avoidable(&loss), [("image-size-unknown", 1)], "{loss}");
+    assert_eq!(losses(&loss), [("image-size-unknown", 1)], "{loss}");
 }
 
 /// Header sizes keep the 1..=100000 px bound, and a header cut short is an error naming the

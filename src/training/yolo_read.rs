@@ -864,18 +864,6 @@ pub fn read_detailed(input: &Path, flavour: Option<Flavour>, lenient: bool) -> R
     }
     let flavour = flavour.unwrap_or(Flavour::Detect);
     sum.rows = rows_in;
-    // What YOLO cannot give back even when every row converts: the ids, and the precision the
-    // label file wrote (the write step knows the ellipse it approximated; the read does not).
-    loss.add(
-        "ids-synthesised",
-        ds.annotations.len(),
-        "YOLO keeps no ids: images and annotations are numbered from 1 in reading order (splits as data.yaml lists them, files by path), categories from 1 in names order; the source dataset's ids are not recovered",
-    );
-    loss.add(
-        "normalised-coordinates",
-        ds.annotations.len(),
-        "coordinates are fractions of the image size as the label file wrote them (neutrostruct's writer keeps 6 decimals: within 5e-7 of a side, 0.002 px on a 4096 px image), times the size from the image header",
-    );
     let skipped_rows: usize = issues.iter().map(|f: &FileIssues| f.issues.len()).sum();
     loss.add(
         "row-invalid",
