@@ -179,14 +179,26 @@ fn a_clean_synthetic_dataset_validates_without_errors() {
         + 1;
     let bad = xml.replacen("cx=\"", "cx=\"9", 1);
     std::fs::write(data.join("annotations_4classes.xml"), bad).expect("write");
+    // Run as CI runs it, from the repository root (the folder holding `data/`): GitHub
+    // resolves `file=` from there.
+    let repo = data.parent().expect("data has a parent");
     let out = bin()
+        .current_dir(repo)
+        .args(["validate", "data", "--format", "github"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pinned = format!("file=data/annotations_4classes.xml,line={line},title=NS005");
+    assert!(text.contains(&pinned), "{pinned} not in {text}");
+    // Named the same way when the folder is given as an absolute path inside the working
+    // directory.
+    let out = bin()
+        .current_dir(repo)
         .arg("validate")
         .arg(&data)
         .args(["--format", "github"])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let pinned = format!("file=annotations_4classes.xml,line={line},title=NS005");
-    assert!(text.contains(&pinned), "{pinned} not in {text}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&pinned));
 }

@@ -839,8 +839,13 @@ fn yolo_dataset_with_problems() -> tempfile::TempDir {
     dir
 }
 
-fn validate_json(args: &[&std::ffi::OsStr]) -> (Option<i32>, serde_json::Value, String) {
+/// `validate … --format json` run in `cwd` (findings name files relative to it).
+fn validate_json(
+    cwd: &Path,
+    args: &[&std::ffi::OsStr],
+) -> (Option<i32>, serde_json::Value, String) {
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_neutrostruct"))
+        .current_dir(cwd)
         .arg("validate")
         .args(args)
         .args(["--format", "json"])
@@ -874,8 +879,10 @@ fn placed(report: &serde_json::Value) -> Vec<(String, String, Option<u64>, Optio
 fn validate_yolo_reports_rows_at_file_line_column_and_runs_the_model_rules() {
     let dir = yolo_dataset_with_problems();
     let root = dir.path();
-    let (code, report, stderr) =
-        validate_json(&[root.as_os_str(), "--yolo-task".as_ref(), "yolo".as_ref()]);
+    let (code, report, stderr) = validate_json(
+        root,
+        &[".".as_ref(), "--yolo-task".as_ref(), "yolo".as_ref()],
+    );
     assert_eq!(code, Some(1), "{stderr}");
     let want =
         |r: &str, f: &str, l: Option<u64>, c: Option<u64>| (r.to_string(), f.to_string(), l, c);
@@ -917,8 +924,7 @@ fn validate_yolo_reports_rows_at_file_line_column_and_runs_the_model_rules() {
     // No finding for the good rows; nothing names data.yaml.
     assert!(got.iter().all(|(_, f, _, _)| f != "data.yaml"), "{got:#?}");
     // --yolo with the data.yaml finds the same, and the row task is taken from the first row.
-    let (code2, report2, stderr2) =
-        validate_json(&["--yolo".as_ref(), root.join("data.yaml").as_os_str()]);
+    let (code2, report2, stderr2) = validate_json(root, &["--yolo".as_ref(), "data.yaml".as_ref()]);
     assert_eq!(code2, Some(1), "{stderr2}");
     assert!(stderr2.contains("read as yolo"), "{stderr2}");
     let mut a = got.clone();
@@ -940,7 +946,7 @@ fn validate_yolo_clean_dataset_passes_and_broken_files_still_exit_2() {
         "0 0.2 0.2 0.1 0.1\n1 0.7 0.7 0.2 0.2\n",
     )
     .expect("label");
-    let (code, report, stderr) = validate_json(&["--yolo".as_ref(), root.as_os_str()]);
+    let (code, report, stderr) = validate_json(root, &["--yolo".as_ref(), ".".as_ref()]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(placed(&report), []);
     // Not UTF-8 is no row problem: the file cannot be read at all.
@@ -949,7 +955,7 @@ fn validate_yolo_clean_dataset_passes_and_broken_files_still_exit_2() {
         b"0 0.2 0.2 0.1 0.1\n1 \xff\n",
     )
     .expect("label");
-    let (code, _, stderr) = validate_json(&["--yolo".as_ref(), root.as_os_str()]);
+    let (code, _, stderr) = validate_json(root, &["--yolo".as_ref(), ".".as_ref()]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("a.txt:2:3: ") && !stderr.contains("panicked"),

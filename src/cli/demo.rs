@@ -171,6 +171,8 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
     let report = out.join("validation.md");
     let inputs = crate::validate::Inputs {
         root: Some(out.clone()),
+        // The report sits in the demo folder: it names files relative to it.
+        display_root: None,
         datasets: vec![
             crate::validate::DatasetInput {
                 path: coco7.clone(),

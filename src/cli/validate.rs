@@ -275,8 +275,9 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
             dataset,
         });
     }
-    // Findings name files relative to the dataset folder: DIR, else (for YOLO datasets
-    // alone) the folder holding the first data.yaml, else the working directory.
+    // The dataset folder, against which the data's file names are resolved: DIR, else (for
+    // YOLO datasets alone) the folder holding the first data.yaml, else the working
+    // directory. Findings name files relative to the working directory (`display_root`).
     let root = args
         .dir
         .clone()
@@ -288,6 +289,7 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
     };
     let inputs = Inputs {
         root,
+        display_root: std::env::current_dir().ok(),
         datasets,
         images_dir,
         masks_dir,

@@ -11,13 +11,13 @@
 //!
 //! [[ignore]]                    # silence matching findings; `reason` is required
 //! rule = "excessive-overlap"
-//! path = "annotations/train/**" # glob (`*`, `**`, `?`) or plain prefix of the finding's file
+//! path = "data/annotations/train/**" # glob (`*`, `**`, `?`) or plain prefix of the finding's file
 //! image = "cell_017.tif"        # optional, exact or glob
 //! annotation = 412              # optional
 //! reason = "touching granules, reviewed in #41"
 //!
 //! [[override]]                  # severities for files matching `path`; later entries win
-//! path = "legacy/**"
+//! path = "data/legacy/**"
 //! rules = { bbox-mismatch = "off" }
 //! ```
 //!

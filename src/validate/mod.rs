@@ -66,7 +66,8 @@ pub struct Finding {
     pub severity: Severity,
     /// What is wrong, without line numbers (they shift in pull requests; see `baseline`).
     pub message: String,
-    /// Path of the offending file, relative to the dataset root when there is one, with `/`.
+    /// Path of the offending file, with `/`: relative to the working directory from the CLI
+    /// (see `Inputs::display_root`), else to the dataset root when there is one.
     pub file: String,
     /// 1-based line of the offending object in `file`.
     #[serde(default)]
@@ -313,8 +314,13 @@ pub type ExpectedMaskFn = dyn Fn(&Image, &[&Annotation]) -> Option<Vec<u8>> + Se
 #[derive(Default)]
 pub struct Inputs {
     /// The dataset root: file names in the data are resolved against it (and must not escape
-    /// it), and finding paths are written relative to it.
+    /// it), and finding paths are written relative to it unless `display_root` is set.
     pub root: Option<PathBuf>,
+    /// The folder finding paths are written relative to, when not `root`. The CLI sets the
+    /// working directory: CI systems (GitHub annotations, SARIF upload) resolve a finding's
+    /// file from the repository root, where the command runs, so `validate data/` must name
+    /// `data/annotations.xml`, not `annotations.xml`.
+    pub display_root: Option<PathBuf>,
     pub datasets: Vec<DatasetInput>,
     /// Folder holding the image files (`image-missing`, `image-size-mismatch`).
     pub images_dir: Option<PathBuf>,
@@ -364,11 +370,13 @@ impl Inputs {
             .is_some_and(|d| d.format == SourceFormat::Yolo)
     }
 
-    /// `path` relative to the root when it is inside it, with `/` separators.
+    /// `path` relative to the display root (else the root) when it is inside it, with `/`
+    /// separators; a relative path is already relative to the working directory.
     pub fn display_path(&self, path: &Path) -> String {
         let rel = self
-            .root
+            .display_root
             .as_deref()
+            .or(self.root.as_deref())
             .and_then(|r| path.strip_prefix(r).ok())
             .unwrap_or(path);
         let s = rel.to_string_lossy().replace('\\', "/");
