@@ -24,6 +24,8 @@ pub mod overlay;
 pub mod raster;
 pub mod rle;
 pub mod synth;
+#[cfg(test)]
+mod test_mutations;
 pub mod training;
 pub mod validate;
 

@@ -1082,29 +1082,12 @@ mod tests {
 
     #[test]
     fn whatever_the_streamed_read_accepts_the_two_phase_read_reads_the_same() {
-        use rand::{Rng, SeedableRng};
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance");
         let original =
             std::fs::read(dir.join("cvat-ellipse/annotations_4classes.json")).expect("fixture");
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         let alphabet = b"{}[]:,\" 0123456789.-eE";
         let (mut accepted, mut refused) = (0, 0);
-        for _ in 0..300 {
-            let mut m = original.clone();
-            for _ in 0..rng.random_range(1..3) {
-                let i = rng.random_range(0..m.len());
-                match rng.random_range(0..3) {
-                    0 => m[i] = alphabet[rng.random_range(0..alphabet.len())],
-                    1 => {
-                        m.remove(i);
-                    }
-                    _ => {
-                        let j = (i + rng.random_range(1..200)).min(m.len());
-                        let span = m[i..j].to_vec();
-                        m.splice(i..i, span);
-                    }
-                }
-            }
+        for m in crate::test_mutations::mutants(&original, 11, 300, 1..3, alphabet) {
             match both_ways(&m) {
                 (Ok(s), Ok(t)) => {
                     accepted += 1;

@@ -1184,29 +1184,12 @@ mod tests {
     fn whatever_the_parallel_parse_accepts_the_sequential_parse_reads_the_same() {
         // Seeded byte mutations of a real export: a parallel success that the sequential
         // parse would refuse or read differently would be a silent difference.
-        use rand::{Rng, SeedableRng};
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance");
         let original =
             std::fs::read(dir.join("cvat-ellipse/annotations_4classes.xml")).expect("fixture");
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let alphabet = b"<>/=\"' \nabcdeilmnprstxy0123456789.-&;";
         let mut accepted = 0;
-        for _ in 0..300 {
-            let mut m = original.clone();
-            for _ in 0..rng.random_range(1..4) {
-                let i = rng.random_range(0..m.len());
-                match rng.random_range(0..3) {
-                    0 => m[i] = alphabet[rng.random_range(0..alphabet.len())],
-                    1 => {
-                        m.remove(i);
-                    }
-                    _ => {
-                        let j = (i + rng.random_range(1..200)).min(m.len());
-                        let span = m[i..j].to_vec();
-                        m.splice(i..i, span);
-                    }
-                }
-            }
+        for m in crate::test_mutations::mutants(&original, 7, 300, 1..4, alphabet) {
             let Ok(text) = std::str::from_utf8(&m) else {
                 continue;
             };
