@@ -73,6 +73,17 @@ fn parse(
 ) -> Result<(Dataset, Lossiness)> {
     let mut p = Parser::new(Cursor::new(src, base, path, lines, 0), opts);
     p.parallel = parallel;
+    // Room for every shape at once: growing by doubling held the old and the new buffer
+    // together, a third of the peak for a million ellipses. Every element opens with one
+    // `<` and, unless self-closing, closes with one `</`, so their difference counts the
+    // elements: a bound on the shapes, over them by the images, labels and `<attribute>`s
+    // (address space reserved and never touched). `try_reserve` refuses what cannot be had
+    // instead of aborting.
+    let opened = memchr::memchr_iter(b'<', src.as_bytes()).count();
+    let closed = memchr::memmem::find_iter(src.as_bytes(), b"</").count();
+    let elements = opened.saturating_sub(closed);
+    let _ = p.ds.annotations.try_reserve_exact(elements);
+    let _ = p.ann_image.try_reserve_exact(elements);
     p.parse_document()?;
     Ok(p.finish())
 }
