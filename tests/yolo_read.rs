@@ -932,6 +932,18 @@ fn validate_yolo_reports_rows_at_file_line_column_and_runs_the_model_rules() {
     a.sort();
     b.sort();
     assert_eq!(a, b);
+    // Found under DIR and named by --yolo too: read once, so no finding comes twice.
+    let (_, report3, stderr3) = validate_json(
+        root,
+        &[
+            ".".as_ref(),
+            "--yolo".as_ref(),
+            ".".as_ref(),
+            "--yolo-task".as_ref(),
+            "yolo".as_ref(),
+        ],
+    );
+    assert_eq!(placed(&report3), got, "{stderr3}");
 }
 
 #[test]

@@ -242,6 +242,17 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
     files.extend(args.coco.iter().map(|p| (p.clone(), SourceFormat::Coco)));
     files.extend(args.cvat.iter().map(|p| (p.clone(), SourceFormat::Cvat)));
     files.extend(args.yolo.iter().map(|p| (p.clone(), SourceFormat::Yolo)));
+    // A file both found under DIR and named by a flag (`validate data --yolo data`) is read
+    // once: twice would report every finding twice.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|(path, format)| {
+        let file = if *format == SourceFormat::Yolo && path.is_dir() {
+            path.join("data.yaml")
+        } else {
+            path.clone()
+        };
+        seen.insert((std::fs::canonicalize(&file).unwrap_or(file), *format))
+    });
     if files.is_empty() {
         return Err(Error::Usage(
             "nothing to validate: give DIR, --coco, --cvat or --yolo".into(),

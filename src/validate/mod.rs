@@ -249,7 +249,7 @@ macro_rules! declare_rule {
 pub(crate) use declare_rule;
 
 /// The format a dataset file was read from; some rules compare one format with the other.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SourceFormat {
     Coco,
     Cvat,
