@@ -51,11 +51,11 @@ fn dataset(images: &[(&str, Vec<(&str, f64)>)]) -> Dataset {
                 rotation: 0.0,
             };
             let mut a = Annotation::new(AnnotationId(next), iid, cat, Shape::Ellipse(e));
-            a.coco = Some(CocoExtra {
+            a.coco = Some(Box::new(CocoExtra {
                 bbox: Some(ellipse_bbox(&e)),
                 iscrowd: Some(1),
                 ..CocoExtra::default()
-            });
+            }));
             ds.annotations.push(a);
             next += 1;
         }
@@ -192,10 +192,10 @@ fn diameter_uses_the_coco_bbox_then_the_ellipse_box_and_the_scale() {
     );
     // Tight box 4 × 10 → (4 + 10) / (2 · 2) = 3.5 µm.
     assert!((division::diameter_um(&a, 2.0).unwrap() - 3.5).abs() < 1e-12);
-    a.coco = Some(CocoExtra {
+    a.coco = Some(Box::new(CocoExtra {
         bbox: Some([0.0, 0.0, 6.0, 12.0]),
         ..CocoExtra::default()
-    });
+    }));
     assert_eq!(division::diameter_um(&a, 2.0), Some(4.5));
 }
 
@@ -671,7 +671,7 @@ fn coco_from(cvat: &Dataset) -> Dataset {
         a.loc = None;
         let b = a.shape.bbox().unwrap();
         let (x0, y0) = (b[0].round(), b[1].round());
-        a.coco = Some(CocoExtra {
+        a.coco = Some(Box::new(CocoExtra {
             bbox: Some([
                 x0,
                 y0,
@@ -679,7 +679,7 @@ fn coco_from(cvat: &Dataset) -> Dataset {
                 (b[1] + b[3]).round() - y0,
             ]),
             ..CocoExtra::default()
-        });
+        }));
     }
     ds.annotations.reverse();
     ds

@@ -75,7 +75,9 @@ proptest! {
         if big > 1.2 * small && small >= 3.0 {
             let major_dir = if a >= b { rot } else { rot + 90.0 };
             // A 5×3 px ellipse is a handful of pixels: its orientation is only known coarsely.
-            let angle_tol = if small >= 6.0 { 5.0 } else { 15.0 };
+            // So is a nearly round one's: the angle comes from the difference of the axes,
+            // and a 7.3 × 6.0 px ellipse sampled at pixel centres came back 6.8° off.
+            let angle_tol = if small >= 6.0 && big >= 1.5 * small { 5.0 } else { 15.0 };
             prop_assert!(axis_angle_diff(f.rotation, major_dir) < angle_tol, "{:?} → {:?}", e, f);
         }
     }

@@ -437,7 +437,7 @@ impl Ctx<'_> {
             ann.attributes
                 .shift_insert(0, "rotation".to_string(), Value::from(r));
         }
-        ann.coco = Some(CocoExtra {
+        ann.coco = Some(Box::new(CocoExtra {
             iscrowd: ra.iscrowd,
             bbox: ra.bbox,
             area: ra.area,
@@ -449,7 +449,7 @@ impl Ctx<'_> {
             had_attributes,
             had_occluded: occluded.is_some(),
             extra: ra.extra,
-        });
+        }));
         Ok(ann)
     }
 

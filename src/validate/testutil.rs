@@ -50,12 +50,12 @@ pub(crate) fn coco_ann(id: u64, image: u64, cat: u64, shape: Shape, line: u32) -
     let mut a = ann(id, image, cat, shape, line);
     let bbox = a.shape.bbox();
     let area = a.shape.area();
-    a.coco = Some(CocoExtra {
+    a.coco = Some(Box::new(CocoExtra {
         iscrowd: Some(0),
         bbox,
         area: Some(area),
         ..CocoExtra::default()
-    });
+    }));
     a
 }
 
