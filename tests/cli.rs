@@ -177,6 +177,12 @@ fn a_clean_synthetic_dataset_validates_without_errors() {
         .position(|l| l.contains("<ellipse"))
         .expect("an ellipse")
         + 1;
+    let column = xml
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.find("<ellipse"))
+        .expect("an ellipse")
+        + 1;
     let bad = xml.replacen("cx=\"", "cx=\"9", 1);
     std::fs::write(data.join("annotations_4classes.xml"), bad).expect("write");
     // Run as CI runs it, from the repository root (the folder holding `data/`): GitHub
@@ -189,7 +195,7 @@ fn a_clean_synthetic_dataset_validates_without_errors() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    let pinned = format!("file=data/annotations_4classes.xml,line={line},title=NS005");
+    let pinned = format!("file=data/annotations_4classes.xml,line={line},col={column},title=NS005");
     assert!(text.contains(&pinned), "{pinned} not in {text}");
     // Named the same way when the folder is given as an absolute path inside the working
     // directory.

@@ -22,7 +22,7 @@ pub mod report;
 pub mod rules;
 
 use crate::labelset::LabelSet;
-use crate::model::{Annotation, Dataset, Image};
+use crate::model::{Annotation, Dataset, Image, SourceLoc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -121,20 +121,26 @@ impl Finding {
         self
     }
 
-    /// Pins the finding to an annotation: its id and its line.
+    /// Pins the finding to a place in its file.
+    pub fn at(self, loc: Option<SourceLoc>) -> Self {
+        // The column matters most in compact JSON, where every object is on line 1.
+        self.line(loc.map(|l| l.line)).column(loc.map(|l| l.column))
+    }
+
+    /// Pins the finding to an annotation: its id and its line and column.
     pub fn annotation(mut self, a: &Annotation) -> Self {
         self.annotation_id = Some(a.id.0);
-        if let Some(loc) = a.loc {
-            self = self.line(Some(loc.line));
+        if a.loc.is_some() {
+            self = self.at(a.loc);
         }
         self
     }
 
-    /// Pins the finding to an image: its file name and its line.
+    /// Pins the finding to an image: its file name and its line and column.
     pub fn at_image(mut self, im: &Image) -> Self {
         self.image = Some(im.file_name.clone());
         if self.line.is_none() {
-            self = self.line(im.loc.map(|l| l.line));
+            self = self.at(im.loc);
         }
         self
     }

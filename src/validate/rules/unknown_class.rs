@@ -63,7 +63,7 @@ impl Validation for UnknownClass {
                 };
                 let mut f = Finding::new(&Self::META, &file, msg);
                 if let Some(first) = users.first() {
-                    f = f.line(first.loc.map(|l| l.line));
+                    f = f.at(first.loc);
                     if let Some(im) = images.get(&first.image_id) {
                         f = f.image(&im.file_name);
                     }
