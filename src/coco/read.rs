@@ -971,29 +971,37 @@ mod tests {
         )
     }
 
-    /// A CVAT-export-shaped COCO of several chunks, with our own `neutrostruct` objects and
-    /// polygons mixed in by writing half of it through our writer.
-    fn several_chunks() -> String {
-        let ds = generate(&SynthConfig {
-            images: 24,
+    /// About 500 ellipses on each of `images` images (1024 × 1056): several chunks of the
+    /// streamed read from a dozen images up.
+    fn synth_dataset(images: usize) -> Dataset {
+        generate(&SynthConfig {
+            images,
             per_image: 900,
             size: Some((1024, 1056)),
             write_images: false,
             ..Default::default()
         })
-        .dataset;
-        cvat_style_coco(&ds)
+        .dataset
     }
 
     #[test]
     fn the_streamed_read_gives_the_two_phase_model() {
-        let text = several_chunks();
-        let (streamed, two_phase) = both_ways(text.as_bytes());
-        let (ds, loss) = streamed.expect("reads");
-        // More than two chunks, or the chunk boundaries are not exercised.
-        assert!(ds.annotations.len() > 2 * 4096, "{}", ds.annotations.len());
-        assert!(ds.annotations.iter().all(|a| a.loc.is_some()));
-        assert_eq!((ds, loss), two_phase.expect("reads"));
+        let ds = synth_dataset(24);
+        // CVAT's export (an RLE and `attributes.rotation` per annotation) and ours (a
+        // polygon and the exact `neutrostruct` ellipse).
+        let ours = crate::coco::to_string(&ds, &Default::default()).0;
+        for text in [cvat_style_coco(&ds), ours] {
+            let (streamed, two_phase) = both_ways(text.as_bytes());
+            let (read, loss) = streamed.expect("reads");
+            // More than two chunks, or the chunk boundaries are not exercised.
+            assert!(
+                read.annotations.len() > 2 * 4096,
+                "{}",
+                read.annotations.len()
+            );
+            assert!(read.annotations.iter().all(|a| a.loc.is_some()));
+            assert_eq!((read, loss), two_phase.expect("reads"));
+        }
     }
 
     #[test]
@@ -1027,14 +1035,7 @@ mod tests {
     fn an_annotation_error_in_a_later_chunk_is_reported_where_it_is() {
         // Annotation 5000 (second chunk) has an out-of-range area, which only the model
         // building refuses; the file is pretty-printed, so its line is known.
-        let mut ds = generate(&SynthConfig {
-            images: 12,
-            per_image: 900,
-            size: Some((1024, 1056)),
-            write_images: false,
-            ..Default::default()
-        })
-        .dataset;
+        let mut ds = synth_dataset(12);
         ds.annotations.truncate(5200);
         let text = crate::coco::to_string(
             &ds,
