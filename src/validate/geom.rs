@@ -219,34 +219,21 @@ fn boxes_touch(a: &[f64; 4], b: &[f64; 4]) -> bool {
     a[0] <= b[0] + b[2] && b[0] <= a[0] + a[2] && a[1] <= b[1] + b[3] && b[1] <= a[1] + a[3]
 }
 
-/// Fraction of `shape`'s sampled area that `covered(x, y)` accepts (mask coverage).
-/// Samples at pixel centres (DESIGN §3), so it measures what a rasteriser paints.
+/// Fraction of `shape`'s pixels that a mask paints as expected (mask coverage):
+/// `hits(y, x0, x1)` counts the expected pixels of row `y` in `x0..x1`. The pixels are the
+/// rasteriser's own (DESIGN §3, `raster::shape_spans`), the rule the masks were painted
+/// with, and whole spans are handed over so a row is counted in one pass.
 pub(crate) fn pixel_coverage(
     shape: &Shape,
     width: u32,
     height: u32,
-    covered: impl Fn(u32, u32) -> bool,
+    mut hits: impl FnMut(u32, u32, u32) -> u64,
 ) -> Option<f64> {
-    let b = shape.bbox()?;
-    if !finite_box(&b) {
-        return None;
-    }
-    let p = Prepared::new(shape);
-    let (x0, y0) = (b[0].floor().max(0.0) as u64, b[1].floor().max(0.0) as u64);
-    // Only pixels inside the image count, so a huge shape costs at most the image's pixels.
-    let (x1, y1) = (
-        ((b[0] + b[2]).ceil().max(0.0) as u64).min(u64::from(width)),
-        ((b[1] + b[3]).ceil().max(0.0) as u64).min(u64::from(height)),
-    );
     let (mut inside, mut hit) = (0u64, 0u64);
-    for y in y0..y1 {
-        for x in x0..x1 {
-            if p.contains(x as f64 + 0.5, y as f64 + 0.5) {
-                inside += 1;
-                hit += u64::from(covered(x as u32, y as u32));
-            }
-        }
-    }
+    crate::raster::shape_spans(shape, width, height, |y, x0, x1| {
+        inside += u64::from(x1 - x0);
+        hit += hits(y, x0, x1);
+    });
     (inside > 0).then(|| hit as f64 / inside as f64)
 }
 

@@ -223,6 +223,22 @@ pub trait Validation: Send + Sync {
     fn meta(&self) -> &'static RuleMeta;
     /// Every finding of this rule on the inputs, at the rule's own severities.
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding>;
+    /// The results shared between rules that this one reads.
+    fn uses(&self) -> Shared {
+        Shared::default()
+    }
+}
+
+/// Results computed once for several rules (see [`Context`]). The engine computes the ones
+/// the enabled rules use before running the rules: computed lazily inside the rules, the
+/// first rule to ask held the result's lock on one worker thread while the other rules
+/// asking waited on the other, so the mask comparison, parallel per image, ran on one core.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shared {
+    /// Pairs of overlapping shapes ([`Context::overlaps`]).
+    pub overlaps: bool,
+    /// Each image's mask read and compared ([`Context::mask_analyses`]).
+    pub masks: bool,
 }
 
 /// Declares a rule struct whose `///` doc comment is also kept as `META.doc`, so `explain`
@@ -498,10 +514,22 @@ impl Engine {
     pub fn run(&self, inputs: &Inputs) -> Outcome {
         use rayon::prelude::*;
         let ctx = Context::new(inputs, &self.config.thresholds);
-        let raw: Vec<Finding> = self
+        let enabled: Vec<&dyn Validation> = self
             .rules
-            .par_iter()
+            .iter()
+            .copied()
             .filter(|r| self.config.may_report(r.meta().name))
+            .collect();
+        let (masks, overlaps) = enabled.iter().fold((false, false), |(m, o), r| {
+            let u = r.uses();
+            (m || u.masks, o || u.overlaps)
+        });
+        rayon::join(
+            || masks.then(|| ctx.mask_analyses().len()),
+            || overlaps.then(|| ctx.overlaps().len()),
+        );
+        let raw: Vec<Finding> = enabled
+            .par_iter()
             .flat_map_iter(|r| r.check(&ctx))
             .collect();
         let mut out = Outcome::default();

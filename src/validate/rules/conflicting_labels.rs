@@ -31,6 +31,13 @@ impl Validation for ConflictingLabels {
         &Self::META
     }
 
+    fn uses(&self) -> Shared {
+        Shared {
+            overlaps: true,
+            ..Shared::default()
+        }
+    }
+
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let t = ctx.thresholds.conflict_iou;
         overlap_findings(

@@ -32,6 +32,13 @@ impl Validation for DuplicateShape {
         &Self::META
     }
 
+    fn uses(&self) -> Shared {
+        Shared {
+            overlaps: true,
+            ..Shared::default()
+        }
+    }
+
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let t = ctx.thresholds.duplicate_iou;
         overlap_findings(

@@ -33,6 +33,13 @@ impl Validation for ExcessiveOverlap {
         &Self::META
     }
 
+    fn uses(&self) -> Shared {
+        Shared {
+            overlaps: true,
+            ..Shared::default()
+        }
+    }
+
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let t = ctx.thresholds;
         overlap_findings(

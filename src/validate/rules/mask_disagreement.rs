@@ -32,6 +32,13 @@ impl Validation for MaskDisagreement {
         &Self::META
     }
 
+    fn uses(&self) -> Shared {
+        Shared {
+            masks: true,
+            ..Shared::default()
+        }
+    }
+
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let t = ctx.thresholds;
         let mut out = Vec::new();

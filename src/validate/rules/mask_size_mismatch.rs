@@ -27,6 +27,13 @@ impl Validation for MaskSizeMismatch {
         &Self::META
     }
 
+    fn uses(&self) -> Shared {
+        Shared {
+            masks: true,
+            ..Shared::default()
+        }
+    }
+
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         for m in ctx.mask_analyses() {

@@ -85,7 +85,7 @@ pub(crate) mod prelude {
     pub(crate) use super::{class_names, class_of, compare_box, images_by_id, num};
     pub(crate) use crate::model::*;
     pub(crate) use crate::validate::{
-        declare_rule, Context, Finding, RuleMeta, Severity, Validation,
+        declare_rule, Context, Finding, RuleMeta, Severity, Shared, Validation,
     };
     #[allow(unused_imports)]
     pub(crate) use std::collections::{HashMap, HashSet};
