@@ -974,3 +974,71 @@ fn validate_yolo_clean_dataset_passes_and_broken_files_still_exit_2() {
         "{stderr}"
     );
 }
+
+/// A JPEG of `w × h` whose EXIF orientation tag is `orientation`: an APP1 segment (a
+/// little-endian TIFF header and one IFD entry, tag 0x0112, SHORT) put right after SOI.
+fn jpeg_with_orientation(w: u32, h: u32, orientation: u16) -> Vec<u8> {
+    let mut plain = Vec::new();
+    image::GrayImage::new(w, h)
+        .write_to(
+            &mut std::io::Cursor::new(&mut plain),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("jpeg");
+    let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec(); // header, IFD at 8, one entry
+    tiff.extend_from_slice(&0x0112u16.to_le_bytes()); // Orientation
+    tiff.extend_from_slice(&3u16.to_le_bytes()); // SHORT
+    tiff.extend_from_slice(&1u32.to_le_bytes()); // one value
+    tiff.extend_from_slice(&orientation.to_le_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // value padding, no next IFD
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let len = u16::try_from(app1.len() + 2).expect("small");
+    let mut out = plain[..2].to_vec(); // SOI
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+/// Ultralytics normalises labels by the size of a JPEG as displayed (`exif_size`: EXIF
+/// orientations 6 and 8 swap width and height), so the pixels come from that size too.
+#[test]
+fn a_jpeg_turned_by_its_exif_orientation_is_sized_as_displayed() {
+    let dir = list_dataset("train: images/train\nnames: [a]\n");
+    let root = dir.path();
+    let t = root.join("images/train");
+    for (stem, orientation) in [("r6", 6), ("r8", 8), ("r3", 3), ("r1", 1)] {
+        std::fs::write(
+            t.join(format!("{stem}.jpg")),
+            jpeg_with_orientation(40, 20, orientation),
+        )
+        .expect("jpeg");
+        std::fs::write(
+            root.join(format!("labels/train/{stem}.txt")),
+            "0 0.5 0.5 0.5 0.5\n",
+        )
+        .expect("label");
+    }
+    let (ds, _, _) = yolo_read::read_dir(root, Flavour::Detect).expect("reads");
+    let sizes: Vec<(&str, u32, u32)> = ds
+        .images
+        .iter()
+        .map(|i| (i.file_name.as_str(), i.width, i.height))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            ("r1.jpg", 40, 20),
+            ("r3.jpg", 40, 20),
+            ("r6.jpg", 20, 40),
+            ("r8.jpg", 20, 40)
+        ]
+    );
+    // The box of r6: centre (10, 20), 10 × 20 px in the turned frame.
+    let Shape::Box(b) = &ds.annotations[2].shape else {
+        panic!("a box")
+    };
+    assert_eq!([b.xtl, b.ytl, b.xbr, b.ybr], [5.0, 10.0, 15.0, 30.0]);
+}

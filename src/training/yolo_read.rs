@@ -173,15 +173,37 @@ fn is_bmp(p: &Path) -> bool {
         && &magic == b"BM"
 }
 
-/// Width and height from the image header, without decoding pixels.
+/// Width and height from the image header, without decoding pixels; for a JPEG whose EXIF
+/// orientation turns it a quarter (6 or 8), as displayed, which is the size its labels are
+/// normalised by (Ultralytics' `exif_size`; its loader reads such an image turned).
 fn image_size(p: &Path) -> Result<(u32, u32)> {
+    use image::ImageDecoder as _;
     let (w, h) = match ext_lower(p).as_str() {
-        "png" | "jpg" | "jpeg" | "tif" | "tiff" => image::ImageReader::open(p)
-            .map_err(|e| Error::io(p, e))?
-            .with_guessed_format()
-            .map_err(|e| Error::io(p, e))?
-            .into_dimensions()
-            .map_err(|e| Error::invalid(p, format!("cannot read the image size: {e}")))?,
+        "png" | "jpg" | "jpeg" | "tif" | "tiff" => {
+            let reader = image::ImageReader::open(p)
+                .map_err(|e| Error::io(p, e))?
+                .with_guessed_format()
+                .map_err(|e| Error::io(p, e))?;
+            let jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
+            let cannot = |e: image::ImageError| {
+                Error::invalid(p, format!("cannot read the image size: {e}"))
+            };
+            let mut decoder = reader.into_decoder().map_err(cannot)?;
+            let (w, h) = decoder.dimensions();
+            // Only JPEG, and only the two quarter turns, as Ultralytics; an unreadable EXIF
+            // block leaves the size as stored, as there.
+            let turned = jpeg
+                && matches!(
+                    decoder.orientation(),
+                    Ok(image::metadata::Orientation::Rotate90
+                        | image::metadata::Orientation::Rotate270)
+                );
+            if turned {
+                (h, w)
+            } else {
+                (w, h)
+            }
+        }
         "pfm" => pfm_size(p)?,
         _ => {
             // `imagesize` reads the header through a buffered reader and seeks past the rest;
