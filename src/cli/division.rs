@@ -90,8 +90,13 @@ fn load_rules(path: Option<&Path>) -> Result<Rules> {
     }
 }
 
-fn read_coco(path: &Path) -> Result<crate::model::Dataset> {
-    Ok(super::convert::read(Format::Coco, path, &Default::default())?.0)
+/// Reads the 4-class COCO; `keep_segmentation` when it will be written back as COCO.
+fn read_coco(path: &Path, keep_segmentation: bool) -> Result<crate::model::Dataset> {
+    let opts = crate::coco::ReadOptions {
+        drop_segmentation_text: !keep_segmentation,
+        ..Default::default()
+    };
+    Ok(super::convert::read(Format::Coco, path, &opts)?.0)
 }
 
 fn warn_all(warnings: &[String]) {
@@ -112,7 +117,7 @@ fn plots(stats: &division::Statistics, dir: Option<&Path>, format: PlotArg) -> R
 pub fn run_stats(args: StatsArgs) -> Result<Outcome> {
     let rules = load_rules(args.rules.as_deref())?;
     let scale = ScaleTable::load(&args.scale)?;
-    let ds = read_coco(&args.coco)?;
+    let ds = read_coco(&args.coco, false)?;
     let opts = Options {
         strict: args.strict,
         input: args.coco.clone(),
@@ -144,7 +149,7 @@ pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let rules = load_rules(args.rules.as_deref())?;
     let scale = ScaleTable::load(&args.scale)?;
-    let ds = read_coco(&args.coco)?;
+    let ds = read_coco(&args.coco, true)?;
     let opts = Options {
         strict: args.strict,
         input: args.coco.clone(),

@@ -47,7 +47,12 @@ pub fn run(args: MasksArgs) -> Result<Outcome> {
         KindArg::Instance => MaskKind::Instance,
     };
     let started = std::time::Instant::now();
-    let (ds, _) = super::convert::read(from, &args.input, &Default::default())?;
+    // Masks are painted from the shapes; the segmentation text is never needed.
+    let opts = crate::coco::ReadOptions {
+        drop_segmentation_text: true,
+        ..Default::default()
+    };
+    let (ds, _) = super::convert::read(from, &args.input, &opts)?;
     let labels = LabelSet::for_dataset(&ds.categories, args.labelset.as_deref())?;
     let opts = RenderOptions {
         write_labelmap: true,

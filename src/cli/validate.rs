@@ -169,7 +169,11 @@ fn expected_labels(source: &Path, scale: &Path, rules: Option<&Path>) -> Result<
         None => crate::division::Rules::default_rules(),
     };
     let table = crate::division::ScaleTable::load(scale)?;
-    let (ds, _) = super::convert::read(Format::Coco, source, &Default::default())?;
+    let opts = crate::coco::ReadOptions {
+        drop_segmentation_text: true,
+        ..Default::default()
+    };
+    let (ds, _) = super::convert::read(Format::Coco, source, &opts)?;
     let div = crate::division::reclassify(&ds, &table, &rules)?;
     let boxes: std::collections::HashMap<_, _> = ds
         .annotations
