@@ -1042,3 +1042,32 @@ fn a_jpeg_turned_by_its_exif_orientation_is_sized_as_displayed() {
     };
     assert_eq!([b.xtl, b.ytl, b.xbr, b.ybr], [5.0, 10.0, 15.0, 30.0]);
 }
+
+/// A DNG's size is not read from its header, so its rows cannot be checked: `validate` says
+/// so as a warning at the label file, and the run still passes.
+#[test]
+fn validate_warns_about_an_image_whose_size_is_unknown() {
+    let dir = list_dataset("train: images/train\nnames: [a]\n");
+    let root = dir.path();
+    image::GrayImage::new(10, 10)
+        .save(root.join("images/train/a.png"))
+        .expect("png");
+    std::fs::write(root.join("images/train/b.dng"), b"II*\0\x08\0\0\0").expect("dng");
+    for stem in ["a", "b"] {
+        std::fs::write(
+            root.join(format!("labels/train/{stem}.txt")),
+            "0 0.5 0.5 0.2 0.2\n",
+        )
+        .expect("label");
+    }
+    let (code, report, stderr) = validate_json(root, &["--yolo".as_ref(), ".".as_ref()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    let unknown: Vec<_> = findings
+        .iter()
+        .filter(|f| f["rule"] == "image-size-mismatch")
+        .collect();
+    assert_eq!(unknown.len(), 1, "{report:#}");
+    assert_eq!(unknown[0]["severity"], "warning");
+    assert_eq!(unknown[0]["file"], "labels/train/b.txt");
+}

@@ -6,7 +6,9 @@ use super::unsafe_path::candidates;
 declare_rule! {
     /// ## What it does
     /// With `--images DIR`, reads the header of each image file (not its pixels) and reports
-    /// an image whose width or height differs from what the annotation file declares.
+    /// an image whose width or height differs from what the annotation file declares. In a
+    /// YOLO dataset, where the sizes come from the images, an image whose size cannot be read
+    /// from its header (DNG) is reported as a warning: its rows could not be checked.
     ///
     /// ## Why it matters
     /// Every coordinate is in the declared pixel grid: against an image of another size
@@ -40,10 +42,16 @@ impl Validation for ImageSizeMismatch {
     }
 
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        // A YOLO image whose size cannot be read from its header (DNG) cannot be checked
+        // and its rows were left out: said, as a warning (the data may be fine).
+        let mut out: Vec<Finding> =
+            super::yolo_common::skipped_findings(ctx, &Self::META, &["image-size-unknown"])
+                .into_iter()
+                .map(|f| f.severity(Severity::Warning))
+                .collect();
         let Some(dir) = &ctx.inputs.images_dir else {
-            return Vec::new();
+            return out;
         };
-        let mut out = Vec::new();
         for (d, input) in ctx.inputs.datasets.iter().enumerate() {
             // A YOLO dataset's images were found and sized while reading it, under its own
             // split folders, not under `--images`.
