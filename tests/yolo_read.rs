@@ -751,18 +751,10 @@ fn image_sizes_of_every_ultralytics_format_but_dng() {
     std::fs::write(t.join("j.pfm"), pfm(6, 3)).expect("pfm");
     std::fs::write(t.join("k.dng"), b"II*\0\x08\0\0\0").expect("dng");
     for stem in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"] {
-        std::fs::write(
-            root.join(format!("labels/train/{stem}.txt")),
-            "0 0.5 0.5 0.5 0.5\n",
-        )
-        .expect("label");
+        write_label(root, stem, "0 0.5 0.5 0.5 0.5\n");
     }
     let (ds, loss, _) = yolo_read::read_dir(root, Flavour::Detect).expect("reads");
-    let sizes: Vec<(&str, u32, u32)> = ds
-        .images
-        .iter()
-        .map(|i| (i.file_name.as_str(), i.width, i.height))
-        .collect();
+    let sizes = image_sizes(&ds);
     assert_eq!(
         sizes,
         [
@@ -975,6 +967,19 @@ fn validate_yolo_clean_dataset_passes_and_broken_files_still_exit_2() {
     );
 }
 
+/// (file name, width, height) of each image, in order.
+fn image_sizes(ds: &Dataset) -> Vec<(&str, u32, u32)> {
+    ds.images
+        .iter()
+        .map(|i| (i.file_name.as_str(), i.width, i.height))
+        .collect()
+}
+
+/// Writes `labels/train/<stem>.txt`.
+fn write_label(root: &Path, stem: &str, rows: &str) {
+    std::fs::write(root.join(format!("labels/train/{stem}.txt")), rows).expect("label");
+}
+
 /// A JPEG of `w × h` whose EXIF orientation tag is `orientation`: an APP1 segment (a
 /// little-endian TIFF header and one IFD entry, tag 0x0112, SHORT) put right after SOI.
 fn jpeg_with_orientation(w: u32, h: u32, orientation: u16) -> Vec<u8> {
@@ -1015,18 +1020,10 @@ fn a_jpeg_turned_by_its_exif_orientation_is_sized_as_displayed() {
             jpeg_with_orientation(40, 20, orientation),
         )
         .expect("jpeg");
-        std::fs::write(
-            root.join(format!("labels/train/{stem}.txt")),
-            "0 0.5 0.5 0.5 0.5\n",
-        )
-        .expect("label");
+        write_label(root, stem, "0 0.5 0.5 0.5 0.5\n");
     }
     let (ds, _, _) = yolo_read::read_dir(root, Flavour::Detect).expect("reads");
-    let sizes: Vec<(&str, u32, u32)> = ds
-        .images
-        .iter()
-        .map(|i| (i.file_name.as_str(), i.width, i.height))
-        .collect();
+    let sizes = image_sizes(&ds);
     assert_eq!(
         sizes,
         [
