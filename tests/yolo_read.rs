@@ -1068,3 +1068,42 @@ fn validate_warns_about_an_image_whose_size_is_unknown() {
     assert_eq!(unknown[0]["severity"], "warning");
     assert_eq!(unknown[0]["file"], "labels/train/b.txt");
 }
+
+/// Read as oriented boxes, a row whose corners are not a rectangle is kept as a polygon and
+/// reported at its line; the rectangle on the line before is not.
+#[test]
+fn validate_reports_an_oriented_box_that_is_not_a_rectangle() {
+    let dir = list_dataset("train: images/train\nnames: [a]\n");
+    let root = dir.path();
+    image::GrayImage::new(100, 100)
+        .save(root.join("images/train/a.png"))
+        .expect("png");
+    write_label(
+        root,
+        "a",
+        "0 0.1 0.4 0.2 0.4 0.2 0.6 0.1 0.6\n0 0.6 0.4 0.7 0.3 0.7 0.6 0.6 0.6\n",
+    );
+    let (code, report, stderr) = validate_json(
+        root,
+        &[
+            "--yolo".as_ref(),
+            ".".as_ref(),
+            "--yolo-task".as_ref(),
+            "yolo-obb".as_ref(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let got: Vec<_> = placed(&report)
+        .into_iter()
+        .filter(|(rule, ..)| rule == "yolo-obb-not-rectangle")
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "yolo-obb-not-rectangle".to_string(),
+            "labels/train/a.txt".to_string(),
+            Some(2),
+            Some(1)
+        )]
+    );
+}

@@ -275,6 +275,7 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
                 labels: r.labels,
                 issues: r.issues,
                 skipped: r.skipped,
+                obb: r.flavour == crate::training::yolo::Flavour::Obb,
             });
             datasets.push(DatasetInput {
                 path: r.yaml,

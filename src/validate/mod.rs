@@ -302,6 +302,8 @@ pub struct YoloSource {
     pub issues: Vec<crate::training::yolo_read::FileIssues>,
     /// Files and entries not read.
     pub skipped: Vec<crate::training::yolo_read::Skipped>,
+    /// Whether the rows were read as oriented boxes (`yolo-obb`).
+    pub obb: bool,
 }
 
 /// The 7-class label the 4→7 division derives for one source shape (see `division-mismatch`).

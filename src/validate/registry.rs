@@ -31,6 +31,7 @@ pub static RULES: &[&dyn Validation] = &[
     &yolo_not_normalised::YoloNotNormalised,
     &yolo_duplicate_row::YoloDuplicateRow,
     &yolo_degenerate_row::YoloDegenerateRow,
+    &yolo_obb_not_rectangle::YoloObbNotRectangle,
 ];
 
 /// The rule with this code (`NS001`, any case) or name (`duplicate-id`).

@@ -30,6 +30,7 @@ pub mod yolo_degenerate_row;
 pub mod yolo_duplicate_row;
 pub mod yolo_malformed_row;
 pub mod yolo_not_normalised;
+pub mod yolo_obb_not_rectangle;
 
 use crate::model::{Annotation, CategoryId, Dataset, Image, ImageId};
 use std::collections::HashMap;
