@@ -119,4 +119,22 @@ mod tests {
             run(&ImageSizeMismatch, &inputs)
         );
     }
+
+    #[test]
+    fn yolo_image_of_unknown_size_is_a_warning() {
+        use crate::training::yolo::Flavour;
+        use crate::training::yolo_read::Skipped;
+        use crate::validate::rules::yolo_common::testutil::yolo_inputs;
+        let mut inputs = yolo_inputs("0 0.5 0.5 0.1 0.1\n", Flavour::Detect);
+        inputs.yolo[0].skipped.push(Skipped {
+            code: "image-size-unknown",
+            file: "labels/train/b.txt".into(),
+            line: None,
+            message: "the size of image b.dng is not read from its header (DNG)".into(),
+        });
+        let f = run(&ImageSizeMismatch, &inputs);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Warning);
+        snap!("image_size_mismatch__yolo_size_unknown", f);
+    }
 }
