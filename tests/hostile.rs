@@ -125,9 +125,10 @@ fn hostile_corpus_through_the_binary() {
 }
 
 /// A YOLO dataset around one hostile file: a `.txt` is the label file of the only image, a
-/// `.yaml` is the `data.yaml`. Each goes through every `--from yolo*` task (a `data.yaml`
-/// only through `--from yolo`) to COCO, CVAT and YOLO; an exit-2 error must name the hostile
-/// file with its line and column.
+/// `.yaml` is the `data.yaml`, a `.list` is the split's image list (`train: train.txt`).
+/// Each goes through every `--from yolo*` task (a `data.yaml` or a list only through
+/// `--from yolo`) to COCO, CVAT and YOLO; an exit-2 error must name the hostile file with its
+/// line and column.
 fn run_yolo(bytes: &[u8], name: &str) -> Vec<i32> {
     let work = tempfile::tempdir().expect("tempdir");
     let (ds, out, cwd, logs) = (
@@ -150,6 +151,11 @@ fn run_yolo(bytes: &[u8], name: &str) -> Vec<i32> {
     let input = if name.ends_with(".yaml") {
         std::fs::write(ds.join("labels/train/a.txt"), label).expect("label");
         ds.join("data.yaml")
+    } else if name.ends_with(".list") {
+        let listed = "train: train.txt\nval: train.txt\nnc: 4\nnames: [a, b, c, d]\n";
+        std::fs::write(ds.join("data.yaml"), listed).expect("yaml");
+        std::fs::write(ds.join("labels/train/a.txt"), label).expect("label");
+        ds.join("train.txt")
     } else {
         std::fs::write(ds.join("data.yaml"), yaml).expect("yaml");
         ds.join("labels/train/a.txt")
@@ -158,7 +164,7 @@ fn run_yolo(bytes: &[u8], name: &str) -> Vec<i32> {
     let before = tree(&ds);
     let mut codes = Vec::new();
     // The label beside a hostile data.yaml is a detection row: only `--from yolo` fits it.
-    let tasks: &[&str] = if name.ends_with(".yaml") {
+    let tasks: &[&str] = if name.ends_with(".yaml") || name.ends_with(".list") {
         &["yolo"]
     } else {
         &["yolo", "yolo-seg", "yolo-obb"]
@@ -210,7 +216,7 @@ fn hostile_yolo_corpus_through_the_binary() {
         let codes = run_yolo(&bytes, name);
         // What each file must give: refused by every task, or read (possibly as nothing).
         match name {
-            "yolo_empty.txt" | "yolo_data_traversal.yaml" => {
+            "yolo_empty.txt" | "yolo_data_traversal.yaml" | "yolo_list_traversal.list" => {
                 assert!(codes.iter().all(|&c| c == 0), "{name}: {codes:?}")
             }
             // 9 numbers: an oriented box, and a 4-point polygon; not a detection row.
