@@ -54,6 +54,14 @@ impl Lossiness {
         }
     }
 
+    /// How many occurrences of `code` were recorded (0 when none).
+    pub fn count(&self, code: &str) -> usize {
+        self.losses
+            .iter()
+            .find(|l| l.code == code)
+            .map_or(0, |l| l.count)
+    }
+
     pub fn is_lossless(&self) -> bool {
         self.losses.is_empty()
     }

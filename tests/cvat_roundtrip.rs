@@ -419,12 +419,7 @@ fn writer_reports_losses() {
         counts: vec![5, 2, 2, 1, 6],
     });
     let (text, loss) = cvat::to_string(&ds, &WriteOptions::default());
-    let count = |code: &str| {
-        loss.losses
-            .iter()
-            .find(|l| l.code == code)
-            .map_or(0, |l| l.count)
-    };
+    let count = |code: &str| loss.count(code);
     assert_eq!(count("rounded-to-2-decimals"), 2);
     assert_eq!(count("polygon-rings-split"), 1);
     assert_eq!(count("attribute-to-text"), 1);

@@ -321,52 +321,69 @@ mod tests {
 
     #[test]
     fn errors_name_line_and_column_of_the_bad_token() {
-        let e = err("0 0.5 0.5 0.1 0.1\n0 0.5 NaN 0.1 0.1\n", Flavour::Detect);
-        assert!(
-            e.starts_with("l.txt:2:7: ") && e.contains("not finite"),
-            "{e}"
-        );
-        let e = err("0 0.5 0.5 0.1 1e400\n", Flavour::Detect);
-        assert!(
-            e.starts_with("l.txt:1:15: ") && e.contains("not finite"),
-            "{e}"
-        );
-        let e = err("0 0.5 -0.5 0.1 0.1\n", Flavour::Detect);
-        assert!(
-            e.starts_with("l.txt:1:7: ") && e.contains("outside [0, 1]"),
-            "{e}"
-        );
-        let e = err("4 0.5 0.5 0.1 0.1\n", Flavour::Detect);
-        assert!(
-            e.starts_with("l.txt:1:1: ") && e.contains("number of classes"),
-            "{e}"
-        );
-        let e = err("-1 0.5 0.5 0.1 0.1\n", Flavour::Detect);
-        assert!(
-            e.starts_with("l.txt:1:1: ") && e.contains("non-negative integer"),
-            "{e}"
-        );
-        let e = err("1.0 0.5 0.5 0.1 0.1\n", Flavour::Detect);
-        assert!(e.contains("non-negative integer"), "{e}");
-        let e = err("0 0.5 0.5 0.1\n", Flavour::Detect);
-        assert!(
-            e.starts_with("l.txt:1:1: ") && e.contains("4 columns"),
-            "{e}"
-        );
-        let e = err("0 0.5 0.5 0.1 0.1 0.2 0.2 0.3\n", Flavour::Segment);
-        assert!(e.contains("8 columns"), "{e}");
-        let e = err("0 0.5 0.5 0.1 0.1\n", Flavour::Obb);
-        assert!(e.contains("5 columns"), "{e}");
-        let e = err("0 0.5 0.5 0 0.1\n", Flavour::Detect);
-        assert!(e.contains("zero width"), "{e}");
+        // (text, task, position the message starts with, if it is pinned here, and what
+        // the message says)
+        let cases: [(&str, Flavour, Option<&str>, &str); 11] = [
+            (
+                "0 0.5 0.5 0.1 0.1\n0 0.5 NaN 0.1 0.1\n",
+                Flavour::Detect,
+                Some("2:7"),
+                "not finite",
+            ),
+            (
+                "0 0.5 0.5 0.1 1e400\n",
+                Flavour::Detect,
+                Some("1:15"),
+                "not finite",
+            ),
+            (
+                "0 0.5 -0.5 0.1 0.1\n",
+                Flavour::Detect,
+                Some("1:7"),
+                "outside [0, 1]",
+            ),
+            (
+                "4 0.5 0.5 0.1 0.1\n",
+                Flavour::Detect,
+                Some("1:1"),
+                "number of classes",
+            ),
+            (
+                "-1 0.5 0.5 0.1 0.1\n",
+                Flavour::Detect,
+                Some("1:1"),
+                "non-negative integer",
+            ),
+            (
+                "1.0 0.5 0.5 0.1 0.1\n",
+                Flavour::Detect,
+                None,
+                "non-negative integer",
+            ),
+            ("0 0.5 0.5 0.1\n", Flavour::Detect, Some("1:1"), "4 columns"),
+            (
+                "0 0.5 0.5 0.1 0.1 0.2 0.2 0.3\n",
+                Flavour::Segment,
+                None,
+                "8 columns",
+            ),
+            ("0 0.5 0.5 0.1 0.1\n", Flavour::Obb, None, "5 columns"),
+            ("0 0.5 0.5 0 0.1\n", Flavour::Detect, None, "zero width"),
+            (
+                "0 0.5 x 0.1 0.1\n",
+                Flavour::Detect,
+                Some("1:7"),
+                "not a number",
+            ),
+        ];
+        for (text, flavour, at, says) in cases {
+            let e = err(text, flavour);
+            let placed = at.is_none_or(|at| e.starts_with(&format!("l.txt:{at}: ")));
+            assert!(placed && e.contains(says), "{text:?}: {e}");
+        }
         let long = format!("0 0.5 -0.{}1 0.1 0.1\n", "0".repeat(300));
         let e = err(&long, Flavour::Detect);
         assert!(e.contains("outside [0, 1]") && e.len() < 200, "{e}");
-        let e = err("0 0.5 x 0.1 0.1\n", Flavour::Detect);
-        assert!(
-            e.starts_with("l.txt:1:7: ") && e.contains("not a number"),
-            "{e}"
-        );
         let e = label_text(b"0 0.5\n0 \xff", Path::new("l.txt"))
             .expect_err("not UTF-8")
             .to_string();
