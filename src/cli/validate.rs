@@ -188,8 +188,10 @@ fn expected_labels(source: &Path, scale: &Path, rules: Option<&Path>) -> Result<
             (a.id, b)
         })
         .collect();
+    let names: Vec<&str> = ds.categories.iter().map(|c| c.name.as_str()).collect();
     Ok(ExpectedLabels {
         source_file: source.display().to_string(),
+        source_labelset: validate::best_builtin(&names).map(|l| l.name),
         labels: div
             .audit
             .iter()
@@ -299,8 +301,34 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
         .clone()
         .or(yolo_root.filter(|_| only_yolo))
         .or_else(|| std::env::current_dir().ok());
-    let expected = match (&args.source_coco, &args.scale) {
-        (Some(src), Some(scale)) => Some(expected_labels(src, scale, args.rules.as_deref())?),
+    let mut notes: Vec<String> = Vec::new();
+    let expected = match (&args.source_coco, &args.scale, &args.dir) {
+        (Some(src), Some(scale), _) => Some(expected_labels(src, scale, args.rules.as_deref())?),
+        // A release folder: the 4-class COCO is the source of the 7-class files beside it.
+        (None, None, Some(dir)) => {
+            let found: Vec<_> = datasets
+                .iter()
+                .filter(|d| d.format != SourceFormat::Yolo)
+                .map(|d| {
+                    let names: Vec<&str> =
+                        d.dataset.categories.iter().map(|c| c.name.as_str()).collect();
+                    (d.path.clone(), d.format, validate::best_builtin(&names))
+                })
+                .collect();
+            let plan = validate::release::plan_release(dir, &found);
+            notes.extend(plan.notes);
+            match (plan.division_source, plan.scale) {
+                (Some(src), Some(scale)) => {
+                    notes.push(format!(
+                        "division checked: {} divided with {} gives the 7-class labels",
+                        src.display(),
+                        scale.display()
+                    ));
+                    Some(expected_labels(&src, &scale, args.rules.as_deref())?)
+                }
+                _ => None,
+            }
+        }
         _ => None,
     };
     let inputs = Inputs {
@@ -327,6 +355,9 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
         Some(p) => engine.run_with_baseline(&inputs, &validate::baseline::Baseline::load(p)?),
         None => engine.run(&inputs),
     };
+    for n in notes.iter().chain(&outcome.notes) {
+        eprintln!("note: {n}");
+    }
     match &args.output {
         Some(out) => {
             let opts = report::ReportOptions {

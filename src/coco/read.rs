@@ -11,6 +11,7 @@ use crate::fit::{
 };
 use crate::lossiness::Lossiness;
 use crate::model::{
+    coco_rle_bbox, rle_area, MaskExtent,
     Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset, DatasetMeta, Ellipse,
     Image, ImageId, MaskData, Point, RawJson, Shape, SourceLoc,
 };
@@ -422,6 +423,17 @@ impl Ctx<'_> {
             },
             _ => Seg::Empty,
         };
+        // The mask's own box and area, kept when a shape is recovered from it: they are what
+        // the file's `bbox` and `area` describe (`bbox-mismatch`).
+        let mask_extent = match (&exact, &seg) {
+            (None, Seg::Rle { height, counts, .. }) => coco_rle_bbox(counts, *height).map(|bbox| {
+                MaskExtent {
+                    bbox,
+                    area: rle_area(counts),
+                }
+            }),
+            _ => None,
+        };
         let rotation_used;
         (ann.shape, rotation_used) = match exact {
             // The exact shape carries its own rotation; CVAT-style `attributes.rotation`
@@ -449,6 +461,7 @@ impl Ctx<'_> {
             had_attributes,
             had_occluded: occluded.is_some(),
             extra: ra.extra,
+            mask_extent: mask_extent.filter(|_| !matches!(ann.shape, Shape::Mask(_))),
         }));
         Ok(ann)
     }

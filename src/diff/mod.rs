@@ -175,7 +175,7 @@ pub fn diff(old: &Dataset, new: &Dataset) -> DiffReport {
             summary.images_added += 1;
         }
         let d = diff_image(
-            &im.file_name,
+            im,
             old_anns.unwrap_or(&empty),
             new_anns,
             &on,
@@ -189,7 +189,7 @@ pub fn diff(old: &Dataset, new: &Dataset) -> DiffReport {
         if !new_keys.contains(key(&im.file_name)) {
             summary.images_removed += 1;
             images.push(diff_image(
-                &im.file_name,
+                im,
                 old_anns,
                 &empty,
                 &on,
@@ -217,7 +217,7 @@ pub fn diff(old: &Dataset, new: &Dataset) -> DiffReport {
 }
 
 fn diff_image(
-    name: &str,
+    im: &crate::model::Image,
     old: &[&Annotation],
     new: &[&Annotation],
     on: &HashMap<crate::model::CategoryId, String>,
@@ -228,7 +228,7 @@ fn diff_image(
     let pairs = if by_id {
         pair_by_id(old, new)
     } else {
-        pair_by_iou(old, new, on, nn)
+        pair_by_iou(old, new, on, nn, (im.width, im.height))
     };
     let mut old_used = vec![false; old.len()];
     let mut new_pair: Vec<Option<usize>> = vec![None; new.len()];
@@ -242,7 +242,7 @@ fn diff_image(
             .unwrap_or_else(|| format!("[category {}]", a.category_id))
     };
     let mut d = ImageDiff {
-        image: name.to_string(),
+        image: im.file_name.clone(),
         status: "unchanged",
         added: 0,
         removed: 0,
@@ -344,9 +344,18 @@ fn pair_by_iou(
     new: &[&Annotation],
     on: &HashMap<crate::model::CategoryId, String>,
     nn: &HashMap<crate::model::CategoryId, String>,
+    (width, height): (u32, u32),
 ) -> Vec<(usize, usize)> {
-    let ob: Vec<Option<[f64; 4]>> = old.iter().map(|a| a.shape.bbox()).collect();
-    let nb: Vec<Option<[f64; 4]>> = new.iter().map(|a| a.shape.bbox()).collect();
+    // Boxes of the part inside the image (`model/clip.rs`), so that a CVAT ellipse crossing
+    // the border pairs with its COCO export, which kept only that part; a shape wholly
+    // outside keeps its own box.
+    let visible = |a: &&Annotation| {
+        a.shape
+            .bbox_in_image(width, height)
+            .or_else(|| a.shape.bbox())
+    };
+    let ob: Vec<Option<[f64; 4]>> = old.iter().map(visible).collect();
+    let nb: Vec<Option<[f64; 4]>> = new.iter().map(visible).collect();
     let m = match_boxes(&ob, &nb, MATCH_IOU);
     let mut out: Vec<(usize, usize)> = m.pairs.iter().map(|p| (p.0, p.1)).collect();
     // Shapes without a box (tags): pair by class name, in document order.

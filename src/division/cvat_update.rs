@@ -4,7 +4,8 @@
 //! paired with the COCO annotation of the same image and the same 4-class label whose box
 //! overlaps it most (box IoU ≥ 0.5), one to one. Pairs are found through a uniform grid of
 //! the COCO boxes (≈260 per image), not by comparing all pairs. A shape with no partner, or
-//! two shapes wanting one partner, is reported — never guessed — and the caller fails.
+//! a shape whose equally good partners would give it different labels, is reported — never
+//! guessed — and the caller fails. Pairs are assigned one to one, best IoU first.
 //! The output is the input byte for byte except each shape's `label` value and the
 //! `<labels>` declarations in `<meta>`.
 
@@ -33,7 +34,7 @@ pub struct ShapeIssue {
     pub kind: &'static str,
     pub label: String,
     pub line: u32,
-    /// The COCO annotation it wanted (shared with another shape), if any.
+    /// For a conflict: an equally good COCO partner with another 7-class label.
     pub partner: Option<AnnotationId>,
     /// Best box IoU with a same-label COCO annotation of the image (0 when none overlaps).
     pub best_iou: f64,
@@ -49,7 +50,8 @@ impl fmt::Display for ShapeIssue {
         match self.partner {
             Some(p) => write!(
                 f,
-                "wants COCO annotation {p} (IoU {:.3}), which another shape also wants",
+                "matches COCO annotations of different 7-class labels equally well (IoU {:.3}, one of them {p}): \
+                 which one it is cannot be told",
                 self.best_iou
             ),
             None if self.best_iou > 0.0 => write!(
@@ -68,7 +70,7 @@ pub struct MatchReport {
     pub matched: usize,
     /// Shapes without a partner.
     pub unmatched: Vec<ShapeIssue>,
-    /// Shapes that want a partner another shape also wants.
+    /// Shapes whose equally good partners carry different 7-class labels.
     pub conflicts: Vec<ShapeIssue>,
     /// COCO annotations no shape took, `(image, annotation id)` (informational).
     pub unmatched_coco: Vec<(String, AnnotationId)>,
@@ -286,18 +288,17 @@ fn apply(cvat_bytes: &[u8], cvat_ds: &Dataset, coco: &CocoSide) -> Result<(Vec<u
     }
 
     // CVAT side: best partner of each shape.
-    let cvat_img: HashMap<_, _> = cvat_ds
-        .images
-        .iter()
-        .map(|im| (im.id, im.file_name.as_str()))
-        .collect();
+    let cvat_img: HashMap<_, _> = cvat_ds.images.iter().map(|im| (im.id, im)).collect();
     let mut report = MatchReport::default();
     let mut wants: Vec<(usize, Option<usize>, f64)> = Vec::with_capacity(cvat_ds.annotations.len());
     let mut stamp = vec![usize::MAX; cands.len()];
     let mut missing_images = std::collections::BTreeSet::new();
     let mut scratch: Vec<usize> = Vec::new();
+    // Every (shape, COCO annotation, IoU) with IoU ≥ MIN_IOU.
+    let mut pairs: Vec<(usize, usize, f64)> = Vec::new();
     for (si, s) in cvat_ds.annotations.iter().enumerate() {
-        let name = cvat_img.get(&s.image_id).copied().unwrap_or("");
+        let cvat_image = cvat_img.get(&s.image_id).copied();
+        let name = cvat_image.map_or("", |im| im.file_name.as_str());
         let img = by_name
             .get(name)
             .copied()
@@ -305,9 +306,12 @@ fn apply(cvat_bytes: &[u8], cvat_ds: &Dataset, coco: &CocoSide) -> Result<(Vec<u
                 Some(v) if v.len() == 1 => Some(v[0]),
                 _ => None,
             });
-        let box_ = match &s.shape {
-            Shape::Tag => None,
-            sh => sh.bbox(),
+        // The part inside the image: the COCO side is CVAT's export, which clips a shape
+        // crossing the border (`model/clip.rs`).
+        let box_ = match (&s.shape, cvat_image) {
+            (Shape::Tag, _) => None,
+            (sh, Some(im)) => sh.bbox_in_image(im.width, im.height),
+            (sh, None) => sh.bbox(),
         };
         let (Some(img), Some(b)) = (img, box_) else {
             if img.is_none() {
@@ -330,41 +334,62 @@ fn apply(cvat_bytes: &[u8], cvat_ds: &Dataset, coco: &CocoSide) -> Result<(Vec<u
             None => scratch.extend(&g.all),
         }
         let key = loose(cvat_label(s.category_id));
-        let mut best: Option<(usize, f64)> = None;
+        let mut best = 0.0f64;
         for &ci in &scratch {
             if stamp[ci] == si || cands[ci].key != key {
                 continue;
             }
             stamp[ci] = si;
             let v = iou(&b, &cands[ci].bbox);
-            let better = match best {
-                None => true,
-                Some((bi, bv)) => v > bv || (v == bv && cands[ci].id < cands[bi].id),
-            };
-            if better {
-                best = Some((ci, v));
+            best = best.max(v);
+            if v >= MIN_IOU {
+                pairs.push((si, ci, v));
             }
         }
-        match best {
-            Some((ci, v)) if v >= MIN_IOU => wants.push((si, Some(ci), v)),
-            Some((_, v)) => wants.push((si, None, v)),
-            None => wants.push((si, None, 0.0)),
-        }
+        wants.push((si, None, best));
     }
     report.missing_images = missing_images.into_iter().collect();
 
-    let mut demand: HashMap<usize, usize> = HashMap::new();
-    for (_, p, _) in &wants {
-        if let Some(p) = p {
-            *demand.entry(*p).or_insert(0) += 1;
+    // One to one, best IoU first (ties in document order, then COCO id), as the validator's
+    // matching does: two identical shapes over two identical annotations (a duplicate drawn
+    // twice) pair up instead of both wanting the first. A shape is a conflict only where the
+    // choice matters: an equally good partner it was not given has another 7-class label.
+    pairs.sort_by(|a, b| {
+        b.2.total_cmp(&a.2)
+            .then(a.0.cmp(&b.0))
+            .then(cands[a.1].id.cmp(&cands[b.1].id))
+    });
+    let mut taken = vec![false; cands.len()];
+    let mut given = vec![false; cvat_ds.annotations.len()];
+    let slot: HashMap<usize, usize> = wants.iter().enumerate().map(|(k, w)| (w.0, k)).collect();
+    for &(si, ci, v) in &pairs {
+        if given[si] || taken[ci] {
+            continue;
+        }
+        given[si] = true;
+        taken[ci] = true;
+        if let Some(&k) = slot.get(&si) {
+            wants[k].1 = Some(ci);
+            wants[k].2 = v;
+        }
+    }
+    let mut ambiguous: HashMap<usize, AnnotationId> = HashMap::new();
+    for &(si, ci, v) in &pairs {
+        let Some(&k) = slot.get(&si) else { continue };
+        let (Some(mine), best_v) = (wants[k].1, wants[k].2) else {
+            continue;
+        };
+        if ci != mine && v == best_v && loose(&cands[ci].target) != loose(&cands[mine].target) {
+            ambiguous.entry(si).or_insert(cands[ci].id);
         }
     }
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
-    let mut taken = vec![false; cands.len()];
     for (si, p, v) in wants {
         let s = &cvat_ds.annotations[si];
         let issue = |partner| ShapeIssue {
-            image: cvat_img.get(&s.image_id).copied().unwrap_or("").to_string(),
+            image: cvat_img
+                .get(&s.image_id)
+                .map_or_else(String::new, |im| im.file_name.clone()),
             shape: s.id,
             kind: s.shape.kind(),
             label: cvat_label(s.category_id).to_string(),
@@ -374,11 +399,10 @@ fn apply(cvat_bytes: &[u8], cvat_ds: &Dataset, coco: &CocoSide) -> Result<(Vec<u
         };
         match p {
             None => report.unmatched.push(issue(None)),
-            Some(ci) if demand.get(&ci).copied().unwrap_or(0) > 1 => {
-                report.conflicts.push(issue(Some(cands[ci].id)))
+            Some(_) if ambiguous.contains_key(&si) => {
+                report.conflicts.push(issue(ambiguous.get(&si).copied()))
             }
             Some(ci) => {
-                taken[ci] = true;
                 report.matched += 1;
                 let loc = s.loc.ok_or_else(|| {
                     Error::invalid(

@@ -152,41 +152,58 @@ impl MaskData {
                     pos += n;
                 }
             }
-            MaskData::Coco { height, counts, .. } => {
-                let h = u64::from(*height).max(1);
-                let mut pos = 0u64;
-                for (i, &n) in counts.iter().enumerate() {
-                    let n = u64::from(n);
-                    if i % 2 == 1 && n > 0 {
-                        let (first, last) = (pos, pos + n - 1);
-                        let (xa, xb) = (first / h, last / h);
-                        if xa == xb {
-                            visit(xa, first % h);
-                            visit(xb, last % h);
-                        } else {
-                            visit(xa, 0);
-                            visit(xb, h - 1);
-                        }
-                    }
-                    pos += n;
-                }
-            }
+            MaskData::Coco { height, counts, .. } => return coco_rle_bbox(counts, *height),
         }
         any.then(|| [x0 as f64, y0 as f64, (x1 - x0) as f64, (y1 - y0) as f64])
     }
 
     /// Number of foreground pixels.
     pub fn area(&self) -> u64 {
-        let counts = match self {
-            MaskData::Cvat { counts, .. } | MaskData::Coco { counts, .. } => counts,
-        };
-        counts
-            .iter()
-            .skip(1)
-            .step_by(2)
-            .map(|&n| u64::from(n))
-            .sum()
+        match self {
+            MaskData::Cvat { counts, .. } | MaskData::Coco { counts, .. } => rle_area(counts),
+        }
     }
+}
+
+/// Tight box `[x, y, w, h]` of the foreground of COCO RLE counts (column-major over an image
+/// `height` pixels tall), as pycocotools' `toBbox` computes it.
+pub fn coco_rle_bbox(counts: &[u32], height: u32) -> Option<[f64; 4]> {
+    let (mut x0, mut y0, mut x1, mut y1) = (u64::MAX, u64::MAX, 0u64, 0u64);
+    let mut any = false;
+    let h = u64::from(height).max(1);
+    let mut pos = 0u64;
+    for (i, &n) in counts.iter().enumerate() {
+        let n = u64::from(n);
+        if i % 2 == 1 && n > 0 {
+            let (first, last) = (pos, pos + n - 1);
+            let (xa, xb) = (first / h, last / h);
+            let (ya, yb) = if xa == xb {
+                (first % h, last % h)
+            } else {
+                (0, h - 1)
+            };
+            any = true;
+            x0 = x0.min(xa);
+            x1 = x1.max(xb + 1);
+            y0 = y0.min(ya);
+            y1 = y1.max(yb + 1);
+        }
+        pos += n;
+    }
+    any.then(|| [x0 as f64, y0 as f64, (x1 - x0) as f64, (y1 - y0) as f64])
+}
+
+/// Foreground pixel count of RLE counts (COCO's `area` of a mask).
+pub fn rle_area(counts: &[u32]) -> u64 {
+    counts.iter().skip(1).step_by(2).map(|&n| u64::from(n)).sum()
+}
+
+/// The box and pixel count of the mask an annotation's shape was recovered from (CVAT's
+/// COCO export): what its `bbox` and `area` were computed from.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MaskExtent {
+    pub bbox: [f64; 4],
+    pub area: u64,
 }
 
 impl Shape {

@@ -4,6 +4,7 @@
 //! that only one format knows are kept in that format's side car (`CocoExtra`, `CvatExtra`)
 //! so that a pass through the model and back to the same format loses nothing.
 
+mod clip;
 mod geometry;
 mod ids;
 
@@ -154,6 +155,10 @@ pub struct CocoExtra {
     pub had_occluded: bool,
     /// Unknown annotation fields.
     pub extra: JsonMap,
+    /// When the shape was recovered from an RLE mask (CVAT's export): that mask's box and
+    /// pixel count, which `bbox` and `area` describe (not the recovered ellipse).
+    #[serde(default)]
+    pub mask_extent: Option<MaskExtent>,
 }
 
 /// One annotation: a shape with its class and the metadata CVAT and COCO attach to it.

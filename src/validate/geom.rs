@@ -219,24 +219,6 @@ fn boxes_touch(a: &[f64; 4], b: &[f64; 4]) -> bool {
     a[0] <= b[0] + b[2] && b[0] <= a[0] + a[2] && a[1] <= b[1] + b[3] && b[1] <= a[1] + a[3]
 }
 
-/// Fraction of `shape`'s pixels that a mask paints as expected (mask coverage):
-/// `hits(y, x0, x1)` counts the expected pixels of row `y` in `x0..x1`. The pixels are the
-/// rasteriser's own (DESIGN §3, `raster::shape_spans`), the rule the masks were painted
-/// with, and whole spans are handed over so a row is counted in one pass.
-pub(crate) fn pixel_coverage(
-    shape: &Shape,
-    width: u32,
-    height: u32,
-    mut hits: impl FnMut(u32, u32, u32) -> u64,
-) -> Option<f64> {
-    let (mut inside, mut hit) = (0u64, 0u64);
-    crate::raster::shape_spans(shape, width, height, |y, x0, x1| {
-        inside += u64::from(x1 - x0);
-        hit += hits(y, x0, x1);
-    });
-    (inside > 0).then(|| hit as f64 / inside as f64)
-}
-
 type Entry = GeomWithData<Rectangle<[f64; 2]>, usize>;
 
 /// R-tree of the finite boxes in `boxes`, each tagged with its index.

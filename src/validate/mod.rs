@@ -17,6 +17,8 @@
 pub mod baseline;
 pub mod config;
 pub(crate) mod geom;
+pub mod release;
+pub(crate) mod visible;
 pub mod registry;
 pub mod report;
 pub mod rules;
@@ -324,6 +326,9 @@ pub struct ExpectedLabel {
 pub struct ExpectedLabels {
     /// The 4-class source file, for messages.
     pub source_file: String,
+    /// The label set of the source's classes: files in that set are sources, not division
+    /// results, and are not compared (a release folder holds both side by side).
+    pub source_labelset: Option<String>,
     pub labels: Vec<ExpectedLabel>,
 }
 
@@ -415,6 +420,8 @@ pub struct Context<'a> {
     pub thresholds: &'a Thresholds,
     overlaps: OnceLock<Vec<geom::OverlapPair>>,
     labelset: OnceLock<Option<LabelSet>>,
+    labelsets: OnceLock<Vec<Option<LabelSet>>>,
+    mask_group: OnceLock<release::MaskGroup>,
     masks: OnceLock<Vec<rules::mask_common::MaskAnalysis>>,
 }
 
@@ -425,6 +432,8 @@ impl<'a> Context<'a> {
             thresholds,
             overlaps: OnceLock::new(),
             labelset: OnceLock::new(),
+            labelsets: OnceLock::new(),
+            mask_group: OnceLock::new(),
             masks: OnceLock::new(),
         }
     }
@@ -455,6 +464,49 @@ impl<'a> Context<'a> {
             .as_ref()
     }
 
+    /// The label set dataset `d` is checked against: the given one, else the built-in set
+    /// that names most of *its own* classes. A release folder holds 4- and 7-class files side
+    /// by side; each is right in its own set.
+    pub fn labelset_of(&self, d: usize) -> Option<&LabelSet> {
+        self.labelsets
+            .get_or_init(|| {
+                self.inputs
+                    .datasets
+                    .iter()
+                    .map(|input| match &self.inputs.labelset {
+                        Some(ls) => Some(ls.clone()),
+                        None => {
+                            let names: Vec<&str> = input
+                                .dataset
+                                .categories
+                                .iter()
+                                .map(|c| c.name.as_str())
+                                .collect();
+                            best_builtin(&names)
+                        }
+                    })
+                    .collect()
+            })
+            .get(d)
+            .and_then(Option::as_ref)
+    }
+
+    /// Whether datasets `a` and `b` are checked against the same label set (so that their
+    /// shapes can be compared class for class).
+    pub fn same_labelset(&self, a: usize, b: usize) -> bool {
+        match (self.labelset_of(a), self.labelset_of(b)) {
+            (Some(x), Some(y)) => x.name == y.name,
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    /// The datasets the masks are compared with, and the label set whose colours the masks
+    /// use (see [`release::mask_group`]).
+    pub(crate) fn mask_group(&self) -> &release::MaskGroup {
+        self.mask_group.get_or_init(|| release::mask_group(self))
+    }
+
     pub(crate) fn mask_analyses(&self) -> &[rules::mask_common::MaskAnalysis] {
         self.masks.get_or_init(|| rules::mask_common::analyse(self))
     }
@@ -483,6 +535,8 @@ pub struct Outcome {
     pub ignored: usize,
     /// How many findings the baseline silenced.
     pub baselined: usize,
+    /// What the run decided that a user should know (how a release's files were paired).
+    pub notes: Vec<String>,
 }
 
 /// Runs the registered rules under a configuration.
@@ -535,6 +589,9 @@ impl Engine {
             .flat_map_iter(|r| r.check(&ctx))
             .collect();
         let mut out = Outcome::default();
+        if masks {
+            out.notes.extend(ctx.mask_group().note.clone());
+        }
         for f in raw.into_iter().map(|f| inputs.locate(f)) {
             match self.config.apply(f) {
                 config::Applied::Keep(f) => out.findings.push(f),

@@ -4,11 +4,12 @@ use super::prelude::*;
 
 declare_rule! {
     /// ## What it does
-    /// Compares a COCO annotation's `bbox` and `area` with its shape. Each edge of the box
-    /// may differ from the shape's tight box by `thresholds.bbox_tolerance_px` (2.5 px). For
-    /// an ellipse the area must lie between the areas of the ellipse with both semi-axes
-    /// shrunk and grown by that tolerance; for other shapes it may differ by a band of that
-    /// width around the box's outline.
+    /// Compares a COCO annotation's `bbox` and `area` with the part of its shape inside the
+    /// image (a COCO export clips a shape that crosses the image border; CVAT keeps it as
+    /// drawn). Each edge of the box may differ from that part's tight box by
+    /// `thresholds.bbox_tolerance_px` (2.5 px). For an ellipse the area must lie between the
+    /// visible areas of the ellipse with both semi-axes shrunk and grown by that tolerance;
+    /// for other shapes it may differ by a band of that width around the box's outline.
     ///
     /// The tolerance accepts CVAT's own COCO export, which rasterises each ellipse with its
     /// centre and axes rounded to whole pixels and takes `bbox` and `area` from those pixels:
@@ -50,18 +51,34 @@ impl Validation for BboxMismatch {
                 if !a.shape.is_finite() {
                     continue;
                 }
-                let Some(sb) = a.shape.bbox() else { continue };
+                let im = images.get(&a.image_id).copied();
+                // A shape recovered from the annotation's own mask (CVAT's export): the bbox
+                // and area describe that mask, exactly; compare with it, not with the fit.
+                if let Some(m) = &c.mask_extent {
+                    out.extend(
+                        mask_extent_findings(c, m, tol)
+                            .into_iter()
+                            .map(|msg| {
+                                let f = Finding::new(&Self::META, &file, msg).annotation(a);
+                                match im {
+                                    Some(im) => f.image(&im.file_name),
+                                    None => f,
+                                }
+                            }),
+                    );
+                    continue;
+                }
+                let Some(sb) = visible_box(a, im) else {
+                    continue; // nothing of it inside the image: ellipse-out-of-bounds
+                };
                 let kind = a.shape.kind();
+                let visible_area = |s: &Shape| match im {
+                    Some(im) => s.area_in_image(im.width, im.height),
+                    None => s.area(),
+                };
                 let mut msgs = Vec::new();
                 if let Some(b) = c.bbox.filter(|b| b.iter().all(|v| v.is_finite())) {
-                    let diff = [
-                        (b[0] - sb[0]).abs(),
-                        (b[1] - sb[1]).abs(),
-                        (b[0] + b[2] - sb[0] - sb[2]).abs(),
-                        (b[1] + b[3] - sb[1] - sb[3]).abs(),
-                    ]
-                    .into_iter()
-                    .fold(0.0, f64::max);
+                    let diff = edge_difference(&b, &sb);
                     if diff > tol {
                         msgs.push(format!(
                             "COCO bbox [{}] differs from the {kind}'s box [{}] by up to {} px",
@@ -74,15 +91,18 @@ impl Validation for BboxMismatch {
                 if let Some(area) = c.area.filter(|v| v.is_finite()) {
                     let (lo, hi) = match &a.shape {
                         Shape::Ellipse(e) => {
-                            let pi = std::f64::consts::PI;
-                            (
-                                pi * (e.rx - tol).max(0.0) * (e.ry - tol).max(0.0),
-                                pi * (e.rx + tol) * (e.ry + tol),
-                            )
+                            let grown = |d: f64| {
+                                Shape::Ellipse(Ellipse {
+                                    rx: (e.rx + d).max(0.0),
+                                    ry: (e.ry + d).max(0.0),
+                                    ..*e
+                                })
+                            };
+                            (visible_area(&grown(-tol)), visible_area(&grown(tol)))
                         }
                         s => {
                             let band = 2.0 * tol * (sb[2] + sb[3]);
-                            (s.area() - band, s.area() + band)
+                            (visible_area(s) - band, visible_area(s) + band)
                         }
                     };
                     if area < lo || area > hi {
@@ -91,13 +111,13 @@ impl Validation for BboxMismatch {
                             num(area),
                             num(lo.max(0.0)),
                             num(hi),
-                            num(a.shape.area())
+                            num(visible_area(&a.shape))
                         ));
                     }
                 }
                 for m in msgs {
                     let mut f = Finding::new(&Self::META, &file, m).annotation(a);
-                    if let Some(im) = images.get(&a.image_id) {
+                    if let Some(im) = im {
                         f = f.image(&im.file_name);
                     }
                     out.push(f);
@@ -106,6 +126,48 @@ impl Validation for BboxMismatch {
         }
         out
     }
+}
+
+/// The file's `bbox` and `area` against the mask they were computed from: the box edges
+/// within the tolerance, the area within a band of that width around the box's outline.
+fn mask_extent_findings(c: &CocoExtra, m: &MaskExtent, tol: f64) -> Vec<String> {
+    let mut msgs = Vec::new();
+    if let Some(b) = c.bbox.filter(|b| b.iter().all(|v| v.is_finite())) {
+        let diff = edge_difference(&b, &m.bbox);
+        if diff > tol {
+            msgs.push(format!(
+                "COCO bbox [{}] differs from the box of its own mask [{}] by up to {} px",
+                fmt_box(&b),
+                fmt_box(&m.bbox),
+                num(diff)
+            ));
+        }
+    }
+    if let Some(area) = c.area.filter(|v| v.is_finite()) {
+        let band = 2.0 * tol * (m.bbox[2] + m.bbox[3]);
+        let px = m.area as f64;
+        if (area - px).abs() > band {
+            msgs.push(format!(
+                "COCO area {} differs from its own mask's {} pixels by more than {}",
+                num(area),
+                m.area,
+                num(band)
+            ));
+        }
+    }
+    msgs
+}
+
+/// Largest distance between corresponding edges of two `[x, y, w, h]` boxes.
+fn edge_difference(a: &[f64; 4], b: &[f64; 4]) -> f64 {
+    [
+        (a[0] - b[0]).abs(),
+        (a[1] - b[1]).abs(),
+        (a[0] + a[2] - b[0] - b[2]).abs(),
+        (a[1] + a[3] - b[1] - b[3]).abs(),
+    ]
+    .into_iter()
+    .fold(0.0, f64::max)
 }
 
 fn fmt_box(b: &[f64; 4]) -> String {

@@ -8,7 +8,9 @@ use crate::validate::SourceFormat;
 declare_rule! {
     /// ## What it does
     /// Compares the COCO and the CVAT file of one split (every COCO file with every CVAT file
-    /// that lists some of the same images). Images are matched by file name (without folder),
+    /// of the same label set that lists some of the same images; a release folder's 4-class
+    /// files are compared with each other, its 7-class files with each other). Shapes are
+    /// measured on the part inside the image, as CVAT's COCO export clips them. Images are matched by file name (without folder),
     /// shapes one-to-one by tight-box IoU ≥ `thresholds.match_iou` (0.5), greedily best first,
     /// the COCO side using its `bbox`. Reported: an image in one file only, an image whose
     /// size differs, a shape without a partner (on the file that has it), and a matched pair
@@ -48,10 +50,12 @@ impl Validation for CocoCvatMismatch {
             .enumerate()
             .filter(|(_, d)| d.format == SourceFormat::Coco)
         {
+            // Only files of one label set are versions of each other: a release holds the
+            // 4-class and the 7-class COCO and CVAT side by side.
             for (vi, v) in ds
                 .iter()
                 .enumerate()
-                .filter(|(_, d)| d.format == SourceFormat::Cvat)
+                .filter(|(vi, d)| d.format == SourceFormat::Cvat && ctx.same_labelset(ci, *vi))
             {
                 compare(ctx, ci, &c.dataset, vi, &v.dataset, &mut out);
             }
@@ -129,8 +133,13 @@ fn compare(
         let Some(vanns) = cvat_by_key.get(image_key(&im.file_name)) else {
             continue;
         };
-        let cboxes: Vec<Option<[f64; 4]>> = canns.iter().map(|a| compare_box(a)).collect();
-        let vboxes: Vec<Option<[f64; 4]>> = vanns.iter().map(|a| a.shape.bbox()).collect();
+        // Both sides measured on the part inside the image: CVAT keeps an ellipse reaching
+        // past the border, its COCO export only what the image shows.
+        let vim = cvat_images.get(image_key(&im.file_name)).copied();
+        let cboxes: Vec<Option<[f64; 4]>> =
+            canns.iter().map(|a| compare_box(a, Some(im))).collect();
+        let vboxes: Vec<Option<[f64; 4]>> =
+            vanns.iter().map(|a| visible_box(a, vim)).collect();
         let m = match_boxes(&cboxes, &vboxes, ctx.thresholds.match_iou);
         for i in m.unmatched_a.into_iter().filter(|&i| cboxes[i].is_some()) {
             let a = canns[i];

@@ -12,8 +12,9 @@ declare_rule! {
     /// ## Why it matters
     /// A centre outside the image is a shape on the wrong image or with swapped coordinates;
     /// masks crop it away and YOLO rejects it. A shape cut by the edge is often legitimate (a
-    /// granule at the border of the field of view), hence only a warning, but its COCO box and
-    /// area then differ from the ellipse's.
+    /// granule at the border of the field of view: about 5 % of the published shapes), hence
+    /// only an info, so that `--strict` passes a clean release; its COCO export keeps only the
+    /// part inside the image, and every comparison with COCO measures that part.
     ///
     /// ## Example
     /// ```xml
@@ -25,7 +26,7 @@ declare_rule! {
         code: "NS005",
         name: "ellipse-out-of-bounds",
         severity: Error,
-        summary: "A shape's centre is outside its image (error) or the shape reaches past an edge (warning).",
+        summary: "A shape's centre is outside its image (error) or the shape reaches past an edge (info).",
     }
 }
 
@@ -80,7 +81,7 @@ impl Validation for EllipseOutOfBounds {
                                 im.height
                             ),
                         )
-                        .severity(Severity::Warning)
+                        .severity(Severity::Info)
                     })
                 };
                 if let Some(f) = finding {

@@ -37,9 +37,9 @@ impl Validation for LabelsetMismatch {
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let four = LabelSet::four_class();
         let seven = LabelSet::seven_class();
-        let expected = ctx.labelset();
         let mut out = Vec::new();
         for (d, input) in ctx.inputs.datasets.iter().enumerate() {
+            let expected = ctx.labelset_of(d);
             let file = ctx.inputs.file_label(d);
             let ds = &input.dataset;
             let names: Vec<&str> = ds.categories.iter().map(|c| c.name.as_str()).collect();

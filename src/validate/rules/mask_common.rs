@@ -10,7 +10,8 @@ use super::coco_cvat_mismatch::image_key;
 use super::image_size_mismatch::header_size;
 use super::unsafe_path::candidates;
 use crate::model::{Annotation, Rgb};
-use crate::validate::geom::{has_area, pixel_coverage};
+use crate::validate::geom::has_area;
+use crate::validate::visible::Visibility;
 use crate::validate::Context;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -68,7 +69,9 @@ pub(crate) fn analyse(ctx: &Context<'_>) -> Vec<MaskAnalysis> {
     // An image is compared once, with the first file that has it; CVAT files go first
     // because they hold the exact ellipses, while a COCO export's ellipses may be recovered
     // from whole-pixel masks and be half a pixel off.
-    let mut order: Vec<usize> = (0..ctx.inputs.datasets.len()).collect();
+    // Only the datasets of the label set the masks are drawn in (a release folder holds 4-
+    // and 7-class files side by side, and one set of masks).
+    let mut order: Vec<usize> = ctx.mask_group().datasets.clone();
     order.sort_by_key(|&d| {
         !matches!(
             ctx.inputs.datasets[d].format,
@@ -133,7 +136,7 @@ fn analyse_one(ctx: &Context<'_>, dir: &Path, d: usize, i: usize) -> MaskAnalysi
         }
     };
     // Colour → category id, from the file's own colours else the label set's.
-    let ls = ctx.labelset();
+    let ls = ctx.mask_group().labelset.as_ref();
     let background = ls.map_or(Rgb([0, 0, 0]), |l| l.background);
     let mut colours: HashMap<[u8; 3], u8> = HashMap::new();
     for c in &ds.categories {
@@ -176,6 +179,9 @@ fn analyse_one(ctx: &Context<'_>, dir: &Path, d: usize, i: usize) -> MaskAnalysi
         .filter(|(_, a)| a.image_id == im.id)
         .collect();
     let refs: Vec<&Annotation> = anns.iter().map(|(_, a)| *a).collect();
+    // Painted order and the boundary margin (`validate/visible.rs`): a shape is compared on
+    // what it still shows, and pixels where two rasterising rules may disagree do not count.
+    let visibility = Visibility::new(&refs, im.width, im.height);
     if let Some(expected) = ctx
         .inputs
         .expected_index_mask
@@ -185,11 +191,13 @@ fn analyse_one(ctx: &Context<'_>, dir: &Path, d: usize, i: usize) -> MaskAnalysi
         if expected.len() == index.len() {
             // Counts per class index, in arrays: class ids are bytes.
             let (mut inter, mut uni) = ([0u64; 256], [0u64; 256]);
-            for (&e, &m) in expected.iter().zip(&index) {
+            for (i, (&e, &m)) in expected.iter().zip(&index).enumerate() {
                 if e == m {
-                    inter[usize::from(e)] += 1;
-                    uni[usize::from(e)] += 1;
-                } else {
+                    if e != 0 {
+                        inter[usize::from(e)] += 1;
+                        uni[usize::from(e)] += 1;
+                    }
+                } else if !visibility.in_band(i) {
                     uni[usize::from(e)] += 1;
                     uni[usize::from(m)] += 1;
                 }
@@ -208,21 +216,25 @@ fn analyse_one(ctx: &Context<'_>, dir: &Path, d: usize, i: usize) -> MaskAnalysi
             }
         }
     }
-    for (k, a) in anns {
+    for (pos, (k, a)) in anns.iter().enumerate() {
         if !has_area(&a.shape) || !a.shape.is_finite() {
             continue;
         }
         let Ok(cat) = u8::try_from(a.category_id.0) else {
             continue;
         };
-        let cov = pixel_coverage(&a.shape, im.width, im.height, |y, x0, x1| {
-            let row = y as usize * w;
-            index
-                .get(row + x0 as usize..row + x1 as usize)
-                .map_or(0, |px| px.iter().filter(|&&v| v == cat).count() as u64)
+        let (mut shown, mut hit) = (0u64, 0u64);
+        visibility.shown_core(&refs, pos, im.width, im.height, |i| {
+            shown += 1;
+            hit += u64::from(index.get(i) == Some(&cat));
         });
-        if let Some(c) = cov.filter(|&c| c < ctx.thresholds.mask_coverage) {
-            r.low_coverage.push((k, c));
+        // Nothing left to compare: hidden by later shapes, or thinner than the margin.
+        if shown == 0 {
+            continue;
+        }
+        let cov = hit as f64 / shown as f64;
+        if cov < ctx.thresholds.mask_coverage {
+            r.low_coverage.push((*k, cov));
         }
     }
     r

@@ -61,13 +61,23 @@ pub(crate) fn class_of(names: &HashMap<CategoryId, &str>, a: &Annotation) -> Str
     )
 }
 
-/// The box a rule compares: COCO's `bbox` when the file had one (as DESIGN §2 uses it), else
-/// the tight box of the shape.
-pub(crate) fn compare_box(a: &Annotation) -> Option<[f64; 4]> {
+/// The box a rule compares with another file's shape: COCO's `bbox` when the file had one
+/// (as DESIGN §2 uses it), else [`visible_box`].
+pub(crate) fn compare_box(a: &Annotation, im: Option<&Image>) -> Option<[f64; 4]> {
     a.coco
         .as_ref()
         .and_then(|c| c.bbox)
-        .or_else(|| a.shape.bbox())
+        .or_else(|| visible_box(a, im))
+}
+
+/// The tight box of the part of the shape its image shows (`model/clip.rs`): what a COCO
+/// export of it keeps, since CVAT's export clips at the image border. The whole shape's box
+/// when the image is unknown.
+pub(crate) fn visible_box(a: &Annotation, im: Option<&Image>) -> Option<[f64; 4]> {
+    match im {
+        Some(im) => a.shape.bbox_in_image(im.width, im.height),
+        None => a.shape.bbox(),
+    }
 }
 
 /// Formats a number for messages: two decimals at most, no trailing zeros.
@@ -83,7 +93,7 @@ pub(crate) fn num(v: f64) -> String {
 
 /// What every rule file imports.
 pub(crate) mod prelude {
-    pub(crate) use super::{class_names, class_of, compare_box, images_by_id, num};
+    pub(crate) use super::{class_names, class_of, compare_box, images_by_id, num, visible_box};
     pub(crate) use crate::model::*;
     pub(crate) use crate::validate::{
         declare_rule, Context, Finding, RuleMeta, Severity, Shared, Validation,

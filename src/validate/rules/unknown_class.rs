@@ -34,11 +34,11 @@ impl Validation for UnknownClass {
     }
 
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let Some(ls) = ctx.labelset() else {
-            return Vec::new();
-        };
         let mut out = Vec::new();
         for (d, input) in ctx.inputs.datasets.iter().enumerate() {
+            let Some(ls) = ctx.labelset_of(d) else {
+                continue;
+            };
             let file = ctx.inputs.file_label(d);
             let ds = &input.dataset;
             let images = images_by_id(ds);
