@@ -310,8 +310,12 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
                 .iter()
                 .filter(|d| d.format != SourceFormat::Yolo)
                 .map(|d| {
-                    let names: Vec<&str> =
-                        d.dataset.categories.iter().map(|c| c.name.as_str()).collect();
+                    let names: Vec<&str> = d
+                        .dataset
+                        .categories
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect();
                     (d.path.clone(), d.format, validate::best_builtin(&names))
                 })
                 .collect();

@@ -11,9 +11,8 @@ use crate::fit::{
 };
 use crate::lossiness::Lossiness;
 use crate::model::{
-    coco_rle_bbox, rle_area, MaskExtent,
-    Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset, DatasetMeta, Ellipse,
-    Image, ImageId, MaskData, Point, RawJson, Shape, SourceLoc,
+    coco_rle_bbox, rle_area, Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset,
+    DatasetMeta, Ellipse, Image, ImageId, MaskData, MaskExtent, Point, RawJson, Shape, SourceLoc,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -426,12 +425,12 @@ impl Ctx<'_> {
         // The mask's own box and area, kept when a shape is recovered from it: they are what
         // the file's `bbox` and `area` describe (`bbox-mismatch`).
         let mask_extent = match (&exact, &seg) {
-            (None, Seg::Rle { height, counts, .. }) => coco_rle_bbox(counts, *height).map(|bbox| {
-                MaskExtent {
+            (None, Seg::Rle { height, counts, .. }) => {
+                coco_rle_bbox(counts, *height).map(|bbox| MaskExtent {
                     bbox,
                     area: rle_area(counts),
-                }
-            }),
+                })
+            }
             _ => None,
         };
         let rotation_used;

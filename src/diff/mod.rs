@@ -188,15 +188,7 @@ pub fn diff(old: &Dataset, new: &Dataset) -> DiffReport {
     for (im, old_anns) in &old_groups {
         if !new_keys.contains(key(&im.file_name)) {
             summary.images_removed += 1;
-            images.push(diff_image(
-                im,
-                old_anns,
-                &empty,
-                &on,
-                &nn,
-                by_id,
-                false,
-            ));
+            images.push(diff_image(im, old_anns, &empty, &on, &nn, by_id, false));
             if let Some(last) = images.last_mut() {
                 last.status = "removed";
             }

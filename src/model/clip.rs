@@ -37,8 +37,7 @@ impl Shape {
             Shape::Ellipse(e) => ellipse_bbox_in(e, w, h),
             Shape::Box(_) | Shape::Polygon(_) => {
                 let rings = self.rings();
-                let clipped: Vec<Vec<Point>> =
-                    rings.iter().map(|r| clip_ring(r, w, h)).collect();
+                let clipped: Vec<Vec<Point>> = rings.iter().map(|r| clip_ring(r, w, h)).collect();
                 points_box(clipped.iter().flatten())
             }
             Shape::Polyline(p) | Shape::Points(p) => {
@@ -138,7 +137,11 @@ fn roots(a: f64, b: f64, c: f64) -> Option<(f64, f64)> {
 }
 
 fn ellipse_bbox_in(e: &Ellipse, w: f64, h: f64) -> Option<[f64; 4]> {
-    if !(e.rx > 0.0 && e.ry > 0.0) || ![e.cx, e.cy, e.rx, e.ry, e.rotation].iter().all(|v| v.is_finite()) {
+    if !(e.rx > 0.0 && e.ry > 0.0)
+        || ![e.cx, e.cy, e.rx, e.ry, e.rotation]
+            .iter()
+            .all(|v| v.is_finite())
+    {
         return clamp_box(&ellipse_bbox(e), w, h);
     }
     let ([cx, cy], qa, qb, qc) = quadratic(e);
@@ -309,7 +312,10 @@ mod tests {
             let a = s.area_in_image(40, 40);
             let (sb, sa) = sampled(&s, 40, 40);
             for k in 0..4 {
-                assert!((b[k] - sb[k]).abs() < 0.03, "{cx},{cy},{rot}: {b:?} vs {sb:?}");
+                assert!(
+                    (b[k] - sb[k]).abs() < 0.03,
+                    "{cx},{cy},{rot}: {b:?} vs {sb:?}"
+                );
             }
             assert!((a - sa).abs() / sa < 2e-3, "{cx},{cy},{rot}: {a} vs {sa}");
             assert!(a < s.area());
@@ -332,7 +338,12 @@ mod tests {
 
     #[test]
     fn a_polygon_is_clipped_exactly() {
-        let s = Shape::Polygon(vec![vec![[-5.0, -5.0], [5.0, -5.0], [5.0, 5.0], [-5.0, 5.0]]]);
+        let s = Shape::Polygon(vec![vec![
+            [-5.0, -5.0],
+            [5.0, -5.0],
+            [5.0, 5.0],
+            [-5.0, 5.0],
+        ]]);
         assert_eq!(s.bbox_in_image(10, 10), Some([0.0, 0.0, 5.0, 5.0]));
         assert!((s.area_in_image(10, 10) - 25.0).abs() < 1e-9);
     }

@@ -195,7 +195,12 @@ pub fn coco_rle_bbox(counts: &[u32], height: u32) -> Option<[f64; 4]> {
 
 /// Foreground pixel count of RLE counts (COCO's `area` of a mask).
 pub fn rle_area(counts: &[u32]) -> u64 {
-    counts.iter().skip(1).step_by(2).map(|&n| u64::from(n)).sum()
+    counts
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|&n| u64::from(n))
+        .sum()
 }
 
 /// The box and pixel count of the mask an annotation's shape was recovered from (CVAT's

@@ -17,11 +17,11 @@
 pub mod baseline;
 pub mod config;
 pub(crate) mod geom;
-pub mod release;
-pub(crate) mod visible;
 pub mod registry;
+pub mod release;
 pub mod report;
 pub mod rules;
+pub(crate) mod visible;
 
 use crate::labelset::LabelSet;
 use crate::model::{Annotation, Dataset, Image, SourceLoc};

@@ -172,7 +172,8 @@ fn histogram_distance(
         {
             for a in ds.annotations.iter().filter(|a| a.image_id == im.id) {
                 if let Some(c) = colour.get(&a.category_id) {
-                    *expected.entry(*c).or_insert(0.0) += a.shape.area_in_image(im.width, im.height);
+                    *expected.entry(*c).or_insert(0.0) +=
+                        a.shape.area_in_image(im.width, im.height);
                 }
             }
         }
@@ -209,7 +210,10 @@ pub struct ReleasePlan {
 /// Plans the division check of a release folder: a 4-class COCO source, 7-class files and
 /// a scale sheet. `files` are the annotation files found, with their format and the label
 /// set their classes belong to.
-pub fn plan_release(dir: &Path, files: &[(PathBuf, SourceFormat, Option<LabelSet>)]) -> ReleasePlan {
+pub fn plan_release(
+    dir: &Path,
+    files: &[(PathBuf, SourceFormat, Option<LabelSet>)],
+) -> ReleasePlan {
     let four = LabelSet::four_class().name;
     let seven = LabelSet::seven_class().name;
     let in_set = |name: &str| {

@@ -91,7 +91,9 @@ impl Visibility {
             };
             core_rows.clear();
             if let Some(core) = offset(&a.shape, -BOUNDARY_MARGIN_PX) {
-                shape_spans(&core, width, height, |y, x0, x1| core_rows.push((y, x0, x1)));
+                shape_spans(&core, width, height, |y, x0, x1| {
+                    core_rows.push((y, x0, x1))
+                });
             }
             // Core spans come in ascending rows; walk them beside the grown spans.
             let mut k = 0;

@@ -5,8 +5,10 @@ use super::prelude::*;
 declare_rule! {
     /// ## What it does
     /// Compares a COCO annotation's `bbox` and `area` with the part of its shape inside the
-    /// image (a COCO export clips a shape that crosses the image border; CVAT keeps it as
-    /// drawn). Each edge of the box may differ from that part's tight box by
+    /// image (CVAT's COCO export clips a shape that crosses the image border; CVAT keeps it
+    /// as drawn); for such a shape, agreeing with the whole shape is accepted too (writers
+    /// that do not clip). A shape recovered from the annotation's own mask is compared with
+    /// that mask's box and pixel count instead, which CVAT computed them from. Each edge of the box may differ from that part's tight box by
     /// `thresholds.bbox_tolerance_px` (2.5 px). For an ellipse the area must lie between the
     /// visible areas of the ellipse with both semi-axes shrunk and grown by that tolerance;
     /// for other shapes it may differ by a band of that width around the box's outline.
@@ -55,66 +57,31 @@ impl Validation for BboxMismatch {
                 // A shape recovered from the annotation's own mask (CVAT's export): the bbox
                 // and area describe that mask, exactly; compare with it, not with the fit.
                 if let Some(m) = &c.mask_extent {
-                    out.extend(
-                        mask_extent_findings(c, m, tol)
-                            .into_iter()
-                            .map(|msg| {
-                                let f = Finding::new(&Self::META, &file, msg).annotation(a);
-                                match im {
-                                    Some(im) => f.image(&im.file_name),
-                                    None => f,
-                                }
-                            }),
-                    );
+                    out.extend(mask_extent_findings(c, m, tol).into_iter().map(|msg| {
+                        let f = Finding::new(&Self::META, &file, msg).annotation(a);
+                        match im {
+                            Some(im) => f.image(&im.file_name),
+                            None => f,
+                        }
+                    }));
                     continue;
                 }
-                let Some(sb) = visible_box(a, im) else {
+                // The part inside the image (what an export that clips keeps), else the whole
+                // shape (what a writer that does not clip writes): either one may be right.
+                let Some(visible) = view_messages(a, c, im, tol) else {
                     continue; // nothing of it inside the image: ellipse-out-of-bounds
                 };
-                let kind = a.shape.kind();
-                let visible_area = |s: &Shape| match im {
-                    Some(im) => s.area_in_image(im.width, im.height),
-                    None => s.area(),
+                let whole = im
+                    .filter(|im| a.shape.crosses_image_border(im.width, im.height))
+                    .and_then(|_| view_messages(a, c, None, tol));
+                let msgs: Vec<String> = match whole {
+                    None => visible.into_iter().flatten().collect(),
+                    Some(whole) => visible
+                        .into_iter()
+                        .zip(whole)
+                        .filter_map(|(v, w)| v.filter(|_| w.is_some()))
+                        .collect(),
                 };
-                let mut msgs = Vec::new();
-                if let Some(b) = c.bbox.filter(|b| b.iter().all(|v| v.is_finite())) {
-                    let diff = edge_difference(&b, &sb);
-                    if diff > tol {
-                        msgs.push(format!(
-                            "COCO bbox [{}] differs from the {kind}'s box [{}] by up to {} px",
-                            fmt_box(&b),
-                            fmt_box(&sb),
-                            num(diff)
-                        ));
-                    }
-                }
-                if let Some(area) = c.area.filter(|v| v.is_finite()) {
-                    let (lo, hi) = match &a.shape {
-                        Shape::Ellipse(e) => {
-                            let grown = |d: f64| {
-                                Shape::Ellipse(Ellipse {
-                                    rx: (e.rx + d).max(0.0),
-                                    ry: (e.ry + d).max(0.0),
-                                    ..*e
-                                })
-                            };
-                            (visible_area(&grown(-tol)), visible_area(&grown(tol)))
-                        }
-                        s => {
-                            let band = 2.0 * tol * (sb[2] + sb[3]);
-                            (visible_area(s) - band, visible_area(s) + band)
-                        }
-                    };
-                    if area < lo || area > hi {
-                        msgs.push(format!(
-                            "COCO area {} is outside {}..{} allowed for the {kind} (area {})",
-                            num(area),
-                            num(lo.max(0.0)),
-                            num(hi),
-                            num(visible_area(&a.shape))
-                        ));
-                    }
-                }
                 for m in msgs {
                     let mut f = Finding::new(&Self::META, &file, m).annotation(a);
                     if let Some(im) = im {
@@ -126,6 +93,64 @@ impl Validation for BboxMismatch {
         }
         out
     }
+}
+
+/// The bbox and the area message (each `None` when it agrees) for the shape seen in `im`
+/// (clipped to it), or whole when `im` is `None`; `None` when nothing of it is in view.
+fn view_messages(
+    a: &Annotation,
+    c: &CocoExtra,
+    im: Option<&Image>,
+    tol: f64,
+) -> Option<[Option<String>; 2]> {
+    let sb = visible_box(a, im)?;
+    let kind = a.shape.kind();
+    let in_view = |s: &Shape| match im {
+        Some(im) => s.area_in_image(im.width, im.height),
+        None => s.area(),
+    };
+    let bbox_msg = c
+        .bbox
+        .filter(|b| b.iter().all(|v| v.is_finite()))
+        .and_then(|b| {
+            let diff = edge_difference(&b, &sb);
+            (diff > tol).then(|| {
+                format!(
+                    "COCO bbox [{}] differs from the {kind}'s box [{}] by up to {} px",
+                    fmt_box(&b),
+                    fmt_box(&sb),
+                    num(diff)
+                )
+            })
+        });
+    let area_msg = c.area.filter(|v| v.is_finite()).and_then(|area| {
+        let (lo, hi) = match &a.shape {
+            Shape::Ellipse(e) => {
+                let grown = |d: f64| {
+                    Shape::Ellipse(Ellipse {
+                        rx: (e.rx + d).max(0.0),
+                        ry: (e.ry + d).max(0.0),
+                        ..*e
+                    })
+                };
+                (in_view(&grown(-tol)), in_view(&grown(tol)))
+            }
+            s => {
+                let band = 2.0 * tol * (sb[2] + sb[3]);
+                (in_view(s) - band, in_view(s) + band)
+            }
+        };
+        (area < lo || area > hi).then(|| {
+            format!(
+                "COCO area {} is outside {}..{} allowed for the {kind} (area {})",
+                num(area),
+                num(lo.max(0.0)),
+                num(hi),
+                num(in_view(&a.shape))
+            )
+        })
+    });
+    Some([bbox_msg, area_msg])
 }
 
 /// The file's `bbox` and `area` against the mask they were computed from: the box edges
@@ -188,6 +213,7 @@ mod tests {
         }
         let mut inputs = one_image(vec![a]);
         inputs.datasets[0].dataset.images[0].width = 400;
+        inputs.datasets[0].dataset.images[0].height = 400;
         let f = run(&BboxMismatch, &inputs);
         assert_eq!(f.len(), 2);
         snap!("bbox_mismatch__trigger", f);

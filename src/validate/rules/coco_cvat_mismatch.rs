@@ -7,12 +7,13 @@ use crate::validate::SourceFormat;
 
 declare_rule! {
     /// ## What it does
-    /// Compares the COCO and the CVAT file of one split (every COCO file with every CVAT file
-    /// of the same label set that lists some of the same images; a release folder's 4-class
-    /// files are compared with each other, its 7-class files with each other). Shapes are
-    /// measured on the part inside the image, as CVAT's COCO export clips them. Images are matched by file name (without folder),
-    /// shapes one-to-one by tight-box IoU ≥ `thresholds.match_iou` (0.5), greedily best first,
-    /// the COCO side using its `bbox`. Reported: an image in one file only, an image whose
+    /// Compares the COCO and the CVAT file of one split: every COCO file with every CVAT
+    /// file of the same label set that lists some of the same images (a release folder's
+    /// 4-class files are compared with each other, its 7-class files with each other).
+    /// Images are matched by file name (without folder), shapes one-to-one by tight-box
+    /// IoU ≥ `thresholds.match_iou` (0.5), greedily best first, the COCO side using its
+    /// `bbox` and the CVAT side the part of the shape inside the image (CVAT's COCO export
+    /// clips a shape at the border). Reported: an image in one file only, an image whose
     /// size differs, a shape without a partner (on the file that has it), and a matched pair
     /// whose class names differ (on the CVAT shape).
     ///
@@ -138,8 +139,7 @@ fn compare(
         let vim = cvat_images.get(image_key(&im.file_name)).copied();
         let cboxes: Vec<Option<[f64; 4]>> =
             canns.iter().map(|a| compare_box(a, Some(im))).collect();
-        let vboxes: Vec<Option<[f64; 4]>> =
-            vanns.iter().map(|a| visible_box(a, vim)).collect();
+        let vboxes: Vec<Option<[f64; 4]>> = vanns.iter().map(|a| visible_box(a, vim)).collect();
         let m = match_boxes(&cboxes, &vboxes, ctx.thresholds.match_iou);
         for i in m.unmatched_a.into_iter().filter(|&i| cboxes[i].is_some()) {
             let a = canns[i];

@@ -5,7 +5,8 @@ use super::prelude::*;
 declare_rule! {
     /// ## What it does
     /// Reports an id that a file uses twice: image ids, annotation ids, category ids, and
-    /// also two images with the same file name or two categories with the same name.
+    /// also two images with the same file name in one subset (a CVAT project export lists a
+    /// file once per subset) or two categories with the same name.
     ///
     /// ## Why it matters
     /// Annotations point at images and categories by id. With two images of one id, the
@@ -51,12 +52,18 @@ impl Validation for DuplicateId {
                         .at_image(im),
                     );
                 }
-                if !names.insert(im.file_name.as_str()) {
+                // A CVAT project export lists the same file once per subset (each subset is
+                // its own task): a name repeats only within one subset.
+                if !names.insert((im.subset.as_deref(), im.file_name.as_str())) {
+                    let within = im
+                        .subset
+                        .as_ref()
+                        .map_or_else(String::new, |s| format!(" in subset {s:?}"));
                     out.push(
                         Finding::new(
                             &Self::META,
                             &file,
-                            format!("image file name {:?} is listed twice", im.file_name),
+                            format!("image file name {:?} is listed twice{within}", im.file_name),
                         )
                         .at_image(im),
                     );

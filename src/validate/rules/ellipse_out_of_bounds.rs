@@ -6,7 +6,7 @@ declare_rule! {
     /// ## What it does
     /// Compares each shape with its image's declared size. An error when the centre of the
     /// shape (of an ellipse, its centre; of another shape, the centre of its box) lies outside
-    /// the image; a warning when the centre is inside but the shape's tight box reaches past an
+    /// the image; an info when the centre is inside but the shape's tight box reaches past an
     /// edge by more than `thresholds.bounds_tolerance_px` (0.5 px).
     ///
     /// ## Why it matters
@@ -109,7 +109,7 @@ mod tests {
         );
         assert_eq!(
             f.iter().map(|f| f.severity).collect::<Vec<_>>(),
-            vec![Severity::Error, Severity::Warning]
+            vec![Severity::Error, Severity::Info]
         );
         snap!("ellipse_out_of_bounds__trigger", f);
     }
