@@ -22,6 +22,7 @@ pub mod masks;
 pub mod model;
 pub mod overlay;
 pub mod raster;
+pub mod raster_cvat_export;
 pub mod rle;
 pub mod synth;
 #[cfg(test)]
