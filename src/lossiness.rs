@@ -23,6 +23,10 @@ pub struct Lossiness {
     /// Annotations out, per shape kind (or per output row kind).
     pub output: IndexMap<String, usize>,
     pub losses: Vec<Loss>,
+    /// What a conversion did that loses nothing but is worth knowing (e.g. how many ellipses
+    /// were recovered exactly); never makes the step lossy. Absent from JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Loss>,
 }
 
 impl Lossiness {
@@ -42,9 +46,36 @@ impl Lossiness {
         }
     }
 
+    /// Records `count` more occurrences of the note `code` (see [`Lossiness::notes`]).
+    pub fn note(&mut self, code: &'static str, count: usize, message: impl Into<String>) {
+        if count == 0 {
+            return;
+        }
+        if let Some(l) = self.notes.iter_mut().find(|l| l.code == code) {
+            l.count += count;
+        } else {
+            self.notes.push(Loss {
+                code,
+                count,
+                message: message.into(),
+            });
+        }
+    }
+
+    /// How many occurrences of the note `code` were recorded (0 when none).
+    pub fn note_count(&self, code: &str) -> usize {
+        self.notes
+            .iter()
+            .find(|l| l.code == code)
+            .map_or(0, |l| l.count)
+    }
+
     pub fn merge(&mut self, other: Lossiness) {
         for l in other.losses {
             self.add(l.code, l.count, l.message);
+        }
+        for l in other.notes {
+            self.note(l.code, l.count, l.message);
         }
         for (k, v) in other.input {
             *self.input.entry(k).or_insert(0) += v;
@@ -100,6 +131,9 @@ impl fmt::Display for Lossiness {
         }
         for l in &self.losses {
             writeln!(f, "lossy [{}] ×{}: {}", l.code, l.count, l.message)?;
+        }
+        for l in &self.notes {
+            writeln!(f, "info [{}] ×{}: {}", l.code, l.count, l.message)?;
         }
         Ok(())
     }

@@ -701,6 +701,453 @@ fn push_long(enc: &mut RunEncoder, on: bool, mut n: u64) {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Inversion: from a mask of CVAT's export (and the rotation the export carries) back to the
+// whole-pixel ellipse CVAT drew.
+// ---------------------------------------------------------------------------------------------
+
+/// How a mask was inverted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// One whole-pixel ellipse in the searched neighbourhood renders exactly this mask.
+    Exact,
+    /// `n ≥ 2` whole-pixel ellipses render exactly this mask (typically one mostly outside
+    /// the image); the one closest to the moment fit was kept.
+    Ambiguous { n: usize },
+    /// None found within the search budget; the closest rendering, `pixels_off` pixels off.
+    Approximate { pixels_off: u64 },
+}
+
+/// The result of [`invert_cvat_export_mask`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Inverted {
+    /// Whole-pixel centre and semi-axes; the rotation as given.
+    pub ellipse: Ellipse,
+    pub recovery: Recovery,
+    /// Renderings tried (the search's cost).
+    pub evaluations: usize,
+}
+
+/// Most renderings one mask may cost. An exact mask is usually found in under 20; the rest
+/// goes to masks that are not CVAT's export, which keep the best fit found.
+const SEARCH_BUDGET: usize = 400;
+
+/// The mask, as row spans, with what the search needs to know about it.
+struct Target {
+    spans: Vec<(u32, u32, u32)>,
+    area: u64,
+    clipped: bool,
+}
+
+/// Pixels in exactly one of two span lists (both in the span contract).
+fn xor_pixels(a: &[(u32, u32, u32)], b: &[(u32, u32, u32)], area_a: u64, area_b: u64) -> u64 {
+    let (mut i, mut j, mut common) = (0, 0, 0u64);
+    while i < a.len() && j < b.len() {
+        let (ya, a0, a1) = a[i];
+        let (yb, b0, b1) = b[j];
+        if ya < yb {
+            i += 1;
+        } else if yb < ya {
+            j += 1;
+        } else {
+            let lo = a0.max(b0);
+            let hi = a1.min(b1);
+            if hi > lo {
+                common += u64::from(hi - lo);
+            }
+            if a1 < b1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+    }
+    area_a + area_b - 2 * common
+}
+
+struct Search<'t> {
+    target: &'t Target,
+    raster: CvatExportRaster,
+    width: u32,
+    height: u32,
+    angle: f64,
+    seen: std::collections::HashMap<[i64; 4], u64>,
+}
+
+impl Search<'_> {
+    fn eval(&mut self, p: [i64; 4]) -> u64 {
+        if let Some(&d) = self.seen.get(&p) {
+            return d;
+        }
+        let e = CvEllipse {
+            cx: p[0],
+            cy: p[1],
+            rx: p[2],
+            ry: p[3],
+            angle: self.angle,
+        };
+        let d = match self.raster.spans(&e, self.width, self.height) {
+            Ok(s) => {
+                let area: u64 = s.iter().map(|&(_, a, b)| u64::from(b - a)).sum();
+                xor_pixels(s, &self.target.spans, area, self.target.area)
+            }
+            Err(_) => u64::MAX,
+        };
+        self.seen.insert(p, d);
+        d
+    }
+
+    fn budget_left(&self) -> bool {
+        // A border-cut mask constrains the ellipse less (long valleys) and renders cheaply
+        // (most of its outline is clipped away): it gets a larger budget.
+        let budget = if self.target.clipped {
+            4 * SEARCH_BUDGET
+        } else {
+            SEARCH_BUDGET
+        };
+        self.seen.len() < budget
+    }
+
+    /// Greedy descent on the pixel difference: best single step of ±1 on one value, then of
+    /// the 3⁴ cube around the point (joint moves, e.g. centre and axis together for a mask cut
+    /// by the border), then single steps of ±2 and ±4; stops at zero, at a local minimum or
+    /// when the budget is spent.
+    fn descend(&mut self, start: [i64; 4]) -> ([i64; 4], u64) {
+        let (mut best, mut best_d) = (start, self.eval(start));
+        while best_d > 0 && self.budget_left() {
+            let mut moved = false;
+            for stage in 0..8 {
+                let cands: Vec<[i64; 4]> = match stage {
+                    0 => singles(best, 1),
+                    1 => cube(best, 1),
+                    2 => singles(best, 2),
+                    3 => pairs(best, 2),
+                    4 => pairs(best, 3),
+                    5 => cube(best, 2),
+                    6 => singles(best, 4),
+                    _ => singles(best, 8),
+                };
+                let mut step_best = (best, best_d);
+                for c in cands {
+                    if !self.budget_left() {
+                        break;
+                    }
+                    let d = self.eval(c);
+                    if d < step_best.1 {
+                        step_best = (c, d);
+                    }
+                }
+                if step_best.1 < best_d {
+                    (best, best_d) = step_best;
+                    moved = true;
+                    break;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        (best, best_d)
+    }
+}
+
+fn singles(p: [i64; 4], s: i64) -> Vec<[i64; 4]> {
+    let mut v = Vec::with_capacity(8);
+    for k in 0..4 {
+        for d in [-s, s] {
+            let mut q = p;
+            q[k] += d;
+            if q[2] >= 0 && q[3] >= 0 {
+                v.push(q);
+            }
+        }
+    }
+    v
+}
+
+/// Joint steps of `±s` on two values at once: the valleys of a border-cut mask, where a
+/// centre moving outwards and an axis growing together keep the visible edge in place.
+fn pairs(p: [i64; 4], s: i64) -> Vec<[i64; 4]> {
+    let mut v = Vec::with_capacity(24);
+    for i in 0..4 {
+        for j in i + 1..4 {
+            for (di, dj) in [(s, s), (s, -s), (-s, s), (-s, -s)] {
+                let mut q = p;
+                q[i] += di;
+                q[j] += dj;
+                if q[2] >= 0 && q[3] >= 0 {
+                    v.push(q);
+                }
+            }
+        }
+    }
+    v
+}
+
+/// The 3⁴ − 1 neighbours at steps of `0, ±s` on every value.
+fn cube(p: [i64; 4], s: i64) -> Vec<[i64; 4]> {
+    let mut v = Vec::with_capacity(80);
+    for code in 0..81 {
+        let mut q = p;
+        let mut c = code;
+        for value in q.iter_mut() {
+            *value += (c % 3 - 1) * s;
+            c /= 3;
+        }
+        if q != p && q[2] >= 0 && q[3] >= 0 {
+            v.push(q);
+        }
+    }
+    v
+}
+
+/// A continuous ellipse of known rotation through the mask's boundary pixels that are not on
+/// the image border: least squares of `A u² + B v² + C u + D v = 1` in the rotated frame
+/// (centred on the points). Unlike the moments, it is not pulled inwards by the part of an
+/// ellipse the border cut off.
+fn boundary_fit(t: &Target, width: u32, height: u32, angle_deg: f64) -> Option<[f64; 4]> {
+    let mut pts: Vec<(f64, f64)> = Vec::new();
+    for &(y, a, b) in &t.spans {
+        if a > 0 {
+            pts.push((f64::from(a), f64::from(y)));
+        }
+        if b < width {
+            pts.push((f64::from(b - 1), f64::from(y)));
+        }
+    }
+    for (x, y0, y1) in transpose_runs(&t.spans) {
+        if y0 > 0 {
+            pts.push((f64::from(x), f64::from(y0)));
+        }
+        if y1 < height {
+            pts.push((f64::from(x), f64::from(y1 - 1)));
+        }
+    }
+    if pts.len() < 8 {
+        return None;
+    }
+    let (s, c) = angle_deg.to_radians().sin_cos();
+    let n = pts.len() as f64;
+    let (mx, my) = pts
+        .iter()
+        .fold((0.0, 0.0), |acc, p| (acc.0 + p.0 / n, acc.1 + p.1 / n));
+    let mut ata = [[0.0f64; 4]; 4];
+    let mut atb = [0.0f64; 4];
+    for &(x, y) in &pts {
+        let (dx, dy) = (x - mx, y - my);
+        let (u, v) = (dx * c + dy * s, -dx * s + dy * c);
+        let row = [u * u, v * v, u, v];
+        for i in 0..4 {
+            for j in 0..4 {
+                ata[i][j] += row[i] * row[j];
+            }
+            atb[i] += row[i];
+        }
+    }
+    let [a, b, cu, cv] = solve4(ata, atb)?;
+    if a <= 0.0 || b <= 0.0 {
+        return None;
+    }
+    let (u0, v0) = (-cu / (2.0 * a), -cv / (2.0 * b));
+    let g = 1.0 + a * u0 * u0 + b * v0 * v0;
+    if g <= 0.0 {
+        return None;
+    }
+    let (ru, rv) = ((g / a).sqrt(), (g / b).sqrt());
+    let (cx, cy) = (mx + u0 * c - v0 * s, my + u0 * s + v0 * c);
+    let e = [cx, cy, ru, rv];
+    e.iter().all(|v| v.is_finite()).then_some(e)
+}
+
+/// Gaussian elimination with partial pivoting; `None` when singular.
+fn solve4(mut m: [[f64; 4]; 4], mut r: [f64; 4]) -> Option<[f64; 4]> {
+    for col in 0..4 {
+        let piv = (col..4).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
+        if m[piv][col].abs() < 1e-12 {
+            return None;
+        }
+        m.swap(col, piv);
+        r.swap(col, piv);
+        for row in col + 1..4 {
+            let f = m[row][col] / m[col][col];
+            for k in col..4 {
+                m[row][k] -= f * m[col][k];
+            }
+            r[row] -= f * r[col];
+        }
+    }
+    let mut x = [0.0; 4];
+    for col in (0..4).rev() {
+        let mut v = r[col];
+        for k in col + 1..4 {
+            v -= m[col][k] * x[k];
+        }
+        x[col] = v / m[col][col];
+    }
+    Some(x)
+}
+
+fn to_whole(v: f64) -> i64 {
+    let lim = MAX_COORDINATE as f64;
+    v.round().clamp(-lim, lim) as i64
+}
+
+/// Inverts a mask of CVAT's COCO export (column-major COCO counts of a `width × height`
+/// image, possibly cut by the image border) given the export's `attributes.rotation`: the
+/// whole-pixel centre and semi-axes whose rendering by this file's rasteriser reproduces the
+/// mask exactly. `None` for an empty mask or counts that do not cover the image.
+///
+/// Starts from the second-moment fit (and, for a mask touching the border, from a fit to the
+/// boundary pixels away from the border, which the cut does not bias), then descends on the
+/// number of differing pixels. Once an exact rendering is found its neighbourhood is checked
+/// for others (the whole 3⁴ cube for a small or border-cut mask, single steps otherwise); of
+/// several, the one closest to the continuous fit is kept, ties broken by the smallest
+/// `(cx, cy, rx, ry)`.
+pub fn invert_cvat_export_mask(
+    counts: &[u32],
+    width: u32,
+    height: u32,
+    rotation: f64,
+) -> Option<Inverted> {
+    if crate::rle::check_counts(counts, width, height).is_err() || !rotation.is_finite() {
+        return None;
+    }
+    let mut cols = Vec::new();
+    let mut moments = crate::fit::Moments::pixels();
+    crate::rle::for_each_column_run(counts, height, |x, y0, len| {
+        cols.push((x, y0, y0 + len));
+        moments.add_column_run(f64::from(x), f64::from(y0), len);
+    });
+    let spans = transpose_runs(&cols);
+    let area: u64 = spans.iter().map(|&(_, a, b)| u64::from(b - a)).sum();
+    if area == 0 {
+        return None;
+    }
+    let (mut x0, mut x1, mut y0, mut y1) = (u32::MAX, 0, u32::MAX, 0);
+    for &(y, a, b) in &spans {
+        x0 = x0.min(a);
+        x1 = x1.max(b);
+        y0 = y0.min(y);
+        y1 = y1.max(y + 1);
+    }
+    let clipped = x0 == 0 || y0 == 0 || x1 == width || y1 == height;
+    let target = Target {
+        spans,
+        area,
+        clipped,
+    };
+    // The moment fit: OpenCV's pixel centres are on integers and its mask is the ellipse
+    // grown by about half a pixel.
+    let moment_fit = crate::fit::ellipse_from_moments_with_angle(&moments, 0.0, rotation)
+        .map(|e| [e.cx, e.cy, (e.rx - 0.5).max(0.0), (e.ry - 0.5).max(0.0)]);
+    let drawn_angle = f64::from(
+        CvEllipse {
+            cx: 0,
+            cy: 0,
+            rx: 0,
+            ry: 0,
+            angle: rotation,
+        }
+        .whole_degrees(),
+    );
+    let border_fit = if clipped {
+        // The boundary pixels sit about a quarter pixel outside the drawn outline.
+        boundary_fit(&target, width, height, drawn_angle)
+            .map(|e| [e[0], e[1], (e[2] - 0.25).max(0.0), (e[3] - 0.25).max(0.0)])
+    } else {
+        None
+    };
+    let reference = border_fit.or(moment_fit)?;
+    let mut search = Search {
+        target: &target,
+        raster: CvatExportRaster::new(),
+        width,
+        height,
+        angle: rotation,
+        seen: std::collections::HashMap::new(),
+    };
+    let mut starts: Vec<[i64; 4]> = Vec::new();
+    for fit in [border_fit, moment_fit].into_iter().flatten() {
+        let p = fit.map(to_whole);
+        if !starts.contains(&p) {
+            starts.push(p);
+        }
+    }
+    let (mut best, mut best_d) = (starts[0], u64::MAX);
+    for &s in &starts {
+        let (p, d) = search.descend(s);
+        if d < best_d {
+            (best, best_d) = (p, d);
+        }
+        if d == 0 {
+            break;
+        }
+    }
+    // Iterated local search: a border-cut mask's landscape has shallow local minima along its
+    // valleys, so kick the best point by up to ±3 on every value and descend again while the
+    // budget lasts. The kicks come from a fixed sequence, so the result is deterministic.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ target.area;
+    while best_d > 0 && search.budget_left() {
+        let mut p = best;
+        for value in p.iter_mut() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            *value += ((state >> 33) % 7) as i64 - 3;
+        }
+        p[2] = p[2].max(0);
+        p[3] = p[3].max(0);
+        let (q, d) = search.descend(p);
+        if d < best_d {
+            (best, best_d) = (q, d);
+        }
+    }
+    let recovery;
+    if best_d == 0 {
+        let small = best[2].max(best[3]) < 15;
+        let around = if target.clipped || small {
+            cube(best, 1)
+        } else {
+            singles(best, 1)
+        };
+        for c in around {
+            search.eval(c);
+        }
+        let mut exact: Vec<[i64; 4]> = search
+            .seen
+            .iter()
+            .filter(|(_, &d)| d == 0)
+            .map(|(&p, _)| p)
+            .collect();
+        let off = |p: &[i64; 4]| {
+            p.iter()
+                .zip(reference.iter())
+                .map(|(&a, &b)| (a as f64 - b).powi(2))
+                .sum::<f64>()
+        };
+        exact.sort_by(|a, b| off(a).total_cmp(&off(b)).then(a.cmp(b)));
+        best = exact[0];
+        recovery = if exact.len() > 1 {
+            Recovery::Ambiguous { n: exact.len() }
+        } else {
+            Recovery::Exact
+        };
+    } else {
+        recovery = Recovery::Approximate { pixels_off: best_d };
+    }
+    Some(Inverted {
+        ellipse: Ellipse {
+            cx: best[0] as f64,
+            cy: best[1] as f64,
+            rx: best[2] as f64,
+            ry: best[3] as f64,
+            rotation,
+        },
+        recovery,
+        evaluations: search.seen.len(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

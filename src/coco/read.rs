@@ -14,6 +14,7 @@ use crate::model::{
     coco_rle_bbox, rle_area, Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset,
     DatasetMeta, Ellipse, Image, ImageId, MaskData, MaskExtent, Point, RawJson, Shape, SourceLoc,
 };
+use crate::raster_cvat_export::{invert_cvat_export_mask, Inverted, Recovery};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -465,6 +466,39 @@ impl Ctx<'_> {
         Ok(ann)
     }
 
+    /// Reports one inversion of CVAT's export (`--ellipses auto` on a mask with a rotation).
+    fn record_cvat_inversion(&mut self, inv: &Inverted) {
+        self.loss.add(
+            "ellipse-from-mask",
+            1,
+            "ellipse recovered from the RLE mask. For CVAT's export (mask + attributes.rotation) \
+             the search finds the whole-pixel centre and axes whose rendering as CVAT exports \
+             it (OpenCV's cv2.ellipse) is this mask; CVAT had rounded the originals to those \
+             whole pixels, so each value is within 0.5 px of the original ellipse",
+        );
+        match inv.recovery {
+            Recovery::Exact => self.loss.note(
+                "ellipse-exact",
+                1,
+                "ellipses recovered exactly: their rendering as CVAT exports it reproduces the \
+                 mask pixel for pixel",
+            ),
+            Recovery::Ambiguous { .. } => self.loss.note(
+                "ellipse-ambiguous",
+                1,
+                "ellipses whose mask two or more whole-pixel ellipses reproduce exactly \
+                 (usually one mostly outside the image); the one closest to the moment fit \
+                 was kept",
+            ),
+            Recovery::Approximate { .. } => self.loss.add(
+                "ellipse-approximate",
+                1,
+                "masks that no whole-pixel ellipse near the fit reproduces exactly (not CVAT's \
+                 rendering, or edited): the closest rendering was kept",
+            ),
+        }
+    }
+
     /// Chooses the shape of an annotation without exact parameters. Returns whether
     /// `attributes.rotation` was used as the shape's rotation.
     fn shape(
@@ -492,6 +526,13 @@ impl Ctx<'_> {
                     counts,
                 };
                 if recover {
+                    if let (MaskData::Coco { counts, .. }, Some(r)) = (&mask, rotation) {
+                        // A mask with `rotation` is CVAT's export: invert its rasteriser.
+                        if let Some(inv) = invert_cvat_export_mask(counts, width, height, r) {
+                            self.record_cvat_inversion(&inv);
+                            return (Shape::Ellipse(inv.ellipse), true);
+                        }
+                    }
                     if let MaskData::Coco { counts, .. } = &mask {
                         let m = Moments::from_coco_rle(counts, height);
                         // A mask with `rotation` is CVAT's export, drawn by OpenCV (see
