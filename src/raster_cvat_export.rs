@@ -1000,7 +1000,7 @@ fn to_whole(v: f64) -> i64 {
 /// Starts from the second-moment fit (and, for a mask touching the border, from a fit to the
 /// boundary pixels away from the border, which the cut does not bias), then descends on the
 /// number of differing pixels. Once an exact rendering is found its neighbourhood is checked
-/// for others (the whole 3⁴ cube for a small or border-cut mask, single steps otherwise); of
+/// for others (the whole 3⁴ cube for a border-cut mask, single steps otherwise); of
 /// several, the one closest to the continuous fit is kept, ties broken by the smallest
 /// `(cx, cy, rx, ry)`.
 pub fn invert_cvat_export_mask(
@@ -1104,8 +1104,9 @@ pub fn invert_cvat_export_mask(
     }
     let recovery;
     if best_d == 0 {
-        let small = best[2].max(best[3]) < 15;
-        let around = if target.clipped || small {
+        // The whole cube only where other renderings of the same mask are to be expected
+        // (a border-cut mask); single steps elsewhere, which costs 8 renderings per mask.
+        let around = if target.clipped {
             cube(best, 1)
         } else {
             singles(best, 1)
