@@ -39,6 +39,9 @@ pub const MAX_COORDINATE: i64 = 1 << 24;
 
 /// OpenCV's float sine table, first quadrant (sin of 0°..=90°, the literal values OpenCV
 /// uses); the other quadrants follow by symmetry, exactly as in OpenCV's 451-entry table.
+// The literals are kept digit for digit as OpenCV writes them (trailing zeros included), so
+// they can be checked against its source; the f32 they parse to is the same either way.
+#[allow(clippy::excessive_precision, clippy::approx_constant)]
 const SIN_QUADRANT: [f32; 91] = [
     0.0000000, 0.0174524, 0.0348995, 0.0523360, 0.0697565, 0.0871557, 0.1045285, 0.1218693,
     0.1391731, 0.1564345, 0.1736482, 0.1908090, 0.2079117, 0.2249511, 0.2419219, 0.2588190,
@@ -970,8 +973,9 @@ fn solve4(mut m: [[f64; 4]; 4], mut r: [f64; 4]) -> Option<[f64; 4]> {
         r.swap(col, piv);
         for row in col + 1..4 {
             let f = m[row][col] / m[col][col];
-            for k in col..4 {
-                m[row][k] -= f * m[col][k];
+            let pivot = m[col];
+            for (v, p) in m[row].iter_mut().zip(pivot).skip(col) {
+                *v -= f * p;
             }
             r[row] -= f * r[col];
         }
@@ -1240,5 +1244,49 @@ mod tests {
         assert_eq!(fg, m.area);
         assert_eq!(m.bbox[0], 0);
         assert_eq!(m.bbox[1], 0);
+    }
+
+    #[test]
+    fn inversion_finds_the_drawn_integers_inside_and_across_the_border() {
+        for (cx, cy, rx, ry, angle) in [
+            (40, 30, 12, 7, 33.4),
+            (3, 30, 15, 9, -118.5),
+            (60, 58, 20, 11, 725.0),
+            (20, 20, 0, 0, 0.0),
+        ] {
+            let e = CvEllipse {
+                cx,
+                cy,
+                rx,
+                ry,
+                angle,
+            };
+            let s = spans(cx, cy, rx, ry, angle, 64, 60);
+            let counts = coco_counts_from_spans(&s, 64, 60);
+            let inv = invert_cvat_export_mask(&counts, 64, 60, angle).unwrap();
+            assert!(
+                matches!(inv.recovery, Recovery::Exact | Recovery::Ambiguous { .. }),
+                "{e:?}: {inv:?}"
+            );
+            // Whatever was kept renders the very same mask.
+            let got = CvEllipse::from_cvat(&inv.ellipse).unwrap();
+            assert_eq!(spans(got.cx, got.cy, got.rx, got.ry, angle, 64, 60), s);
+            if inv.recovery == Recovery::Exact {
+                assert_eq!((got.cx, got.cy, got.rx, got.ry), (cx, cy, rx, ry));
+            }
+        }
+    }
+
+    #[test]
+    fn a_mask_that_is_no_ellipse_is_approximate_within_the_budget() {
+        // A 10×10 square: no ellipse renders it.
+        let s: Vec<(u32, u32, u32)> = (5..15).map(|y| (y, 5, 15)).collect();
+        let counts = coco_counts_from_spans(&s, 30, 30);
+        let inv = invert_cvat_export_mask(&counts, 30, 30, 0.0).unwrap();
+        assert!(matches!(inv.recovery, Recovery::Approximate { pixels_off } if pixels_off > 0));
+        assert!(inv.evaluations <= SEARCH_BUDGET);
+        assert!((inv.ellipse.cx - 9.5).abs() <= 1.0 && (inv.ellipse.rx - 5.0).abs() <= 1.5);
+        assert!(invert_cvat_export_mask(&[900], 30, 30, 0.0).is_none());
+        assert!(invert_cvat_export_mask(&[5, 3], 30, 30, 0.0).is_none());
     }
 }

@@ -198,13 +198,28 @@ impl<'a> Builder<'a> {
             if let Some(s) = chunk.sizes {
                 sizes = s;
             }
-            let mut cx = Ctx {
-                path: self.path,
-                opts: self.opts,
-                loss: &mut self.loss,
-            };
-            for ra in chunk.records {
-                match cx.annotation(ra, None, &sizes) {
+            // Annotations of a chunk are built in parallel (inverting CVAT's export of an
+            // ellipse costs a few renderings each); each keeps its own lossiness, merged in
+            // file order so that the first message of a code and the first error stay those
+            // of the sequential read.
+            use rayon::prelude::*;
+            let (path, opts) = (self.path, self.opts);
+            let built: Vec<(Result<Annotation>, Lossiness)> = chunk
+                .records
+                .into_par_iter()
+                .map(|ra| {
+                    let mut loss = Lossiness::default();
+                    let mut cx = Ctx {
+                        path,
+                        opts,
+                        loss: &mut loss,
+                    };
+                    (cx.annotation(ra, None, &sizes), loss)
+                })
+                .collect();
+            for (result, loss) in built {
+                self.loss.merge(loss);
+                match result {
                     Ok(a) => self.annotations.push(a),
                     Err(_) => {
                         self.failed = true;
