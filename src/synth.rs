@@ -1,10 +1,14 @@
 //! A deterministic generator of datasets shaped like TEM-NeutroStruct.
 //!
 //! It writes what the published dataset's pipeline starts from: the CVAT XML of 4-class
-//! ellipses, the COCO JSON exactly as CVAT exports it (each ellipse rasterised with centre and
-//! axes rounded to whole pixels into an uncompressed RLE, `iscrowd: 1`, `bbox` and `area` from
-//! that mask, `attributes: {occluded, rotation}`), a scale table, and grayscale TEM-like
-//! images (light cytoplasm, darker nucleus lobes, dark granules, pale vesicles).
+//! ellipses, the COCO JSON exactly as CVAT exports it (each ellipse drawn by CVAT's export
+//! rasteriser, `raster_cvat_export`, pixel-identical to `cv2.ellipse` of the rounded
+//! ellipse, into an uncompressed RLE, `iscrowd: 1`, `bbox` and `area` from that mask,
+//! `attributes: {occluded, rotation}`), a scale table, and grayscale TEM-like images (light
+//! cytoplasm, darker nucleus lobes, dark granules, pale vesicles). By default it draws what
+//! real annotations have: shapes cut by every border, overlaps, shapes hidden under later
+//! ones, exact ties and angles outside [0, 360). With `published_layout` it writes the whole
+//! release (7-class files by the division, 7-class masks, the XLSX scale sheet).
 //!
 //! The same seed gives the same bytes on every machine: the random stream is ChaCha8, whose
 //! output is fixed by its specification, and images are rendered in a fixed order per image.
@@ -12,6 +16,7 @@
 use crate::error::{Error, Result};
 use crate::labelset::LabelSet;
 use crate::model::{Annotation, AnnotationId, CategoryId, Dataset, Ellipse, Image, ImageId, Shape};
+use crate::raster_cvat_export::{cvat_export_coco, cvat_export_ellipse_spans};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -30,6 +35,12 @@ pub struct SynthConfig {
     /// Mean number of ellipses per image (each image varies by up to ±10 %).
     pub per_image: usize,
     pub write_images: bool,
+    /// Draw what real annotations have (shapes cut by the border, overlaps, hidden shapes,
+    /// ties, angles outside [0, 360)); off only for a tidy dataset.
+    pub real_shapes: bool,
+    /// Write the whole published release layout (7-class files by the division, 7-class
+    /// masks, the scale sheet as XLSX) besides the 4-class files.
+    pub published_layout: bool,
 }
 
 impl Default for SynthConfig {
@@ -40,6 +51,8 @@ impl Default for SynthConfig {
             size: None,
             per_image: 261,
             write_images: true,
+            real_shapes: true,
+            published_layout: false,
         }
     }
 }
@@ -118,46 +131,25 @@ pub fn generate(cfg: &SynthConfig) -> Synthetic {
         ds.images.push(image);
         let count = (cfg.per_image as f64 * rng.random_range(0.9..=1.1)).round() as usize;
         let cell = cell_of(w, h, cfg.seed, i as u64);
-        let mut placed: Vec<Ellipse> = Vec::with_capacity(count);
+        let mut placed: Vec<(usize, Ellipse)> = Vec::with_capacity(count + count / 8);
         let mut attempts = 0;
         while placed.len() < count && attempts < count * 60 {
             attempts += 1;
-            let r: f64 = rng.random();
-            let mut acc = 0.0;
-            let mut class = 3;
-            for (k, c) in CLASSES.iter().enumerate() {
-                acc += c.2;
-                if r < acc {
-                    class = k;
-                    break;
-                }
-            }
-            let (mean, sd, _) = CLASSES[class];
-            let d = Normal::new(mean, sd)
-                .map(|n| n.sample(&mut rng))
-                .unwrap_or(mean)
-                .max(0.08);
-            let rx = d * px_per_um / 2.0 * rng.random_range(1.0..1.25);
-            let ry = rx * rng.random_range(0.65..1.0);
+            let (class, rx, ry) = sample_size(&mut rng, px_per_um);
             // A point in the cell, outside the nucleus lobes.
             let (u, v): (f64, f64) = (rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0));
             if u * u + v * v > 0.85 {
                 continue;
             }
             let (cx, cy) = cell.at(u, v);
-            let rotation = if rng.random_bool(0.35) {
-                0.0
-            } else {
-                round2(rng.random_range(0.0..360.0))
-            };
             let e = Ellipse {
                 cx: round2(cx),
                 cy: round2(cy),
                 rx: round2(rx),
                 ry: round2(ry),
-                rotation,
+                rotation: sample_rotation(&mut rng),
             };
-            if cell.in_nucleus(e.cx, e.cy) || placed.iter().any(|p| too_close(p, &e)) {
+            if cell.in_nucleus(e.cx, e.cy) || placed.iter().any(|(_, p)| too_close(p, &e)) {
                 continue;
             }
             if e.cx - e.rx < 1.0
@@ -167,7 +159,12 @@ pub fn generate(cfg: &SynthConfig) -> Synthetic {
             {
                 continue;
             }
-            placed.push(e);
+            placed.push((class, e));
+        }
+        if cfg.real_shapes {
+            add_real_shapes(&mut rng, &mut placed, w, h, px_per_um, count);
+        }
+        for (class, e) in placed {
             let mut a = Annotation::new(
                 AnnotationId(next_ann),
                 ImageId(i as u64),
@@ -180,6 +177,195 @@ pub fn generate(cfg: &SynthConfig) -> Synthetic {
         }
     }
     Synthetic { dataset: ds, scale }
+}
+
+/// A class (index into [`CLASSES`]) and semi-axes in px, drawn from the class's sizes.
+fn sample_size(rng: &mut ChaCha8Rng, px_per_um: f64) -> (usize, f64, f64) {
+    let r: f64 = rng.random();
+    let mut acc = 0.0;
+    let mut class = 3;
+    for (k, c) in CLASSES.iter().enumerate() {
+        acc += c.2;
+        if r < acc {
+            class = k;
+            break;
+        }
+    }
+    let (mean, sd, _) = CLASSES[class];
+    let d = Normal::new(mean, sd)
+        .map(|n| n.sample(rng))
+        .unwrap_or(mean)
+        .max(0.08);
+    let rx = d * px_per_um / 2.0 * rng.random_range(1.0..1.25);
+    let ry = rx * rng.random_range(0.65..1.0);
+    (class, rx, ry)
+}
+
+/// A rotation as CVAT files hold them: a third unrotated (the attribute omitted), the rest
+/// anywhere, some outside [0, 360) (CVAT keeps the angle the user dragged to), some on a
+/// half degree (OpenCV rounds the angle half to even).
+fn sample_rotation(rng: &mut ChaCha8Rng) -> f64 {
+    if rng.random_bool(0.35) {
+        return 0.0;
+    }
+    let base = if rng.random_bool(0.05) {
+        f64::from(rng.random_range(0..360u16)) + 0.5
+    } else {
+        round2(rng.random_range(0.0..360.0))
+    };
+    match rng.random_range(0..40u8) {
+        0 => round2(base - 360.0),
+        1 => round2(base + 360.0),
+        _ => base,
+    }
+}
+
+/// What real annotations have and a tidy sampler never draws (issue 13): granules cut by
+/// every edge and corner of the image (about 5 %), touching and overlapping neighbours,
+/// small shapes fully hidden under a later vesicle, granules of exactly equal size (ties at
+/// the median), and values on a half (ties for Python's `round()`, half to even).
+fn add_real_shapes(
+    rng: &mut ChaCha8Rng,
+    placed: &mut Vec<(usize, Ellipse)>,
+    w: u32,
+    h: u32,
+    px_per_um: f64,
+    count: usize,
+) {
+    let (wf, hf) = (f64::from(w), f64::from(h));
+    let free = |placed: &[(usize, Ellipse)], e: &Ellipse, except: Option<usize>| {
+        placed
+            .iter()
+            .enumerate()
+            .all(|(k, (_, p))| Some(k) == except || !too_close(p, e))
+    };
+    // Cut by the border: the centre inside, the ellipse reaching past one edge or a corner.
+    let border = (count * 5 / 100).max(8);
+    let mut tries = 0;
+    let mut added = 0;
+    while added < border && tries < border * 30 {
+        tries += 1;
+        let (class, rx, ry) = sample_size(rng, px_per_um);
+        let r = rx.max(ry);
+        let inset = |rng: &mut ChaCha8Rng| r * rng.random_range(0.15..0.95);
+        let along = |rng: &mut ChaCha8Rng, len: f64| rng.random_range(r..(len - r).max(r + 1.0));
+        let (cx, cy) = match added % 5 {
+            0 => (inset(rng), along(rng, hf)),
+            1 => (along(rng, wf), inset(rng)),
+            2 => (wf - inset(rng), along(rng, hf)),
+            3 => (along(rng, wf), hf - inset(rng)),
+            _ => {
+                let (x, y) = (inset(rng), inset(rng));
+                match rng.random_range(0..4u8) {
+                    0 => (x, y),
+                    1 => (wf - x, y),
+                    2 => (x, hf - y),
+                    _ => (wf - x, hf - y),
+                }
+            }
+        };
+        let e = Ellipse {
+            cx: round2(cx),
+            cy: round2(cy),
+            rx: round2(rx),
+            ry: round2(ry),
+            rotation: sample_rotation(rng),
+        };
+        if free(placed, &e, None) {
+            placed.push((class, e));
+            added += 1;
+        }
+    }
+    let n = placed.len();
+    if n == 0 {
+        return;
+    }
+    // Overlapping neighbours: a new shape leaning on an existing one (IoU well below the
+    // overlap rules' thresholds, as packed granules touch).
+    for _ in 0..(count * 3 / 100).max(2) {
+        let k = rng.random_range(0..n);
+        let p = placed[k].1;
+        let (class, rx, ry) = sample_size(rng, px_per_um);
+        let t = rng.random_range(0.0..std::f64::consts::TAU);
+        let dist = (p.rx.max(p.ry) + rx.max(ry)) * rng.random_range(0.78..0.92);
+        let e = Ellipse {
+            cx: round2(p.cx + dist * t.cos()),
+            cy: round2(p.cy + dist * t.sin()),
+            rx: round2(rx),
+            ry: round2(ry),
+            rotation: sample_rotation(rng),
+        };
+        let inside = e.cx - e.rx > 1.0
+            && e.cy - e.rx > 1.0
+            && e.cx + e.rx < wf - 1.0
+            && e.cy + e.rx < hf - 1.0;
+        if inside && free(placed, &e, Some(k)) {
+            placed.push((class, e));
+        }
+    }
+    // Fully hidden: a small granule with a later, larger vesicle drawn over it.
+    for _ in 0..(count / 100).max(1) {
+        let k = rng.random_range(0..n);
+        let p = placed[k].1;
+        let r = 2.3 * p.rx.max(p.ry);
+        let e = Ellipse {
+            cx: round2(p.cx + rng.random_range(-0.2..0.2) * p.rx),
+            cy: round2(p.cy + rng.random_range(-0.2..0.2) * p.rx),
+            rx: round2(r),
+            ry: round2(r * rng.random_range(0.85..1.0)),
+            rotation: sample_rotation(rng),
+        };
+        let inside = e.cx - e.rx > 1.0
+            && e.cy - e.rx > 1.0
+            && e.cx + e.rx < wf - 1.0
+            && e.cy + e.rx < hf - 1.0;
+        // Clear of every other shape's centre region, so only `p` is under it.
+        let clear = placed.iter().enumerate().all(|(j, (_, q))| {
+            j == k || {
+                let (dx, dy) = (q.cx - e.cx, q.cy - e.cy);
+                (dx * dx + dy * dy).sqrt() > e.rx + q.rx.max(q.ry) * 1.2
+            }
+        });
+        if inside && clear {
+            placed.push((2, e));
+        }
+    }
+    // Exact ties: copies of a granule's size and rotation elsewhere, their centre moved by
+    // whole pixels so that CVAT's rounding and the exported box are the same.
+    for _ in 0..(count / 100).max(2) {
+        let k = rng.random_range(0..n);
+        let (class, p) = placed[k];
+        if class > 1 {
+            continue;
+        }
+        let (dx, dy) = (
+            f64::from(rng.random_range(-400..400i32)),
+            f64::from(rng.random_range(-400..400i32)),
+        );
+        let e = Ellipse {
+            cx: p.cx + dx,
+            cy: p.cy + dy,
+            ..p
+        };
+        let inside = e.cx - e.rx > 1.0
+            && e.cy - e.rx > 1.0
+            && e.cx + e.rx < wf - 1.0
+            && e.cy + e.rx < hf - 1.0;
+        if inside && free(placed, &e, None) {
+            placed.push((class, e));
+        }
+    }
+    // Half values: ties for round-half-to-even in CVAT's export.
+    for (_, e) in placed.iter_mut() {
+        if rng.random_bool(0.03) {
+            e.cx = e.cx.floor() + 0.5;
+            e.rx = e.rx.floor() + 0.5;
+        }
+        if rng.random_bool(0.03) {
+            e.cy = e.cy.floor() + 0.5;
+            e.ry = e.ry.floor().max(1.0) + 0.5;
+        }
+    }
 }
 
 fn too_close(a: &Ellipse, b: &Ellipse) -> bool {
@@ -240,19 +426,6 @@ fn inside(e: &Ellipse, x: f64, y: f64, grow: f64) -> bool {
     (u / (e.rx * grow)).powi(2) + (v / (e.ry * grow)).powi(2) <= 1.0
 }
 
-/// The ellipse CVAT's COCO export rasterises: centre and axes rounded to whole pixels, drawn
-/// with pixel centres on integer coordinates. In this crate's convention (pixel centre at
-/// `i + 0.5`) that is the ellipse centred at `round(c) + 0.5`.
-pub fn cvat_export_ellipse(e: &Ellipse) -> Ellipse {
-    Ellipse {
-        cx: e.cx.round_ties_even() + 0.5,
-        cy: e.cy.round_ties_even() + 0.5,
-        rx: e.rx.round_ties_even().max(0.0),
-        ry: e.ry.round_ties_even().max(0.0),
-        rotation: e.rotation,
-    }
-}
-
 /// The COCO JSON exactly as CVAT exports an ellipse dataset (DESIGN §1), as a string.
 pub fn cvat_style_coco(ds: &Dataset) -> String {
     let mut buf = Vec::new();
@@ -283,21 +456,12 @@ pub fn write_cvat_style_coco(ds: &Dataset, w: &mut dyn std::io::Write) -> std::i
             let Shape::Ellipse(e) = &a.shape else {
                 continue;
             };
-            let counts = crate::raster::shape_to_coco_rle(
-                &Shape::Ellipse(cvat_export_ellipse(e)),
-                im.width,
-                im.height,
-            );
-            let mask = crate::model::MaskData::Coco {
-                height: im.height,
-                width: im.width,
-                counts,
-            };
-            let bbox = mask.bbox().unwrap_or([0.0; 4]);
-            let area = mask.area();
-            let crate::model::MaskData::Coco { counts, .. } = mask else {
+            // Exactly what CVAT writes: `cv2.ellipse` of the rounded ellipse on a mask the
+            // size of the image (`raster_cvat_export`, pixel-identical to OpenCV).
+            let Ok(mask) = cvat_export_coco(e, im.width, im.height) else {
                 continue;
             };
+            let (bbox, area, counts) = (mask.bbox, mask.area, mask.counts);
             if !first {
                 w.write_all(b",")?;
             }
@@ -395,12 +559,23 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
     crate::atomic::write_with(&coco_path, |w| write_cvat_style_coco(ds, w))?;
     let cvat_path = out.join("annotations_4classes.xml");
     crate::cvat::write_path(ds, &cvat_path, &crate::cvat::WriteOptions::default())?;
-    let scale_path = out.join("scale.csv");
-    let mut csv = String::from("image_name,px_per_um\n");
-    for (name, s) in &synth.scale {
-        csv.push_str(&format!("{name},{s}\n"));
+    let scale_path = if cfg.published_layout {
+        // As published: the Excel sheet alone, its column named `Pixles per microm` (sic).
+        let path = out.join("scale.xlsx");
+        crate::atomic::write(&path, &scale_xlsx(&synth.scale)?)?;
+        path
+    } else {
+        let path = out.join("scale.csv");
+        let mut csv = String::from("image_name,px_per_um\n");
+        for (name, s) in &synth.scale {
+            csv.push_str(&format!("{name},{s}\n"));
+        }
+        crate::atomic::write(&path, csv.as_bytes())?;
+        path
+    };
+    if cfg.published_layout {
+        write_seven_class_release(out, &synth, &coco_path)?;
     }
-    crate::atomic::write(&scale_path, csv.as_bytes())?;
     let images_dir = if cfg.write_images {
         let dir = out.join("images");
         let groups = ds.annotations_by_image();
@@ -428,6 +603,96 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
         images: ds.images.len(),
         annotations: ds.annotations.len(),
     })
+}
+
+/// The scale sheet as the published metadata has it: `image_name`, `Pixles per microm`.
+fn scale_xlsx(scale: &[(String, f64)]) -> Result<Vec<u8>> {
+    let x = |e: rust_xlsxwriter::XlsxError| Error::Usage(format!("writing scale XLSX: {e}"));
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "image_name").map_err(x)?;
+    sheet.write_string(0, 1, "Pixles per microm").map_err(x)?;
+    for (i, (name, px)) in scale.iter().enumerate() {
+        let row = u32::try_from(i + 1).map_err(|_| Error::Usage("too many images".into()))?;
+        sheet.write_string(row, 0, name).map_err(x)?;
+        sheet.write_number(row, 1, *px).map_err(x)?;
+    }
+    book.save_to_buffer().map_err(x)
+}
+
+/// The 7-class half of a published release, as the published workflow makes it: the 4→7
+/// division of the 4-class COCO export just written (diameters from its `bbox`, as
+/// `reclassify` computes them), carried to the same ellipses; the 7-class COCO as CVAT
+/// exports it and the 7-class CVAT; colour masks of the 7 classes drawn as a Python script
+/// with `cv2.ellipse` draws them (CVAT's export rasteriser), in document order, later shapes
+/// on top.
+fn write_seven_class_release(out: &Path, synth: &Synthetic, coco_path: &Path) -> Result<()> {
+    let seven = LabelSet::seven_class();
+    let read = crate::coco::ReadOptions {
+        drop_segmentation_text: true,
+        ..Default::default()
+    };
+    let (exported, _) = crate::coco::read_path(coco_path, &read)?;
+    let table = crate::division::ScaleTable::from_pairs(synth.scale.iter().cloned());
+    let div =
+        crate::division::reclassify(&exported, &table, &crate::division::Rules::default_rules())?;
+    let target: std::collections::HashMap<AnnotationId, &str> = div
+        .audit
+        .iter()
+        .map(|r| (r.annotation_id, r.target_class.as_str()))
+        .collect();
+    let mut ds7 = synth.dataset.clone();
+    ds7.categories = seven.categories();
+    for a in &mut ds7.annotations {
+        let class = target.get(&a.id).and_then(|name| seven.by_name(name));
+        let Some(class) = class else {
+            return Err(Error::Usage(format!(
+                "synth: annotation {} got no 7-class label from the division",
+                a.id
+            )));
+        };
+        a.category_id = class.id;
+    }
+    crate::atomic::write_with(&out.join("annotations_7classes.json"), |w| {
+        write_cvat_style_coco(&ds7, w)
+    })?;
+    crate::cvat::write_path(
+        &ds7,
+        &out.join("annotations_7classes.xml"),
+        &crate::cvat::WriteOptions::default(),
+    )?;
+    let masks = out.join("masks");
+    let colours: std::collections::HashMap<CategoryId, [u8; 3]> =
+        seven.classes.iter().map(|c| (c.id, c.color.0)).collect();
+    ds7.annotations_by_image()
+        .par_iter()
+        .try_for_each(|(im, anns)| -> Result<()> {
+            let mut img = image::RgbImage::new(im.width, im.height);
+            for k in crate::raster::paint_order(anns) {
+                let a = anns[k];
+                let (Shape::Ellipse(e), Some(c)) = (&a.shape, colours.get(&a.category_id)) else {
+                    continue;
+                };
+                // A shape OpenCV cannot draw is left out of the mask, as cv2 would refuse it.
+                let _ = cvat_export_ellipse_spans(e, im.width, im.height, |y, x0, x1| {
+                    for x in x0..x1 {
+                        img.put_pixel(x, y, image::Rgb(*c));
+                    }
+                });
+            }
+            let Some(name) = crate::masks::mask_file_name(&im.file_name) else {
+                return Ok(());
+            };
+            let path = masks.join(name);
+            crate::atomic::write_with(&path, |w| {
+                let enc = image::codecs::png::PngEncoder::new_with_quality(
+                    w,
+                    image::codecs::png::CompressionType::Fast,
+                    image::codecs::png::FilterType::Sub,
+                );
+                img.write_with_encoder(enc).map_err(std::io::Error::other)
+            })
+        })
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         size: Some((1024, 1056)),
         per_image: 90,
         write_images: true,
+        ..SynthConfig::default()
     };
     let input = out.join("input");
     let s = synth::write(&input, &cfg)?;

@@ -28,6 +28,16 @@ pub struct SynthArgs {
     /// Skip writing the PNG images.
     #[arg(long)]
     no_images: bool,
+    /// What to write: `minimal` (the 4-class COCO and CVAT, scale.csv, images) or
+    /// `published` (the release as TEM-NeutroStruct publishes it: 4- and 7-class COCO and
+    /// CVAT side by side, the 7-class files by the 4→7 division, 7-class colour masks drawn
+    /// as OpenCV draws them, the scale sheet as XLSX).
+    #[arg(long, default_value = "minimal", value_parser = ["minimal", "published"])]
+    layout: String,
+    /// A tidy dataset: no shape crosses the border or overlaps another, no ties, no angle
+    /// outside [0, 360). Real data has all of those, and so does the default.
+    #[arg(long)]
+    tidy: bool,
 }
 
 impl SynthArgs {
@@ -57,6 +67,8 @@ impl SynthArgs {
                 size,
                 per_image: self.per_image,
                 write_images: !self.no_images,
+                real_shapes: !self.tidy,
+                published_layout: self.layout == "published",
             },
         ))
     }
