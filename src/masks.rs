@@ -281,8 +281,10 @@ pub fn encode_png(
             image::ExtendedColorType::L8,
         ),
         MaskBuffer::Instance(m) => {
-            // PNG stores 16-bit samples big-endian.
-            let bytes: Vec<u8> = m.as_raw().iter().flat_map(|v| v.to_be_bytes()).collect();
+            // `PngEncoder` takes 16-bit samples in native byte order and itself swaps them to
+            // the big-endian order PNG requires; handing it big-endian bytes swapped them
+            // twice, so instance 1 read back as 256 in every other PNG reader.
+            let bytes: Vec<u8> = m.as_raw().iter().flat_map(|v| v.to_ne_bytes()).collect();
             enc.write_image(&bytes, m.width(), m.height(), image::ExtendedColorType::L16)
         }
     }
@@ -303,6 +305,33 @@ pub fn write_png_with(
     crate::atomic::write_with(path, |w| {
         encode_png(mask, w, settings.0, settings.1).map_err(std::io::Error::other)
     })
+}
+
+/// Reads an instance mask written by [`write_png`] (or by any tool that writes a 16-bit
+/// grayscale PNG): instance numbers as stored, 0 = background. The size is checked against
+/// the limits masks are written with before anything is decoded.
+pub fn read_instance_png(path: &Path) -> Result<Gray16Image> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| Error::invalid(path, e.to_string()))?;
+    let probe = Image::new(crate::model::ImageId(0), path.display().to_string(), w, h);
+    check_size(&probe)?;
+    let decoded = image::open(path).map_err(|e| Error::invalid(path, e.to_string()))?;
+    match decoded {
+        // The decoder hands 16-bit samples over in native order, whatever PNG stores.
+        image::DynamicImage::ImageLuma16(m) => Ok(m),
+        other => Err(Error::invalid(
+            path,
+            format!(
+                "not an instance mask: {:?} pixels, an instance mask is 16-bit grayscale",
+                other.color()
+            ),
+        )),
+    }
 }
 
 /// CVAT's "Segmentation mask" `labelmap.txt`: a header, the background, one line per class.
@@ -508,6 +537,53 @@ mod tests {
         assert!(render(&image(100_001, 1), &anns, &c, MaskKind::Index).is_err());
         assert!(render(&image(50_000, 50_000), &anns, &c, MaskKind::Index).is_err());
         assert!(render(&image(0, 5), &anns, &c, MaskKind::Index).is_err());
+    }
+
+    /// A 16-bit instance mask with values that tell the byte orders apart.
+    fn instance_sample() -> Gray16Image {
+        let values = [0u16, 1, 2, 255, 256, 0x1234, 65535, 7];
+        Gray16Image::from_fn(4, 2, |x, y| Luma([values[(y * 4 + x) as usize]]))
+    }
+
+    #[test]
+    fn instance_png_stores_samples_big_endian() {
+        // Decoded with the `png` crate and no transformations, the bytes are the samples as
+        // the file stores them: PNG requires big-endian, so instance 1 is [0, 1].
+        let mut bytes = Vec::new();
+        encode_png(
+            &MaskBuffer::Instance(instance_sample()),
+            &mut bytes,
+            PNG_COMPRESSION,
+            PNG_FILTER,
+        )
+        .unwrap();
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+        decoder.set_transformations(png::Transformations::IDENTITY);
+        let mut reader = decoder.read_info().unwrap();
+        let mut raw = vec![0u8; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut raw).unwrap();
+        assert_eq!(info.bit_depth, png::BitDepth::Sixteen);
+        assert_eq!(info.color_type, png::ColorType::Grayscale);
+        assert_eq!(
+            &raw[..info.buffer_size()],
+            &[
+                0x00, 0x00, 0x00, 0x01, 0x00, 0x02, 0x00, 0xff, //
+                0x01, 0x00, 0x12, 0x34, 0xff, 0xff, 0x00, 0x07,
+            ]
+        );
+    }
+
+    #[test]
+    fn instance_png_round_trips_through_our_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.png");
+        let mask = instance_sample();
+        write_png(&MaskBuffer::Instance(mask.clone()), &path).unwrap();
+        assert_eq!(read_instance_png(&path).unwrap(), mask);
+        // A colour mask is not an instance mask: said so, naming the file.
+        write_png(&MaskBuffer::Color(RgbImage::new(2, 2)), &path).unwrap();
+        let err = read_instance_png(&path).unwrap_err().to_string();
+        assert!(err.contains("m.png") && err.contains("16-bit"), "{err}");
     }
 
     #[test]
