@@ -345,6 +345,112 @@ pub fn labelmap_txt(labels: &LabelSet) -> String {
     s
 }
 
+/// Reads a `labelmap.txt` as CVAT's "Segmentation mask 1.1" export and [`labelmap_txt`]
+/// write it: `#` comment lines (the `# label:color_rgb:parts:actions` header), then
+/// `name:r,g,b:parts:actions` per label. The label named `background` gives the background
+/// colour; the others are classes 1, 2, … in file order (the index-mask values). When names
+/// and colours are exactly a built-in set's, that set is returned (its supercategories).
+/// A malformed line is an error naming the file, line and column.
+pub fn parse_labelmap(text: &str, path: &Path) -> Result<LabelSet> {
+    let mut background = None;
+    let mut classes: Vec<crate::labelset::LabelClass> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i as u32 + 1;
+        let line = raw.trim_end_matches('\r');
+        let at = |col: usize, msg: String| Error::parse(path, line_no, col as u32 + 1, msg);
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let mut fields = line.split(':');
+        let name = fields.next().unwrap_or_default().trim();
+        let Some(color_field) = fields.next() else {
+            return Err(at(
+                line.len(),
+                format!("expected name:r,g,b:parts:actions, found {line:?}"),
+            ));
+        };
+        if name.is_empty() {
+            return Err(at(0, "the label name is empty".into()));
+        }
+        let color_col = line.find(':').map_or(0, |c| c + 1);
+        let parts: Vec<&str> = color_field.split(',').map(str::trim).collect();
+        let values: Vec<u8> = parts.iter().filter_map(|p| p.parse::<u8>().ok()).collect();
+        let [r, g, b] = values[..] else {
+            return Err(at(
+                color_col,
+                format!("label {name:?}: colour {color_field:?} is not r,g,b with each 0..=255"),
+            ));
+        };
+        if parts.len() != 3 {
+            return Err(at(
+                color_col,
+                format!("label {name:?}: colour {color_field:?} is not r,g,b with each 0..=255"),
+            ));
+        }
+        let color = Rgb([r, g, b]);
+        if name == "background" {
+            if background.replace(color).is_some() {
+                return Err(at(0, "a second background line".into()));
+            }
+            continue;
+        }
+        if classes.iter().any(|c| c.name == name) {
+            return Err(at(0, format!("label {name:?} appears twice")));
+        }
+        if let Some(other) = classes.iter().find(|c| c.color == color) {
+            return Err(at(
+                color_col,
+                format!(
+                    "label {name:?} has the colour of {:?}: mask pixels could not tell them apart",
+                    other.name
+                ),
+            ));
+        }
+        if classes.len() == 255 {
+            return Err(at(
+                0,
+                "more than 255 labels do not fit class indices 1..=255".into(),
+            ));
+        }
+        classes.push(crate::labelset::LabelClass {
+            id: CategoryId(classes.len() as u64 + 1),
+            name: name.to_string(),
+            supercategory: String::new(),
+            color,
+        });
+    }
+    let background = background.unwrap_or(Rgb([0, 0, 0]));
+    if classes.is_empty() {
+        return Err(Error::invalid(
+            path,
+            "the labelmap declares no label besides background",
+        ));
+    }
+    if classes.iter().any(|c| c.color == background) {
+        return Err(Error::invalid(
+            path,
+            "a label has the background colour: its pixels would read as background",
+        ));
+    }
+    for set in [LabelSet::four_class(), LabelSet::seven_class()] {
+        let same = set.background == background
+            && set.classes.len() == classes.len()
+            && set
+                .classes
+                .iter()
+                .zip(&classes)
+                .all(|(a, b)| a.name == b.name && a.color == b.color);
+        if same {
+            return Ok(set);
+        }
+    }
+    Ok(LabelSet {
+        name: path.display().to_string(),
+        background,
+        classes,
+    })
+}
+
 /// The PNG file name for an image: its file stem plus `.png`. `None` for names that are
 /// absolute, contain `..`, or have no stem — a data file must never make us write outside
 /// the output folder (DESIGN §6).
@@ -584,6 +690,51 @@ mod tests {
         write_png(&MaskBuffer::Color(RgbImage::new(2, 2)), &path).unwrap();
         let err = read_instance_png(&path).unwrap_err().to_string();
         assert!(err.contains("m.png") && err.contains("16-bit"), "{err}");
+    }
+
+    #[test]
+    fn labelmap_round_trips_and_reads_cvat_exports() {
+        for set in [LabelSet::four_class(), LabelSet::seven_class()] {
+            let text = labelmap_txt(&set);
+            assert_eq!(
+                parse_labelmap(&text, Path::new("labelmap.txt")).unwrap(),
+                set
+            );
+        }
+        // As CVAT exports it: parts and actions, CRLF, a label set of its own.
+        let cvat = "# label:color_rgb:parts:actions\r\nbackground:0,0,0::\r\ncell:10,20,30:nucleus:\r\nother:1,2,3::\r\n";
+        let set = parse_labelmap(cvat, Path::new("l.txt")).unwrap();
+        let names: Vec<_> = set
+            .classes
+            .iter()
+            .map(|c| (c.id.0, c.name.as_str(), c.color))
+            .collect();
+        assert_eq!(
+            names,
+            [(1, "cell", Rgb([10, 20, 30])), (2, "other", Rgb([1, 2, 3]))]
+        );
+    }
+
+    #[test]
+    fn malformed_labelmap_names_file_line_and_column() {
+        let cases = [
+            ("background:0,0,0::\ncell\n", "l.txt:2:5:"),
+            ("# h\ncell:1,2::\n", "l.txt:2:6:"),
+            ("cell:1,2,300::\n", "l.txt:1:6:"),
+            ("cell:1,2,3::\ncell:4,5,6::\n", "l.txt:2:1:"),
+            ("a:1,2,3::\nb:1,2,3::\n", "l.txt:2:3:"),
+            (":1,2,3::\n", "l.txt:1:1:"),
+        ];
+        for (text, want) in cases {
+            let err = parse_labelmap(text, Path::new("l.txt"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(want), "{text:?}: {err}");
+        }
+        let err = parse_labelmap("# only\nbackground:0,0,0::\n", Path::new("l.txt"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no label"), "{err}");
     }
 
     #[test]
