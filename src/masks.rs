@@ -335,6 +335,7 @@ pub fn read_instance_png(path: &Path) -> Result<Gray16Image> {
 }
 
 /// CVAT's "Segmentation mask" `labelmap.txt`: a header, the background, one line per class.
+/// The format has no escaping: check names with [`labelmap_name_problem`] first.
 pub fn labelmap_txt(labels: &LabelSet) -> String {
     let rgb = |c: Rgb| format!("{},{},{}", c.0[0], c.0[1], c.0[2]);
     let mut s = String::from("# label:color_rgb:parts:actions\n");
@@ -343,6 +344,23 @@ pub fn labelmap_txt(labels: &LabelSet) -> String {
         s.push_str(&format!("{}:{}::\n", c.name, rgb(c.color)));
     }
     s
+}
+
+/// Why a label set's class name cannot be written into `labelmap.txt` (whose fields are
+/// separated by `:` on one line, with no escaping): it would read back as another label.
+pub fn labelmap_name_problem(labels: &LabelSet) -> Option<String> {
+    labels.classes.iter().find_map(|c| {
+        let bad = c.name.contains([':', '\n', '\r'])
+            || c.name.trim_start().starts_with('#')
+            || c.name.trim() != c.name
+            || c.name == "background";
+        bad.then(|| {
+            format!(
+                "class {:?} cannot be written to labelmap.txt (no ':' or line break, no leading '#' or spaces, not \"background\")",
+                c.name
+            )
+        })
+    })
 }
 
 /// Reads a `labelmap.txt` as CVAT's "Segmentation mask 1.1" export and [`labelmap_txt`]
@@ -514,6 +532,12 @@ pub fn render_dataset(
     out_dir: &Path,
     opts: &RenderOptions,
 ) -> Result<RenderSummary> {
+    // Refused before any mask is painted, not after.
+    if opts.write_labelmap {
+        if let Some(why) = labelmap_name_problem(labels) {
+            return Err(Error::invalid(&out_dir.join("labelmap.txt"), why));
+        }
+    }
     let classes = ClassLookup::new(&ds.categories, labels);
     let groups = ds.annotations_by_image();
     let grouped: usize = groups.iter().map(|(_, a)| a.len()).sum();
@@ -713,6 +737,16 @@ mod tests {
             names,
             [(1, "cell", Rgb([10, 20, 30])), (2, "other", Rgb([1, 2, 3]))]
         );
+    }
+
+    #[test]
+    fn names_that_would_not_read_back_are_not_written() {
+        let mut set = LabelSet::four_class();
+        assert_eq!(labelmap_name_problem(&set), None);
+        for name in ["a:b", "x\ny", "# c", " lead", "background"] {
+            set.classes[1].name = name.into();
+            assert!(labelmap_name_problem(&set).is_some(), "{name:?}");
+        }
     }
 
     #[test]

@@ -483,6 +483,33 @@ fn coco_without_meta_converts_to_the_labels_and_frames_cvat_wrote() {
     assert!(stderr.contains("[image-ids-renumbered] ×4"), "{stderr}");
 }
 
+#[test]
+fn cvat_to_coco_to_cvat_by_the_binary_is_byte_identical() {
+    // With <meta> riding along in the COCO file the frame ids and labels are CVAT's own:
+    // neither renumbered nor regenerated.
+    let dir = tempfile::tempdir().unwrap();
+    // The file CVAT wrote (Datumaro's fixtures are not in CVAT's own layout).
+    for rel in ["cvat-ellipse/annotations_4classes.xml"] {
+        let (json, back) = (dir.path().join("c.json"), dir.path().join("b.xml"));
+        for (input, output) in [(fixture(rel), &json), (json.clone(), &back)] {
+            assert_cmd::Command::cargo_bin("neutrostruct")
+                .unwrap()
+                .args(["convert", "--to"])
+                .arg(if output == &json { "coco" } else { "cvat" })
+                .arg(&input)
+                .arg("-o")
+                .arg(output)
+                .assert()
+                .success();
+        }
+        assert_eq!(
+            std::fs::read_to_string(&back).unwrap(),
+            std::fs::read_to_string(fixture(rel)).unwrap(),
+            "{rel}"
+        );
+    }
+}
+
 // ---------- bad input ----------
 
 fn bad(bytes: &[u8]) -> String {
