@@ -162,7 +162,7 @@ mod tests {
         let a = vec![[1.0, 1.0], [6.0, 1.0], [6.0, 6.0], [1.0, 6.0]];
         let b: Vec<Point> = a.iter().map(|p| [p[0] + 2.0, p[1]]).collect();
         let area = |rings: &[Vec<Point>]| pycocotools_polygon_area(rings, 20, 20).unwrap();
-        let one = area(&[a.clone()]);
+        let one = area(std::slice::from_ref(&a));
         let both = area(&[a.clone(), b]);
         let twice = area(&[a.clone(), a]);
         assert_eq!(twice, one);

@@ -658,7 +658,7 @@ mod tests {
                 shape,
             ))
         };
-        add(2, 2, Shape::Box(b.clone()));
+        add(2, 2, Shape::Box(b));
         add(3, 3, Shape::Box(b));
         add(4, 3, Shape::Tag);
         let custom = LabelSet::parse(
