@@ -55,6 +55,15 @@ pub fn read_dir(
             // Never decode a mask larger than the limits masks are written with.
             crate::masks::check_size(&probe).map_err(|e| Error::invalid(p, e.to_string()))?;
             let img = image::open(p).map_err(|e| Error::invalid(p, e.to_string()))?;
+            if matches!(img, image::DynamicImage::ImageLuma16(_)) {
+                // Instance numbers say which shape, not which class: read as colours they
+                // would come out as thousands of regions of "unknown colour".
+                return Err(Error::invalid(
+                    p,
+                    "a 16-bit instance mask carries no classes; --from masks reads colour or \
+                     class-index masks (neutrostruct masks --kind color|index)",
+                ));
+            }
             Ok((
                 w,
                 h,

@@ -281,8 +281,10 @@ pub fn encode_png(
             image::ExtendedColorType::L8,
         ),
         MaskBuffer::Instance(m) => {
-            // PNG stores 16-bit samples big-endian.
-            let bytes: Vec<u8> = m.as_raw().iter().flat_map(|v| v.to_be_bytes()).collect();
+            // `PngEncoder` takes 16-bit samples in native byte order and itself swaps them to
+            // the big-endian order PNG requires; handing it big-endian bytes swapped them
+            // twice, so instance 1 read back as 256 in every other PNG reader.
+            let bytes: Vec<u8> = m.as_raw().iter().flat_map(|v| v.to_ne_bytes()).collect();
             enc.write_image(&bytes, m.width(), m.height(), image::ExtendedColorType::L16)
         }
     }
@@ -305,7 +307,35 @@ pub fn write_png_with(
     })
 }
 
+/// Reads an instance mask written by [`write_png`] (or by any tool that writes a 16-bit
+/// grayscale PNG): instance numbers as stored, 0 = background. The size is checked against
+/// the limits masks are written with before anything is decoded.
+pub fn read_instance_png(path: &Path) -> Result<Gray16Image> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| Error::invalid(path, e.to_string()))?;
+    let probe = Image::new(crate::model::ImageId(0), path.display().to_string(), w, h);
+    check_size(&probe)?;
+    let decoded = image::open(path).map_err(|e| Error::invalid(path, e.to_string()))?;
+    match decoded {
+        // The decoder hands 16-bit samples over in native order, whatever PNG stores.
+        image::DynamicImage::ImageLuma16(m) => Ok(m),
+        other => Err(Error::invalid(
+            path,
+            format!(
+                "not an instance mask: {:?} pixels, an instance mask is 16-bit grayscale",
+                other.color()
+            ),
+        )),
+    }
+}
+
 /// CVAT's "Segmentation mask" `labelmap.txt`: a header, the background, one line per class.
+/// The format has no escaping: check names with [`labelmap_name_problem`] first.
 pub fn labelmap_txt(labels: &LabelSet) -> String {
     let rgb = |c: Rgb| format!("{},{},{}", c.0[0], c.0[1], c.0[2]);
     let mut s = String::from("# label:color_rgb:parts:actions\n");
@@ -314,6 +344,129 @@ pub fn labelmap_txt(labels: &LabelSet) -> String {
         s.push_str(&format!("{}:{}::\n", c.name, rgb(c.color)));
     }
     s
+}
+
+/// Why a label set's class name cannot be written into `labelmap.txt` (whose fields are
+/// separated by `:` on one line, with no escaping): it would read back as another label.
+pub fn labelmap_name_problem(labels: &LabelSet) -> Option<String> {
+    labels.classes.iter().find_map(|c| {
+        let bad = c.name.contains([':', '\n', '\r'])
+            || c.name.trim_start().starts_with('#')
+            || c.name.trim() != c.name
+            || c.name == "background";
+        bad.then(|| {
+            format!(
+                "class {:?} cannot be written to labelmap.txt (no ':' or line break, no leading '#' or spaces, not \"background\")",
+                c.name
+            )
+        })
+    })
+}
+
+/// Reads a `labelmap.txt` as CVAT's "Segmentation mask 1.1" export and [`labelmap_txt`]
+/// write it: `#` comment lines (the `# label:color_rgb:parts:actions` header), then
+/// `name:r,g,b:parts:actions` per label. The label named `background` gives the background
+/// colour; the others are classes 1, 2, … in file order (the index-mask values). When names
+/// and colours are exactly a built-in set's, that set is returned (its supercategories).
+/// A malformed line is an error naming the file, line and column.
+pub fn parse_labelmap(text: &str, path: &Path) -> Result<LabelSet> {
+    let mut background = None;
+    let mut classes: Vec<crate::labelset::LabelClass> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i as u32 + 1;
+        let line = raw.trim_end_matches('\r');
+        let at = |col: usize, msg: String| Error::parse(path, line_no, col as u32 + 1, msg);
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let mut fields = line.split(':');
+        let name = fields.next().unwrap_or_default().trim();
+        let Some(color_field) = fields.next() else {
+            return Err(at(
+                line.len(),
+                format!("expected name:r,g,b:parts:actions, found {line:?}"),
+            ));
+        };
+        if name.is_empty() {
+            return Err(at(0, "the label name is empty".into()));
+        }
+        let color_col = line.find(':').map_or(0, |c| c + 1);
+        let parts: Vec<&str> = color_field.split(',').map(str::trim).collect();
+        let values: Vec<u8> = parts.iter().filter_map(|p| p.parse::<u8>().ok()).collect();
+        let [r, g, b] = values[..] else {
+            return Err(at(
+                color_col,
+                format!("label {name:?}: colour {color_field:?} is not r,g,b with each 0..=255"),
+            ));
+        };
+        if parts.len() != 3 {
+            return Err(at(
+                color_col,
+                format!("label {name:?}: colour {color_field:?} is not r,g,b with each 0..=255"),
+            ));
+        }
+        let color = Rgb([r, g, b]);
+        if name == "background" {
+            if background.replace(color).is_some() {
+                return Err(at(0, "a second background line".into()));
+            }
+            continue;
+        }
+        if classes.iter().any(|c| c.name == name) {
+            return Err(at(0, format!("label {name:?} appears twice")));
+        }
+        if let Some(other) = classes.iter().find(|c| c.color == color) {
+            return Err(at(
+                color_col,
+                format!(
+                    "label {name:?} has the colour of {:?}: mask pixels could not tell them apart",
+                    other.name
+                ),
+            ));
+        }
+        if classes.len() == 255 {
+            return Err(at(
+                0,
+                "more than 255 labels do not fit class indices 1..=255".into(),
+            ));
+        }
+        classes.push(crate::labelset::LabelClass {
+            id: CategoryId(classes.len() as u64 + 1),
+            name: name.to_string(),
+            supercategory: String::new(),
+            color,
+        });
+    }
+    let background = background.unwrap_or(Rgb([0, 0, 0]));
+    if classes.is_empty() {
+        return Err(Error::invalid(
+            path,
+            "the labelmap declares no label besides background",
+        ));
+    }
+    if classes.iter().any(|c| c.color == background) {
+        return Err(Error::invalid(
+            path,
+            "a label has the background colour: its pixels would read as background",
+        ));
+    }
+    for set in [LabelSet::four_class(), LabelSet::seven_class()] {
+        let same = set.background == background
+            && set.classes.len() == classes.len()
+            && set
+                .classes
+                .iter()
+                .zip(&classes)
+                .all(|(a, b)| a.name == b.name && a.color == b.color);
+        if same {
+            return Ok(set);
+        }
+    }
+    Ok(LabelSet {
+        name: path.display().to_string(),
+        background,
+        classes,
+    })
 }
 
 /// The PNG file name for an image: its file stem plus `.png`. `None` for names that are
@@ -379,6 +532,12 @@ pub fn render_dataset(
     out_dir: &Path,
     opts: &RenderOptions,
 ) -> Result<RenderSummary> {
+    // Refused before any mask is painted, not after.
+    if opts.write_labelmap {
+        if let Some(why) = labelmap_name_problem(labels) {
+            return Err(Error::invalid(&out_dir.join("labelmap.txt"), why));
+        }
+    }
     let classes = ClassLookup::new(&ds.categories, labels);
     let groups = ds.annotations_by_image();
     let grouped: usize = groups.iter().map(|(_, a)| a.len()).sum();
@@ -508,6 +667,108 @@ mod tests {
         assert!(render(&image(100_001, 1), &anns, &c, MaskKind::Index).is_err());
         assert!(render(&image(50_000, 50_000), &anns, &c, MaskKind::Index).is_err());
         assert!(render(&image(0, 5), &anns, &c, MaskKind::Index).is_err());
+    }
+
+    /// A 16-bit instance mask with values that tell the byte orders apart.
+    fn instance_sample() -> Gray16Image {
+        let values = [0u16, 1, 2, 255, 256, 0x1234, 65535, 7];
+        Gray16Image::from_fn(4, 2, |x, y| Luma([values[(y * 4 + x) as usize]]))
+    }
+
+    #[test]
+    fn instance_png_stores_samples_big_endian() {
+        // Decoded with the `png` crate and no transformations, the bytes are the samples as
+        // the file stores them: PNG requires big-endian, so instance 1 is [0, 1].
+        let mut bytes = Vec::new();
+        encode_png(
+            &MaskBuffer::Instance(instance_sample()),
+            &mut bytes,
+            PNG_COMPRESSION,
+            PNG_FILTER,
+        )
+        .unwrap();
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+        decoder.set_transformations(png::Transformations::IDENTITY);
+        let mut reader = decoder.read_info().unwrap();
+        let mut raw = vec![0u8; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut raw).unwrap();
+        assert_eq!(info.bit_depth, png::BitDepth::Sixteen);
+        assert_eq!(info.color_type, png::ColorType::Grayscale);
+        assert_eq!(
+            &raw[..info.buffer_size()],
+            &[
+                0x00, 0x00, 0x00, 0x01, 0x00, 0x02, 0x00, 0xff, //
+                0x01, 0x00, 0x12, 0x34, 0xff, 0xff, 0x00, 0x07,
+            ]
+        );
+    }
+
+    #[test]
+    fn instance_png_round_trips_through_our_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.png");
+        let mask = instance_sample();
+        write_png(&MaskBuffer::Instance(mask.clone()), &path).unwrap();
+        assert_eq!(read_instance_png(&path).unwrap(), mask);
+        // A colour mask is not an instance mask: said so, naming the file.
+        write_png(&MaskBuffer::Color(RgbImage::new(2, 2)), &path).unwrap();
+        let err = read_instance_png(&path).unwrap_err().to_string();
+        assert!(err.contains("m.png") && err.contains("16-bit"), "{err}");
+    }
+
+    #[test]
+    fn labelmap_round_trips_and_reads_cvat_exports() {
+        for set in [LabelSet::four_class(), LabelSet::seven_class()] {
+            let text = labelmap_txt(&set);
+            assert_eq!(
+                parse_labelmap(&text, Path::new("labelmap.txt")).unwrap(),
+                set
+            );
+        }
+        // As CVAT exports it: parts and actions, CRLF, a label set of its own.
+        let cvat = "# label:color_rgb:parts:actions\r\nbackground:0,0,0::\r\ncell:10,20,30:nucleus:\r\nother:1,2,3::\r\n";
+        let set = parse_labelmap(cvat, Path::new("l.txt")).unwrap();
+        let names: Vec<_> = set
+            .classes
+            .iter()
+            .map(|c| (c.id.0, c.name.as_str(), c.color))
+            .collect();
+        assert_eq!(
+            names,
+            [(1, "cell", Rgb([10, 20, 30])), (2, "other", Rgb([1, 2, 3]))]
+        );
+    }
+
+    #[test]
+    fn names_that_would_not_read_back_are_not_written() {
+        let mut set = LabelSet::four_class();
+        assert_eq!(labelmap_name_problem(&set), None);
+        for name in ["a:b", "x\ny", "# c", " lead", "background"] {
+            set.classes[1].name = name.into();
+            assert!(labelmap_name_problem(&set).is_some(), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_labelmap_names_file_line_and_column() {
+        let cases = [
+            ("background:0,0,0::\ncell\n", "l.txt:2:5:"),
+            ("# h\ncell:1,2::\n", "l.txt:2:6:"),
+            ("cell:1,2,300::\n", "l.txt:1:6:"),
+            ("cell:1,2,3::\ncell:4,5,6::\n", "l.txt:2:1:"),
+            ("a:1,2,3::\nb:1,2,3::\n", "l.txt:2:3:"),
+            (":1,2,3::\n", "l.txt:1:1:"),
+        ];
+        for (text, want) in cases {
+            let err = parse_labelmap(text, Path::new("l.txt"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(want), "{text:?}: {err}");
+        }
+        let err = parse_labelmap("# only\nbackground:0,0,0::\n", Path::new("l.txt"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no label"), "{err}");
     }
 
     #[test]

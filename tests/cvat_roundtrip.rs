@@ -439,10 +439,75 @@ fn writer_reports_losses() {
 fn dataset_without_meta_gets_generated_labels() {
     let ds = every_shape();
     let (text, _) = cvat::to_string(&ds, &WriteOptions::default());
-    assert!(text.contains("<name>Secondary granules</name>\n          <color>#3cb44b</color>\n          <type>any</type>"));
+    // No colour declared: the label set's colour of that name, not a palette colour; its
+    // shapes are of several kinds, so its type is `any`.
+    assert!(text.contains("<name>Secondary granules</name>\n          <color>#0082c8</color>\n          <type>any</type>"), "{text}");
     let (back, _) =
         cvat::read_bytes(text.as_bytes(), Path::new("g.xml"), &ReadOptions::default()).unwrap();
     assert_eq!(back.categories[0], ds.categories[0]);
+}
+
+#[test]
+fn coco_without_meta_converts_to_the_labels_and_frames_cvat_wrote() {
+    // CVAT's own COCO export of the conformance task carries no <meta>: the CVAT written from
+    // it declares the labels as CVAT declared them (label-set colours, type `ellipse`) and
+    // numbers the frames from 0 as CVAT did (the COCO image ids are 10, 13, 16, 19).
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("back.xml");
+    let run = assert_cmd::Command::cargo_bin("neutrostruct")
+        .unwrap()
+        .args(["convert", "--to", "cvat"])
+        .arg(fixture("cvat-ellipse/annotations_4classes.json"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let written = std::fs::read_to_string(&out).unwrap();
+    let original =
+        std::fs::read_to_string(fixture("cvat-ellipse/annotations_4classes.xml")).unwrap();
+    let labels = |s: &str| {
+        let (a, b) = (s.find("<labels>").unwrap(), s.find("</labels>").unwrap());
+        s[a..b].to_string()
+    };
+    assert_eq!(labels(&written), labels(&original));
+    assert!(written.contains("<color>#0082c8</color>"));
+    let image_tags = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.trim_start().starts_with("<image "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(image_tags(&written), image_tags(&original));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("[image-ids-renumbered] ×4"), "{stderr}");
+}
+
+#[test]
+fn cvat_to_coco_to_cvat_by_the_binary_is_byte_identical() {
+    // With <meta> riding along in the COCO file the frame ids and labels are CVAT's own:
+    // neither renumbered nor regenerated.
+    let dir = tempfile::tempdir().unwrap();
+    // The file CVAT wrote (Datumaro's fixtures are not in CVAT's own layout).
+    for rel in ["cvat-ellipse/annotations_4classes.xml"] {
+        let (json, back) = (dir.path().join("c.json"), dir.path().join("b.xml"));
+        for (input, output) in [(fixture(rel), &json), (json.clone(), &back)] {
+            assert_cmd::Command::cargo_bin("neutrostruct")
+                .unwrap()
+                .args(["convert", "--to"])
+                .arg(if output == &json { "coco" } else { "cvat" })
+                .arg(&input)
+                .arg("-o")
+                .arg(output)
+                .assert()
+                .success();
+        }
+        assert_eq!(
+            std::fs::read_to_string(&back).unwrap(),
+            std::fs::read_to_string(fixture(rel)).unwrap(),
+            "{rel}"
+        );
+    }
 }
 
 // ---------- bad input ----------

@@ -27,7 +27,8 @@ pub struct ConvertArgs {
     /// How generated COCO segmentations are written.
     #[arg(long, value_enum, default_value = "polygon")]
     segmentation: SegmentationArg,
-    /// Label set: 4, 7 or a label-set JSON file (masks and training formats).
+    /// Label set: 4, 7 or a label-set JSON file (masks and training formats; CVAT label
+    /// colours where the input declares none; `--from masks` reads `labelmap.txt` without it).
     #[arg(long)]
     labelset: Option<String>,
     /// COCO input: when to turn annotations into ellipses.
@@ -171,7 +172,14 @@ pub fn run(args: ConvertArgs) -> Result<Outcome> {
         from => read(from, &cfg.input, &cfg.coco_read)?,
     };
     let written = match cfg.to {
-        Format::Coco | Format::Cvat => write(ds, cfg.from, cfg.to, &cfg.output, &cfg.coco_write)?,
+        Format::Coco | Format::Cvat => write_with_labels(
+            ds,
+            cfg.from,
+            cfg.to,
+            &cfg.output,
+            &cfg.coco_write,
+            cfg.labelset.as_ref(),
+        )?,
         _ => write_training(&ds, &cfg)?,
     };
     // The input side counts what was read; the writer's side what it wrote.
@@ -226,11 +234,23 @@ pub fn read(
 
 /// Writes the model as COCO or CVAT, adding what the format pair loses.
 pub fn write(
+    ds: Dataset,
+    from: Format,
+    to: Format,
+    output: &Path,
+    coco: &crate::coco::WriteOptions,
+) -> Result<Lossiness> {
+    write_with_labels(ds, from, to, output, coco, None)
+}
+
+/// [`write`], with the label set that colours CVAT labels declaring no colour.
+pub fn write_with_labels(
     mut ds: Dataset,
     from: Format,
     to: Format,
     output: &Path,
     coco: &crate::coco::WriteOptions,
+    labelset: Option<&crate::labelset::LabelSet>,
 ) -> Result<Lossiness> {
     match to {
         Format::Coco => {
@@ -242,8 +262,18 @@ pub fn write(
             if from == Format::Coco {
                 convert::note_coco_to_cvat_losses(&ds, &mut loss);
             }
-            let written =
-                crate::cvat::write_path(&ds, output, &crate::cvat::WriteOptions::default())?;
+            // A COCO file that never was CVAT's (no <meta> or version riding along) has COCO
+            // image ids, not frame numbers: CVAT counts its frames from 0.
+            let never_cvat = ds.meta.cvat_meta.is_none() && ds.meta.cvat_version.is_none();
+            let opts = crate::cvat::WriteOptions {
+                image_ids: if from == Format::Coco && never_cvat {
+                    crate::cvat::ImageIds::Frames
+                } else {
+                    crate::cvat::ImageIds::AsRead
+                },
+                labelset: labelset.cloned(),
+            };
+            let written = crate::cvat::write_path(&ds, output, &opts)?;
             loss.merge(written);
             Ok(loss)
         }
@@ -336,19 +366,65 @@ fn read_yolo(from: Format, input: &Path) -> Result<(Dataset, Lossiness)> {
 }
 
 /// Reads a folder of masks as ellipses, printing what could not be recovered exactly.
+/// The colours come from `--labelset`, else from the `labelmap.txt` beside the masks.
 fn read_masks(cfg: &Config) -> Result<(Dataset, Lossiness)> {
-    let labels = match &cfg.labelset {
-        Some(l) => l.clone(),
-        None => {
-            return Err(Error::Usage(
-                "--from masks needs --labelset (4, 7 or a file) to know the colours".into(),
-            ))
+    let (masks_dir, labelmap) = locate_masks(&cfg.input);
+    let labels = match (&cfg.labelset, &labelmap) {
+        (Some(l), _) => l.clone(),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let set = crate::masks::parse_labelmap(&text, path)?;
+            eprintln!(
+                "masks: colours from {} ({} labels)",
+                path.display(),
+                set.classes.len()
+            );
+            set
+        }
+        (None, None) => {
+            return Err(Error::Usage(format!(
+                "--from masks: no labelmap.txt beside the masks in {}; pass --labelset (4, 7 or a file) to say what the colours mean",
+                cfg.input.display()
+            )))
         }
     };
-    let (ds, loss, s) = crate::mask_dataset::read_dir(&cfg.input, &labels, cfg.images.as_deref())?;
+    let (ds, loss, s) = crate::mask_dataset::read_dir(&masks_dir, &labels, cfg.images.as_deref())?;
     eprintln!(
         "masks: {} files, {} regions ({} touch the border, {} touch another region, {} inexact, {} of unknown colours)",
         s.masks, s.regions, s.touching_border, s.touching_other, s.inexact, s.unknown_regions
     );
     Ok((ds, loss))
+}
+
+/// The folder whose PNGs are the masks, and the `labelmap.txt` that describes them. A CVAT
+/// "Segmentation mask 1.1" export (and `convert --to masks`) keeps the colour masks in
+/// `SegmentationClass/` with `labelmap.txt` at the top: DIR may be that top or the
+/// `SegmentationClass` folder itself. `masks --out DIR` writes both into DIR.
+fn locate_masks(input: &Path) -> (PathBuf, Option<PathBuf>) {
+    let class_dir = input.join("SegmentationClass");
+    let has_png = |d: &Path| {
+        std::fs::read_dir(d).is_ok_and(|mut it| {
+            it.any(|e| {
+                e.is_ok_and(|e| {
+                    e.path()
+                        .extension()
+                        .is_some_and(|x| x.eq_ignore_ascii_case("png"))
+                })
+            })
+        })
+    };
+    let masks_dir = if !has_png(input) && class_dir.is_dir() {
+        class_dir
+    } else {
+        input.to_path_buf()
+    };
+    let beside = [
+        Some(masks_dir.join("labelmap.txt")),
+        input.join("labelmap.txt").into(),
+        (masks_dir.file_name().and_then(|n| n.to_str()) == Some("SegmentationClass"))
+            .then(|| masks_dir.parent().map(|p| p.join("labelmap.txt")))
+            .flatten(),
+    ];
+    let labelmap = beside.into_iter().flatten().find(|p| p.is_file());
+    (masks_dir, labelmap)
 }

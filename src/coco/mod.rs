@@ -8,6 +8,7 @@
 
 mod de;
 pub mod locate;
+pub mod polygon_area;
 mod read;
 mod write;
 

@@ -509,6 +509,26 @@ impl Serialize for SegOut<'_> {
 }
 
 impl AnnOut<'_> {
+    /// The `area` of a generated segmentation. For polygons: the pixels pycocotools
+    /// rasterises from the rings written (what `annToMask` gives every reader), not the
+    /// shape's exact area (π·rx·ry lies above the inscribed polygon, and pycocotools counts
+    /// only pixels inside the image). Without the image's size, or for a ring too long to
+    /// rasterise, the polygon's own (shoelace) area.
+    fn generated_area(&self, seg: &SegOut<'_>) -> f64 {
+        match seg {
+            SegOut::Rings(rings) => self
+                .image
+                .and_then(|im| {
+                    super::polygon_area::pycocotools_polygon_area(rings, im.height, im.width)
+                })
+                .map_or_else(
+                    || Shape::Polygon(rings.clone()).area(),
+                    |pixels| pixels as f64,
+                ),
+            _ => self.a.shape.area(),
+        }
+    }
+
     fn generated(&self) -> SegOut<'static> {
         match &self.a.shape {
             Shape::Ellipse(e) => SegOut::Rings(vec![ellipse_polygon(e, POLYGON_MAX_ERROR_PX)]),
@@ -677,8 +697,9 @@ impl Serialize for AnnOut<'_> {
                 m.serialize_entry("iscrowd", &0)?;
             }
             None => {
-                m.serialize_entry("segmentation", &self.generated())?;
-                m.serialize_entry("area", &a.shape.area())?;
+                let seg = self.generated();
+                m.serialize_entry("segmentation", &seg)?;
+                m.serialize_entry("area", &self.generated_area(&seg))?;
                 let bbox = match &a.shape {
                     Shape::Ellipse(e) => ellipse_bbox(e),
                     other => other.bbox().unwrap_or([0.0; 4]),

@@ -39,9 +39,28 @@ pub struct ReadOptions {
     pub allow_non_finite: bool,
 }
 
-/// Options of the CVAT writer (none yet; the output layout is CVAT's own).
+/// Options of the CVAT writer (the output layout itself is CVAT's own).
 #[derive(Clone, Debug, Default)]
-pub struct WriteOptions {}
+pub struct WriteOptions {
+    /// How `<image id>` is numbered.
+    pub image_ids: ImageIds,
+    /// Colours for labels whose category declares none (matched by name; the built-in
+    /// 4- and 7-class sets are tried after it).
+    pub labelset: Option<crate::labelset::LabelSet>,
+}
+
+/// How the writer numbers `<image id>`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ImageIds {
+    /// The model's image ids: a CVAT file's own frame numbers, also when they rode through
+    /// COCO.
+    #[default]
+    AsRead,
+    /// Frame numbers 0, 1, … in image order, as CVAT numbers a task's frames. For a dataset
+    /// that never was CVAT's: COCO image ids (CVAT's COCO export starts them at 1) are not
+    /// frame numbers.
+    Frames,
+}
 
 /// Reads a CVAT XML 1.1 file, or a CVAT export archive (`.zip`, recognised by its magic
 /// bytes) holding `annotations.xml`.

@@ -4,7 +4,8 @@
 //! CVAT file read and written again comes out byte-identical.
 
 use super::mask_rle;
-use super::WriteOptions;
+use super::{ImageIds, WriteOptions};
+use crate::labelset::LabelSet;
 use crate::lossiness::Lossiness;
 use crate::model::{
     Annotation, AttributeSpec, Category, CategoryId, Dataset, Image, MaskData, Point, Rgb, Shape,
@@ -13,8 +14,10 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// Renders the whole file into a string.
-pub fn render(ds: &Dataset, _opts: &WriteOptions) -> (String, Lossiness) {
+pub fn render(ds: &Dataset, opts: &WriteOptions) -> (String, Lossiness) {
     let mut w = Writer {
+        image_ids: opts.image_ids,
+        renumbered_images: 0,
         out: String::with_capacity(256 + ds.annotations.len() * 160),
         loss: Lossiness::default(),
         rounded: 0,
@@ -30,11 +33,11 @@ pub fn render(ds: &Dataset, _opts: &WriteOptions) -> (String, Lossiness) {
     w.out.push_str(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<annotations>\n  <version>1.1</version>\n",
     );
-    w.meta(ds);
+    w.meta(ds, opts.labelset.as_ref());
     let groups = ds.annotations_by_image();
     let placed: usize = groups.iter().map(|(_, a)| a.len()).sum();
-    for (image, anns) in groups {
-        w.image(image, &anns);
+    for (frame, (image, anns)) in groups.into_iter().enumerate() {
+        w.image(frame, image, &anns);
     }
     for raw in &ds.meta.cvat_unknown {
         let _ = writeln!(w.out, "  {raw}");
@@ -45,6 +48,11 @@ pub fn render(ds: &Dataset, _opts: &WriteOptions) -> (String, Lossiness) {
         "dangling-annotation",
         ds.annotations.len() - placed,
         "annotations whose image is not in the dataset cannot be placed in CVAT XML and were not written",
+    );
+    w.loss.add(
+        "image-ids-renumbered",
+        w.renumbered_images,
+        "CVAT numbers frames 0, 1, … in image order; image ids that were not those numbers were replaced",
     );
     w.loss.add(
         "rounded-to-2-decimals",
@@ -73,6 +81,8 @@ pub fn render(ds: &Dataset, _opts: &WriteOptions) -> (String, Lossiness) {
 }
 
 struct Writer<'d> {
+    image_ids: ImageIds,
+    renumbered_images: usize,
     out: String,
     loss: Lossiness,
     rounded: usize,
@@ -188,7 +198,9 @@ impl Writer<'_> {
         s
     }
 
-    fn meta(&mut self, ds: &Dataset) {
+    fn meta(&mut self, ds: &Dataset, labels: Option<&LabelSet>) {
+        // Only a regenerated labels block uses these; a verbatim <meta> is CVAT's own.
+        let categories = styled_categories(ds, labels);
         match &ds.meta.cvat_meta {
             Some(m) if m.declared == ds.categories => {
                 let _ = writeln!(
@@ -200,7 +212,7 @@ impl Writer<'_> {
             Some(m) if !m.labels.is_empty() => {
                 // Categories changed: regenerate only the labels block; task, project,
                 // segments and dumped stay as they were.
-                let labels = labels_block(&ds.categories, &m.indent);
+                let labels = labels_block(&categories, &m.indent);
                 let _ = writeln!(
                     self.out,
                     "  {}{}{}",
@@ -219,7 +231,7 @@ impl Writer<'_> {
                     self.out,
                     "  <meta>\n    <task>\n      <size>{}</size>\n      <mode>annotation</mode>\n      {}\n    </task>\n  </meta>\n",
                     ds.images.len(),
-                    labels_block(&ds.categories, "      ")
+                    labels_block(&categories, "      ")
                 );
             }
         }
@@ -236,16 +248,25 @@ impl Writer<'_> {
         );
     }
 
-    fn image(&mut self, image: &Image, anns: &[&Annotation]) {
+    /// `frame`: the image's position in the file, 0-based.
+    fn image(&mut self, frame: usize, image: &Image, anns: &[&Annotation]) {
         self.out.push_str("  <image");
-        // A project export repeats ids across subsets; the reader keeps the id as written
-        // in `cvat_attrs` ("id") when the model had to renumber it.
-        let orig = image
-            .cvat_attrs
-            .iter()
-            .find(|(k, _)| k == "id")
-            .map(|(_, v)| v.clone());
-        let id = orig.unwrap_or_else(|| image.id.to_string());
+        let id = match self.image_ids {
+            ImageIds::Frames => {
+                if image.id.0 != frame as u64 {
+                    self.renumbered_images += 1;
+                }
+                frame.to_string()
+            }
+            // A project export repeats ids across subsets; the reader keeps the id as
+            // written in `cvat_attrs` ("id") when the model had to renumber it.
+            ImageIds::AsRead => image
+                .cvat_attrs
+                .iter()
+                .find(|(k, _)| k == "id")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| image.id.to_string()),
+        };
         self.attr("id", &id);
         self.attr("name", &image.file_name);
         if let Some(s) = &image.subset {
@@ -417,6 +438,67 @@ impl Writer<'_> {
     }
 }
 
+/// The categories as a generated `<labels>` block declares them: a category without a colour
+/// takes the colour of the label-set class of its name (`labels` first, then the built-in 4-
+/// and 7-class sets; exact name, then ignoring case and punctuation), else a palette colour;
+/// a category without a type takes the CVAT label type of its shapes when they are all of
+/// one kind (an ellipse-only label is `ellipse`), else `any`.
+fn styled_categories(ds: &Dataset, labels: Option<&LabelSet>) -> Vec<Category> {
+    let sets: Vec<LabelSet> = labels
+        .cloned()
+        .into_iter()
+        .chain([LabelSet::four_class(), LabelSet::seven_class()])
+        .collect();
+    let set_color = |name: &str| {
+        sets.iter().find_map(|set| {
+            set.by_name(name)
+                .or_else(|| set.by_loose_name(name))
+                .map(|c| c.color)
+        })
+    };
+    // Per category: the one label type of all its shapes, or None once two kinds are seen.
+    let mut kinds: HashMap<CategoryId, Option<&'static str>> = HashMap::new();
+    for a in &ds.annotations {
+        let t = label_type(&a.shape);
+        kinds
+            .entry(a.category_id)
+            .and_modify(|k| {
+                if *k != Some(t) {
+                    *k = None;
+                }
+            })
+            .or_insert(Some(t));
+    }
+    ds.categories
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut c = c.clone();
+            if c.color.is_none() {
+                c.color = Some(set_color(&c.name).unwrap_or_else(|| palette(i)));
+            }
+            if c.kind.is_none() {
+                let t = kinds.get(&c.id).copied().flatten().unwrap_or("any");
+                c.kind = Some(t.to_string());
+            }
+            c
+        })
+        .collect()
+}
+
+/// The CVAT label type that admits a shape (CVAT's `LabelType`: a box is `rectangle`).
+fn label_type(shape: &Shape) -> &'static str {
+    match shape {
+        Shape::Ellipse(_) => "ellipse",
+        Shape::Box(_) => "rectangle",
+        Shape::Polygon(_) => "polygon",
+        Shape::Polyline(_) => "polyline",
+        Shape::Points(_) => "points",
+        Shape::Mask(_) => "mask",
+        Shape::Tag => "tag",
+    }
+}
+
 /// A `<labels>` block as CVAT writes it; `indent` is the indentation of `<labels>` itself
 /// (the first line is not indented: the caller has written it already).
 pub fn labels_block(categories: &[Category], indent: &str) -> String {
@@ -535,6 +617,102 @@ mod tests {
         let mut out = String::new();
         esc_text("x<y\nz", &mut out);
         assert_eq!(out, "x&lt;y\nz");
+    }
+
+    #[test]
+    fn generated_labels_take_label_set_colours_and_shape_types() {
+        let mut ds = one_ellipse(Ellipse {
+            cx: 5.0,
+            cy: 5.0,
+            rx: 2.0,
+            ry: 1.0,
+            rotation: 0.0,
+        });
+        let cat = |id: u64, name: &str| Category {
+            id: CategoryId(id),
+            name: name.into(),
+            supercategory: String::new(),
+            color: None,
+            kind: None,
+            attributes: Vec::new(),
+            coco_extra: JsonMap::new(),
+        };
+        ds.categories = vec![
+            cat(1, "secondary GRANULES"),
+            cat(2, "Vacuoles"),
+            cat(3, "mine"),
+            cat(4, "unknown"),
+        ];
+        let b = crate::model::BoxShape {
+            xtl: 1.0,
+            ytl: 1.0,
+            xbr: 2.0,
+            ybr: 2.0,
+            rotation: 0.0,
+        };
+        let mut add = |id: u64, cat: u64, shape: Shape| {
+            ds.annotations.push(Annotation::new(
+                AnnotationId(id),
+                ImageId(1),
+                CategoryId(cat),
+                shape,
+            ))
+        };
+        add(2, 2, Shape::Box(b));
+        add(3, 3, Shape::Box(b));
+        add(4, 3, Shape::Tag);
+        let custom = LabelSet::parse(
+            r#"{"name":"x","classes":[{"id":1,"name":"mine","color":[1,2,3]},{"id":2,"name":"Vacuoles","color":[9,9,9]}]}"#,
+            std::path::Path::new("x.json"),
+        )
+        .unwrap();
+        let opts = WriteOptions {
+            labelset: Some(custom),
+            ..Default::default()
+        };
+        let (s, _) = render(&ds, &opts);
+        let label = |name: &str| {
+            let at = s.find(&format!("<name>{name}</name>")).unwrap();
+            s[at..].lines().take(3).collect::<Vec<_>>().join("|")
+        };
+        // Loose name match on the built-in set; ellipse-only label.
+        assert!(label("secondary GRANULES").contains("#0082c8</color>|          <type>ellipse"));
+        // The given set wins over the built-in one; box-only is CVAT's `rectangle`.
+        assert!(label("Vacuoles").contains("#090909</color>|          <type>rectangle"));
+        // Several kinds: `any`.
+        assert!(label("mine").contains("#010203</color>|          <type>any"));
+        // Known to no set and without shapes: palette colour (its position), `any`.
+        assert!(label("unknown").contains(&format!(
+            "{}</color>|          <type>any",
+            palette(3).to_hex()
+        )));
+    }
+
+    #[test]
+    fn frame_ids_count_from_zero_in_image_order() {
+        let mut ds = one_ellipse(Ellipse {
+            cx: 5.0,
+            cy: 5.0,
+            rx: 2.0,
+            ry: 1.0,
+            rotation: 0.0,
+        });
+        let mut second = ds.images[0].clone();
+        second.id = ImageId(7);
+        second.file_name = "b.png".into();
+        ds.images.push(second);
+        let opts = WriteOptions {
+            image_ids: ImageIds::Frames,
+            ..Default::default()
+        };
+        let (s, loss) = render(&ds, &opts);
+        assert!(s.contains("<image id=\"0\" name=\"a.png\""), "{s}");
+        assert!(s.contains("<image id=\"1\" name=\"b.png\""), "{s}");
+        assert_eq!(loss.count("image-ids-renumbered"), 2);
+        let (s, loss) = render(&ds, &WriteOptions::default());
+        assert!(s.contains("<image id=\"1\" name=\"a.png\""), "{s}");
+        assert!(s.contains("<image id=\"7\" name=\"b.png\""), "{s}");
+        assert_eq!(loss.count("image-ids-renumbered"), 0);
     }
 
     #[test]
