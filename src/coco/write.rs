@@ -700,10 +700,17 @@ impl Serialize for AnnOut<'_> {
                 let seg = self.generated();
                 m.serialize_entry("segmentation", &seg)?;
                 m.serialize_entry("area", &self.generated_area(&seg))?;
-                let bbox = match &a.shape {
+                // The box of the part inside the image, as CVAT's export and pycocotools give
+                // it (the area above is clipped the same way); the whole box when the image is
+                // unknown or the shape lies wholly outside it.
+                let whole = match &a.shape {
                     Shape::Ellipse(e) => ellipse_bbox(e),
                     other => other.bbox().unwrap_or([0.0; 4]),
                 };
+                let bbox = self
+                    .image
+                    .and_then(|im| a.shape.bbox_in_image(im.width, im.height))
+                    .unwrap_or(whole);
                 m.serialize_entry("bbox", &bbox)?;
                 m.serialize_entry("iscrowd", &0)?;
             }
