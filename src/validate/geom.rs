@@ -488,11 +488,102 @@ pub(crate) struct Matching {
     pub unmatched_b: Vec<usize>,
 }
 
+/// Candidate partners kept in memory per shape of `a` while matching; a shape whose kept
+/// ones are all taken looks its candidates up again. Memory stays linear in a crowd (n
+/// shapes on one spot have n² candidate pairs), and the result is the same as sorting them all.
+const MATCH_CANDIDATES_KEPT: usize = 64;
+
+/// A candidate pair in matching order: higher IoU first, then lower index in `a`, in `b`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Candidate {
+    iou: f64,
+    a: usize,
+    b: usize,
+}
+
+impl Eq for Candidate {}
+
+impl Ord for Candidate {
+    /// "Greater" is earlier in matching order (a max-heap pops the next pair to try).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.iou
+            .total_cmp(&other.iou)
+            .then(other.a.cmp(&self.a))
+            .then(other.b.cmp(&self.b))
+    }
+}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 pub(crate) fn match_boxes(
     a: &[Option<[f64; 4]>],
     b: &[Option<[f64; 4]>],
     min_iou: f64,
 ) -> Matching {
+    let tree = box_tree(b);
+    let (mut used_a, mut used_b) = (vec![false; a.len()], vec![false; b.len()]);
+    // The next free candidates of shape i of `a`, best last (popped from the end), and
+    // whether more were left out.
+    let next_candidates = |i: usize, used_b: &[bool]| -> (Vec<Candidate>, bool) {
+        let Some(ba) = a[i].filter(finite_box) else {
+            return (Vec::new(), false);
+        };
+        let mut c: Vec<Candidate> = intersecting(&tree, &ba)
+            .into_iter()
+            .filter(|&j| !used_b[j])
+            .filter_map(|j| {
+                let iou = box_iou(&ba, &b[j]?);
+                (iou >= min_iou && iou > 0.0).then_some(Candidate { iou, a: i, b: j })
+            })
+            .collect();
+        let more = c.len() > MATCH_CANDIDATES_KEPT;
+        if more {
+            c.select_nth_unstable_by(MATCH_CANDIDATES_KEPT, |x, y| y.cmp(x));
+            c.truncate(MATCH_CANDIDATES_KEPT);
+        }
+        c.sort_unstable();
+        (c, more)
+    };
+    let mut lists: Vec<(Vec<Candidate>, bool)> =
+        (0..a.len()).map(|i| next_candidates(i, &used_b)).collect();
+    // Greedy best first: the next pair is the best one whose shapes are both free. Each free
+    // shape of `a` has its best kept candidate in the heap; one whose partner was taken
+    // meanwhile moves on to its next.
+    let mut heap: std::collections::BinaryHeap<Candidate> =
+        lists.iter().filter_map(|l| l.0.last().copied()).collect();
+    let mut m = Matching::default();
+    while let Some(c) = heap.pop() {
+        if !used_b[c.b] {
+            used_a[c.a] = true;
+            used_b[c.b] = true;
+            m.pairs.push((c.a, c.b, c.iou));
+            continue;
+        }
+        let list = &mut lists[c.a];
+        list.0.pop();
+        while list.0.last().is_some_and(|n| used_b[n.b]) {
+            list.0.pop();
+        }
+        if list.0.is_empty() && list.1 {
+            *list = next_candidates(c.a, &used_b);
+        }
+        if let Some(&n) = list.0.last() {
+            heap.push(n);
+        }
+    }
+    m.pairs.sort_by_key(|p| (p.0, p.1));
+    m.unmatched_a = (0..a.len()).filter(|&i| !used_a[i]).collect();
+    m.unmatched_b = (0..b.len()).filter(|&j| !used_b[j]).collect();
+    m
+}
+
+/// Matching as first written: every candidate pair sorted. The tests hold `match_boxes` to it.
+#[cfg(test)]
+fn match_boxes_reference(a: &[Option<[f64; 4]>], b: &[Option<[f64; 4]>], min_iou: f64) -> Matching {
     let tree = box_tree(b);
     let mut cands: Vec<(f64, usize, usize)> = Vec::new();
     for (i, ba) in a.iter().enumerate() {
@@ -972,6 +1063,32 @@ mod tests {
         });
         let release = crate::validate::testutil::coco_inputs(release.dataset);
         assert_same_overlaps(&release);
+    }
+
+    #[test]
+    fn matching_with_bounded_memory_is_the_full_sort_matching() {
+        let mut r = Lcg(5);
+        // Piles bigger than the kept candidates (some exactly equal boxes: ties), and sparse.
+        for (n, spread) in [(300usize, 2.0), (300, 0.0), (200, 40.0), (50, 400.0)] {
+            let boxes = |r: &mut Lcg| -> Vec<Option<[f64; 4]>> {
+                (0..n)
+                    .map(|k| {
+                        if k % 41 == 40 {
+                            return None;
+                        }
+                        let jitter = (r.unit() * 4.0).floor() * spread / 4.0;
+                        Some([100.0 + jitter, 100.0 - jitter, 20.0 + jitter / 2.0, 20.0])
+                    })
+                    .collect()
+            };
+            let (a, b) = (boxes(&mut r), boxes(&mut r));
+            let m = match_boxes(&a, &b, 0.5);
+            assert_eq!(
+                m,
+                match_boxes_reference(&a, &b, 0.5),
+                "n = {n}, spread {spread}"
+            );
+        }
     }
 
     #[test]
