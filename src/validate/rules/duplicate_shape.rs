@@ -7,7 +7,15 @@ declare_rule! {
     /// Reports two shapes of the same class on one image whose IoU reaches
     /// `thresholds.duplicate_iou` (0.8). IoU is exact for the rotated shapes (sampled finely
     /// over the pair's union box), and candidate pairs come from an R-tree of shape boxes, so
-    /// a dataset of a million annotations is checked without comparing all pairs.
+    /// a dataset of a million annotations is checked without comparing all pairs; a pair is
+    /// only measured when a bound from its boxes and areas can reach the lowest threshold of
+    /// the enabled overlap rules (all three share one pass).
+    ///
+    /// The finding is on the later shape of a pair. A shape with several earlier duplicates
+    /// gets one finding naming the closest (highest IoU) and how many it has, so a pile of n
+    /// pasted copies gives n − 1 findings, not n(n − 1)/2. In a crowd, at most 64 candidate
+    /// partners are measured per shape (the closest by box); an image where that cut applies
+    /// gets one finding saying how many pairs were left unmeasured.
     ///
     /// ## Why it matters
     /// A granule annotated twice counts twice in the statistics of the 4→7 division and trains
@@ -19,6 +27,8 @@ declare_rule! {
     /// <ellipse label="Primary granules" cx="50.50" cy="50.00" rx="10.00" ry="6.00" .../>
     /// ```
     /// The second is reported: `near-duplicate of annotation 1 (same class "Primary granules", IoU 0.94)`.
+    /// A third copy on the same spot would read `near-duplicate of annotation 2 (same class
+    /// "Primary granules", IoU 0.96); 2 such partners on this image, the closest named`.
     pub struct DuplicateShape {
         code: "NS007",
         name: "duplicate-shape",
