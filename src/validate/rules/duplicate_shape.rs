@@ -212,6 +212,22 @@ mod tests {
     }
 
     #[test]
+    fn a_baseline_of_a_pile_still_matches_its_findings() {
+        use crate::validate::{baseline::Baseline, config::Config, Engine};
+        let engine = Engine::with_rules(Config::default(), vec![&DuplicateShape]);
+        let inputs = pile(120);
+        let first = engine.run(&inputs).findings;
+        // Through the JSON report, as `--baseline report.json` reads it.
+        let report = serde_json::json!({ "findings": first });
+        let baseline =
+            Baseline::parse(&report.to_string(), std::path::Path::new("report.json")).unwrap();
+        let again = engine.run_with_baseline(&inputs, &baseline);
+        assert!(again.findings.is_empty(), "{:?}", again.findings);
+        assert_eq!(again.baselined, first.len());
+        assert!(first.len() > 100);
+    }
+
+    #[test]
     fn clean() {
         // Same box, different orientation: the boxes coincide but the ellipses do not.
         let f = run(
