@@ -206,8 +206,8 @@ impl<'a> Prepared<'a> {
                 // Samples in [k_t, k_t+1) have m - t crossings to their right.
                 let m = crossings.len();
                 let mut start = 0;
-                for t in 0..=m {
-                    let end = if t < m { crossings[t] } else { grid.nx };
+                let ends = crossings.iter().copied().chain(std::iter::once(grid.nx));
+                for (t, end) in ends.enumerate() {
                     if (m - t) % 2 == 1 && end > start {
                         push_range(out, start, end);
                     }
@@ -715,8 +715,8 @@ fn iou_bound(bi: &[f64; 4], bj: &[f64; 4], ai: f64, aj: f64) -> Option<f64> {
 /// Whether a pair with this bound may reach `floor` once sampled: the margin covers the
 /// sampling error (a sampled IoU may exceed the true one by a few boundary samples).
 fn may_reach(bound: Option<f64>, floor: f64) -> bool {
-    // Written as "not below" so that a NaN bound is measured, never pruned.
-    bound.is_none_or(|b| !(b * 1.05 + 0.02 < floor))
+    // Pruned only when surely below, so that a NaN bound is measured, never pruned.
+    bound.is_none_or(|b| (b * 1.05 + 0.02).partial_cmp(&floor) != Some(std::cmp::Ordering::Less))
 }
 
 /// Every pair of area shapes whose IoU reaches `floor`, per image: candidates from an R-tree
