@@ -8,7 +8,10 @@
 #
 # Options:
 #   --quick          small datasets (8 images; a 10k-annotation COCO for validate)
-#   --only LIST      comma-separated subset of: masks,rle,reclassify,validate
+#   --only LIST      comma-separated subset of: masks,rle,reclassify,validate,scaling
+#                    (scaling: issue 15's cases — 1M-annotation polygon COCO, 2,000 piled
+#                    ellipses, 1M CVAT-export RLE — against pycocotools, faster-coco-eval and
+#                    a bare serde_json parse)
 #   --runs N         run each side N times and keep the fastest (default 1)
 #   --venv DIR       use (or create) the baseline venv in DIR instead of a throwaway one
 #   --work DIR       put generated data in DIR (kept) instead of a temporary folder (removed)
@@ -24,7 +27,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BASELINES="$ROOT/benches/baselines"
 
 QUICK=0
-ONLY="masks,rle,reclassify,validate"
+ONLY="masks,rle,reclassify,validate,scaling"
 RUNS=1
 VENV=""
 WORK=""
@@ -75,20 +78,30 @@ else
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
   NS="$TARGET_DIR/release/neutrostruct"
 fi
+# The bare-parse floor (examples/bare_parse.rs): next to the binary, else built here.
+BARE="$(dirname "$NS")/examples/bare_parse"
+if [[ ! -x "$BARE" ]]; then
+  log "building the bare-parse floor (cargo build --release --example bare_parse)"
+  cargo build --release --quiet --example bare_parse --manifest-path "$ROOT/Cargo.toml"
+  TARGET_DIR=$(cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+  BARE="$TARGET_DIR/release/examples/bare_parse"
+fi
 
 if [[ -z "$VENV" ]]; then VENV="$WORK/venv"; fi
-if ! "$VENV/bin/python" -c 'import cv2, numpy, pycocotools' 2>/dev/null; then
-  log "baseline venv in $VENV (pip install opencv-python-headless pycocotools numpy)"
+if ! "$VENV/bin/python" -c 'import cv2, numpy, pycocotools, faster_coco_eval' 2>/dev/null; then
+  log "baseline venv in $VENV (pip install opencv-python-headless pycocotools numpy faster-coco-eval)"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    opencv-python-headless pycocotools numpy
+    opencv-python-headless pycocotools numpy faster-coco-eval
 fi
 PY="$VENV/bin/python"
 export PYTHONPATH="$BASELINES${PYTHONPATH:+:$PYTHONPATH}"
 BASELINE_VERSIONS=$("$PY" -c 'import sys, cv2, numpy, pycocotools
 from importlib.metadata import version
 v = version("pycocotools")
-print(f"Python {sys.version.split()[0]}, opencv-python-headless {cv2.__version__}, numpy {numpy.__version__}, pycocotools {v}")')
+f = version("faster-coco-eval")
+print(f"Python {sys.version.split()[0]}, opencv-python-headless {cv2.__version__}, numpy {numpy.__version__}, pycocotools {v}, faster-coco-eval {f}")')
 
 # --- measuring -----------------------------------------------------------------------------
 rss_kb_of() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$1"; }
@@ -275,6 +288,64 @@ if wants validate; then
   else
     skip validate "command not available"
   fi
+fi
+
+# --- (e) scaling: polygon COCO, a crowded image, CVAT-export RLE (issue 15) ----------------
+# row_text TASK OURS BASE RATIO TARGET MET: a table row from ready-made cells.
+row_text() { ROWS+=("$(printf '%s\t%s\t%s\t%s\t%s\t%s' "$@")"); }
+cell() { printf '%s s, %s MB' "${T[$1]}" "${M[$1]}"; }
+# vs_loaders KEY LABEL FILE FILE_MB: validate FILE against pycocotools, faster-coco-eval and
+# the bare parse; rows for speed (≥ 5× pycocotools), the floor (≤ 4× the bare parse) and
+# memory (peak ≤ the file's size).
+vs_loaders() {
+  local k=$1 label=$2 file=$3 mb=$4
+  measure "${k}_ours" "0 1" "$NS" validate --coco "$file" --labelset 4 --format json
+  measure "${k}_pycoco" "0" "$PY" "$BASELINES/coco_load.py" "$file"
+  measure "${k}_fce" "0" "$PY" "$BASELINES/coco_load_faster.py" "$file"
+  measure "${k}_bare" "0" "$BARE" "$file"
+  row "$label: validate vs pycocotools COCO()" "${k}_ours" "${k}_pycoco" 5
+  row "$label: validate vs faster-coco-eval COCO()" "${k}_ours" "${k}_fce" 1
+  local floor
+  floor=$(awk -v o="${T[${k}_ours]}" -v b="${T[${k}_bare]}" 'BEGIN { printf "%.1f", (b > 0 ? o / b : 0) }')
+  row_text "$label: validate vs bare serde_json parse (floor)" "$(cell "${k}_ours")" \
+    "$(cell "${k}_bare")" "${floor}× the floor" "≤ 4× the floor" \
+    "$(awk -v r="$floor" 'BEGIN { print (r <= 4 ? "yes" : "no") }')"
+  local mem_met=no
+  if (( M[${k}_ours] <= mb )); then mem_met=yes; fi
+  row_text "$label: validate peak memory vs file size" "${M[${k}_ours]} MB" "file ${mb} MB" \
+    "$(awk -v m="${M[${k}_ours]}" -v f="$mb" 'BEGIN { printf "%.2f", m / f }')× the file" \
+    "≤ 1× the file" "$mem_met"
+}
+if wants scaling; then
+  SC="$WORK/scaling"
+  mkdir -p "$SC"
+  if [[ $QUICK == 1 ]]; then N_POLY=20000; PILE=300; RLE_IMAGES=77; else N_POLY=1000000; PILE=2000; RLE_IMAGES=3846; fi
+
+  log "scaling: polygon COCO, $N_POLY annotations (16-point polygons, 260 per 4096×4224 image)"
+  "$PY" "$BASELINES/make_inputs.py" polygon "$SC/poly.json" "$N_POLY" 260
+  vs_loaders poly "polygon COCO ($N_POLY annotations, $(du -m "$SC/poly.json" | cut -f1) MB)" \
+    "$SC/poly.json" "$(du -m "$SC/poly.json" | cut -f1)"
+  rm -f "$SC/poly.json"
+
+  log "scaling: $PILE ellipses piled on one spot (CVAT XML)"
+  "$PY" "$BASELINES/make_inputs.py" pile "$SC/pile.xml" "$PILE"
+  measure pile_ours "0 1" "$NS" validate --cvat "$SC/pile.xml" --format json
+  per_shape=$("$PY" -c 'import json, sys
+f = json.load(open(sys.argv[1]))["findings"]
+print(f"{len(f) / int(sys.argv[2]):.2f}")' "$WORK/pile_ours.out" "$PILE")
+  row_text "crowded image ($PILE piled ellipses): validate" "$(cell pile_ours)" "—" \
+    "$per_shape findings per shape" "< 5 s, a few findings per shape" \
+    "$(awk -v t="${T[pile_ours]}" -v f="$per_shape" 'BEGIN { print (t < 5 && f <= 4 ? "yes" : "no") }')"
+  rm -f "$SC/pile.xml"
+
+  log "scaling: CVAT-export RLE COCO, $RLE_IMAGES images × 260 at 4096×4224"
+  "$NS" synth --out "$SC/rle" --images "$RLE_IMAGES" --per-image 260 --width 4096 --height 4224 \
+    --no-images >/dev/null 2>"$WORK/synth_rle.err"
+  rm -f "$SC/rle/annotations_4classes.xml"
+  RLE_JSON="$SC/rle/annotations_4classes.json"
+  vs_loaders rle "CVAT-export RLE COCO ($(grep -o '"iscrowd"' "$RLE_JSON" | wc -l) annotations, $(du -m "$RLE_JSON" | cut -f1) MB)" \
+    "$RLE_JSON" "$(du -m "$RLE_JSON" | cut -f1)"
+  rm -rf "$SC"
 fi
 
 # --- report --------------------------------------------------------------------------------

@@ -418,7 +418,9 @@ impl Inputs {
 pub struct Context<'a> {
     pub inputs: &'a Inputs,
     pub thresholds: &'a Thresholds,
-    overlaps: OnceLock<Vec<geom::OverlapPair>>,
+    overlaps: OnceLock<geom::Overlaps>,
+    /// The lowest IoU the enabled overlap rules report (all three when not set).
+    overlap_floor: f64,
     labelset: OnceLock<Option<LabelSet>>,
     labelsets: OnceLock<Vec<Option<LabelSet>>>,
     mask_group: OnceLock<release::MaskGroup>,
@@ -431,6 +433,7 @@ impl<'a> Context<'a> {
             inputs,
             thresholds,
             overlaps: OnceLock::new(),
+            overlap_floor: geom::overlap_floor(thresholds, |_| true),
             labelset: OnceLock::new(),
             labelsets: OnceLock::new(),
             mask_group: OnceLock::new(),
@@ -438,11 +441,19 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Pairs of shapes on one image of one dataset whose IoU reaches the lowest overlap
-    /// threshold. Found through an R-tree of shape boxes, then exact IoU.
-    pub(crate) fn overlaps(&self) -> &[geom::OverlapPair] {
+    /// Only the overlap rules `enabled` (by name) set the floor of [`Context::overlaps`].
+    pub(crate) fn with_overlap_rules(mut self, enabled: impl Fn(&str) -> bool) -> Self {
+        self.overlap_floor = geom::overlap_floor(self.thresholds, enabled);
+        self
+    }
+
+    /// Pairs of shapes on one image of one dataset whose IoU reaches the lowest threshold of
+    /// the enabled overlap rules, computed once for all of them: an R-tree of shape boxes, an
+    /// IoU bound from boxes and areas, then the sampled IoU; and the images where the work
+    /// bound cut the candidates.
+    pub(crate) fn overlaps(&self) -> &geom::Overlaps {
         self.overlaps
-            .get_or_init(|| geom::find_overlaps(self.inputs, self.thresholds))
+            .get_or_init(|| geom::find_overlaps(self.inputs, self.overlap_floor))
     }
 
     /// The label set to compare with: the given one, else the built-in set that names most of
@@ -569,20 +580,21 @@ impl Engine {
     /// sorted. This is the "all errors" entry point.
     pub fn run(&self, inputs: &Inputs) -> Outcome {
         use rayon::prelude::*;
-        let ctx = Context::new(inputs, &self.config.thresholds);
         let enabled: Vec<&dyn Validation> = self
             .rules
             .iter()
             .copied()
             .filter(|r| self.config.may_report(r.meta().name))
             .collect();
+        let ctx = Context::new(inputs, &self.config.thresholds)
+            .with_overlap_rules(|name| enabled.iter().any(|r| r.meta().name == name));
         let (masks, overlaps) = enabled.iter().fold((false, false), |(m, o), r| {
             let u = r.uses();
             (m || u.masks, o || u.overlaps)
         });
         rayon::join(
             || masks.then(|| ctx.mask_analyses().len()),
-            || overlaps.then(|| ctx.overlaps().len()),
+            || overlaps.then(|| ctx.overlaps().pairs.len()),
         );
         let raw: Vec<Finding> = enabled
             .par_iter()
@@ -620,7 +632,9 @@ impl Engine {
     /// The first error-level finding, running rules in registry order and stopping at the
     /// first rule that yields one. For callers that only need valid / not valid.
     pub fn first_error(&self, inputs: &Inputs) -> Option<Finding> {
-        let ctx = Context::new(inputs, &self.config.thresholds);
+        let ctx = Context::new(inputs, &self.config.thresholds).with_overlap_rules(|name| {
+            self.config.may_report(name) && self.rules.iter().any(|r| r.meta().name == name)
+        });
         for r in &self.rules {
             if !self.config.may_report(r.meta().name) {
                 continue;

@@ -6,7 +6,10 @@ use super::prelude::*;
 declare_rule! {
     /// ## What it does
     /// Reports two shapes of different classes on one image whose IoU reaches
-    /// `thresholds.conflict_iou` (0.8): the same object labelled twice, differently.
+    /// `thresholds.conflict_iou` (0.8): the same object labelled twice, differently. Found in
+    /// the same pass as `duplicate-shape`, and reported the same way: one finding on the later
+    /// shape, naming its closest partner and, past one, how many it has; an image where the
+    /// per-shape candidate cap (64) applied gets one finding saying so.
     ///
     /// ## Why it matters
     /// One of the two labels is wrong, and which one decides whether the granule is counted as

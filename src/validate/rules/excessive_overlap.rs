@@ -6,7 +6,10 @@ use super::prelude::*;
 declare_rule! {
     /// ## What it does
     /// Warns about two shapes on one image whose IoU reaches `thresholds.overlap_iou` (0.5)
-    /// without being a duplicate or a conflict (those rules report higher IoU).
+    /// without being a duplicate or a conflict (those rules report higher IoU). One finding per
+    /// shape, on the later of each pair, naming the partner it overlaps most and, past one, how
+    /// many it overlaps; an image where the per-shape candidate cap (64) applied gets one
+    /// finding saying so.
     ///
     /// ## Why it matters
     /// Granules and vesicles do not overlap much in a section; heavy overlap usually means a
