@@ -36,6 +36,7 @@ fn synth_with_images() -> Synth {
         size: Some((256, 264)),
         per_image: 25,
         write_images: true,
+        ..SynthConfig::default()
     };
     let out = synth::write(dir.path(), &cfg).expect("synth writes");
     let (ds, _) =
