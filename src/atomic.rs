@@ -47,22 +47,6 @@ pub fn write_with(
     Ok(())
 }
 
-/// Refuses to write over one of the inputs unless the caller asked for it.
-pub fn ensure_not_input(output: &Path, inputs: &[&Path]) -> Result<()> {
-    let canon = |p: &Path| std::fs::canonicalize(p).ok();
-    if let Some(out) = canon(output) {
-        for i in inputs {
-            if canon(i).as_deref() == Some(out.as_path()) {
-                return Err(Error::Usage(format!(
-                    "refusing to overwrite the input {}; write elsewhere",
-                    output.display()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

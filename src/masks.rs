@@ -306,36 +306,31 @@ pub fn write_png_with(
 }
 
 /// CVAT's "Segmentation mask" `labelmap.txt`: a header, the background, one line per class.
-pub fn labelmap_txt(labels: &LabelSet) -> String {
+/// The format has no quoting: a name that would break its line is an error
+/// (`escape::labelmap_name_problem`).
+pub fn labelmap_txt(labels: &LabelSet) -> Result<String> {
     let rgb = |c: Rgb| format!("{},{},{}", c.0[0], c.0[1], c.0[2]);
     let mut s = String::from("# label:color_rgb:parts:actions\n");
     s.push_str(&format!("background:{}::\n", rgb(labels.background)));
     for c in &labels.classes {
+        if let Some(why) = crate::escape::labelmap_name_problem(&c.name) {
+            return Err(Error::Usage(format!(
+                "label name {:?} cannot be a labelmap.txt line: it {why}",
+                c.name
+            )));
+        }
         s.push_str(&format!("{}:{}::\n", c.name, rgb(c.color)));
     }
-    s
+    Ok(s)
 }
 
 /// The PNG file name for an image: its file stem plus `.png`. `None` for names that are
 /// absolute, contain `..`, or have no stem — a data file must never make us write outside
 /// the output folder (DESIGN §6).
 pub fn mask_file_name(image_file_name: &str) -> Option<String> {
-    // Both separators count: a Windows path written into a dataset file is still a path.
-    let drive = image_file_name.get(1..2) == Some(":");
-    if image_file_name.starts_with(['/', '\\']) || drive || Path::new(image_file_name).is_absolute()
-    {
-        return None;
-    }
-    let parts: Vec<&str> = image_file_name.split(['/', '\\']).collect();
-    if parts.contains(&"..") {
-        return None;
-    }
-    let last = parts.last()?;
-    let stem = Path::new(last).file_stem()?.to_str()?;
-    if stem.is_empty() || stem == "." {
-        return None;
-    }
-    Some(format!("{stem}.png"))
+    // Both separators count, and control characters are refused too
+    // (`crate::path_safety::output_stem`, shared by every writer).
+    crate::path_safety::output_stem(image_file_name).map(|stem| format!("{stem}.png"))
 }
 
 /// Options of [`render_dataset`].
@@ -379,6 +374,12 @@ pub fn render_dataset(
     out_dir: &Path,
     opts: &RenderOptions,
 ) -> Result<RenderSummary> {
+    // Made before any mask is written: a label name labelmap.txt cannot hold is refused
+    // before the run leaves half an output.
+    let labelmap = opts
+        .write_labelmap
+        .then(|| labelmap_txt(labels))
+        .transpose()?;
     let classes = ClassLookup::new(&ds.categories, labels);
     let groups = ds.annotations_by_image();
     let grouped: usize = groups.iter().map(|(_, a)| a.len()).sum();
@@ -445,9 +446,8 @@ pub fn render_dataset(
         }
         summary.written.push(path.clone());
     }
-    if opts.write_labelmap {
-        let p = out_dir.join("labelmap.txt");
-        crate::atomic::write(&p, labelmap_txt(labels).as_bytes())?;
+    if let Some(text) = labelmap {
+        crate::atomic::write(&out_dir.join("labelmap.txt"), text.as_bytes())?;
     }
     Ok(summary)
 }

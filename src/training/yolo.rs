@@ -282,22 +282,9 @@ fn row(
     Some(line)
 }
 
-/// YAML double-quoted scalar.
+/// YAML double-quoted scalar (`crate::escape::yaml_quoted`).
 pub(crate) fn yaml_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::escape::yaml_quoted(s)
 }
 
 /// Ultralytics' `data.yaml`: dataset root, split folders, class names and count.
@@ -318,10 +305,12 @@ pub fn data_yaml(root: &Path, splits: &BTreeMap<String, usize>, names: &[String]
     } else {
         train
     };
-    let _ = writeln!(y, "train: images/{train}");
-    let _ = writeln!(y, "val: images/{val}");
+    // Split names come from the data (CVAT subsets): quoted like every other scalar, so a
+    // name cannot add keys (`download:` is a command Ultralytics runs).
+    let _ = writeln!(y, "train: {}", yaml_str(&format!("images/{train}")));
+    let _ = writeln!(y, "val: {}", yaml_str(&format!("images/{val}")));
     if has("test") {
-        let _ = writeln!(y, "test: images/test");
+        let _ = writeln!(y, "test: {}", yaml_str("images/test"));
     }
     let _ = writeln!(y, "nc: {}", names.len());
     y.push_str("names:\n");
@@ -339,6 +328,7 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
         loss.input.insert(k.to_string(), v);
     }
     let splits_of = req.split.assign(&ds.images);
+    req.split.report_refused(&ds.images, &mut loss);
     let mut splits: BTreeMap<String, usize> = BTreeMap::new();
     let mut rows = 0usize;
     let mut files = 0usize;
