@@ -117,6 +117,9 @@ pub fn github_property(s: &str) -> String {
 /// so the span can never end a heading, a list item or a paragraph. The fence is one backtick
 /// longer than the longest run of backticks in the data.
 pub fn markdown_code(s: &str) -> String {
+    if s.is_empty() {
+        return "` `".to_string();
+    }
     let visible = text(s);
     let mut longest = 0;
     let mut run = 0;
@@ -133,8 +136,7 @@ pub fn markdown_code(s: &str) -> String {
     // a backtick at an edge would join the fence: pad both cases.
     let pad = visible.starts_with('`')
         || visible.ends_with('`')
-        || (visible.starts_with(' ') && visible.ends_with(' '))
-        || visible.is_empty();
+        || (visible.starts_with(' ') && visible.ends_with(' '));
     let sp = if pad { " " } else { "" };
     format!("{fence}{sp}{visible}{sp}{fence}")
 }
