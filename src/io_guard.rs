@@ -49,10 +49,11 @@ fn file_id(_: &Path) -> Option<(u64, u64)> {
     None
 }
 
-/// Refuses the run when an output (`(flag, path)`) and an input overlap; see the module
-/// documentation. Inputs that do not exist are skipped: reading them fails later, with its
-/// own message.
-pub fn refuse_overlap(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)]) -> Result<()> {
+/// Refuses the run when an output (`(flag, path)`) and an input overlap (see the module
+/// documentation), then removes the temporary files a killed run left in the output folders
+/// (`atomic::remove_stale_temps`; beside an output file, only that folder's own). Inputs that
+/// do not exist are skipped: reading them fails later, with its own message.
+pub fn prepare_outputs(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)]) -> Result<()> {
     for &(out_flag, out) in outputs {
         let Some(out_real) = resolve(out) else {
             continue;
@@ -81,6 +82,13 @@ pub fn refuse_overlap(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)]) -> Re
             )));
         }
     }
+    for &(_, out) in outputs {
+        if out.is_dir() {
+            crate::atomic::remove_stale_temps(out, true);
+        } else if let Some(dir) = out.parent().filter(|d| d.is_dir()) {
+            crate::atomic::remove_stale_temps(dir, false);
+        }
+    }
     Ok(())
 }
 
@@ -96,28 +104,28 @@ mod tests {
         let input = data.join("in.json");
         std::fs::write(&input, "{}").unwrap();
         let same = [("--coco", input.as_path())];
-        assert!(refuse_overlap(&same, &[("-o", &input)]).is_err());
-        assert!(refuse_overlap(&same, &[("-o", &data.join("./../data/in.json"))]).is_err());
+        assert!(prepare_outputs(&same, &[("-o", &input)]).is_err());
+        assert!(prepare_outputs(&same, &[("-o", &data.join("./../data/in.json"))]).is_err());
         assert!(
-            refuse_overlap(&same, &[("-o", &data)]).is_err(),
+            prepare_outputs(&same, &[("-o", &data)]).is_err(),
             "holds the input"
         );
         let dir_in = [("--images", data.as_path())];
-        assert!(refuse_overlap(&dir_in, &[("--out", &data.join("new/sub"))]).is_err());
+        assert!(prepare_outputs(&dir_in, &[("--out", &data.join("new/sub"))]).is_err());
         let hard = t.path().join("hard.json");
         std::fs::hard_link(&input, &hard).unwrap();
         assert!(
-            refuse_overlap(&same, &[("-o", &hard)]).is_err(),
+            prepare_outputs(&same, &[("-o", &hard)]).is_err(),
             "hard link"
         );
         #[cfg(unix)]
         {
             let link = t.path().join("link");
             std::os::unix::fs::symlink(&data, &link).unwrap();
-            assert!(refuse_overlap(&dir_in, &[("--out", &link.join("x"))]).is_err());
+            assert!(prepare_outputs(&dir_in, &[("--out", &link.join("x"))]).is_err());
         }
         let elsewhere = t.path().join("out");
-        assert!(refuse_overlap(&same, &[("-o", &elsewhere)]).is_ok());
-        assert!(refuse_overlap(&dir_in, &[("-o", &elsewhere.join("r.txt"))]).is_ok());
+        assert!(prepare_outputs(&same, &[("-o", &elsewhere)]).is_ok());
+        assert!(prepare_outputs(&dir_in, &[("-o", &elsewhere.join("r.txt"))]).is_ok());
     }
 }

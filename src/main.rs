@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = neutrostruct::cli::Cli::parse();
+    neutrostruct::atomic::install_signal_cleanup();
     match neutrostruct::cli::run(args) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) => {

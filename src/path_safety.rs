@@ -73,6 +73,15 @@ pub fn output_stem(file_name: &str) -> Option<&str> {
     component_problem(stem).is_none().then_some(stem)
 }
 
+/// Whether `path`, with every link followed, lies inside `root` (with its links followed).
+/// A file reached through a link out of a dataset folder is neither read nor copied.
+pub fn resolves_inside(root: &std::path::Path, path: &std::path::Path) -> bool {
+    match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
+        (Ok(r), Ok(p)) => p.starts_with(r),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

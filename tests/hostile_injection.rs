@@ -475,3 +475,65 @@ fn inputs_are_never_written() {
     );
     assert_eq!(std::fs::read(&input).expect("kept"), before);
 }
+
+#[test]
+fn copy_images_never_follows_a_link_out_of_the_images_folder() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).expect("mkdir");
+    let secret = dir.path().join("secret.key");
+    std::fs::write(&secret, b"TOKEN").expect("write");
+    // The CVAT fixture's images: a.tif links out, b.tif is a real file.
+    std::os::unix::fs::symlink(&secret, images.join("a.tif")).expect("symlink");
+    std::fs::write(images.join("d.tif"), b"pixels").expect("write");
+    let out = dir.path().join("yolo");
+    let (code, _, err) = run(&[
+        os("convert"),
+        fixture("cvat_subset_payload.xml").as_os_str(),
+        os("--to"),
+        os("yolo"),
+        os("--images"),
+        images.as_os_str(),
+        os("--copy-images"),
+        os("-o"),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // Reported under unsafe-path (with the refused subsets, which share the code).
+    assert!(err.contains("[unsafe-path]"), "{err}");
+    assert!(
+        !out.join("images/train/a.tif").exists() && !out.join("images/train/a.tif").is_symlink()
+    );
+    for e in walkdir::WalkDir::new(&out) {
+        let e = e.expect("walk");
+        if e.file_type().is_file() {
+            assert_ne!(
+                std::fs::read(e.path()).expect("read"),
+                b"TOKEN",
+                "{:?}",
+                e.path()
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read(out.join("images/val/d.tif")).expect("the real image is copied"),
+        b"pixels"
+    );
+}
+
+#[test]
+fn a_killed_runs_temporary_files_are_removed_by_the_next_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("m");
+    std::fs::create_dir(&out).expect("mkdir");
+    let stale = out.join(".neutrostruct-AbC123.tmp");
+    std::fs::write(&stale, b"half a mask").expect("write");
+    let (code, _, err) = run(&[
+        os("masks"),
+        fixture("coco_payload_plain_labels.json").as_os_str(),
+        os("--out"),
+        out.as_os_str(),
+    ]);
+    assert!(code == 0 || code == 1, "{err}");
+    assert!(!stale.exists());
+}

@@ -130,7 +130,7 @@ impl ConvertArgs {
         if let Some(im) = &self.images {
             inputs.push(("--images", im.as_path()));
         }
-        crate::io_guard::refuse_overlap(&inputs, &[("-o", &self.output)])?;
+        crate::io_guard::prepare_outputs(&inputs, &[("-o", &self.output)])?;
         let ellipses = match self.ellipses {
             EllipsesArg::Auto => crate::coco::EllipseRecovery::Auto,
             EllipsesArg::Always => crate::coco::EllipseRecovery::Always,

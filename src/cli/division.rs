@@ -130,7 +130,7 @@ pub fn run_stats(args: StatsArgs) -> Result<Outcome> {
     .into_iter()
     .flatten()
     .collect();
-    crate::io_guard::refuse_overlap(&inputs, &outputs)?;
+    crate::io_guard::prepare_outputs(&inputs, &outputs)?;
     let rules = load_rules(args.rules.as_deref())?;
     let scale = ScaleTable::load(&args.scale)?;
     let ds = read_coco(&args.coco, false)?;
@@ -166,7 +166,7 @@ pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
     .into_iter()
     .flatten()
     .collect();
-    crate::io_guard::refuse_overlap(&inputs, &outputs)?;
+    crate::io_guard::prepare_outputs(&inputs, &outputs)?;
     let started = std::time::Instant::now();
     let rules = load_rules(args.rules.as_deref())?;
     let scale = ScaleTable::load(&args.scale)?;

@@ -35,7 +35,7 @@ enum KindArg {
 }
 
 pub fn run(args: MasksArgs) -> Result<Outcome> {
-    crate::io_guard::refuse_overlap(&[("input", &args.input)], &[("--out", &args.out)])?;
+    crate::io_guard::prepare_outputs(&[("input", &args.input)], &[("--out", &args.out)])?;
     let from = Format::detect(&args.input)?;
     if !matches!(from, Format::Coco | Format::Cvat) {
         return Err(Error::Usage(

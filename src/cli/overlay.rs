@@ -24,7 +24,7 @@ pub fn run(args: OverlayArgs) -> Result<Outcome> {
     if !(0.0..=1.0).contains(&args.alpha) {
         return Err(Error::Usage("--alpha must be between 0 and 1".into()));
     }
-    crate::io_guard::refuse_overlap(
+    crate::io_guard::prepare_outputs(
         &[("--images", &args.images), ("--masks", &args.masks)],
         &[("--out", &args.out)],
     )?;

@@ -444,5 +444,5 @@ fn refuse_report_over_inputs(args: &ValidateArgs, out: &Path) -> Result<()> {
     ] {
         inputs.extend(p.as_deref().map(|p| (flag, p)));
     }
-    crate::io_guard::refuse_overlap(&inputs, &[("-o", out)])
+    crate::io_guard::prepare_outputs(&inputs, &[("-o", out)])
 }
