@@ -537,3 +537,37 @@ fn a_killed_runs_temporary_files_are_removed_by_the_next_run() {
     assert!(code == 0 || code == 1, "{err}");
     assert!(!stale.exists());
 }
+
+/// The audit CSV (`reclassify --audit`): text cells that a spreadsheet would run as formulas
+/// get a leading `'`; numbers, negative ones too, are written as they are and read back.
+#[test]
+fn csv_text_cells_are_formula_guarded_and_numbers_are_not() {
+    use neutrostruct::model::{AnnotationId, CategoryId, ImageId};
+    let row = neutrostruct::division::AuditRow {
+        annotation_id: AnnotationId(1),
+        image_id: ImageId(1),
+        image_name: "=cmd|' /C calc'!A0".into(),
+        source_class: "@SUM(A1)".into(),
+        diameter_um: Some(-0.5),
+        threshold_um: Some(1.25),
+        threshold_kind: "+1+1".into(),
+        target_class: "-2+3".into(),
+        target_id: CategoryId(2),
+    };
+    let bytes = neutrostruct::division::audit_csv(&[row]).expect("written");
+    let mut r = csv::Reader::from_reader(bytes.as_slice());
+    let rec = r.records().next().expect("one row").expect("valid CSV");
+    let cells: Vec<&str> = rec.iter().collect();
+    for c in &cells {
+        assert!(
+            !c.starts_with(['=', '+', '@', '\t', '\r'])
+                && (!c.starts_with('-') || c.parse::<f64>().is_ok()),
+            "a formula cell: {c:?}"
+        );
+    }
+    assert!(cells.contains(&"'=cmd|' /C calc'!A0"), "{cells:?}");
+    assert!(
+        cells.iter().any(|c| c.parse::<f64>() == Ok(-0.5)),
+        "negative number kept: {cells:?}"
+    );
+}
