@@ -782,7 +782,9 @@ fn image_headers_out_of_range_or_cut_short_are_errors() {
             .expect_err(name)
             .to_string();
         assert!(e.contains(name) && e.contains(want), "{name}: {e}");
-        let out = dir.path().join("out.json");
+        // Outside the dataset folder: an output inside an input is refused (io_guard).
+        let out_dir = tempfile::tempdir().expect("tmp");
+        let out = out_dir.path().join("out.json");
         let run = std::process::Command::new(env!("CARGO_BIN_EXE_neutrostruct"))
             .args(["convert", "--from", "yolo", "--to", "coco", "-o"])
             .arg(&out)
