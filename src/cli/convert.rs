@@ -378,7 +378,7 @@ fn read_masks(cfg: &Config) -> Result<(Dataset, Lossiness)> {
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
             let set = crate::masks::parse_labelmap(&text, path)?;
-            eprintln!(
+            say!(
                 "masks: colours from {} ({} labels)",
                 path.display(),
                 set.classes.len()

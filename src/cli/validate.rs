@@ -363,7 +363,7 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
         None => engine.run(&inputs),
     };
     for n in notes.iter().chain(&outcome.notes) {
-        eprintln!("note: {n}");
+        say!("note: {n}");
     }
     match &args.output {
         Some(out) => {
