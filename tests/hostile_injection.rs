@@ -571,3 +571,59 @@ fn csv_text_cells_are_formula_guarded_and_numbers_are_not() {
         "negative number kept: {cells:?}"
     );
 }
+
+#[test]
+fn validate_never_opens_an_image_or_mask_linked_out_of_its_folder() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("data");
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/published-layout");
+    std::fs::create_dir_all(d.join("images")).expect("mkdir");
+    std::fs::create_dir_all(d.join("masks")).expect("mkdir");
+    for f in ["annotations_7classes.json", "annotations_7classes.xml"] {
+        std::fs::copy(src.join(f), d.join(f)).expect("copy");
+    }
+    // A "secret" outside the dataset, and links to it named as an image and as a mask.
+    let secret = dir.path().join("secret.png");
+    std::fs::copy(src.join("masks/neutrophil_000.png"), &secret).expect("copy");
+    std::os::unix::fs::symlink(&secret, d.join("images/neutrophil_000.tif")).expect("symlink");
+    std::os::unix::fs::symlink(&secret, d.join("masks/neutrophil_000.png")).expect("symlink");
+    let (code, out, err) = run(&[os("validate"), d.as_os_str(), os("--format"), os("json")]);
+    assert_eq!(code, 1, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let linked: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "unsafe-path")
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(
+        linked
+            .iter()
+            .any(|m| m.contains("images/neutrophil_000.tif")
+                && m.contains("leads out of the images folder")),
+        "{linked:?}"
+    );
+    assert!(
+        linked.iter().any(|m| m.contains("masks/neutrophil_000.png")
+            && m.contains("leads out of the masks folder")),
+        "{linked:?}"
+    );
+    // Nothing was read through the links: the image counts as missing, the mask too.
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["image"] == "neutrophil_000.tif")
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert!(
+        rules.contains(&"image-missing") && rules.contains(&"mask-missing"),
+        "{rules:?}"
+    );
+    assert!(
+        !rules.contains(&"image-size-mismatch") && !rules.contains(&"mask-disagreement"),
+        "{rules:?}"
+    );
+}

@@ -8,7 +8,7 @@
 
 use super::coco_cvat_mismatch::image_key;
 use super::image_size_mismatch::header_size;
-use super::unsafe_path::candidates;
+use super::unsafe_path::{candidate_paths, leads_out};
 use crate::model::{Annotation, Rgb};
 use crate::validate::geom::has_area;
 use crate::validate::visible::Visibility;
@@ -40,10 +40,18 @@ pub(crate) struct MaskAnalysis {
     pub low_coverage: Vec<(usize, f64)>,
 }
 
-/// Mask file names tried for an image, in order.
+/// Mask file names tried for an image, in order; a mask reached through a link out of the
+/// masks folder is left out (never opened; `unsafe-path` reports it).
 pub(crate) fn mask_candidates(dir: &Path, image_name: &str) -> Vec<PathBuf> {
+    let mut v = mask_paths(dir, image_name);
+    v.retain(|p| !leads_out(dir, p));
+    v
+}
+
+/// [`mask_candidates`] before links are checked.
+pub(crate) fn mask_paths(dir: &Path, image_name: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for c in candidates(dir, image_name).unwrap_or_default() {
+    for c in candidate_paths(dir, image_name).unwrap_or_default() {
         let png = c.with_extension("png");
         let stem = c
             .file_stem()

@@ -9,7 +9,9 @@ declare_rule! {
     /// climbs out of the dataset root with `..` (`../../secret.png`), or holds a NUL byte.
     /// Such names are never opened: the image and mask rules skip them. For a YOLO dataset:
     /// a split entry, a line of a split list, or a linked folder, list or label file that is
-    /// absolute or leads out of the dataset folder (the read skipped it).
+    /// absolute or leads out of the dataset folder (the read skipped it). And an image or mask
+    /// file that is (or sits under) a link leading out of the images or masks folder: it is
+    /// never opened, so the image and mask rules see it as missing.
     ///
     /// ## Why it matters
     /// Annotation files come from pull requests. A name that escapes the dataset folder makes
@@ -32,8 +34,17 @@ declare_rule! {
 pub(crate) use crate::path_safety::unsafe_reason;
 
 /// Where an image (or mask) named `name` is looked for under `dir`: the name as given, then
-/// its last component. `None` for unsafe names.
+/// its last component. `None` for unsafe names. A file there that is (or sits under) a link
+/// leading out of the folder is left out: it is never opened (a pull request could point
+/// `images/a.tif` at a secret), and this rule reports it.
 pub(crate) fn candidates(dir: &Path, name: &str) -> Option<Vec<PathBuf>> {
+    let mut v = candidate_paths(dir, name)?;
+    v.retain(|p| !leads_out(dir, p));
+    Some(v)
+}
+
+/// [`candidates`] before links are checked.
+pub(crate) fn candidate_paths(dir: &Path, name: &str) -> Option<Vec<PathBuf>> {
     if unsafe_reason(name).is_some() {
         return None;
     }
@@ -49,6 +60,11 @@ pub(crate) fn candidates(dir: &Path, name: &str) -> Option<Vec<PathBuf>> {
         }
     }
     Some(v)
+}
+
+/// Whether `path` exists under `dir` but, links followed, lies outside it.
+pub(crate) fn leads_out(dir: &Path, path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok() && !crate::path_safety::resolves_inside(dir, path)
 }
 
 impl Validation for UnsafePath {
@@ -70,6 +86,40 @@ impl Validation for UnsafePath {
                         )
                         .at_image(im),
                     );
+                }
+            }
+        }
+        // Image and mask files reached through a link out of their folder (never opened).
+        let folders = [
+            (ctx.inputs.images_dir.as_deref(), "images"),
+            (ctx.inputs.masks_dir.as_deref(), "masks"),
+        ];
+        for (d, input) in ctx.inputs.datasets.iter().enumerate() {
+            if ctx.inputs.is_yolo(d) {
+                continue;
+            }
+            let file = ctx.inputs.file_label(d);
+            for im in &input.dataset.images {
+                for (dir, what) in folders {
+                    let Some(dir) = dir else { continue };
+                    let paths = match what {
+                        "masks" => super::mask_common::mask_paths(dir, &im.file_name),
+                        _ => candidate_paths(dir, &im.file_name).unwrap_or_default(),
+                    };
+                    let target = paths.into_iter().find(|p| leads_out(dir, p));
+                    if let Some(p) = target {
+                        out.push(
+                            Finding::new(
+                                &Self::META,
+                                &file,
+                                format!(
+                                    "{} is a link that leads out of the {what} folder: not read",
+                                    ctx.inputs.display_path(&p)
+                                ),
+                            )
+                            .at_image(im),
+                        );
+                    }
                 }
             }
         }
