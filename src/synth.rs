@@ -628,8 +628,10 @@ fn scale_xlsx(scale: &[(String, f64)]) -> Result<Vec<u8>> {
 /// on top.
 fn write_seven_class_release(out: &Path, synth: &Synthetic, coco_path: &Path) -> Result<()> {
     let seven = LabelSet::seven_class();
+    // The division reads only classes and boxes.
     let read = crate::coco::ReadOptions {
         drop_segmentation_text: true,
+        fast_cvat_ellipses: true,
         ..Default::default()
     };
     let (exported, _) = crate::coco::read_path(coco_path, &read)?;

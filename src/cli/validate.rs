@@ -147,6 +147,7 @@ fn read_for_validation(path: &Path, format: SourceFormat) -> Result<Dataset> {
                 // No rule reads the segmentation text (the shape parsed from it is kept), and
                 // validation never writes COCO: a million RLEs would be hundreds of MB.
                 drop_segmentation_text: true,
+                fast_cvat_ellipses: true,
                 ..Default::default()
             };
             let (mut ds, _) = crate::coco::read_path(path, &opts)?;
@@ -169,8 +170,10 @@ fn expected_labels(source: &Path, scale: &Path, rules: Option<&Path>) -> Result<
         None => crate::division::Rules::default_rules(),
     };
     let table = crate::division::ScaleTable::load(scale)?;
+    // The division reads only each annotation's class and bbox.
     let opts = crate::coco::ReadOptions {
         drop_segmentation_text: true,
+        fast_cvat_ellipses: true,
         ..Default::default()
     };
     let (ds, _) = super::convert::read(Format::Coco, source, &opts)?;

@@ -44,6 +44,11 @@ pub struct ReadOptions {
     /// Do not keep each annotation's `segmentation` text for writing it back (validation
     /// never writes COCO; a million segmentations are hundreds of MB).
     pub drop_segmentation_text: bool,
+    /// Recover CVAT-export ellipses by the moment fit alone, without searching for the exact
+    /// whole-pixel ellipse (`raster_cvat_export::invert_cvat_export_mask`): for readers that
+    /// only measure shapes (validation compares a recovered annotation's bbox and area with
+    /// its own mask, not with the ellipse), the search costs most of the read.
+    pub fast_cvat_ellipses: bool,
 }
 
 /// How an annotation's `segmentation` is written when it has to be generated.

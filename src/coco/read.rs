@@ -541,7 +541,9 @@ impl Ctx<'_> {
                     counts,
                 };
                 if recover {
-                    if let (MaskData::Coco { counts, .. }, Some(r)) = (&mask, rotation) {
+                    if let (MaskData::Coco { counts, .. }, Some(r), false) =
+                        (&mask, rotation, self.opts.fast_cvat_ellipses)
+                    {
                         // A mask with `rotation` is CVAT's export: invert its rasteriser.
                         if let Some(inv) = invert_cvat_export_mask(counts, width, height, r) {
                             self.record_cvat_inversion(&inv);
