@@ -582,14 +582,7 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
         groups.par_iter().try_for_each(|(im, anns)| -> Result<()> {
             let img = render_image(im, anns, cfg.seed);
             let path = dir.join(&im.file_name);
-            crate::atomic::write_with(&path, |w| {
-                let enc = image::codecs::png::PngEncoder::new_with_quality(
-                    w,
-                    image::codecs::png::CompressionType::Fast,
-                    image::codecs::png::FilterType::Sub,
-                );
-                img.write_with_encoder(enc).map_err(std::io::Error::other)
-            })
+            write_png_fast(&path, &img)
         })?;
         Some(dir)
     } else {
@@ -602,6 +595,21 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
         images_dir,
         images: ds.images.len(),
         annotations: ds.annotations.len(),
+    })
+}
+
+/// Writes an image as PNG with fast compression (synthetic images compress well anyway).
+fn write_png_fast<P>(path: &Path, img: &image::ImageBuffer<P, Vec<u8>>) -> Result<()>
+where
+    P: image::Pixel<Subpixel = u8> + image::PixelWithColorType,
+{
+    crate::atomic::write_with(path, |w| {
+        let enc = image::codecs::png::PngEncoder::new_with_quality(
+            w,
+            image::codecs::png::CompressionType::Fast,
+            image::codecs::png::FilterType::Sub,
+        );
+        img.write_with_encoder(enc).map_err(std::io::Error::other)
     })
 }
 
@@ -686,14 +694,7 @@ fn write_seven_class_release(out: &Path, synth: &Synthetic, coco_path: &Path) ->
                 return Ok(());
             };
             let path = masks.join(name);
-            crate::atomic::write_with(&path, |w| {
-                let enc = image::codecs::png::PngEncoder::new_with_quality(
-                    w,
-                    image::codecs::png::CompressionType::Fast,
-                    image::codecs::png::FilterType::Sub,
-                );
-                img.write_with_encoder(enc).map_err(std::io::Error::other)
-            })
+            write_png_fast(&path, &img)
         })
 }
 
