@@ -5,7 +5,8 @@
 //! overlaps it most (box IoU ≥ 0.5), one to one. Pairs are found through a uniform grid of
 //! the COCO boxes (≈260 per image), not by comparing all pairs. A shape with no partner, or
 //! a shape whose equally good partners would give it different labels, is reported — never
-//! guessed — and the caller fails. Pairs are assigned one to one, best IoU first.
+//! guessed — and the caller fails. Pairs are assigned one to one, best IoU first, with at
+//! most 64 pairs per shape held at a time (a pasted pile has the square of its size in pairs).
 //! The output is the input byte for byte except each shape's `label` value and the
 //! `<labels>` declarations in `<meta>`.
 
