@@ -12,10 +12,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = neutrostruct::cli::Cli::parse();
+    neutrostruct::atomic::install_signal_cleanup();
     match neutrostruct::cli::run(args) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) => {
-            eprintln!("error: {err}");
+            // The message names files and quotes data: shown through the text escaping rule.
+            eprintln!(
+                "error: {}",
+                neutrostruct::escape::text_block(&err.to_string())
+            );
             ExitCode::from(err.exit_code() as u8)
         }
     }

@@ -9,6 +9,60 @@ use crate::model::{Dataset, Image, ImageId};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
+/// Memory that masks being decoded and scanned may hold at once, over all threads (1 GiB):
+/// a mask waits until its share is free, and a mask that alone needs more is refused. The
+/// figure is the same on 2 cores and on 64, so a folder of hostile headers cannot multiply
+/// it by the thread count.
+pub const MASK_DECODE_BUDGET: u64 = 1 << 30;
+
+/// Bytes one mask costs while it is read: the decoded pixels, then a 16-bit key per pixel
+/// and an RGB copy that the region scan makes (`mask_regions::regions_from_mask`).
+fn mask_cost(decoded: u64, w: u32, h: u32) -> u64 {
+    decoded.saturating_add(u64::from(w) * u64::from(h) * 5)
+}
+
+/// A process-wide byte budget (`MASK_DECODE_BUDGET`) shared by the decoding threads.
+struct DecodeBudget {
+    free: std::sync::Mutex<u64>,
+    returned: std::sync::Condvar,
+}
+
+static DECODE_BUDGET: DecodeBudget = DecodeBudget {
+    free: std::sync::Mutex::new(MASK_DECODE_BUDGET),
+    returned: std::sync::Condvar::new(),
+};
+
+/// A share of the budget, given back when dropped.
+struct Held(u64);
+
+impl DecodeBudget {
+    fn acquire(&'static self, bytes: u64, path: &Path) -> Result<Held> {
+        if bytes > MASK_DECODE_BUDGET {
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "this mask would take {bytes} bytes to read, more than the {MASK_DECODE_BUDGET}-byte limit for masks"
+                ),
+            ));
+        }
+        // A poisoned lock only means another thread panicked; the count is still right.
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free < bytes {
+            free = self.returned.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= bytes;
+        Ok(Held(bytes))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut free = DECODE_BUDGET.free.lock().unwrap_or_else(|e| e.into_inner());
+        *free += self.0;
+        DECODE_BUDGET.returned.notify_all();
+    }
+}
+
 /// Counts of a folder scan, for the user.
 #[derive(Clone, Debug, Default)]
 pub struct MaskDirSummary {
@@ -45,16 +99,30 @@ pub fn read_dir(
     let scanned: Vec<Result<_>> = files
         .par_iter()
         .map(|p| {
-            let (w, h) = image::ImageReader::open(p)
-                .map_err(|e| Error::io(p, e))?
-                .with_guessed_format()
-                .map_err(|e| Error::io(p, e))?
-                .into_dimensions()
+            let open = || {
+                image::ImageReader::open(p)
+                    .map_err(|e| Error::io(p, e))?
+                    .with_guessed_format()
+                    .map_err(|e| Error::io(p, e))
+            };
+            let mut decoder = open()?
+                .into_decoder()
                 .map_err(|e| Error::invalid(p, e.to_string()))?;
+            let (w, h) = image::ImageDecoder::dimensions(&decoder);
             let probe = Image::new(ImageId(0), "", w, h);
             // Never decode a mask larger than the limits masks are written with.
             crate::masks::check_size(&probe).map_err(|e| Error::invalid(p, e.to_string()))?;
-            let img = image::open(p).map_err(|e| Error::invalid(p, e.to_string()))?;
+            let decoded = image::ImageDecoder::total_bytes(&decoder);
+            let _held = DECODE_BUDGET.acquire(mask_cost(decoded, w, h), p)?;
+            // The decoder may allocate what the header declares and no more.
+            let mut limits = image::Limits::default();
+            limits.max_image_width = Some(w);
+            limits.max_image_height = Some(h);
+            limits.max_alloc = Some(decoded.saturating_add(1 << 20));
+            image::ImageDecoder::set_limits(&mut decoder, limits)
+                .map_err(|e| Error::invalid(p, e.to_string()))?;
+            let img = image::DynamicImage::from_decoder(decoder)
+                .map_err(|e| Error::invalid(p, e.to_string()))?;
             if matches!(img, image::DynamicImage::ImageLuma16(_)) {
                 // Instance numbers say which shape, not which class: read as colours they
                 // would come out as thousands of regions of "unknown colour".

@@ -335,32 +335,22 @@ pub fn read_instance_png(path: &Path) -> Result<Gray16Image> {
 }
 
 /// CVAT's "Segmentation mask" `labelmap.txt`: a header, the background, one line per class.
-/// The format has no escaping: check names with [`labelmap_name_problem`] first.
-pub fn labelmap_txt(labels: &LabelSet) -> String {
+/// The format has no quoting: a name that would break its line is an error
+/// (`escape::labelmap_name_problem`).
+pub fn labelmap_txt(labels: &LabelSet) -> Result<String> {
     let rgb = |c: Rgb| format!("{},{},{}", c.0[0], c.0[1], c.0[2]);
     let mut s = String::from("# label:color_rgb:parts:actions\n");
     s.push_str(&format!("background:{}::\n", rgb(labels.background)));
     for c in &labels.classes {
+        if let Some(why) = crate::escape::labelmap_name_problem(&c.name) {
+            return Err(Error::Usage(format!(
+                "label name {:?} cannot be a labelmap.txt line: it {why}",
+                c.name
+            )));
+        }
         s.push_str(&format!("{}:{}::\n", c.name, rgb(c.color)));
     }
-    s
-}
-
-/// Why a label set's class name cannot be written into `labelmap.txt` (whose fields are
-/// separated by `:` on one line, with no escaping): it would read back as another label.
-pub fn labelmap_name_problem(labels: &LabelSet) -> Option<String> {
-    labels.classes.iter().find_map(|c| {
-        let bad = c.name.contains([':', '\n', '\r'])
-            || c.name.trim_start().starts_with('#')
-            || c.name.trim() != c.name
-            || c.name == "background";
-        bad.then(|| {
-            format!(
-                "class {:?} cannot be written to labelmap.txt (no ':' or line break, no leading '#' or spaces, not \"background\")",
-                c.name
-            )
-        })
-    })
+    Ok(s)
 }
 
 /// Reads a `labelmap.txt` as CVAT's "Segmentation mask 1.1" export and [`labelmap_txt`]
@@ -473,22 +463,9 @@ pub fn parse_labelmap(text: &str, path: &Path) -> Result<LabelSet> {
 /// absolute, contain `..`, or have no stem — a data file must never make us write outside
 /// the output folder (DESIGN §6).
 pub fn mask_file_name(image_file_name: &str) -> Option<String> {
-    // Both separators count: a Windows path written into a dataset file is still a path.
-    let drive = image_file_name.get(1..2) == Some(":");
-    if image_file_name.starts_with(['/', '\\']) || drive || Path::new(image_file_name).is_absolute()
-    {
-        return None;
-    }
-    let parts: Vec<&str> = image_file_name.split(['/', '\\']).collect();
-    if parts.contains(&"..") {
-        return None;
-    }
-    let last = parts.last()?;
-    let stem = Path::new(last).file_stem()?.to_str()?;
-    if stem.is_empty() || stem == "." {
-        return None;
-    }
-    Some(format!("{stem}.png"))
+    // Both separators count, and control characters are refused too
+    // (`crate::path_safety::output_stem`, shared by every writer).
+    crate::path_safety::output_stem(image_file_name).map(|stem| format!("{stem}.png"))
 }
 
 /// Options of [`render_dataset`].
@@ -532,12 +509,12 @@ pub fn render_dataset(
     out_dir: &Path,
     opts: &RenderOptions,
 ) -> Result<RenderSummary> {
-    // Refused before any mask is painted, not after.
-    if opts.write_labelmap {
-        if let Some(why) = labelmap_name_problem(labels) {
-            return Err(Error::invalid(&out_dir.join("labelmap.txt"), why));
-        }
-    }
+    // Made before any mask is written: a label name labelmap.txt cannot hold is refused
+    // before the run leaves half an output.
+    let labelmap = opts
+        .write_labelmap
+        .then(|| labelmap_txt(labels))
+        .transpose()?;
     let classes = ClassLookup::new(&ds.categories, labels);
     let groups = ds.annotations_by_image();
     let grouped: usize = groups.iter().map(|(_, a)| a.len()).sum();
@@ -604,9 +581,8 @@ pub fn render_dataset(
         }
         summary.written.push(path.clone());
     }
-    if opts.write_labelmap {
-        let p = out_dir.join("labelmap.txt");
-        crate::atomic::write(&p, labelmap_txt(labels).as_bytes())?;
+    if let Some(text) = labelmap {
+        crate::atomic::write(&out_dir.join("labelmap.txt"), text.as_bytes())?;
     }
     Ok(summary)
 }
@@ -719,7 +695,7 @@ mod tests {
     #[test]
     fn labelmap_round_trips_and_reads_cvat_exports() {
         for set in [LabelSet::four_class(), LabelSet::seven_class()] {
-            let text = labelmap_txt(&set);
+            let text = labelmap_txt(&set).unwrap();
             assert_eq!(
                 parse_labelmap(&text, Path::new("labelmap.txt")).unwrap(),
                 set
@@ -742,10 +718,10 @@ mod tests {
     #[test]
     fn names_that_would_not_read_back_are_not_written() {
         let mut set = LabelSet::four_class();
-        assert_eq!(labelmap_name_problem(&set), None);
-        for name in ["a:b", "x\ny", "# c", " lead", "background"] {
+        assert!(labelmap_txt(&set).is_ok());
+        for name in ["a:b", "x\ny", "# c", " lead", "trail ", "background"] {
             set.classes[1].name = name.into();
-            assert!(labelmap_name_problem(&set).is_some(), "{name:?}");
+            assert!(labelmap_txt(&set).is_err(), "{name:?}");
         }
     }
 

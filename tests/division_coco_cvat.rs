@@ -15,7 +15,7 @@ proptest! {
         // The published image size keeps the published scale (~375 px/µm): at a fraction of
         // it the smallest granules are 2–3 px wide, and CVAT's whole-pixel rounding can then
         // move a box below the IoU 0.5 that DESIGN §2 matches with.
-        let cfg = SynthConfig { images, seed, size: Some((4096, 4224)), per_image, write_images: false };
+        let cfg = SynthConfig { images, seed, size: Some((4096, 4224)), per_image, write_images: false, ..SynthConfig::default() };
         let s = synth::generate(&cfg);
         let (xml, _) = cvat::to_string(&s.dataset, &Default::default());
         let json = synth::cvat_style_coco(&s.dataset);

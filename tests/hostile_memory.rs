@@ -2,8 +2,8 @@
 //! that only refuse what is over them would still let the largest accepted input exhaust
 //! memory.
 //!
-//! A test binary of its own, with one test, so that the peak RSS `wait4` reports (which
-//! includes this process's peak at spawn time) is the child's.
+//! A test binary of its own, with few tests, so that the peak RSS `wait4` reports (which
+//! includes this process's peak at spawn time) is close to the child's.
 
 mod hostile_util;
 
@@ -74,4 +74,31 @@ fn the_largest_accepted_coco_polygon_validates_and_converts_in_bounded_memory() 
     }
     let xml = std::fs::read_to_string(&out).expect("converted");
     assert_eq!(xml.matches("<polygon ").count(), 1);
+}
+
+/// Regression (issue 14): a 493 KB PNG declaring 13000 × 13000 took 1.3 GB in
+/// `convert --from masks` (and that again per thread). Masks now draw on one budget shared
+/// by all threads (`mask_dataset::MASK_DECODE_BUDGET`) and the decoder may allocate only
+/// what the header declares: this one is refused before it is decoded.
+#[test]
+fn a_small_png_declaring_13000_squared_is_refused_before_decoding() {
+    let dirs = work_dirs();
+    let masks = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile/mask_13000");
+    let out = dirs.out.join("m.json");
+    let args = [
+        OsStr::new("convert"),
+        masks.as_os_str(),
+        OsStr::new("--from"),
+        OsStr::new("masks"),
+        OsStr::new("--labelset"),
+        OsStr::new("4"),
+        OsStr::new("--to"),
+        OsStr::new("coco"),
+        OsStr::new("-o"),
+        out.as_os_str(),
+    ];
+    let run = run_bin(&args, &dirs.cwd, &dirs.logs);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("limit for masks"), "{}", run.stderr);
+    assert!(run.rss_kib < RSS_LIMIT_KIB, "peak {} KiB", run.rss_kib);
 }

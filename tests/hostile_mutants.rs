@@ -87,6 +87,7 @@ fn seeds() -> Seeds {
         size: Some((64, 66)),
         per_image: 6,
         write_images: true,
+        ..Default::default()
     };
     let out = neutrostruct::synth::write(&synth_dir, &cfg).expect("synth");
     sources.push(Source {

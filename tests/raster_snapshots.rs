@@ -127,6 +127,6 @@ fn instance_mask_grid() {
 #[test]
 fn labelmap_of_the_seven_class_set() {
     insta::with_settings!({snapshot_path => "../snapshots"}, {
-        insta::assert_snapshot!("labelmap_7class", labelmap_txt(&LabelSet::seven_class()));
+        insta::assert_snapshot!("labelmap_7class", labelmap_txt(&LabelSet::seven_class()).expect("the 7 class names fit labelmap.txt"));
     });
 }

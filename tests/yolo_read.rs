@@ -36,6 +36,7 @@ fn synth_with_images() -> Synth {
         size: Some((256, 264)),
         per_image: 25,
         write_images: true,
+        ..SynthConfig::default()
     };
     let out = synth::write(dir.path(), &cfg).expect("synth writes");
     let (ds, _) =
@@ -781,7 +782,9 @@ fn image_headers_out_of_range_or_cut_short_are_errors() {
             .expect_err(name)
             .to_string();
         assert!(e.contains(name) && e.contains(want), "{name}: {e}");
-        let out = dir.path().join("out.json");
+        // Outside the dataset folder: an output inside an input is refused (io_guard).
+        let out_dir = tempfile::tempdir().expect("tmp");
+        let out = out_dir.path().join("out.json");
         let run = std::process::Command::new(env!("CARGO_BIN_EXE_neutrostruct"))
             .args(["convert", "--from", "yolo", "--to", "coco", "-o"])
             .arg(&out)

@@ -127,7 +127,11 @@ impl ConvertArgs {
                 )));
             }
         }
-        crate::atomic::ensure_not_input(&self.output, &[&self.input])?;
+        let mut inputs = vec![("input", self.input.as_path())];
+        if let Some(im) = &self.images {
+            inputs.push(("--images", im.as_path()));
+        }
+        crate::io_guard::prepare_outputs(&inputs, &[("-o", &self.output)])?;
         let ellipses = match self.ellipses {
             EllipsesArg::Auto => crate::coco::EllipseRecovery::Auto,
             EllipsesArg::Always => crate::coco::EllipseRecovery::Always,
@@ -189,7 +193,7 @@ pub fn run(args: ConvertArgs) -> Result<Outcome> {
     }
     match cfg.report {
         ReportArg::Text => {
-            eprintln!(
+            say!(
                 "converted {} ({}) -> {} ({}) in {:.3} s",
                 cfg.input.display(),
                 cfg.from.name(),
@@ -197,7 +201,7 @@ pub fn run(args: ConvertArgs) -> Result<Outcome> {
                 cfg.to.name(),
                 started.elapsed().as_secs_f64()
             );
-            eprint!("{loss}");
+            eprint!("{}", crate::escape::text_block(&loss.to_string()));
         }
         ReportArg::Json => {
             let json =
@@ -324,7 +328,7 @@ fn write_training(ds: &Dataset, cfg: &Config) -> Result<Lossiness> {
         .iter()
         .map(|(k, v)| format!("{k}: {v} images"))
         .collect();
-    eprintln!(
+    say!(
         "{}: {} label files, {} rows ({}); {}",
         flavour.name(),
         out.label_files,
@@ -333,13 +337,13 @@ fn write_training(ds: &Dataset, cfg: &Config) -> Result<Lossiness> {
         out.data_yaml.display()
     );
     if cfg.images.is_some() {
-        eprintln!(
+        say!(
             "images linked: {}, missing: {}",
             out.images_linked,
             out.images_missing.len()
         );
         for m in out.images_missing.iter().take(10) {
-            eprintln!("  missing image: {m}");
+            say!("  missing image: {m}");
         }
     }
     Ok(out.loss)
@@ -354,7 +358,7 @@ fn read_yolo(from: Format, input: &Path) -> Result<(Dataset, Lossiness)> {
         _ => Flavour::Detect,
     };
     let (ds, loss, s) = crate::training::yolo_read::read_dir(input, flavour)?;
-    eprintln!(
+    say!(
         "{}: {} label files, {} rows, {} images ({} without labels); ids numbered in reading order",
         flavour.name(),
         s.label_files,
@@ -374,7 +378,7 @@ fn read_masks(cfg: &Config) -> Result<(Dataset, Lossiness)> {
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
             let set = crate::masks::parse_labelmap(&text, path)?;
-            eprintln!(
+            say!(
                 "masks: colours from {} ({} labels)",
                 path.display(),
                 set.classes.len()
@@ -389,7 +393,7 @@ fn read_masks(cfg: &Config) -> Result<(Dataset, Lossiness)> {
         }
     };
     let (ds, loss, s) = crate::mask_dataset::read_dir(&masks_dir, &labels, cfg.images.as_deref())?;
-    eprintln!(
+    say!(
         "masks: {} files, {} regions ({} touch the border, {} touch another region, {} inexact, {} of unknown colours)",
         s.masks, s.regions, s.touching_border, s.touching_other, s.inexact, s.unknown_regions
     );

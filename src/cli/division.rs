@@ -101,7 +101,7 @@ fn read_coco(path: &Path, keep_segmentation: bool) -> Result<crate::model::Datas
 
 fn warn_all(warnings: &[String]) {
     for w in warnings {
-        eprintln!("warning: {w}");
+        say!("warning: {w}");
     }
 }
 
@@ -109,12 +109,28 @@ fn plots(stats: &division::Statistics, dir: Option<&Path>, format: PlotArg) -> R
     if let Some(dir) = dir {
         let r = division::plots::write_plots(stats, dir, format.into())?;
         warn_all(&r.warnings);
-        eprintln!("plots: {} files in {}", r.files.len(), dir.display());
+        say!("plots: {} files in {}", r.files.len(), dir.display());
     }
     Ok(())
 }
 
 pub fn run_stats(args: StatsArgs) -> Result<Outcome> {
+    let inputs: Vec<(&str, &Path)> = [
+        Some(("--coco", args.coco.as_path())),
+        Some(("--scale", args.scale.as_path())),
+        args.rules.as_deref().map(|p| ("--rules", p)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let outputs: Vec<(&str, &Path)> = [
+        Some(("-o", args.output.as_path())),
+        args.plots.as_deref().map(|p| ("--plots", p)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    crate::io_guard::prepare_outputs(&inputs, &outputs)?;
     let rules = load_rules(args.rules.as_deref())?;
     let scale = ScaleTable::load(&args.scale)?;
     let ds = read_coco(&args.coco, false)?;
@@ -131,21 +147,26 @@ pub fn run_stats(args: StatsArgs) -> Result<Outcome> {
 }
 
 pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
-    let inputs: Vec<&Path> = [Some(args.coco.as_path()), args.cvat.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect();
-    for out in [
-        Some(&args.out_coco),
-        args.out_cvat.as_ref(),
-        args.audit.as_ref(),
-        args.stats.as_ref(),
+    let inputs: Vec<(&str, &Path)> = [
+        Some(("--coco", args.coco.as_path())),
+        Some(("--scale", args.scale.as_path())),
+        args.cvat.as_deref().map(|p| ("--cvat", p)),
+        args.rules.as_deref().map(|p| ("--rules", p)),
     ]
     .into_iter()
     .flatten()
-    {
-        crate::atomic::ensure_not_input(out, &inputs)?;
-    }
+    .collect();
+    let outputs: Vec<(&str, &Path)> = [
+        Some(("--out-coco", args.out_coco.as_path())),
+        args.out_cvat.as_deref().map(|p| ("--out-cvat", p)),
+        args.audit.as_deref().map(|p| ("--audit", p)),
+        args.stats.as_deref().map(|p| ("--stats", p)),
+        args.plots.as_deref().map(|p| ("--plots", p)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    crate::io_guard::prepare_outputs(&inputs, &outputs)?;
     let started = std::time::Instant::now();
     let rules = load_rules(args.rules.as_deref())?;
     let scale = ScaleTable::load(&args.scale)?;
@@ -163,14 +184,14 @@ pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
             let (cvat_ds, _) = crate::cvat::read_bytes(&bytes, path, &Default::default())?;
             let (out, report) = division::update_cvat(&bytes, &cvat_ds, &div)?;
             if !report.is_ok() {
-                eprintln!(
+                say!(
                     "error: {}: CVAT shapes could not be matched one-to-one with COCO annotations:",
                     path.display()
                 );
                 for e in report.errors() {
-                    eprintln!("  {}:{e}", path.display());
+                    say!("  {}:{e}", path.display());
                 }
-                eprintln!("nothing was written");
+                say!("nothing was written");
                 return Ok(Outcome::Findings);
             }
             Some(out)
@@ -202,17 +223,17 @@ pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
     for r in &div.audit {
         *per_class.entry(r.target_class.as_str()).or_insert(0) += 1;
     }
-    eprintln!(
+    say!(
         "reclassify: {} annotations on {} images in {:.3} s",
         div.audit.len(),
         div.dataset.images.len(),
         started.elapsed().as_secs_f64()
     );
     for (class, n) in per_class {
-        eprintln!("  {n:>7}  {class}");
+        say!("  {n:>7}  {class}");
     }
     if !loss.is_lossless() {
-        eprint!("{loss}");
+        eprint!("{}", crate::escape::text_block(&loss.to_string()));
     }
     Ok(Outcome::Success)
 }

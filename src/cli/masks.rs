@@ -35,6 +35,7 @@ enum KindArg {
 }
 
 pub fn run(args: MasksArgs) -> Result<Outcome> {
+    crate::io_guard::prepare_outputs(&[("input", &args.input)], &[("--out", &args.out)])?;
     let from = Format::detect(&args.input)?;
     if !matches!(from, Format::Coco | Format::Cvat) {
         return Err(Error::Usage(
@@ -60,7 +61,7 @@ pub fn run(args: MasksArgs) -> Result<Outcome> {
         compact: args.compact,
     };
     let s = masks::render_dataset(&ds, &labels, kind, &args.out, &opts)?;
-    eprintln!(
+    say!(
         "masks: {} images, {} shapes painted in {:.2} s (label set: {})",
         s.images_written,
         s.shapes_painted,
@@ -68,22 +69,22 @@ pub fn run(args: MasksArgs) -> Result<Outcome> {
         labels.name
     );
     for (k, n) in &s.not_paintable {
-        eprintln!("  {n} {k} shapes paint no pixels");
+        say!("  {n} {k} shapes paint no pixels");
     }
     if s.no_class > 0 {
-        eprintln!(
+        say!(
             "  {} shapes have a class the label set lacks; not painted",
             s.no_class
         );
     }
     if s.orphan_annotations > 0 {
-        eprintln!(
+        say!(
             "  {} annotations refer to images the file does not list",
             s.orphan_annotations
         );
     }
     for (name, why) in &s.skipped {
-        eprintln!("  skipped {name}: {why}");
+        say!("  skipped {name}: {why}");
     }
     outln!("{}", args.out.display());
     Ok(if s.skipped.is_empty() {

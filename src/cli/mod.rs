@@ -14,6 +14,13 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::cli::write_stdout(&format!("{}\n", format_args!($($t)*))) };
 }
 
+/// `eprintln!` for every message on standard error: the text goes through
+/// `escape::text_block`, so data in a message (an image name in "skipped …") can neither start
+/// a GitHub workflow command line nor send control characters to the terminal.
+macro_rules! say {
+    ($($t:tt)*) => { eprintln!("{}", $crate::escape::text_block(&format!($($t)*))) };
+}
+
 mod convert;
 mod demo;
 mod division;
@@ -106,7 +113,7 @@ pub(crate) fn write_stdout(text: &str) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("error: writing to stdout: {e}");
+        say!("error: writing to stdout: {e}");
         std::process::exit(2);
     }
 }

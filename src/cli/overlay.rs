@@ -24,16 +24,20 @@ pub fn run(args: OverlayArgs) -> Result<Outcome> {
     if !(0.0..=1.0).contains(&args.alpha) {
         return Err(Error::Usage("--alpha must be between 0 and 1".into()));
     }
+    crate::io_guard::prepare_outputs(
+        &[("--images", &args.images), ("--masks", &args.masks)],
+        &[("--out", &args.out)],
+    )?;
     let s = crate::overlay::overlay_dir(&args.images, &args.masks, &args.out, args.alpha)?;
-    eprintln!("overlay: {} written", s.written.len());
+    say!("overlay: {} written", s.written.len());
     for p in &s.images_without_mask {
-        eprintln!("  image without mask: {}", p.display());
+        say!("  image without mask: {}", p.display());
     }
     for p in &s.masks_without_image {
-        eprintln!("  mask without image: {}", p.display());
+        say!("  mask without image: {}", p.display());
     }
     for (p, why) in &s.failed {
-        eprintln!("  failed {}: {why}", p.display());
+        say!("  failed {}: {why}", p.display());
     }
     if let Some(sheet) = &s.contact_sheet {
         outln!("{}", sheet.display());

@@ -78,7 +78,7 @@ pub fn run(args: SynthArgs) -> Result<Outcome> {
     let (out, cfg) = args.into_config()?;
     let started = std::time::Instant::now();
     let o = synth::write(&out, &cfg)?;
-    eprintln!(
+    say!(
         "synth: {} images, {} ellipses in {:.2} s",
         o.images,
         o.annotations,

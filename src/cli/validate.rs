@@ -130,7 +130,7 @@ fn read_yolo(path: &Path, task: Option<&str>) -> Result<crate::training::yolo_re
     });
     let r = crate::training::yolo_read::read_detailed(path, flavour, true)?;
     if task.is_none() {
-        eprintln!(
+        say!(
             "note: {}: label rows read as {} (from the first row's columns; --yolo-task to choose)",
             r.yaml.display(),
             r.flavour.name()
@@ -230,6 +230,9 @@ fn index_mask(image: &crate::model::Image, anns: &[&crate::model::Annotation]) -
 }
 
 pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
+    if let Some(out) = &args.output {
+        refuse_report_over_inputs(&args, out)?;
+    }
     let format: report::Format = args.format.parse().map_err(Error::Usage)?;
     let mut files: Vec<(PathBuf, SourceFormat)> = Vec::new();
     let (mut images_dir, mut masks_dir) = (args.images.clone(), args.masks.clone());
@@ -360,7 +363,7 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
         None => engine.run(&inputs),
     };
     for n in notes.iter().chain(&outcome.notes) {
-        eprintln!("note: {n}");
+        say!("note: {n}");
     }
     match &args.output {
         Some(out) => {
@@ -455,4 +458,26 @@ pub fn run_explain(args: ExplainArgs) -> Result<Outcome> {
             args.code
         ))),
     }
+}
+
+/// `-o` must not be any input of the run (`io_guard`): the dataset folder, a file given by a
+/// flag, or the config and baseline it reads.
+fn refuse_report_over_inputs(args: &ValidateArgs, out: &Path) -> Result<()> {
+    let mut inputs: Vec<(&str, &Path)> = Vec::new();
+    inputs.extend(args.dir.as_deref().map(|p| ("DIR", p)));
+    inputs.extend(args.coco.iter().map(|p| ("--coco", p.as_path())));
+    inputs.extend(args.cvat.iter().map(|p| ("--cvat", p.as_path())));
+    inputs.extend(args.yolo.iter().map(|p| ("--yolo", p.as_path())));
+    for (flag, p) in [
+        ("--masks", &args.masks),
+        ("--images", &args.images),
+        ("--source-coco", &args.source_coco),
+        ("--scale", &args.scale),
+        ("--rules", &args.rules),
+        ("--config", &args.config),
+        ("--baseline", &args.baseline),
+    ] {
+        inputs.extend(p.as_deref().map(|p| (flag, p)));
+    }
+    crate::io_guard::prepare_outputs(&inputs, &[("-o", out)])
 }

@@ -76,6 +76,15 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)
 /// First bytes of a zip archive (a local file header).
 pub const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 
+/// Largest inflation of `annotations.xml` in an export archive, uncompressed : compressed.
+/// CVAT XML inflates 5–20×; DEFLATE's own maximum is about 1030×, which only a crafted entry
+/// reaches.
+pub const MAX_ZIP_RATIO: u64 = 200;
+
+/// An entry may always inflate to this many bytes, whatever its ratio (a tiny file of
+/// repeated text compresses beyond any ratio and costs nothing).
+pub const MIN_ZIP_INFLATE: u64 = 1 << 20;
+
 /// Name of the annotations file in a CVAT "for images 1.1" export archive.
 const ZIP_ANNOTATIONS: &str = "annotations.xml";
 
@@ -138,15 +147,29 @@ pub fn annotations_from_zip(bytes: &[u8], path: &Path) -> Result<(std::path::Pat
             "{ZIP_ANNOTATIONS} is larger than the {limit}-byte input limit"
         )));
     }
-    let mut xml = Vec::new();
+    // The inflated size is bounded by what the compressed bytes can honestly hold: a zip
+    // bomb (1.9 MB inflating to 2 GB) stops at `MAX_ZIP_RATIO` times its compressed size
+    // while it is being inflated, whatever the header claims.
+    let by_ratio = entry
+        .compressed_size()
+        .saturating_mul(MAX_ZIP_RATIO)
+        .max(MIN_ZIP_INFLATE);
+    let cap = limit.min(by_ratio);
+    // Reserved once from the declared size (bounded by `cap`), so a lying header cannot make
+    // the buffer double past the cap either.
+    let mut xml = Vec::with_capacity(usize::try_from(entry.size().min(cap)).unwrap_or(0));
     entry
-        .take(limit + 1)
+        .take(cap + 1)
         .read_to_end(&mut xml)
         .map_err(|e| bad(format!("{ZIP_ANNOTATIONS}: {e}")))?;
-    if xml.len() as u64 > limit {
-        return Err(bad(format!(
-            "{ZIP_ANNOTATIONS} is larger than the {limit}-byte input limit"
-        )));
+    if xml.len() as u64 > cap {
+        return Err(bad(if cap == limit {
+            format!("{ZIP_ANNOTATIONS} is larger than the {limit}-byte input limit")
+        } else {
+            format!(
+                "{ZIP_ANNOTATIONS} inflates to more than {MAX_ZIP_RATIO} times its compressed size; refused as a zip bomb"
+            )
+        }));
     }
     Ok((inner, xml))
 }

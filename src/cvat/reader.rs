@@ -301,7 +301,10 @@ impl<'a> Cursor<'a> {
         let mut out: Vec<Attr<'a>> = Vec::with_capacity(12);
         // quick-xml's own duplicate check costs more than the one below on the decoded keys
         // (a CVAT shape has about ten attributes, so comparing with each earlier one is cheap
-        // when the comparison itself is).
+        // when the comparison itself is). Past `LINEAR_DUPLICATE_CHECK` attributes a hash set
+        // takes over: comparing each with all earlier ones is quadratic, and a hostile element
+        // with a million attributes would never finish.
+        let mut seen: Option<std::collections::HashSet<String>> = None;
         for a in e.attributes().with_checks(false) {
             let a = a.map_err(|err| self.err(start, format!("malformed attribute: {err}")))?;
             let key = self.str_of(a.key.as_ref());
@@ -317,7 +320,14 @@ impl<'a> Cursor<'a> {
             }
             .map_err(|err| self.err(offset, format!("bad escape in attribute `{key}`: {err}")))?;
             // XML forbids an attribute twice on one element (well-formedness).
-            if out.iter().any(|prev| same_short_str(&prev.key, &key)) {
+            let twice = if out.len() < LINEAR_DUPLICATE_CHECK {
+                out.iter().any(|prev| same_short_str(&prev.key, &key))
+            } else {
+                let set =
+                    seen.get_or_insert_with(|| out.iter().map(|a| a.key.to_string()).collect());
+                !set.insert(key.to_string())
+            };
+            if twice {
                 return Err(self.err(offset, format!("attribute `{key}` appears twice")));
             }
             out.push(Attr { key, value, offset });
@@ -325,6 +335,10 @@ impl<'a> Cursor<'a> {
         Ok(out)
     }
 }
+
+/// Up to this many attributes on one element the duplicate check compares with each earlier
+/// one; beyond, it hashes.
+const LINEAR_DUPLICATE_CHECK: usize = 16;
 
 /// String equality without a `memcmp` call, for the short keys of attributes.
 fn same_short_str(a: &str, b: &str) -> bool {

@@ -89,34 +89,15 @@ struct Writer<'d> {
     names: HashMap<CategoryId, &'d str>,
 }
 
-/// Escapes text content. `\r` is escaped so that it survives parsers that normalise newlines.
+/// Escapes text content and attribute values (`crate::escape::xml`, shared by every XML
+/// writer): markup, the white space attribute normalisation would lose, and characters XML
+/// 1.0 cannot hold (shown as `\x01`, so the file stays well-formed).
 fn esc_text(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            _ => out.push(c),
-        }
-    }
+    out.push_str(&crate::escape::xml(s));
 }
 
-/// Escapes an attribute value; whitespace other than spaces is escaped because XML
-/// attribute-value normalisation would otherwise turn it into spaces.
 fn esc_attr(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            _ => out.push(c),
-        }
-    }
+    out.push_str(&crate::escape::xml(s));
 }
 
 /// Deterministic label colours for categories without one (the 20 "distinct colours",
@@ -615,8 +596,8 @@ mod tests {
         esc_attr("a\"b<c>&\n\t", &mut out);
         assert_eq!(out, "a&quot;b&lt;c&gt;&amp;&#10;&#9;");
         let mut out = String::new();
-        esc_text("x<y\nz", &mut out);
-        assert_eq!(out, "x&lt;y\nz");
+        esc_text("x<y\nz\u{1}", &mut out);
+        assert_eq!(out, "x&lt;y&#10;z\\x01");
     }
 
     #[test]

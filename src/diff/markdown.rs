@@ -2,7 +2,7 @@
 
 use super::text::{describe, sign};
 use super::DiffReport;
-use crate::validate::report::markdown::cell;
+use crate::escape::{markdown_cell_code, markdown_code};
 use std::fmt::Write;
 
 pub fn render(r: &DiffReport) -> String {
@@ -32,8 +32,8 @@ pub fn render(r: &DiffReport) -> String {
     for im in r.images.iter().filter(|i| i.status != "unchanged") {
         let _ = writeln!(
             out,
-            "\n#### `{}` ({}: +{} −{} ~{} relabeled, {} moved)\n",
-            im.image.replace('`', "'"),
+            "\n#### {} ({}: +{} −{} ~{} relabeled, {} moved)\n",
+            markdown_code(&im.image),
             im.status,
             im.added,
             im.removed,
@@ -42,7 +42,12 @@ pub fn render(r: &DiffReport) -> String {
         );
         out.push_str("| | Change |\n|---|---|\n");
         for c in &im.changes {
-            let _ = writeln!(out, "| {} | {} |", sign(c), cell(&describe(c)));
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                sign(c),
+                markdown_cell_code(&describe(c))
+            );
         }
     }
     if quiet > 0 {

@@ -1,6 +1,7 @@
 //! Plain-text diff: one block per image that changed, one line per changed shape.
 
 use super::{Change, ChangeKind, DiffReport};
+use crate::escape::text;
 use std::fmt::Write;
 
 /// `annotation 12 "Primary granules" ellipse`, with the line on the side that has it.
@@ -61,10 +62,16 @@ pub fn render(r: &DiffReport) -> String {
         let _ = writeln!(
             out,
             "{} [{}]: {} added, {} removed, {} relabeled, {} moved, {} unchanged",
-            im.image, im.status, im.added, im.removed, im.relabeled, im.moved, im.unchanged
+            text(&im.image),
+            im.status,
+            im.added,
+            im.removed,
+            im.relabeled,
+            im.moved,
+            im.unchanged
         );
         for c in &im.changes {
-            let _ = writeln!(out, "  {} {}", sign(c), describe(c));
+            let _ = writeln!(out, "  {} {}", sign(c), text(&describe(c)));
         }
     }
     let s = &r.summary;

@@ -55,6 +55,11 @@ impl fmt::Display for ShapeIssue {
                  which one it is cannot be told",
                 self.best_iou
             ),
+            None if self.best_iou >= MIN_IOU => write!(
+                f,
+                "every COCO annotation it matches (best IoU {:.3}) went to a shape that matches it better: a duplicate?",
+                self.best_iou
+            ),
             None if self.best_iou > 0.0 => write!(
                 f,
                 "no COCO annotation of this label overlaps it with IoU ≥ {MIN_IOU} (best {:.3})",

@@ -233,12 +233,13 @@ pub fn audit_csv(rows: &[AuditRow]) -> Result<Vec<u8>> {
     for r in rows {
         w.write_record([
             r.annotation_id.to_string(),
-            r.image_name.clone(),
-            r.source_class.clone(),
+            // Text cells (names from the data) through the formula guard.
+            crate::escape::csv_cell(&r.image_name).into_owned(),
+            crate::escape::csv_cell(&r.source_class).into_owned(),
             stats::num(r.diameter_um),
             stats::num(r.threshold_um),
-            r.threshold_kind.clone(),
-            r.target_class.clone(),
+            crate::escape::csv_cell(&r.threshold_kind).into_owned(),
+            crate::escape::csv_cell(&r.target_class).into_owned(),
         ])
         .map_err(e)?;
     }

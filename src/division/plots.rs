@@ -78,6 +78,8 @@ pub fn system_font() -> Option<&'static Path> {
 type DrawErr<DB> = DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>;
 
 /// One line of text at a pixel position; for SVG this needs no font (the viewer draws it).
+/// Image names reach it: plotters escapes `<`, `&` and quotes in SVG but passes control
+/// characters, which XML 1.0 cannot hold, so they are shown (`\x01`) by `escape::text`.
 fn label<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     text: &str,
@@ -86,7 +88,7 @@ fn label<DB: DrawingBackend>(
     colour: RGBColor,
 ) -> Result<(), DrawErr<DB>> {
     root.draw_text(
-        text,
+        &crate::escape::text(text),
         &TextStyle::from((FAMILY, size).into_font()).color(&colour),
         pos,
     )

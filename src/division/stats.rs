@@ -328,8 +328,9 @@ impl Statistics {
         let csv_err = |e: csv::Error| Error::Usage(format!("writing statistics CSV: {e}"));
         w.write_record(STATS_CSV_HEADER).map_err(csv_err)?;
         for r in &self.images {
+            // Text cells through the formula guard; numbers are ours and never guarded.
             w.write_record([
-                r.image_name.clone(),
+                crate::escape::csv_cell(&r.image_name).into_owned(),
                 num(Some(r.px_per_um)),
                 r.granules.to_string(),
                 num(r.mean),

@@ -129,7 +129,8 @@ fn quadratic(e: &Ellipse) -> ([f64; 2], f64, f64, f64) {
 /// Real roots of `a·t² + b·t + c = 0` (`a > 0`).
 fn roots(a: f64, b: f64, c: f64) -> Option<(f64, f64)> {
     let disc = b * b - 4.0 * a * c;
-    if !(disc >= 0.0) || a <= 0.0 {
+    // `disc` may be NaN for non-finite input: no roots then either.
+    if disc.is_nan() || disc < 0.0 || a <= 0.0 {
         return None;
     }
     let r = disc.sqrt();
@@ -137,11 +138,10 @@ fn roots(a: f64, b: f64, c: f64) -> Option<(f64, f64)> {
 }
 
 fn ellipse_bbox_in(e: &Ellipse, w: f64, h: f64) -> Option<[f64; 4]> {
-    if !(e.rx > 0.0 && e.ry > 0.0)
-        || ![e.cx, e.cy, e.rx, e.ry, e.rotation]
-            .iter()
-            .all(|v| v.is_finite())
-    {
+    let finite = [e.cx, e.cy, e.rx, e.ry, e.rotation]
+        .iter()
+        .all(|v| v.is_finite());
+    if !finite || e.rx <= 0.0 || e.ry <= 0.0 {
         return clamp_box(&ellipse_bbox(e), w, h);
     }
     let ([cx, cy], qa, qb, qc) = quadratic(e);

@@ -13,7 +13,7 @@ pub mod yolo_yaml;
 use crate::error::{Error, Result};
 use crate::labelset::LabelSet;
 use crate::model::{CategoryId, Dataset, Image, ImageId};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 /// Class index (0-based, in label-set order) for every category of a dataset, by name.
@@ -100,6 +100,33 @@ impl SplitPlan {
         Ok(SplitPlan::Ratios { parts, seed })
     }
 
+    /// The subsets (`SplitPlan::FromInput`) that cannot be folder names, with how many
+    /// images hold each and why: [`SplitPlan::assign`] puts those images into `train`, and
+    /// writers report them as `unsafe-path`.
+    pub fn refused_subsets(&self, images: &[Image]) -> BTreeMap<String, (usize, &'static str)> {
+        let mut out = BTreeMap::new();
+        if matches!(self, SplitPlan::FromInput) {
+            for s in images.iter().filter_map(|im| im.subset.as_deref()) {
+                let s = s.to_lowercase();
+                if let Some(why) = crate::path_safety::component_problem(&s) {
+                    out.entry(s).or_insert((0, why)).0 += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds one `unsafe-path` lossiness entry per refused subset.
+    pub fn report_refused(&self, images: &[Image], loss: &mut crate::lossiness::Lossiness) {
+        for (subset, (n, why)) in self.refused_subsets(images) {
+            loss.add(
+                "unsafe-path",
+                n,
+                format!("subset {subset:?} cannot be a folder name (it {why}); its images went to train"),
+            );
+        }
+    }
+
     /// Split name per image id, deterministic.
     pub fn assign(&self, images: &[Image]) -> HashMap<ImageId, String> {
         match self {
@@ -144,34 +171,26 @@ impl SplitPlan {
     }
 }
 
-/// A single plain path component (no separators, not `.`/`..`, not empty).
+/// A single plain path component we may create (`crate::path_safety::component_problem`: no
+/// separators of either system, not `.`/`..`, no drive prefix, no control characters).
 pub fn safe_component(s: &str) -> bool {
-    let p = Path::new(s);
-    let mut comps = p.components();
-    matches!(
-        (comps.next(), comps.next()),
-        (Some(Component::Normal(_)), None)
-    )
+    crate::path_safety::component_problem(s).is_none()
 }
 
-/// The file stem of an image's file name, refusing names that escape the output folder.
+/// The file stem of an image's file name, refusing names that escape the output folder
+/// (`crate::path_safety::output_stem`).
 pub fn safe_stem(file_name: &str) -> Option<String> {
-    let p = Path::new(file_name);
-    if p.is_absolute()
-        || p.components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-    {
-        return None;
-    }
-    let stem = p.file_stem()?.to_str()?;
-    safe_component(stem).then(|| stem.to_string())
+    crate::path_safety::output_stem(file_name).map(str::to_string)
 }
 
 /// Finds the image file for `file_name` under `dir`: the name as given, else by file stem
 /// with any extension.
 pub fn find_image(dir: &Path, file_name: &str) -> Option<PathBuf> {
     let p = Path::new(file_name);
-    if p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
+    if crate::path_safety::unsafe_reason(file_name).is_some()
+        || p.is_absolute()
+        || p.components().any(|c| matches!(c, Component::ParentDir))
+    {
         return None;
     }
     let direct = dir.join(p);

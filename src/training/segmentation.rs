@@ -50,10 +50,11 @@ pub fn write(ds: &Dataset, labels: &LabelSet, out: &Path, split: &SplitPlan) -> 
     }
     crate::atomic::write(
         &out.join("labelmap.txt"),
-        masks::labelmap_txt(labels).as_bytes(),
+        masks::labelmap_txt(labels)?.as_bytes(),
     )?;
     write_instances(ds, labels, &out.join("SegmentationObject"))?;
     let splits = split.assign(&ds.images);
+    split.report_refused(&ds.images, &mut loss);
     let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for im in &ds.images {
         if let Some(name) = masks::mask_file_name(&im.file_name) {

@@ -15,16 +15,26 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn esc(s: &str) -> String {
-    quick_xml::escape::escape(s).into_owned()
+    crate::escape::xml(s).into_owned()
 }
 
 /// Writes the VOC dataset under `out`; returns the lossiness report.
 pub fn write(ds: &Dataset, out: &Path, classes: &ClassMap, split: &SplitPlan) -> Result<Lossiness> {
+    // Refused before anything is written, so a bad name leaves no half-written dataset.
+    for n in &classes.names {
+        if let Some(why) = crate::escape::labelmap_name_problem(n) {
+            return Err(crate::error::Error::invalid(
+                &out.join("labelmap.txt"),
+                format!("label name {n:?} cannot be a labelmap.txt line: it {why}"),
+            ));
+        }
+    }
     let mut loss = Lossiness::default();
     for (k, v) in ds.shape_counts() {
         loss.input.insert(k.to_string(), v);
     }
     let splits_of = split.assign(&ds.images);
+    split.report_refused(&ds.images, &mut loss);
     let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (im, anns) in ds.annotations_by_image() {
         let Some(stem) = safe_stem(&im.file_name) else {

@@ -282,22 +282,9 @@ fn row(
     Some(line)
 }
 
-/// YAML double-quoted scalar.
+/// YAML double-quoted scalar (`crate::escape::yaml_quoted`).
 pub(crate) fn yaml_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::escape::yaml_quoted(s)
 }
 
 /// Ultralytics' `data.yaml`: dataset root, split folders, class names and count.
@@ -318,10 +305,12 @@ pub fn data_yaml(root: &Path, splits: &BTreeMap<String, usize>, names: &[String]
     } else {
         train
     };
-    let _ = writeln!(y, "train: images/{train}");
-    let _ = writeln!(y, "val: images/{val}");
+    // Split names come from the data (CVAT subsets): quoted like every other scalar, so a
+    // name cannot add keys (`download:` is a command Ultralytics runs).
+    let _ = writeln!(y, "train: {}", yaml_str(&format!("images/{train}")));
+    let _ = writeln!(y, "val: {}", yaml_str(&format!("images/{val}")));
     if has("test") {
-        let _ = writeln!(y, "test: images/test");
+        let _ = writeln!(y, "test: {}", yaml_str("images/test"));
     }
     let _ = writeln!(y, "nc: {}", names.len());
     y.push_str("names:\n");
@@ -339,6 +328,7 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
         loss.input.insert(k.to_string(), v);
     }
     let splits_of = req.split.assign(&ds.images);
+    req.split.report_refused(&ds.images, &mut loss);
     let mut splits: BTreeMap<String, usize> = BTreeMap::new();
     let mut rows = 0usize;
     let mut files = 0usize;
@@ -430,6 +420,17 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
         files += 1;
         if let Some(dir) = req.images {
             match super::find_image(dir, &im.file_name) {
+                // A link in the images folder that leads out of it is neither linked nor
+                // copied: a pull request could otherwise put any file of the CI machine
+                // (a key, a token) into the exported dataset.
+                Some(src) if !crate::path_safety::resolves_inside(dir, &src) => loss.add(
+                    "unsafe-path",
+                    1,
+                    format!(
+                        "image {:?} is a link leading out of the images folder; not copied or linked",
+                        im.file_name
+                    ),
+                ),
                 Some(src) => {
                     let name = src
                         .file_name()
@@ -470,21 +471,21 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
     })
 }
 
+/// Links (or copies) `src` to `dst` atomically: the link or copy is made under a temporary
+/// name beside `dst` and renamed over it, so a killed run leaves the old image or the new
+/// one, never a truncated one, and never a missing one.
 fn link_or_copy(src: &Path, dst: &Path, copy: bool) -> Result<()> {
-    if let Some(parent) = dst.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    if dst.exists() || dst.symlink_metadata().is_ok() {
-        std::fs::remove_file(dst).map_err(|e| Error::io(dst, e))?;
-    }
     #[cfg(unix)]
     if !copy {
         let abs = std::fs::canonicalize(src).map_err(|e| Error::io(src, e))?;
-        if std::os::unix::fs::symlink(&abs, dst).is_ok() {
+        let made = crate::atomic::replace_with(dst, |tmp| {
+            std::fs::remove_file(tmp)?;
+            std::os::unix::fs::symlink(&abs, tmp)
+        });
+        if made.is_ok() {
             return Ok(());
         }
     }
     let _ = copy;
-    std::fs::copy(src, dst).map_err(|e| Error::io(dst, e))?;
-    Ok(())
+    crate::atomic::replace_with(dst, |tmp| std::fs::copy(src, tmp).map(|_| ()))
 }

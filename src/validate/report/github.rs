@@ -1,20 +1,11 @@
 //! GitHub Actions workflow commands, one per finding, so findings show as annotations on the
 //! pull request's diff: `::error file=PATH,line=N,title=CODE rule::message`.
 //!
-//! Escaping follows GitHub's runner: in the message `%`, `\r`, `\n` become `%25`, `%0D`,
+//! Escaping follows GitHub's runner (`crate::escape`): in the message `%`, `\r`, `\n` become `%25`, `%0D`,
 //! `%0A`; in properties also `:` and `,` become `%3A`, `%2C`. Infos are `notice`s.
 
+use crate::escape::{github_data as escape_data, github_property as escape_property};
 use crate::validate::{Finding, Severity, Summary};
-
-fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
-}
 
 pub fn render(findings: &[Finding]) -> String {
     let mut out = String::new();

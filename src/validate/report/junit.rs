@@ -1,10 +1,11 @@
 //! JUnit XML for CI test-report viewers: one `<testsuite>` per rule (every rule, so a clean
 //! run shows each rule as a passing test), one `<testcase>` per finding; errors are
-//! `<failure>`s, warnings and infos pass with the finding in `<system-out>`.
+//! `<failure>`s, warnings and infos pass with the finding in `<system-out>`. Data is escaped
+//! with `crate::escape::xml`, which also shows characters XML 1.0 cannot hold (`\x01`).
 
+use crate::escape::xml as escape;
 use crate::validate::registry::metas;
 use crate::validate::{Finding, Severity};
-use quick_xml::escape::escape;
 use std::fmt::Write;
 
 fn case_name(f: &Finding) -> String {

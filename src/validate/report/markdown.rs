@@ -1,17 +1,9 @@
 //! A pull-request comment: a summary line, then per file a table per image.
 
 use super::{group, ReportOptions};
+use crate::escape::{markdown_cell_code, markdown_code};
 use crate::validate::{Finding, Severity, Summary};
 use std::fmt::Write;
-
-/// Table cell text: no line breaks, no column breaks, no HTML.
-pub(crate) fn cell(s: &str) -> String {
-    s.replace('\r', "")
-        .replace('\n', " ")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 fn badge(s: Severity) -> &'static str {
     match s {
@@ -47,12 +39,12 @@ pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
     }
     out.push('\n');
     for (file, images) in files {
-        let _ = write!(out, "\n#### `{}`\n", file.replace('`', "'"));
+        let _ = write!(out, "\n#### {}\n", markdown_code(file));
         for (image, list) in images {
             let _ = writeln!(
                 out,
                 "\n**{}**\n",
-                image.map_or_else(|| "(file)".to_string(), cell)
+                image.map_or_else(|| "(file)".to_string(), markdown_code)
             );
             out.push_str("| Severity | Code | Rule | Line | Annotation | Message |\n|---|---|---|---:|---:|---|\n");
             for f in list {
@@ -64,7 +56,7 @@ pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
                     f.rule,
                     f.line.map_or_else(String::new, |l| l.to_string()),
                     f.annotation_id.map_or_else(String::new, |a| a.to_string()),
-                    cell(&f.message)
+                    markdown_cell_code(&f.message)
                 );
             }
         }

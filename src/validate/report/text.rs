@@ -2,8 +2,10 @@
 //! when stdout is a terminal, see `ReportOptions::for_stdout`).
 
 use super::{group, ReportOptions};
+use crate::escape::text;
 use crate::validate::{Finding, Severity, Summary};
 use anstyle::{AnsiColor, Style};
+use std::borrow::Cow;
 use std::fmt::Write;
 
 fn paint(on: bool, style: Style, text: &str) -> String {
@@ -28,9 +30,9 @@ pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
     let dim = Style::new().dimmed();
     let mut out = String::new();
     for (file, images) in group(findings) {
-        let _ = writeln!(out, "{}", paint(c, bold, file));
+        let _ = writeln!(out, "{}", paint(c, bold, &text(file)));
         for (image, list) in images {
-            let _ = writeln!(out, "  {}", image.unwrap_or("(file)"));
+            let _ = writeln!(out, "  {}", image.map_or(Cow::Borrowed("(file)"), text));
             for f in list {
                 let line = match (f.line, f.column) {
                     (Some(l), Some(c)) => format!("{l}:{c}"),
@@ -46,7 +48,7 @@ pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
                     paint(c, dim, &format!("{line:>6}:")),
                     paint(c, severity_style(f.severity), f.severity.as_str()),
                     paint(c, dim, &format!("[{} {}]", f.code, f.rule)),
-                    f.message.replace('\n', " "),
+                    text(&f.message),
                     paint(c, dim, &ann),
                 );
             }

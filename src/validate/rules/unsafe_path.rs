@@ -29,33 +29,7 @@ declare_rule! {
     }
 }
 
-/// Why a file name from a data file must not be opened, if it must not.
-pub(crate) fn unsafe_reason(name: &str) -> Option<&'static str> {
-    if name.contains('\0') {
-        return Some("holds a NUL byte");
-    }
-    let b = name.as_bytes();
-    if name.starts_with('/')
-        || name.starts_with('\\')
-        || (b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic())
-    {
-        return Some("is absolute");
-    }
-    let mut depth: i64 = 0;
-    for part in name.split(['/', '\\']) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                depth -= 1;
-                if depth < 0 {
-                    return Some("escapes the dataset root");
-                }
-            }
-            _ => depth += 1,
-        }
-    }
-    None
-}
+pub(crate) use crate::path_safety::unsafe_reason;
 
 /// Where an image (or mask) named `name` is looked for under `dir`: the name as given, then
 /// its last component. `None` for unsafe names.
