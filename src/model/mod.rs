@@ -157,8 +157,10 @@ pub struct CocoExtra {
     pub extra: JsonMap,
     /// When the shape was recovered from an RLE mask (CVAT's export): that mask's box and
     /// pixel count, which `bbox` and `area` describe (not the recovered ellipse).
+    /// Boxed: only RLE annotations have one, and inline it made every annotation's extra
+    /// fields 224 bytes instead of 160 (the allocator's size classes).
     #[serde(default)]
-    pub mask_extent: Option<MaskExtent>,
+    pub mask_extent: Option<Box<MaskExtent>>,
 }
 
 /// One annotation: a shape with its class and the metadata CVAT and COCO attach to it.
