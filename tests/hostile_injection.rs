@@ -627,3 +627,56 @@ fn validate_never_opens_an_image_or_mask_linked_out_of_its_folder() {
         "{rules:?}"
     );
 }
+
+#[test]
+fn validate_dir_does_not_read_an_annotation_file_linked_out_of_the_folder() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("data");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/cvat-ellipse");
+    std::fs::copy(
+        src.join("annotations_4classes.xml"),
+        d.join("annotations_4classes.xml"),
+    )
+    .expect("copy");
+    // Outside the folder: a file that would read as COCO, linked in under an innocent name.
+    let secret = dir.path().join("secret.json");
+    std::fs::copy(src.join("annotations_4classes.json"), &secret).expect("copy");
+    std::os::unix::fs::symlink(&secret, d.join("annotations_4classes.json")).expect("symlink");
+    // A link that stays inside the folder is no problem.
+    std::fs::create_dir_all(d.join("sub")).expect("mkdir");
+    std::os::unix::fs::symlink(d.join("annotations_4classes.xml"), d.join("sub/same.xml"))
+        .expect("symlink");
+    let (code, out, err) = run(&[os("validate"), d.as_os_str(), os("--format"), os("json")]);
+    assert_eq!(code, 1, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let findings = report["findings"].as_array().expect("findings");
+    assert!(
+        findings.iter().any(|f| f["rule"] == "unsafe-path"
+            && f["file"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("annotations_4classes.json"))
+            && f["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("leads out of the dataset folder"))),
+        "{findings:#?}"
+    );
+    // Nothing of the linked file was read: no finding names it but that one.
+    let about_link = findings
+        .iter()
+        .filter(|f| {
+            f["file"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("annotations_4classes.json"))
+        })
+        .count();
+    assert_eq!(about_link, 1, "{findings:#?}");
+    // The link that stays inside is no finding (it is read once, as the file it names).
+    assert!(
+        !findings.iter().any(|f| f["file"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("sub/same.xml"))),
+        "{findings:#?}"
+    );
+    assert_eq!(report["summary"]["errors"], 1, "{findings:#?}");
+}

@@ -192,6 +192,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         expected_labels: None,
         expected_index_mask: None,
         yolo: Vec::new(),
+        linked_out: Vec::new(),
     };
     let outcome = crate::validate::Engine::default().run(&inputs);
     let md = crate::validate::report::render(

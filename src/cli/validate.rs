@@ -99,13 +99,15 @@ fn sniff(path: &Path) -> Option<SourceFormat> {
     None
 }
 
-fn discover(dir: &Path) -> Vec<(PathBuf, SourceFormat)> {
+/// Annotation files under `dir`, by content; and the files reached through a link that
+/// leads out of `dir`, which are not read (a pull request could link a secret in).
+fn discover(dir: &Path) -> (Vec<(PathBuf, SourceFormat)>, Vec<PathBuf>) {
+    let mut linked_out = Vec::new();
     let mut found: Vec<(PathBuf, SourceFormat)> = walkdir::WalkDir::new(dir)
         .follow_links(false)
         .max_depth(6)
         .into_iter()
         .flatten()
-        .filter(|e| e.file_type().is_file())
         .filter(|e| {
             let ext = e
                 .path()
@@ -114,10 +116,22 @@ fn discover(dir: &Path) -> Vec<(PathBuf, SourceFormat)> {
                 .map(str::to_ascii_lowercase);
             matches!(ext.as_deref(), Some("json" | "xml" | "yaml" | "yml"))
         })
+        .filter(|e| {
+            if !e.path_is_symlink() {
+                return e.file_type().is_file();
+            }
+            // A link is read only when it stays inside the folder.
+            let inside = crate::path_safety::resolves_inside(dir, e.path());
+            if !inside && std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()) {
+                linked_out.push(e.path().to_path_buf());
+            }
+            inside && e.path().is_file()
+        })
         .filter_map(|e| sniff(e.path()).map(|f| (e.into_path(), f)))
         .collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
-    found
+    linked_out.sort();
+    (found, linked_out)
 }
 
 /// Reads a YOLO dataset leniently: rows with problems become findings, not an exit 2.
@@ -238,12 +252,15 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
     }
     let format: report::Format = args.format.parse().map_err(Error::Usage)?;
     let mut files: Vec<(PathBuf, SourceFormat)> = Vec::new();
+    let mut linked_out: Vec<PathBuf> = Vec::new();
     let (mut images_dir, mut masks_dir) = (args.images.clone(), args.masks.clone());
     if let Some(dir) = &args.dir {
         if !dir.is_dir() {
             return Err(Error::Usage(format!("{}: not a folder", dir.display())));
         }
-        files.extend(discover(dir));
+        let (found, out_links) = discover(dir);
+        files.extend(found);
+        linked_out = out_links;
         if images_dir.is_none() && dir.join("images").is_dir() {
             images_dir = Some(dir.join("images"));
         }
@@ -355,6 +372,7 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
         expected_labels: expected,
         expected_index_mask: Some(Box::new(index_mask)),
         yolo,
+        linked_out,
     };
     let config = match &args.config {
         Some(p) => validate::Config::load(p)?,

@@ -364,6 +364,9 @@ pub struct Inputs {
     pub expected_index_mask: Option<Box<ExpectedMaskFn>>,
     /// YOLO datasets among `datasets`, with their label files and row problems.
     pub yolo: Vec<YoloSource>,
+    /// Files that folder discovery found through a link leading out of the dataset folder and
+    /// did not read (`unsafe-path`).
+    pub linked_out: Vec<PathBuf>,
 }
 
 impl Inputs {

@@ -11,7 +11,8 @@ declare_rule! {
     /// a split entry, a line of a split list, or a linked folder, list or label file that is
     /// absolute or leads out of the dataset folder (the read skipped it). And an image or mask
     /// file that is (or sits under) a link leading out of the images or masks folder: it is
-    /// never opened, so the image and mask rules see it as missing.
+    /// never opened, so the image and mask rules see it as missing. And an annotation file that
+    /// `validate DIR` found through a link leading out of DIR (not read).
     ///
     /// ## Why it matters
     /// Annotation files come from pull requests. A name that escapes the dataset folder makes
@@ -122,6 +123,14 @@ impl Validation for UnsafePath {
                     }
                 }
             }
+        }
+        // Annotation files that folder discovery found through a link out of the folder.
+        for p in &ctx.inputs.linked_out {
+            out.push(Finding::new(
+                &Self::META,
+                ctx.inputs.display_path(p),
+                "a link that leads out of the dataset folder: not read".to_string(),
+            ));
         }
         // A YOLO read never opens what leaves the dataset folder: split entries, list lines
         // and linked files it skipped are reported here.
