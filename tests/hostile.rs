@@ -9,7 +9,6 @@
 mod hostile_util;
 
 use hostile_util::*;
-use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 /// Runs `convert` (to COCO and to CVAT), `validate` and `masks` on `input` inside `work`,
@@ -313,18 +312,6 @@ fn mutated_fixtures_never_panic_the_readers_and_writers() {
     );
 }
 /// Builds a CVAT export archive in memory with the given entries.
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    let mut z = zip::ZipWriter::new(&mut buf);
-    let opts = zip::write::SimpleFileOptions::default();
-    for (name, bytes) in entries {
-        z.start_file(*name, opts).expect("start entry");
-        z.write_all(bytes).expect("write entry");
-    }
-    z.finish().expect("finish zip");
-    buf.into_inner()
-}
-
 #[test]
 fn cvat_export_zip_is_read_in_memory_and_never_extracted() {
     let xml = std::fs::read(
@@ -421,12 +408,6 @@ fn xml_inside_a_zip_reports_line_and_column_of_the_entry() {
 
 fn coco_err(text: &str) -> String {
     neutrostruct::coco::read_bytes(text.as_bytes(), Path::new("in.json"), &Default::default())
-        .expect_err("refused")
-        .to_string()
-}
-
-fn cvat_err(text: &str) -> String {
-    neutrostruct::cvat::read_bytes(text.as_bytes(), Path::new("in.xml"), &Default::default())
         .expect_err("refused")
         .to_string()
 }

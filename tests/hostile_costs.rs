@@ -5,26 +5,10 @@
 //! million-attribute document in the same process made the binary-level tests there report
 //! the *test process's* 316 MiB as the child's peak and fail their RSS bound.
 
-use std::io::Write;
+mod hostile_util;
+
+use hostile_util::{cvat_err, zip_of};
 use std::path::Path;
-
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    let mut z = zip::ZipWriter::new(&mut buf);
-    let opts = zip::write::SimpleFileOptions::default();
-    for (name, bytes) in entries {
-        z.start_file(*name, opts).expect("start entry");
-        z.write_all(bytes).expect("write entry");
-    }
-    z.finish().expect("finish zip");
-    buf.into_inner()
-}
-
-fn cvat_err(text: &str) -> String {
-    neutrostruct::cvat::read_bytes(text.as_bytes(), Path::new("in.xml"), &Default::default())
-        .expect_err("refused")
-        .to_string()
-}
 
 /// Regression (issue 14): the duplicate-attribute check compared each attribute with every
 /// earlier one; 160k attributes on one element took 52 s and 1M never finished. Now hashed

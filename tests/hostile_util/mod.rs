@@ -242,3 +242,24 @@ pub fn work_dirs() -> WorkDirs {
         logs,
     }
 }
+
+/// A zip archive of the given entries, built in memory.
+pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut z = zip::ZipWriter::new(&mut buf);
+    let opts = zip::write::SimpleFileOptions::default();
+    for (name, bytes) in entries {
+        z.start_file(*name, opts).expect("start entry");
+        z.write_all(bytes).expect("write entry");
+    }
+    z.finish().expect("finish zip");
+    buf.into_inner()
+}
+
+/// The error a CVAT document is refused with, as text.
+pub fn cvat_err(text: &str) -> String {
+    neutrostruct::cvat::read_bytes(text.as_bytes(), Path::new("in.xml"), &Default::default())
+        .expect_err("refused")
+        .to_string()
+}
