@@ -97,7 +97,9 @@ impl Drop for Live {
 
 /// On SIGINT, SIGTERM or SIGHUP (`ctrlc` with its `termination` feature): remove every
 /// temporary file being written, then exit with 130, so an interrupted run leaves no
-/// `.neutrostruct-*.tmp` (up to tens of MB each) behind. The binary installs it once.
+/// `.neutrostruct-*.tmp` (up to tens of MB each) behind. The binary installs it once; a
+/// library user (the Python package) keeps its own signal handling.
+#[cfg(feature = "cli")]
 pub fn install_signal_cleanup() {
     let _ = ctrlc::set_handler(|| {
         let live = LIVE_TEMPS.lock().unwrap_or_else(|e| e.into_inner());

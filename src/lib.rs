@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod atomic;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod coco;
 pub mod convert;
@@ -24,6 +25,7 @@ pub mod masks;
 pub mod model;
 pub mod overlay;
 pub mod path_safety;
+mod progress;
 pub mod raster;
 pub mod raster_cvat_export;
 pub mod rle;

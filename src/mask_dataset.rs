@@ -128,8 +128,8 @@ pub fn read_dir(
                 // would come out as thousands of regions of "unknown colour".
                 return Err(Error::invalid(
                     p,
-                    "a 16-bit instance mask carries no classes; --from masks reads colour or \
-                     class-index masks (neutrostruct masks --kind color|index)",
+                    "a 16-bit instance mask carries no classes; masks are read as colour or \
+                     class-index masks, which carry them",
                 ));
             }
             Ok((

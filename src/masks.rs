@@ -549,7 +549,7 @@ pub fn render_dataset(
         jobs.push((image, anns, out_dir.join(name)));
     }
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let bar = progress_bar(jobs.len() as u64, opts.quiet);
+    let bar = crate::progress::Progress::new(jobs.len() as u64, opts.quiet);
     let done = AtomicUsize::new(0);
     let results: Vec<Result<RenderedMask>> = jobs
         .par_iter()
@@ -570,7 +570,7 @@ pub fn render_dataset(
             })
         })
         .collect();
-    bar.finish_and_clear();
+    bar.finish();
     for ((_, _, path), r) in jobs.iter().zip(results) {
         let r = r?;
         summary.images_written += 1;
@@ -585,21 +585,6 @@ pub fn render_dataset(
         crate::atomic::write(&out_dir.join("labelmap.txt"), text.as_bytes())?;
     }
     Ok(summary)
-}
-
-/// A progress bar on stderr when it is a terminal; hidden otherwise (CI logs stay clean).
-pub(crate) fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if quiet || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} eta {eta}")
-    {
-        bar.set_style(style);
-    }
-    bar
 }
 
 #[cfg(test)]

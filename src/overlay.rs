@@ -160,7 +160,7 @@ pub fn overlay_dir(
         .map(|(_, p)| p.clone())
         .collect();
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let bar = crate::masks::progress_bar(pairs.len() as u64, false);
+    let bar = crate::progress::Progress::new(pairs.len() as u64, false);
     type Done = std::result::Result<(PathBuf, (String, RgbImage)), (PathBuf, String)>;
     let results: Vec<Result<Done>> = pairs
         .par_iter()
@@ -170,7 +170,7 @@ pub fn overlay_dir(
             r
         })
         .collect();
-    bar.finish_and_clear();
+    bar.finish();
     let mut thumbs = Vec::new();
     for r in results {
         match r? {

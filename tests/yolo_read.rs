@@ -273,7 +273,8 @@ fn yolo_to_coco_and_cvat_through_the_binary() {
         .output()
         .expect("runs");
     assert_eq!(st.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&st.stderr).contains("pass --from yolo"));
+    assert!(String::from_utf8_lossy(&st.stderr)
+        .contains("its task must be given: yolo, yolo-seg or yolo-obb"));
 }
 
 /// A label set of rows and their text, in any of the three tasks.

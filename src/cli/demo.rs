@@ -73,13 +73,13 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
 
     let converted = out.join("converted");
     let coco = converted.join("annotations_4classes.coco.json");
-    let (ds, _) = super::convert::read(Format::Cvat, &s.cvat, &Default::default())?;
-    let loss = super::convert::write(ds, Format::Cvat, Format::Coco, &coco, &Default::default())?;
+    let (ds, _) = crate::convert::read(Format::Cvat, &s.cvat, &Default::default())?;
+    let loss = crate::convert::write(ds, Format::Cvat, Format::Coco, &coco, &Default::default())?;
     show("CVAT -> COCO, ellipses kept exactly", &coco);
     let back = converted.join("annotations_4classes.roundtrip.xml");
-    let (ds, _) = super::convert::read(Format::Coco, &coco, &Default::default())?;
+    let (ds, _) = crate::convert::read(Format::Coco, &coco, &Default::default())?;
     let loss_back =
-        super::convert::write(ds, Format::Coco, Format::Cvat, &back, &Default::default())?;
+        crate::convert::write(ds, Format::Coco, Format::Cvat, &back, &Default::default())?;
     show("COCO -> CVAT again (round trip)", &back);
     let same = std::fs::read(&s.cvat).ok() == std::fs::read(&back).ok();
     outln!(
@@ -129,12 +129,12 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
 
     // The 4→7 division of the published workflow, with its audit and plots.
     let division_dir = out.join("seven_classes");
-    let (coco4, _) = super::convert::read(Format::Coco, &s.coco, &Default::default())?;
+    let (coco4, _) = crate::convert::read(Format::Coco, &s.coco, &Default::default())?;
     let scale = crate::division::ScaleTable::load(&s.scale)?;
     let div =
         crate::division::reclassify(&coco4, &scale, &crate::division::Rules::default_rules())?;
     let coco7 = division_dir.join("annotations_7classes.json");
-    super::convert::write(
+    crate::convert::write(
         div.dataset.clone(),
         Format::Coco,
         Format::Coco,

@@ -1,8 +1,7 @@
 //! `neutrostruct stats` and `neutrostruct reclassify`: the 4→7 class division (DESIGN §2).
 
 use super::Outcome;
-use crate::convert::Format;
-use crate::division::{self, plots::PlotFormat, Options, Rules, ScaleTable};
+use crate::division::{self, plots::PlotFormat};
 use crate::error::Result;
 use std::path::{Path, PathBuf};
 
@@ -83,22 +82,6 @@ pub struct ReclassifyArgs {
     strict: bool,
 }
 
-fn load_rules(path: Option<&Path>) -> Result<Rules> {
-    match path {
-        Some(p) => Rules::load(p),
-        None => Ok(Rules::default_rules()),
-    }
-}
-
-/// Reads the 4-class COCO; `keep_segmentation` when it will be written back as COCO.
-fn read_coco(path: &Path, keep_segmentation: bool) -> Result<crate::model::Dataset> {
-    let opts = crate::coco::ReadOptions {
-        drop_segmentation_text: !keep_segmentation,
-        ..Default::default()
-    };
-    Ok(super::convert::read(Format::Coco, path, &opts)?.0)
-}
-
 fn warn_all(warnings: &[String]) {
     for w in warnings {
         say!("warning: {w}");
@@ -131,14 +114,12 @@ pub fn run_stats(args: StatsArgs) -> Result<Outcome> {
     .flatten()
     .collect();
     crate::io_guard::prepare_outputs(&inputs, &outputs)?;
-    let rules = load_rules(args.rules.as_deref())?;
-    let scale = ScaleTable::load(&args.scale)?;
-    let ds = read_coco(&args.coco, false)?;
-    let opts = Options {
+    let stats = division::statistics_of_file(&division::StatsRequest {
+        coco: args.coco.clone(),
+        scale: args.scale.clone(),
+        rules: args.rules.clone(),
         strict: args.strict,
-        input: args.coco.clone(),
-    };
-    let stats = division::compute_statistics(&ds, &scale, &rules, &opts)?;
+    })?;
     warn_all(&stats.warnings);
     stats.write(&args.output)?;
     plots(&stats, args.plots.as_deref(), args.plot_format)?;
@@ -168,47 +149,32 @@ pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
     .collect();
     crate::io_guard::prepare_outputs(&inputs, &outputs)?;
     let started = std::time::Instant::now();
-    let rules = load_rules(args.rules.as_deref())?;
-    let scale = ScaleTable::load(&args.scale)?;
-    let ds = read_coco(&args.coco, true)?;
-    let opts = Options {
+    let done = division::reclassify_files(&division::ReclassifyRequest {
+        coco: args.coco.clone(),
+        scale: args.scale.clone(),
+        cvat: args.cvat.clone(),
+        rules: args.rules.clone(),
         strict: args.strict,
-        input: args.coco.clone(),
-    };
-    let div = division::reclassify_with(&ds, &scale, &rules, &opts)?;
+    })?;
+    let div = &done.division;
     warn_all(&div.warnings);
-    // The CVAT update is checked before anything is written: a failed match writes nothing.
-    let cvat_bytes = match &args.cvat {
-        Some(path) => {
-            let bytes = crate::error::read_input(path)?;
-            let (cvat_ds, _) = crate::cvat::read_bytes(&bytes, path, &Default::default())?;
-            let (out, report) = division::update_cvat(&bytes, &cvat_ds, &div)?;
-            if !report.is_ok() {
-                say!(
-                    "error: {}: CVAT shapes could not be matched one-to-one with COCO annotations:",
-                    path.display()
-                );
-                for e in report.errors() {
-                    say!("  {}:{e}", path.display());
-                }
-                say!("nothing was written");
-                return Ok(Outcome::Findings);
-            }
-            Some(out)
+    if let (false, Some(path)) = (done.is_ok(), &args.cvat) {
+        say!(
+            "error: {}: CVAT shapes could not be matched one-to-one with COCO annotations:",
+            path.display()
+        );
+        for e in &done.cvat_errors {
+            say!("  {e}");
         }
-        None => None,
-    };
-    let loss = super::convert::write(
-        div.dataset.clone(),
-        Format::Coco,
-        Format::Coco,
-        &args.out_coco,
-        &Default::default(),
-    )?;
+        say!("nothing was written");
+        return Ok(Outcome::Findings);
+    }
+    let loss = done.write_coco(&args.out_coco)?;
     outln!("{}", args.out_coco.display());
-    if let (Some(out), Some(bytes)) = (&args.out_cvat, &cvat_bytes) {
-        crate::atomic::write(out, bytes)?;
-        outln!("{}", out.display());
+    if let Some(out) = &args.out_cvat {
+        if done.write_cvat(out)? {
+            outln!("{}", out.display());
+        }
     }
     if let Some(a) = &args.audit {
         div.write_audit(a)?;
@@ -219,17 +185,13 @@ pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
         outln!("{}", s.display());
     }
     plots(&div.statistics, args.plots.as_deref(), args.plot_format)?;
-    let mut per_class: std::collections::BTreeMap<&str, usize> = Default::default();
-    for r in &div.audit {
-        *per_class.entry(r.target_class.as_str()).or_insert(0) += 1;
-    }
     say!(
         "reclassify: {} annotations on {} images in {:.3} s",
         div.audit.len(),
         div.dataset.images.len(),
         started.elapsed().as_secs_f64()
     );
-    for (class, n) in per_class {
+    for (class, n) in &done.per_class {
         say!("  {n:>7}  {class}");
     }
     if !loss.is_lossless() {

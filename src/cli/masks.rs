@@ -53,7 +53,7 @@ pub fn run(args: MasksArgs) -> Result<Outcome> {
         drop_segmentation_text: true,
         ..Default::default()
     };
-    let (ds, _) = super::convert::read(from, &args.input, &opts)?;
+    let (ds, _) = crate::convert::read(from, &args.input, &opts)?;
     let labels = LabelSet::for_dataset(&ds.categories, args.labelset.as_deref())?;
     let opts = RenderOptions {
         write_labelmap: true,

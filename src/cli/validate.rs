@@ -5,9 +5,7 @@ use crate::convert::Format;
 use crate::error::{Error, Result};
 use crate::labelset::LabelSet;
 use crate::model::Dataset;
-use crate::validate::{
-    self, report, DatasetInput, Engine, ExpectedLabel, ExpectedLabels, Inputs, SourceFormat,
-};
+use crate::validate::{self, report, ValidateRequest};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -65,184 +63,30 @@ pub struct ValidateArgs {
     strict: bool,
 }
 
-/// Files bigger than this are not sniffed during discovery (they cannot be annotations we
-/// would finish reading in reasonable time, and sniffing reads only the first bytes anyway).
-const SNIFF_BYTES: usize = 4096;
-
-/// What a file holds, judged from its first bytes.
-fn sniff(path: &Path) -> Option<SourceFormat> {
-    use std::io::Read;
-    let mut head = vec![0u8; SNIFF_BYTES];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .ok()?;
-    let text = String::from_utf8_lossy(&head[..n]);
-    let t = text.trim_start_matches('\u{feff}').trim_start();
-    if t.starts_with('{')
-        && ["\"images\"", "\"annotations\"", "\"categories\""]
-            .iter()
-            .any(|k| t.contains(k))
-    {
-        return Some(SourceFormat::Coco);
-    }
-    if t.starts_with('<') && t.contains("<annotations") {
-        return Some(SourceFormat::Cvat);
-    }
-    // An Ultralytics data.yaml: a top-level class list (`names:` or `nc:`) and a split.
-    let top = |k: &str| {
-        t.lines()
-            .any(|l| l.strip_prefix(k).is_some_and(|r| r.starts_with(':')))
-    };
-    if (top("names") || top("nc")) && ["train", "val", "test"].iter().any(|k| top(k)) {
-        return Some(SourceFormat::Yolo);
-    }
-    None
-}
-
-/// Annotation files under `dir`, by content; and the files reached through a link that
-/// leads out of `dir`, which are not read (a pull request could link a secret in).
-fn discover(dir: &Path) -> (Vec<(PathBuf, SourceFormat)>, Vec<PathBuf>) {
-    let mut linked_out = Vec::new();
-    let mut found: Vec<(PathBuf, SourceFormat)> = walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .max_depth(6)
-        .into_iter()
-        .flatten()
-        .filter(|e| {
-            let ext = e
-                .path()
-                .extension()
-                .and_then(|x| x.to_str())
-                .map(str::to_ascii_lowercase);
-            matches!(ext.as_deref(), Some("json" | "xml" | "yaml" | "yml"))
+impl ValidateArgs {
+    /// The library request; the YOLO task and label set already checked.
+    fn request(&self) -> Result<ValidateRequest> {
+        use crate::training::yolo::Flavour;
+        Ok(ValidateRequest {
+            dir: self.dir.clone(),
+            coco: self.coco.clone(),
+            cvat: self.cvat.clone(),
+            yolo: self.yolo.clone(),
+            yolo_task: self.yolo_task.as_deref().map(|t| match t {
+                "yolo-seg" => Flavour::Segment,
+                "yolo-obb" => Flavour::Obb,
+                _ => Flavour::Detect,
+            }),
+            masks: self.masks.clone(),
+            images: self.images.clone(),
+            labelset: self
+                .labelset
+                .as_deref()
+                .map(LabelSet::resolve)
+                .transpose()?,
+            division_source: self.source_coco.clone().zip(self.scale.clone()),
+            division_rules: self.rules.clone(),
         })
-        .filter(|e| {
-            if !e.path_is_symlink() {
-                return e.file_type().is_file();
-            }
-            // A link is read only when it stays inside the folder.
-            let inside = crate::path_safety::resolves_inside(dir, e.path());
-            if !inside && std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()) {
-                linked_out.push(e.path().to_path_buf());
-            }
-            inside && e.path().is_file()
-        })
-        .filter_map(|e| sniff(e.path()).map(|f| (e.into_path(), f)))
-        .collect();
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    linked_out.sort();
-    (found, linked_out)
-}
-
-/// Reads a YOLO dataset leniently: rows with problems become findings, not an exit 2.
-fn read_yolo(path: &Path, task: Option<&str>) -> Result<crate::training::yolo_read::YoloRead> {
-    use crate::training::yolo::Flavour;
-    let flavour = task.map(|t| match t {
-        "yolo-seg" => Flavour::Segment,
-        "yolo-obb" => Flavour::Obb,
-        _ => Flavour::Detect,
-    });
-    let r = crate::training::yolo_read::read_detailed(path, flavour, true)?;
-    if task.is_none() {
-        say!(
-            "note: {}: label rows read as {} (from the first row's columns; --yolo-task to choose)",
-            r.yaml.display(),
-            r.flavour.name()
-        );
-    }
-    Ok(r)
-}
-
-fn read_for_validation(path: &Path, format: SourceFormat) -> Result<Dataset> {
-    match format {
-        SourceFormat::Coco => {
-            let opts = crate::coco::ReadOptions {
-                allow_non_finite: true,
-                // No rule reads the segmentation text (the shape parsed from it is kept), and
-                // validation never writes COCO: a million RLEs would be hundreds of MB.
-                drop_segmentation_text: true,
-                fast_cvat_ellipses: true,
-                ..Default::default()
-            };
-            let (mut ds, _) = crate::coco::read_path(path, &opts)?;
-            crate::convert::restore_cvat_from_coco(&mut ds);
-            Ok(ds)
-        }
-        _ => Ok(crate::cvat::read_path(
-            path,
-            &crate::cvat::ReadOptions {
-                allow_non_finite: true,
-            },
-        )?
-        .0),
-    }
-}
-
-fn expected_labels(source: &Path, scale: &Path, rules: Option<&Path>) -> Result<ExpectedLabels> {
-    let rules = match rules {
-        Some(p) => crate::division::Rules::load(p)?,
-        None => crate::division::Rules::default_rules(),
-    };
-    let table = crate::division::ScaleTable::load(scale)?;
-    // The division reads only each annotation's class and bbox.
-    let opts = crate::coco::ReadOptions {
-        drop_segmentation_text: true,
-        fast_cvat_ellipses: true,
-        ..Default::default()
-    };
-    let (ds, _) = super::convert::read(Format::Coco, source, &opts)?;
-    let div = crate::division::reclassify(&ds, &table, &rules)?;
-    let boxes: std::collections::HashMap<_, _> = ds
-        .annotations
-        .iter()
-        .map(|a| {
-            let b = a
-                .coco
-                .as_ref()
-                .and_then(|c| c.bbox)
-                .or_else(|| a.shape.bbox())
-                .unwrap_or([0.0; 4]);
-            (a.id, b)
-        })
-        .collect();
-    let names: Vec<&str> = ds.categories.iter().map(|c| c.name.as_str()).collect();
-    Ok(ExpectedLabels {
-        source_file: source.display().to_string(),
-        source_labelset: validate::best_builtin(&names).map(|l| l.name),
-        labels: div
-            .audit
-            .iter()
-            .map(|r| ExpectedLabel {
-                image: r.image_name.clone(),
-                bbox: boxes.get(&r.annotation_id).copied().unwrap_or([0.0; 4]),
-                class: r.target_class.clone(),
-                source_id: Some(r.annotation_id.0),
-            })
-            .collect(),
-    })
-}
-
-/// The class-index mask the annotations should produce (value = category id), rendered by
-/// the one rasteriser.
-fn index_mask(image: &crate::model::Image, anns: &[&crate::model::Annotation]) -> Option<Vec<u8>> {
-    let mut lookup = crate::masks::ClassLookup::default();
-    for a in anns {
-        if let Ok(index) = u8::try_from(a.category_id.0) {
-            lookup.insert(
-                a.category_id,
-                crate::masks::ClassStyle {
-                    index,
-                    color: crate::model::Rgb([index, 0, 0]),
-                },
-            );
-        }
-    }
-    match crate::masks::render(image, anns, &lookup, crate::masks::MaskKind::Index)
-        .ok()?
-        .buffer
-    {
-        crate::masks::MaskBuffer::Index(m) => Some(m.into_raw()),
-        _ => None,
     }
 }
 
@@ -251,139 +95,25 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
         refuse_report_over_inputs(&args, out)?;
     }
     let format: report::Format = args.format.parse().map_err(Error::Usage)?;
-    let mut files: Vec<(PathBuf, SourceFormat)> = Vec::new();
-    let mut linked_out: Vec<PathBuf> = Vec::new();
-    let (mut images_dir, mut masks_dir) = (args.images.clone(), args.masks.clone());
-    if let Some(dir) = &args.dir {
-        if !dir.is_dir() {
-            return Err(Error::Usage(format!("{}: not a folder", dir.display())));
-        }
-        let (found, out_links) = discover(dir);
-        files.extend(found);
-        linked_out = out_links;
-        if images_dir.is_none() && dir.join("images").is_dir() {
-            images_dir = Some(dir.join("images"));
-        }
-        if masks_dir.is_none() && dir.join("masks").is_dir() {
-            masks_dir = Some(dir.join("masks"));
-        }
-    }
-    files.extend(args.coco.iter().map(|p| (p.clone(), SourceFormat::Coco)));
-    files.extend(args.cvat.iter().map(|p| (p.clone(), SourceFormat::Cvat)));
-    files.extend(args.yolo.iter().map(|p| (p.clone(), SourceFormat::Yolo)));
-    // A file both found under DIR and named by a flag (`validate data --yolo data`) is read
-    // once: twice would report every finding twice.
-    let mut seen = std::collections::HashSet::new();
-    files.retain(|(path, format)| {
-        let file = if *format == SourceFormat::Yolo && path.is_dir() {
-            path.join("data.yaml")
-        } else {
-            path.clone()
-        };
-        seen.insert((std::fs::canonicalize(&file).unwrap_or(file), *format))
-    });
-    if files.is_empty() {
+    let req = args.request()?;
+    if req.dir.is_none() && req.coco.is_empty() && req.cvat.is_empty() && req.yolo.is_empty() {
         return Err(Error::Usage(
             "nothing to validate: give DIR, --coco, --cvat or --yolo".into(),
         ));
     }
-    let mut datasets = Vec::new();
-    let mut yolo = Vec::new();
-    let only_yolo = files.iter().all(|(_, f)| *f == SourceFormat::Yolo);
-    let mut yolo_root: Option<PathBuf> = None;
-    for (path, format) in files {
-        if format == SourceFormat::Yolo {
-            let r = read_yolo(&path, args.yolo_task.as_deref())?;
-            yolo_root.get_or_insert_with(|| r.root.clone());
-            yolo.push(validate::YoloSource {
-                dataset: datasets.len(),
-                labels: r.labels,
-                issues: r.issues,
-                skipped: r.skipped,
-                obb: r.flavour == crate::training::yolo::Flavour::Obb,
-            });
-            datasets.push(DatasetInput {
-                path: r.yaml,
-                format,
-                dataset: r.dataset,
-            });
-            continue;
-        }
-        let dataset = read_for_validation(&path, format)?;
-        datasets.push(DatasetInput {
-            path,
-            format,
-            dataset,
-        });
-    }
-    // The dataset folder, against which the data's file names are resolved: DIR, else (for
-    // YOLO datasets alone) the folder holding the first data.yaml, else the working
-    // directory. Findings name files relative to the working directory (`display_root`).
-    let root = args
-        .dir
-        .clone()
-        .or(yolo_root.filter(|_| only_yolo))
-        .or_else(|| std::env::current_dir().ok());
-    let mut notes: Vec<String> = Vec::new();
-    let expected = match (&args.source_coco, &args.scale, &args.dir) {
-        (Some(src), Some(scale), _) => Some(expected_labels(src, scale, args.rules.as_deref())?),
-        // A release folder: the 4-class COCO is the source of the 7-class files beside it.
-        (None, None, Some(dir)) => {
-            let found: Vec<_> = datasets
-                .iter()
-                .filter(|d| d.format != SourceFormat::Yolo)
-                .map(|d| {
-                    let names: Vec<&str> = d
-                        .dataset
-                        .categories
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect();
-                    (d.path.clone(), d.format, validate::best_builtin(&names))
-                })
-                .collect();
-            let plan = validate::release::plan_release(dir, &found);
-            notes.extend(plan.notes);
-            match (plan.division_source, plan.scale) {
-                (Some(src), Some(scale)) => {
-                    notes.push(format!(
-                        "division checked: {} divided with {} gives the 7-class labels",
-                        src.display(),
-                        scale.display()
-                    ));
-                    Some(expected_labels(&src, &scale, args.rules.as_deref())?)
-                }
-                _ => None,
-            }
-        }
-        _ => None,
-    };
-    let inputs = Inputs {
-        root,
-        display_root: std::env::current_dir().ok(),
-        datasets,
-        images_dir,
-        masks_dir,
-        labelset: args
-            .labelset
-            .as_deref()
-            .map(LabelSet::resolve)
-            .transpose()?,
-        expected_labels: expected,
-        expected_index_mask: Some(Box::new(index_mask)),
-        yolo,
-        linked_out,
-    };
     let config = match &args.config {
         Some(p) => validate::Config::load(p)?,
         None => validate::Config::default(),
     };
-    let engine = Engine::new(config);
-    let outcome = match &args.baseline {
-        Some(p) => engine.run_with_baseline(&inputs, &validate::baseline::Baseline::load(p)?),
-        None => engine.run(&inputs),
-    };
-    for n in notes.iter().chain(&outcome.notes) {
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(validate::baseline::Baseline::load)
+        .transpose()?;
+    let outcome = validate::check(&req, &config, baseline.as_ref())?;
+    for n in &outcome.notes {
+        // The library says a task can be given; here, the flag gives it.
+        let n = n.replace("; the task can be given)", "; --yolo-task to choose)");
         say!("note: {n}");
     }
     match &args.output {
@@ -410,13 +140,11 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
                 .map_err(|e| Error::io(Path::new("<stdout>"), e))?;
         }
     }
-    Ok(
-        if validate::exit_code(&outcome.findings, args.strict) == 0 {
-            Outcome::Success
-        } else {
-            Outcome::Findings
-        },
-    )
+    Ok(if outcome.exit_code(args.strict) == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Findings
+    })
 }
 
 #[derive(Debug, clap::Args)]
@@ -439,7 +167,7 @@ pub fn run_diff(args: DiffArgs) -> Result<Outcome> {
     };
     let read = |p: &Path| -> Result<Dataset> {
         let f = Format::detect(p)?;
-        Ok(super::convert::read(f, p, &opts)?.0)
+        Ok(crate::convert::read(f, p, &opts)?.0)
     };
     // One after the other: each read already uses both cores, and together they would hold
     // both files' bytes at once.

@@ -7,12 +7,17 @@
 //! only, so the result does not depend on annotation or image order.
 
 pub mod cvat_update;
+mod pipeline;
 pub mod plots;
 pub mod rules;
 pub mod scale;
 pub mod stats;
 
 pub use cvat_update::{update_cvat, update_cvat_from_pair, MatchReport, ShapeIssue};
+pub use pipeline::{
+    load_rules, reclassify as reclassify_files, statistics as statistics_of_file, Reclassified,
+    ReclassifyRequest, StatsRequest,
+};
 pub use rules::{
     CmpOp, Condition, Rule, Rules, Statistic, Threshold, ThresholdKind, DEFAULT_RULES_TOML,
 };

@@ -299,7 +299,7 @@ impl ScaleTable {
             if strict {
                 return Err(Error::invalid(
                     &self.source,
-                    format!("{msg} (an error under --strict)"),
+                    format!("{msg} (an error in strict mode)"),
                 ));
             }
             out.warnings.push(msg);

@@ -71,22 +71,20 @@ impl SplitPlan {
     pub fn parse_ratios(spec: &str, seed: u64) -> Result<SplitPlan> {
         let mut parts = Vec::new();
         for item in spec.split(',').filter(|s| !s.trim().is_empty()) {
-            let (name, ratio) = item.split_once('=').ok_or_else(|| {
-                Error::Usage(format!("--split: expected name=ratio, got {item:?}"))
-            })?;
+            let (name, ratio) = item
+                .split_once('=')
+                .ok_or_else(|| Error::Usage(format!("split: expected name=ratio, got {item:?}")))?;
             let ratio: f64 = ratio
                 .trim()
                 .parse()
-                .map_err(|_| Error::Usage(format!("--split: {ratio:?} is not a number")))?;
+                .map_err(|_| Error::Usage(format!("split: {ratio:?} is not a number")))?;
             if !(ratio.is_finite() && ratio >= 0.0) {
-                return Err(Error::Usage(format!(
-                    "--split: ratio of {name} must be ≥ 0"
-                )));
+                return Err(Error::Usage(format!("split: ratio of {name} must be ≥ 0")));
             }
             let name = name.trim().to_string();
             if !safe_component(&name) {
                 return Err(Error::Usage(format!(
-                    "--split: {name:?} is not a plain folder name"
+                    "split: {name:?} is not a plain folder name"
                 )));
             }
             parts.push((name, ratio));
@@ -94,7 +92,7 @@ impl SplitPlan {
         let total: f64 = parts.iter().map(|p| p.1).sum();
         if parts.is_empty() || total <= 0.0 {
             return Err(Error::Usage(
-                "--split needs at least one positive ratio".into(),
+                "a split needs at least one positive ratio".into(),
             ));
         }
         Ok(SplitPlan::Ratios { parts, seed })

@@ -16,10 +16,12 @@
 
 pub mod baseline;
 pub mod config;
+mod discover;
 pub(crate) mod geom;
 pub mod registry;
 pub mod release;
 pub mod report;
+mod request;
 pub mod rules;
 pub(crate) mod visible;
 
@@ -31,6 +33,7 @@ use std::sync::OnceLock;
 
 pub use config::{Config, Level, Thresholds};
 pub use registry::{explain, rule_by_code_or_name, RULES};
+pub use request::{check, ValidateRequest};
 
 /// How serious a finding is. Ordered from most to least serious.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -551,6 +554,18 @@ pub struct Outcome {
     pub baselined: usize,
     /// What the run decided that a user should know (how a release's files were paired).
     pub notes: Vec<String>,
+}
+
+impl Outcome {
+    /// Counts of the findings per severity.
+    pub fn summary(&self) -> Summary {
+        Summary::of(&self.findings)
+    }
+
+    /// The process exit code of the run: 1 when a finding fails it (see [`exit_code`]).
+    pub fn exit_code(&self, strict: bool) -> u8 {
+        exit_code(&self.findings, strict)
+    }
 }
 
 /// Runs the registered rules under a configuration.

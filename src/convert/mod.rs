@@ -11,17 +11,28 @@ use crate::model::{Dataset, JsonMap};
 use serde_json::Value;
 use std::path::Path;
 
+mod pipeline;
+pub use pipeline::{convert, read, write, write_with_labels, ConvertRequest, Converted};
+
 /// Formats the model can be read from and written to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
+    /// COCO JSON (`instances.json`).
     Coco,
+    /// CVAT for images 1.1 XML, or CVAT's zip export holding it.
     Cvat,
+    /// Colour-coded PNG masks with `labelmap.txt`.
     Masks,
+    /// Ultralytics boxes.
     Yolo,
-    #[value(name = "yolo-seg")]
+    /// Ultralytics polygons.
+    #[cfg_attr(feature = "cli", value(name = "yolo-seg"))]
     YoloSeg,
-    #[value(name = "yolo-obb")]
+    /// Ultralytics oriented boxes.
+    #[cfg_attr(feature = "cli", value(name = "yolo-obb"))]
     YoloObb,
+    /// Pascal VOC XML boxes.
     Voc,
 }
 
@@ -39,7 +50,7 @@ impl Format {
     }
 
     /// Guesses the format of `path` from its content: a folder holds masks (unless it has a
-    /// `data.yaml`: then `--from yolo*` is required), a file starting
+    /// `data.yaml`: then its task must be given), a file starting
     /// with `{` is COCO JSON, one starting with `<` is CVAT XML and a zip archive is a CVAT
     /// export (its `annotations.xml`). Anything else is an error at the first significant
     /// byte, so that an empty file or a JSON array gets a line and column too.
@@ -49,7 +60,7 @@ impl Format {
             // oriented box or a 4-point polygon): the user says it.
             if path.join("data.yaml").is_file() || path.join("data.yml").is_file() {
                 return Err(Error::Usage(format!(
-                    "{}: an Ultralytics dataset (data.yaml); pass --from yolo, yolo-seg or yolo-obb",
+                    "{}: an Ultralytics dataset (data.yaml); its task must be given: yolo, yolo-seg or yolo-obb",
                     path.display()
                 )));
             }
@@ -87,7 +98,9 @@ impl Format {
                     path,
                     line,
                     col,
-                    format!("cannot tell the format from the content ({what}); pass --from"),
+                    format!(
+                        "cannot tell the format from the content ({what}); give the input format"
+                    ),
                 ))
             }
             None if n == 0 => Err(Error::parse(path, 1, 1, "empty file")),
@@ -95,7 +108,7 @@ impl Format {
                 path,
                 1,
                 1,
-                "cannot tell the format: only white space at the start; pass --from",
+                "cannot tell the format: only white space at the start; give the input format",
             )),
         }
     }
