@@ -546,6 +546,9 @@ fn rasterize<'py>(
     }
 }
 
+/// `(cx, cy, rx, ry, rotation)`, as the Python side names them.
+type EllipseTuple = (f64, f64, f64, f64, f64);
+
 /// The ellipse with the second moments of the nonzero pixels of a row-major mask, or None
 /// for an empty mask. `rule` says where a pixel's centre is, as in `rasterize`.
 #[pyfunction]
@@ -556,7 +559,7 @@ fn fit_ellipse(
     width: usize,
     height: usize,
     rule: &str,
-) -> PyResult<Option<(f64, f64, f64, f64, f64)>> {
+) -> PyResult<Option<EllipseTuple>> {
     if width.checked_mul(height) != Some(mask.len()) {
         return Err(PyValueError::new_err("mask size is not width × height"));
     }
