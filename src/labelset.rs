@@ -183,7 +183,7 @@ impl LabelSet {
                     id: CategoryId(i as u64 + 1),
                     name: c.name.clone(),
                     supercategory: c.supercategory.clone(),
-                    color: c.color.unwrap_or(Rgb(PALETTE[i % PALETTE.len()])),
+                    color: c.color.unwrap_or(palette_color(i)),
                 })
                 .collect(),
         }
@@ -195,8 +195,10 @@ impl LabelSet {
     }
 }
 
-/// Distinct colours for classes that declare none (the published ones first).
-pub const PALETTE: [[u8; 3]; 12] = [
+/// Deterministic colours for classes that declare none: the 20 "distinct colours", whose
+/// first entries are the TEM-NeutroStruct class colours. One table for every writer (CVAT
+/// labels, masks, VOC), so a class gets the same colour in each.
+pub const PALETTE: [[u8; 3]; 20] = [
     [230, 25, 75],
     [60, 180, 75],
     [255, 225, 25],
@@ -208,8 +210,26 @@ pub const PALETTE: [[u8; 3]; 12] = [
     [210, 245, 60],
     [250, 190, 190],
     [0, 128, 128],
+    [230, 190, 255],
     [170, 110, 40],
+    [255, 250, 200],
+    [128, 0, 0],
+    [170, 255, 195],
+    [128, 128, 0],
+    [255, 215, 180],
+    [0, 0, 128],
+    [128, 128, 128],
 ];
+
+/// The colour of the `i`-th class without one: [`PALETTE`], then past it a fixed integer
+/// hash of the index (never random, so every run agrees).
+pub fn palette_color(i: usize) -> Rgb {
+    if let Some(c) = PALETTE.get(i) {
+        return Rgb(*c);
+    }
+    let h = (i as u32).wrapping_mul(2_654_435_761);
+    Rgb([(h >> 24) as u8, (h >> 16) as u8, (h >> 8) as u8])
+}
 
 /// Lower-case alphanumerics only.
 pub fn loose(name: &str) -> String {

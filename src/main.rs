@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     let args = neutrostruct::cli::Cli::parse();
     neutrostruct::atomic::install_signal_cleanup();
     match neutrostruct::cli::run(args) {
-        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Ok(status) => ExitCode::from(status.exit_code()),
         Err(err) => {
             // The message names files and quotes data: shown through the text escaping rule.
             eprintln!(

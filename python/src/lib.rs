@@ -596,7 +596,7 @@ fn run_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
     };
     neutrostruct::atomic::install_signal_cleanup();
     py.detach(move || match neutrostruct::cli::run(cli) {
-        Ok(outcome) => i32::from(outcome.exit_code()),
+        Ok(status) => i32::from(status.exit_code()),
         Err(err) => {
             eprintln!(
                 "error: {}",

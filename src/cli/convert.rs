@@ -1,6 +1,6 @@
 //! `neutrostruct convert`: read one format, write another, say what was lost.
 
-use super::Outcome;
+use super::Status;
 use crate::convert::{self, ConvertRequest, Format};
 use crate::error::{Error, Result};
 use std::path::PathBuf;
@@ -133,7 +133,7 @@ impl ConvertArgs {
     }
 }
 
-pub fn run(args: ConvertArgs) -> Result<Outcome> {
+pub fn run(args: ConvertArgs) -> Result<Status> {
     let (req, report, deny_lossy) = args.into_request()?;
     let started = std::time::Instant::now();
     let done = convert::convert(&req).map_err(name_flags)?;
@@ -159,9 +159,9 @@ pub fn run(args: ConvertArgs) -> Result<Outcome> {
         }
     }
     Ok(if deny_lossy && !done.loss.is_lossless() {
-        Outcome::Findings
+        Status::Findings
     } else {
-        Outcome::Success
+        Status::Success
     })
 }
 

@@ -1,6 +1,6 @@
 //! `neutrostruct demo`: the whole workflow on a small built-in sample, offline.
 
-use super::Outcome;
+use super::Status;
 use crate::convert::Format;
 use crate::error::{Error, Result};
 use crate::synth::{self, SynthConfig};
@@ -29,7 +29,7 @@ fn step(n: usize, what: &str, path: &Path) {
     outln!("{n:>2}. {what:<44} {}", path.display());
 }
 
-pub fn run(args: DemoArgs) -> Result<Outcome> {
+pub fn run(args: DemoArgs) -> Result<Status> {
     let out = args.out.unwrap_or_else(fresh_dir);
     if out.exists()
         && std::fs::read_dir(&out)
@@ -216,5 +216,5 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         started.elapsed().as_secs_f64(),
         out.display()
     );
-    Ok(Outcome::Success)
+    Ok(Status::Success)
 }

@@ -1,6 +1,6 @@
 //! `neutrostruct stats` and `neutrostruct reclassify`: the 4→7 class division (DESIGN §2).
 
-use super::Outcome;
+use super::Status;
 use crate::division::{self, plots::PlotFormat};
 use crate::error::Result;
 use std::path::{Path, PathBuf};
@@ -97,7 +97,7 @@ fn plots(stats: &division::Statistics, dir: Option<&Path>, format: PlotArg) -> R
     Ok(())
 }
 
-pub fn run_stats(args: StatsArgs) -> Result<Outcome> {
+pub fn run_stats(args: StatsArgs) -> Result<Status> {
     let inputs: Vec<(&str, &Path)> = [
         Some(("--coco", args.coco.as_path())),
         Some(("--scale", args.scale.as_path())),
@@ -124,10 +124,10 @@ pub fn run_stats(args: StatsArgs) -> Result<Outcome> {
     stats.write(&args.output)?;
     plots(&stats, args.plots.as_deref(), args.plot_format)?;
     outln!("{}", args.output.display());
-    Ok(Outcome::Success)
+    Ok(Status::Success)
 }
 
-pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
+pub fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
     let inputs: Vec<(&str, &Path)> = [
         Some(("--coco", args.coco.as_path())),
         Some(("--scale", args.scale.as_path())),
@@ -167,7 +167,7 @@ pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
             say!("  {e}");
         }
         say!("nothing was written");
-        return Ok(Outcome::Findings);
+        return Ok(Status::Findings);
     }
     let loss = done.write_coco(&args.out_coco)?;
     outln!("{}", args.out_coco.display());
@@ -197,5 +197,5 @@ pub fn run_reclassify(args: ReclassifyArgs) -> Result<Outcome> {
     if !loss.is_lossless() {
         eprint!("{}", crate::escape::text_block(&loss.to_string()));
     }
-    Ok(Outcome::Success)
+    Ok(Status::Success)
 }

@@ -1,6 +1,6 @@
 //! `neutrostruct masks`: one PNG mask per image (colour, class index or instance number).
 
-use super::Outcome;
+use super::Status;
 use crate::convert::Format;
 use crate::error::{Error, Result};
 use crate::labelset::LabelSet;
@@ -34,7 +34,7 @@ enum KindArg {
     Instance,
 }
 
-pub fn run(args: MasksArgs) -> Result<Outcome> {
+pub fn run(args: MasksArgs) -> Result<Status> {
     crate::io_guard::prepare_outputs(&[("input", &args.input)], &[("--out", &args.out)])?;
     let from = Format::detect(&args.input)?;
     if !matches!(from, Format::Coco | Format::Cvat) {
@@ -88,8 +88,8 @@ pub fn run(args: MasksArgs) -> Result<Outcome> {
     }
     outln!("{}", args.out.display());
     Ok(if s.skipped.is_empty() {
-        Outcome::Success
+        Status::Success
     } else {
-        Outcome::Findings
+        Status::Findings
     })
 }

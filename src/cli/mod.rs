@@ -69,24 +69,24 @@ pub enum Command {
 
 /// What a successful run found: clean, or findings at error level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Status {
     /// Exit 0.
     Success,
     /// Exit 1: findings (or losses under `--deny-lossy`).
     Findings,
 }
 
-impl Outcome {
+impl Status {
     pub fn exit_code(self) -> u8 {
         match self {
-            Outcome::Success => 0,
-            Outcome::Findings => 1,
+            Status::Success => 0,
+            Status::Findings => 1,
         }
     }
 }
 
 /// Runs one command.
-pub fn run(cli: Cli) -> Result<Outcome> {
+pub fn run(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Synth(a) => synth::run(a),

@@ -1,6 +1,6 @@
 //! `neutrostruct overlay`: masks blended over their images, and a contact sheet.
 
-use super::Outcome;
+use super::Status;
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 
@@ -20,7 +20,7 @@ pub struct OverlayArgs {
     alpha: f32,
 }
 
-pub fn run(args: OverlayArgs) -> Result<Outcome> {
+pub fn run(args: OverlayArgs) -> Result<Status> {
     if !(0.0..=1.0).contains(&args.alpha) {
         return Err(Error::Usage("--alpha must be between 0 and 1".into()));
     }
@@ -46,8 +46,8 @@ pub fn run(args: OverlayArgs) -> Result<Outcome> {
     let clean =
         s.failed.is_empty() && s.images_without_mask.is_empty() && s.masks_without_image.is_empty();
     Ok(if clean {
-        Outcome::Success
+        Status::Success
     } else {
-        Outcome::Findings
+        Status::Findings
     })
 }

@@ -1,6 +1,6 @@
 //! `neutrostruct synth`: write a deterministic TEM-NeutroStruct-shaped dataset.
 
-use super::Outcome;
+use super::Status;
 use crate::error::{Error, Result};
 use crate::synth::{self, SynthConfig};
 use std::path::PathBuf;
@@ -74,7 +74,7 @@ impl SynthArgs {
     }
 }
 
-pub fn run(args: SynthArgs) -> Result<Outcome> {
+pub fn run(args: SynthArgs) -> Result<Status> {
     let (out, cfg) = args.into_config()?;
     let started = std::time::Instant::now();
     let o = synth::write(&out, &cfg)?;
@@ -90,5 +90,5 @@ pub fn run(args: SynthArgs) -> Result<Outcome> {
     if let Some(d) = &o.images_dir {
         outln!("{}", d.display());
     }
-    Ok(Outcome::Success)
+    Ok(Status::Success)
 }

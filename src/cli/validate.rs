@@ -1,6 +1,6 @@
 //! `neutrostruct validate`, `diff`, `rules` and `explain`.
 
-use super::Outcome;
+use super::Status;
 use crate::convert::Format;
 use crate::error::{Error, Result};
 use crate::labelset::LabelSet;
@@ -90,7 +90,7 @@ impl ValidateArgs {
     }
 }
 
-pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
+pub fn run_validate(args: ValidateArgs) -> Result<Status> {
     if let Some(out) = &args.output {
         refuse_report_over_inputs(&args, out)?;
     }
@@ -141,9 +141,9 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
         }
     }
     Ok(if outcome.exit_code(args.strict) == 0 {
-        Outcome::Success
+        Status::Success
     } else {
-        Outcome::Findings
+        Status::Findings
     })
 }
 
@@ -158,7 +158,7 @@ pub struct DiffArgs {
     format: String,
 }
 
-pub fn run_diff(args: DiffArgs) -> Result<Outcome> {
+pub fn run_diff(args: DiffArgs) -> Result<Status> {
     // The diff compares shapes and labels, never segmentation text: not keeping it halves
     // the memory of a pair of million-annotation files.
     let opts = crate::coco::ReadOptions {
@@ -182,7 +182,7 @@ pub fn run_diff(args: DiffArgs) -> Result<Outcome> {
     if !text.ends_with('\n') {
         outln!();
     }
-    Ok(Outcome::Success)
+    Ok(Status::Success)
 }
 
 #[derive(Debug, clap::Args)]
@@ -191,16 +191,16 @@ pub struct ExplainArgs {
     code: String,
 }
 
-pub fn run_rules() -> Result<Outcome> {
+pub fn run_rules() -> Result<Status> {
     out!("{}", validate::registry::catalog());
-    Ok(Outcome::Success)
+    Ok(Status::Success)
 }
 
-pub fn run_explain(args: ExplainArgs) -> Result<Outcome> {
+pub fn run_explain(args: ExplainArgs) -> Result<Status> {
     match validate::explain(&args.code) {
         Some(doc) => {
             out!("{doc}");
-            Ok(Outcome::Success)
+            Ok(Status::Success)
         }
         None => Err(Error::Usage(format!(
             "no rule {:?}; `neutrostruct rules` lists them",

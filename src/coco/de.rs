@@ -16,8 +16,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use std::fmt;
 
-/// Largest image side accepted (a declared size above it is an error, not an allocation).
-pub const MAX_SIDE: u64 = 100_000;
+pub use crate::model::limits::MAX_SIDE;
 
 /// A field name: one of the known ones (by index) or another one (kept by name).
 enum Key {

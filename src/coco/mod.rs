@@ -17,9 +17,8 @@ use crate::lossiness::Lossiness;
 use crate::model::Dataset;
 use std::path::Path;
 
+pub use crate::model::limits::MAX_POINTS;
 pub use de::MAX_SIDE;
-/// Most vertices accepted in one polygon ring (the CVAT reader's bound, for the same reason).
-pub const MAX_POINTS: usize = crate::cvat::MAX_POINTS;
 pub use read::read_bytes;
 pub use write::{write_to, POLYGON_MAX_ERROR_PX};
 

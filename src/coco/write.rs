@@ -100,7 +100,7 @@ fn lossiness(ds: &Dataset) -> Lossiness {
         let carried = a
             .coco
             .as_ref()
-            .is_some_and(|c| c.extra.contains_key(crate::convert::CARRY_ATTRS_KEY));
+            .is_some_and(|c| c.extra.contains_key(crate::model::CARRY_ATTRS_KEY));
         if !a.cvat_attrs.is_empty() && !carried {
             loss.add(
                 "cvat-attributes-dropped",
@@ -115,7 +115,7 @@ fn lossiness(ds: &Dataset) -> Lossiness {
     for im in ds
         .images
         .iter()
-        .filter(|im| !im.coco_extra.contains_key(crate::convert::CARRY_KEY))
+        .filter(|im| !im.coco_extra.contains_key(crate::model::CARRY_KEY))
     {
         if im.subset.is_some() {
             loss.add(
@@ -136,7 +136,7 @@ fn lossiness(ds: &Dataset) -> Lossiness {
         .categories
         .iter()
         .filter(|c| c.kind.is_some() || !c.attributes.is_empty())
-        .filter(|c| !c.coco_extra.contains_key(crate::convert::CARRY_KEY))
+        .filter(|c| !c.coco_extra.contains_key(crate::model::CARRY_KEY))
         .count();
     loss.add(
         "cvat-label-meta-dropped",
@@ -145,7 +145,7 @@ fn lossiness(ds: &Dataset) -> Lossiness {
     );
     loss.add(
         "cvat-unknown-dropped",
-        if ds.meta.coco_top.contains_key(crate::convert::CARRY_KEY) {
+        if ds.meta.coco_top.contains_key(crate::model::CARRY_KEY) {
             0
         } else {
             ds.meta.cvat_unknown.len()

@@ -15,7 +15,7 @@ mod pipeline;
 pub use pipeline::{convert, read, write, write_with_labels, ConvertRequest, Converted};
 
 /// Formats the model can be read from and written to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// COCO JSON (`instances.json`).
@@ -114,10 +114,7 @@ impl Format {
     }
 }
 
-/// Key under which CVAT-only information rides in COCO.
-pub const CARRY_KEY: &str = "neutrostruct";
-/// Annotation field holding a CVAT shape's extra XML attributes in COCO.
-pub const CARRY_ATTRS_KEY: &str = "neutrostruct_cvat_attrs";
+pub use crate::model::{CARRY_ATTRS_KEY, CARRY_KEY};
 
 /// Before writing COCO from a dataset read from CVAT: keep what COCO has no field for.
 pub fn carry_cvat_into_coco(ds: &mut Dataset) {

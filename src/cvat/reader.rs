@@ -26,8 +26,7 @@ use std::path::Path;
 
 /// Deepest element nesting accepted (CVAT files nest 7 deep at most; this is a guard).
 pub const MAX_DEPTH: usize = 64;
-/// Most points (or mask runs) accepted in one shape.
-pub const MAX_POINTS: usize = 1_000_000;
+pub use crate::model::limits::MAX_POINTS;
 /// Largest coordinate magnitude accepted (as in the COCO reader; no image is 1e9 px wide).
 pub const MAX_MAGNITUDE: f64 = 1e9;
 
@@ -527,12 +526,12 @@ impl<'a, 'o> Parser<'a, 'o> {
     fn image_side(&self, at: &mut Attrs<'a, '_>, key: &str) -> Result<u32> {
         let (v, off) = self.required(at, key)?;
         let n: u32 = self.parse_num(at, key, &v, off)?;
-        if n == 0 || u64::from(n) > crate::coco::MAX_SIDE {
+        if n == 0 || u64::from(n) > crate::model::limits::MAX_SIDE {
             return Err(self.cur.err(
                 off,
                 format!(
                     "attribute `{key}` of <image> is {n}, out of range 1..={}",
-                    crate::coco::MAX_SIDE
+                    crate::model::limits::MAX_SIDE
                 ),
             ));
         }

@@ -100,38 +100,8 @@ fn esc_attr(s: &str, out: &mut String) {
     out.push_str(&crate::escape::xml(s));
 }
 
-/// Deterministic label colours for categories without one (the 20 "distinct colours",
-/// whose first entries are the TEM-NeutroStruct class colours).
-const PALETTE: [[u8; 3]; 20] = [
-    [230, 25, 75],
-    [60, 180, 75],
-    [255, 225, 25],
-    [0, 130, 200],
-    [245, 130, 48],
-    [145, 30, 180],
-    [70, 240, 240],
-    [240, 50, 230],
-    [210, 245, 60],
-    [250, 190, 190],
-    [0, 128, 128],
-    [230, 190, 255],
-    [170, 110, 40],
-    [255, 250, 200],
-    [128, 0, 0],
-    [170, 255, 195],
-    [128, 128, 0],
-    [255, 215, 180],
-    [0, 0, 128],
-    [128, 128, 128],
-];
-
 fn palette(i: usize) -> Rgb {
-    if let Some(c) = PALETTE.get(i) {
-        return Rgb(*c);
-    }
-    // Past the list: a fixed integer hash of the index, never random.
-    let h = (i as u32).wrapping_mul(2_654_435_761);
-    Rgb([(h >> 24) as u8, (h >> 16) as u8, (h >> 8) as u8])
+    crate::labelset::palette_color(i)
 }
 
 impl Writer<'_> {

@@ -7,12 +7,19 @@
 mod clip;
 mod geometry;
 mod ids;
+pub mod limits;
 
 pub use geometry::*;
 pub use ids::*;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+
+/// Key under which CVAT-only information rides in COCO (written by the COCO writer, read
+/// back by the conversion), which COCO tools ignore.
+pub const CARRY_KEY: &str = "neutrostruct";
+/// Annotation field holding a CVAT shape's extra XML attributes in COCO.
+pub const CARRY_ATTRS_KEY: &str = "neutrostruct_cvat_attrs";
 
 /// JSON object with key order preserved (unknown COCO fields are carried in these).
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;

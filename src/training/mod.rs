@@ -3,7 +3,6 @@
 //! YOLO datasets also read back into the model (`yolo_read`).
 
 pub mod segmentation;
-pub mod ultralytics_check;
 pub mod voc;
 pub mod yolo;
 pub mod yolo_labels;

@@ -160,7 +160,7 @@ pub fn write(ds: &Dataset, out: &Path, classes: &ClassMap, split: &SplitPlan) ->
             .category_by_name(n)
             .and_then(|c| c.color)
             .map(|c| c.0)
-            .unwrap_or(crate::labelset::PALETTE[i % crate::labelset::PALETTE.len()]);
+            .unwrap_or(crate::labelset::palette_color(i).0);
         let _ = writeln!(labelmap, "{n}:{},{},{}::", c[0], c[1], c[2]);
     }
     crate::atomic::write(&out.join("labelmap.txt"), labelmap.as_bytes())?;

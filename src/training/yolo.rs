@@ -409,13 +409,17 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
             .join("labels")
             .join(&split)
             .join(format!("{stem}.txt"));
-        super::ultralytics_check::check_label_text(&text, req.flavour, req.classes.names.len())
-            .map_err(|m| {
-                Error::invalid(
-                    &label_path,
-                    format!("would be rejected by Ultralytics: {m}"),
-                )
-            })?;
+        if let Some(m) = super::yolo_labels::first_rejected_row(
+            &text,
+            req.flavour,
+            req.classes.names.len(),
+            &label_path,
+        )? {
+            return Err(Error::invalid(
+                &label_path,
+                format!("would be rejected by Ultralytics: {m}"),
+            ));
+        }
         crate::atomic::write(&label_path, text.as_bytes())?;
         files += 1;
         if let Some(dir) = req.images {

@@ -17,7 +17,7 @@ use std::path::Path;
 pub const MAX_ROWS: usize = 1_000_000;
 
 /// Most points one segment row may hold (same bound as a COCO or CVAT polygon).
-pub const MAX_POINTS: usize = crate::cvat::MAX_POINTS;
+pub use crate::model::limits::MAX_POINTS;
 
 /// One label row: a class index and its normalised coordinates (4 for a box `cx cy w h`,
 /// 8 for an oriented box's corners, 2·n for a polygon).
@@ -116,6 +116,23 @@ pub fn parse_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) ->
 /// The limits ([`MAX_ROWS`], [`MAX_POINTS`]) are still errors: past them nothing is read.
 pub fn check_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) -> Result<Checked> {
     parse_rows(text, flavour, nc, path, false)
+}
+
+/// The check a writer applies to the label text it is about to write: the first row that
+/// Ultralytics' loader would reject, drop or alter (wrong column count, class ≥ nc, a
+/// coordinate outside [0, 1], an empty box, a duplicate), as its message. The same row
+/// parser as reading, so what we write and what we accept cannot drift apart.
+pub fn first_rejected_row(
+    text: &str,
+    flavour: Flavour,
+    nc: usize,
+    path: &Path,
+) -> Result<Option<String>> {
+    let (_, issues) = parse_rows(text, flavour, nc, path, false)?;
+    Ok(issues
+        .into_iter()
+        .next()
+        .map(|i| format!("line {}: {}", i.line, i.message)))
 }
 
 /// The one row parser: `strict` turns the first problem (but a duplicate) into the error.
@@ -293,6 +310,47 @@ pub fn write_label_text(rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_rejected_row_finds_what_ultralytics_rejects() {
+        let p = Path::new("l.txt");
+        let rejected = |text: &str, flavour: Flavour| {
+            first_rejected_row(text, flavour, 1, p)
+                .expect("within the limits")
+                .is_some()
+        };
+        assert!(!rejected("0 0.5 0.5 0.1 0.1\n", Flavour::Detect));
+        assert!(
+            rejected("1 0.5 0.5 0.1 0.1\n", Flavour::Detect),
+            "class ≥ nc"
+        );
+        assert!(
+            rejected("0 0.5 0.5 1.1 0.1\n", Flavour::Detect),
+            "out of range"
+        );
+        assert!(rejected("0 0.5 0.5 0.1\n", Flavour::Detect), "columns");
+        assert!(
+            rejected("0 0.5 0.5 0.0 0.1\n", Flavour::Detect),
+            "empty box"
+        );
+        assert!(
+            rejected("0 0.5 0.5 0.1 0.1\n0 0.5 0.5 0.1 0.1\n", Flavour::Detect),
+            "duplicate"
+        );
+        assert!(!rejected("0 0.1 0.1 0.2 0.1 0.2 0.2\n", Flavour::Segment));
+        assert!(
+            rejected("0 0.1 0.1 0.2 0.1\n", Flavour::Segment),
+            "two points"
+        );
+        assert!(!rejected(
+            "0 0.1 0.1 0.2 0.1 0.2 0.2 0.1 0.2\n",
+            Flavour::Obb
+        ));
+        assert!(
+            rejected("0 -0.1 0.1 0.2 0.1 0.2 0.2 0.1 0.2\n", Flavour::Obb),
+            "negative"
+        );
+    }
 
     fn parse(text: &str, flavour: Flavour) -> Result<Vec<Row>> {
         parse_label_text(text, flavour, 4, Path::new("l.txt"))

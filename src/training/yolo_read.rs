@@ -228,13 +228,13 @@ fn image_size(p: &Path) -> Result<(u32, u32)> {
             }
         }
     };
-    let side = 1..=crate::coco::MAX_SIDE;
+    let side = 1..=crate::model::limits::MAX_SIDE;
     if !side.contains(&u64::from(w)) || !side.contains(&u64::from(h)) {
         return Err(Error::invalid(
             p,
             format!(
                 "image size {w}×{h} is out of range 1..={} a side",
-                crate::coco::MAX_SIDE
+                crate::model::limits::MAX_SIDE
             ),
         ));
     }
@@ -446,7 +446,7 @@ fn read_list(path: &Path) -> Result<Vec<(u32, String)>> {
 /// `./x` relative to the list file's folder and anything else as given (relative to its
 /// working directory, which for a dataset is the root: this reader uses the root).
 fn list_entry(entry: &str, list_dir: &Path) -> Option<PathBuf> {
-    if crate::validate::rules::unsafe_path::unsafe_reason(entry).is_some() {
+    if crate::path_safety::unsafe_reason(entry).is_some() {
         return None;
     }
     let plain = |p: &Path| {

@@ -23,6 +23,7 @@ pub mod release;
 pub mod report;
 mod request;
 pub mod rules;
+mod shared;
 pub(crate) mod visible;
 
 use crate::labelset::LabelSet;
@@ -276,15 +277,9 @@ macro_rules! declare_rule {
 pub(crate) use declare_rule;
 
 /// The format a dataset file was read from; some rules compare one format with the other.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SourceFormat {
-    Coco,
-    Cvat,
-    /// An Ultralytics dataset (its `data.yaml`); where each part came from is in
-    /// [`Inputs::yolo`].
-    Yolo,
-    Other,
-}
+/// The one format enum of the crate: an Ultralytics dataset is `Yolo` whatever its task
+/// (where each part came from is in [`Inputs::yolo`]).
+pub use crate::convert::Format as SourceFormat;
 
 /// One dataset file, already read.
 #[derive(Clone, Debug)]
@@ -430,7 +425,7 @@ pub struct Context<'a> {
     labelset: OnceLock<Option<LabelSet>>,
     labelsets: OnceLock<Vec<Option<LabelSet>>>,
     mask_group: OnceLock<release::MaskGroup>,
-    masks: OnceLock<Vec<rules::mask_common::MaskAnalysis>>,
+    masks: OnceLock<Vec<shared::mask_analysis::MaskAnalysis>>,
 }
 
 impl<'a> Context<'a> {
@@ -524,8 +519,9 @@ impl<'a> Context<'a> {
         self.mask_group.get_or_init(|| release::mask_group(self))
     }
 
-    pub(crate) fn mask_analyses(&self) -> &[rules::mask_common::MaskAnalysis] {
-        self.masks.get_or_init(|| rules::mask_common::analyse(self))
+    pub(crate) fn mask_analyses(&self) -> &[shared::mask_analysis::MaskAnalysis] {
+        self.masks
+            .get_or_init(|| shared::mask_analysis::analyse(self))
     }
 }
 

@@ -61,7 +61,7 @@ pub fn mask_group(ctx: &Context<'_>) -> MaskGroup {
     // The first image of any dataset that has a mask.
     let sample = candidates.iter().find_map(|&d| {
         inputs.datasets[d].dataset.images.iter().find_map(|im| {
-            super::rules::mask_common::mask_candidates(dir, &im.file_name)
+            super::shared::mask_analysis::mask_candidates(dir, &im.file_name)
                 .into_iter()
                 .find(|p| p.is_file())
                 .map(|p| (p, im.file_name.clone()))
@@ -152,7 +152,7 @@ fn histogram_distance(
     image_name: &str,
     histogram: &HashMap<Rgb, u64>,
 ) -> f64 {
-    let key = super::rules::coco_cvat_mismatch::image_key(image_name);
+    let key = super::shared::files::image_key(image_name);
     let mut expected: HashMap<Rgb, f64> = HashMap::new();
     if let Some(&d) = members.first() {
         let ds = &ctx.inputs.datasets[d].dataset;
@@ -168,7 +168,7 @@ fn histogram_distance(
         if let Some(im) = ds
             .images
             .iter()
-            .find(|im| super::rules::coco_cvat_mismatch::image_key(&im.file_name) == key)
+            .find(|im| super::shared::files::image_key(&im.file_name) == key)
         {
             for a in ds.annotations.iter().filter(|a| a.image_id == im.id) {
                 if let Some(c) = colour.get(&a.category_id) {

@@ -3,6 +3,7 @@
 use super::prelude::*;
 use crate::labelset::loose;
 use crate::validate::geom::match_boxes;
+use crate::validate::shared::files::image_key;
 use crate::validate::SourceFormat;
 
 declare_rule! {
@@ -31,11 +32,6 @@ declare_rule! {
         severity: Error,
         summary: "The COCO and CVAT files of one split disagree (unmatched images or shapes, different labels).",
     }
-}
-
-/// File name without folders, how images are matched across formats.
-pub(crate) fn image_key(name: &str) -> &str {
-    name.rsplit(['/', '\\']).next().unwrap_or(name)
 }
 
 impl Validation for CocoCvatMismatch {

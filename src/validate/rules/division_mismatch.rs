@@ -1,9 +1,9 @@
 //! `division-mismatch` (NS013).
 
-use super::coco_cvat_mismatch::image_key;
 use super::prelude::*;
 use crate::labelset::loose;
 use crate::validate::geom::match_boxes;
+use crate::validate::shared::files::image_key;
 use crate::validate::ExpectedLabel;
 
 declare_rule! {

@@ -1,7 +1,7 @@
 //! `excessive-overlap` (NS009).
 
-use super::duplicate_shape::overlap_findings;
 use super::prelude::*;
+use crate::validate::shared::overlaps::overlap_findings;
 
 declare_rule! {
     /// ## What it does

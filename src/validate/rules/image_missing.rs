@@ -1,7 +1,7 @@
 //! `image-missing` (NS014).
 
 use super::prelude::*;
-use super::unsafe_path::candidates;
+use crate::validate::shared::files::candidates;
 
 declare_rule! {
     /// ## What it does
@@ -34,7 +34,7 @@ impl Validation for ImageMissing {
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
         // A YOLO label file whose image is not there, or a split list line naming an image
         // that does not exist: its rows could not be read (no size to scale them by).
-        let yolo = super::yolo_common::skipped_findings(
+        let yolo = crate::validate::shared::yolo_rows::skipped_findings(
             ctx,
             &Self::META,
             &["label-without-image", "listed-image-missing"],

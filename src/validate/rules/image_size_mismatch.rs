@@ -1,7 +1,8 @@
 //! `image-size-mismatch` (NS015).
 
 use super::prelude::*;
-use super::unsafe_path::candidates;
+use crate::validate::shared::files::candidates;
+use crate::validate::shared::files::header_size;
 
 declare_rule! {
     /// ## What it does
@@ -26,16 +27,6 @@ declare_rule! {
     }
 }
 
-/// Width and height from the file's header, without decoding the pixels.
-pub(crate) fn header_size(path: &std::path::Path) -> Result<(u32, u32), String> {
-    image::ImageReader::open(path)
-        .map_err(|e| e.to_string())?
-        .with_guessed_format()
-        .map_err(|e| e.to_string())?
-        .into_dimensions()
-        .map_err(|e| e.to_string())
-}
-
 impl Validation for ImageSizeMismatch {
     fn meta(&self) -> &'static RuleMeta {
         &Self::META
@@ -44,11 +35,14 @@ impl Validation for ImageSizeMismatch {
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
         // A YOLO image whose size cannot be read from its header (DNG) cannot be checked
         // and its rows were left out: said, as a warning (the data may be fine).
-        let mut out: Vec<Finding> =
-            super::yolo_common::skipped_findings(ctx, &Self::META, &["image-size-unknown"])
-                .into_iter()
-                .map(|f| f.severity(Severity::Warning))
-                .collect();
+        let mut out: Vec<Finding> = crate::validate::shared::yolo_rows::skipped_findings(
+            ctx,
+            &Self::META,
+            &["image-size-unknown"],
+        )
+        .into_iter()
+        .map(|f| f.severity(Severity::Warning))
+        .collect();
         let Some(dir) = &ctx.inputs.images_dir else {
             return out;
         };
@@ -124,7 +118,7 @@ mod tests {
     fn yolo_image_of_unknown_size_is_a_warning() {
         use crate::training::yolo::Flavour;
         use crate::training::yolo_read::Skipped;
-        use crate::validate::rules::yolo_common::testutil::yolo_inputs;
+        use crate::validate::shared::yolo_rows::testutil::yolo_inputs;
         let mut inputs = yolo_inputs("0 0.5 0.5 0.1 0.1\n", Flavour::Detect);
         inputs.yolo[0].skipped.push(Skipped {
             code: "image-size-unknown",

@@ -84,8 +84,8 @@ impl Validation for MaskDisagreement {
 
 #[cfg(test)]
 mod tests {
-    use super::super::mask_common::fixture;
     use super::*;
+    use crate::validate::shared::mask_analysis::fixture;
     use crate::validate::testutil::*;
 
     /// A hand-made expected index mask: the same discs as `good_mask`, by class id.

@@ -65,8 +65,8 @@ impl Validation for MaskMissing {
 
 #[cfg(test)]
 mod tests {
-    use super::super::mask_common::fixture;
     use super::*;
+    use crate::validate::shared::mask_analysis::fixture;
     use crate::validate::testutil::*;
 
     #[test]

@@ -60,8 +60,8 @@ impl Validation for MaskSizeMismatch {
 
 #[cfg(test)]
 mod tests {
-    use super::super::mask_common::fixture;
     use super::*;
+    use crate::validate::shared::mask_analysis::fixture;
     use crate::validate::testutil::*;
 
     #[test]

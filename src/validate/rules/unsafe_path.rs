@@ -1,7 +1,6 @@
 //! `unsafe-path` (NS016).
 
 use super::prelude::*;
-use std::path::{Path, PathBuf};
 
 declare_rule! {
     /// ## What it does
@@ -32,41 +31,8 @@ declare_rule! {
     }
 }
 
-pub(crate) use crate::path_safety::unsafe_reason;
-
-/// Where an image (or mask) named `name` is looked for under `dir`: the name as given, then
-/// its last component. `None` for unsafe names. A file there that is (or sits under) a link
-/// leading out of the folder is left out: it is never opened (a pull request could point
-/// `images/a.tif` at a secret), and this rule reports it.
-pub(crate) fn candidates(dir: &Path, name: &str) -> Option<Vec<PathBuf>> {
-    let mut v = candidate_paths(dir, name)?;
-    v.retain(|p| !leads_out(dir, p));
-    Some(v)
-}
-
-/// [`candidates`] before links are checked.
-pub(crate) fn candidate_paths(dir: &Path, name: &str) -> Option<Vec<PathBuf>> {
-    if unsafe_reason(name).is_some() {
-        return None;
-    }
-    let rel: PathBuf = name
-        .split(['/', '\\'])
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    let mut v = vec![dir.join(&rel)];
-    if let Some(base) = rel.file_name() {
-        let b = dir.join(base);
-        if b != v[0] {
-            v.push(b);
-        }
-    }
-    Some(v)
-}
-
-/// Whether `path` exists under `dir` but, links followed, lies outside it.
-pub(crate) fn leads_out(dir: &Path, path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok() && !crate::path_safety::resolves_inside(dir, path)
-}
+use crate::path_safety::unsafe_reason;
+use crate::validate::shared::files::{candidate_paths, leads_out};
 
 impl Validation for UnsafePath {
     fn meta(&self) -> &'static RuleMeta {
@@ -104,7 +70,9 @@ impl Validation for UnsafePath {
                 for (dir, what) in folders {
                     let Some(dir) = dir else { continue };
                     let paths = match what {
-                        "masks" => super::mask_common::mask_paths(dir, &im.file_name),
+                        "masks" => {
+                            crate::validate::shared::mask_analysis::mask_paths(dir, &im.file_name)
+                        }
                         _ => candidate_paths(dir, &im.file_name).unwrap_or_default(),
                     };
                     let target = paths.into_iter().find(|p| leads_out(dir, p));
@@ -134,7 +102,7 @@ impl Validation for UnsafePath {
         }
         // A YOLO read never opens what leaves the dataset folder: split entries, list lines
         // and linked files it skipped are reported here.
-        out.extend(super::yolo_common::skipped_findings(
+        out.extend(crate::validate::shared::yolo_rows::skipped_findings(
             ctx,
             &Self::META,
             &["unsafe-path"],

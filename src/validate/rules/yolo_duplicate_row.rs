@@ -1,8 +1,8 @@
 //! `yolo-duplicate-row` (NS025).
 
 use super::prelude::*;
-use super::yolo_common::row_findings;
 use crate::training::yolo_labels::RowProblem;
+use crate::validate::shared::yolo_rows::row_findings;
 
 declare_rule! {
     /// ## What it does
@@ -41,7 +41,7 @@ impl Validation for YoloDuplicateRow {
 mod tests {
     use super::*;
     use crate::training::yolo::Flavour;
-    use crate::validate::rules::yolo_common::testutil::yolo_inputs;
+    use crate::validate::shared::yolo_rows::testutil::yolo_inputs;
     use crate::validate::testutil::*;
 
     #[test]

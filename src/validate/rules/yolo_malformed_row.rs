@@ -1,8 +1,8 @@
 //! `yolo-malformed-row` (NS022).
 
 use super::prelude::*;
-use super::yolo_common::row_findings;
 use crate::training::yolo_labels::RowProblem;
+use crate::validate::shared::yolo_rows::row_findings;
 
 declare_rule! {
     /// ## What it does
@@ -43,7 +43,7 @@ impl Validation for YoloMalformedRow {
 mod tests {
     use super::*;
     use crate::training::yolo::Flavour;
-    use crate::validate::rules::yolo_common::testutil::yolo_inputs;
+    use crate::validate::shared::yolo_rows::testutil::yolo_inputs;
     use crate::validate::testutil::*;
 
     #[test]

@@ -1,8 +1,8 @@
 //! What the `yolo-*` rules share: the row problems a lenient YOLO read left out, as findings
 //! pinned to the label file, line and column of the offending token.
 
-use super::prelude::*;
 use crate::training::yolo_labels::RowProblem;
+use crate::validate::rules::prelude::*;
 
 /// One finding of `meta`'s rule per row of every YOLO dataset whose problem is `problem`.
 pub(crate) fn row_findings(

@@ -6,11 +6,11 @@
 //! folders, then without) with the extension replaced by `.png`, or its stem + `_mask.png`.
 //! Each image is checked once, against the first dataset that lists it.
 
-use super::coco_cvat_mismatch::image_key;
-use super::image_size_mismatch::header_size;
-use super::unsafe_path::{candidate_paths, leads_out};
 use crate::model::{Annotation, Rgb};
 use crate::validate::geom::has_area;
+use crate::validate::shared::files::header_size;
+use crate::validate::shared::files::image_key;
+use crate::validate::shared::files::{candidate_paths, leads_out};
 use crate::validate::visible::Visibility;
 use crate::validate::Context;
 use std::collections::{HashMap, HashSet};
@@ -94,7 +94,7 @@ pub(crate) fn analyse(ctx: &Context<'_>) -> Vec<MaskAnalysis> {
         }
         let input = &ctx.inputs.datasets[d];
         for (i, im) in input.dataset.images.iter().enumerate() {
-            if super::unsafe_path::unsafe_reason(&im.file_name).is_none()
+            if crate::path_safety::unsafe_reason(&im.file_name).is_none()
                 && seen.insert(image_key(&im.file_name).to_string())
             {
                 jobs.push((d, i));
