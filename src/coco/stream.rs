@@ -370,9 +370,12 @@ fn array<R: Read>(w: &mut Window<R>, pos: &mut u64, part: Part, v: &mut dyn Visi
 mod tests {
     use super::*;
 
+    /// Line, column, start and end of an element.
+    type Where = (u32, u32, usize, usize);
+
     #[derive(Default)]
     struct Collect {
-        parts: Vec<(Part, String, (u32, u32, usize, usize))>,
+        parts: Vec<(Part, String, Where)>,
         others: Vec<(String, String)>,
     }
 
