@@ -10,6 +10,7 @@ mod de;
 pub mod locate;
 pub mod polygon_area;
 mod read;
+mod stream;
 mod write;
 
 use crate::error::Result;
@@ -69,8 +70,7 @@ pub struct WriteOptions {
 /// Reads a COCO instances file. Errors name the file and, for JSON and content errors, the
 /// line and column.
 pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
-    let bytes = crate::error::read_input(path)?;
-    read::read_owned(bytes, path, opts)
+    read::read_file(path, opts)
 }
 
 /// The COCO JSON of `ds` as a string.

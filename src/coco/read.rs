@@ -3,6 +3,7 @@
 
 use super::de::{AnnotationSink, RawAnnotation, RawAttributes, RawImage, RawTop, MAX_SIDE};
 use super::locate::locate;
+use super::stream::Part;
 use super::{EllipseRecovery, ReadOptions};
 use crate::error::{Error, LineIndex, Result};
 use crate::fit::{
@@ -118,6 +119,286 @@ fn parse<'a>(
         spans,
         lines,
     })
+}
+
+/// Reads a COCO file. The file is read through a window and each annotation is built from
+/// its own bytes as it arrives (`stream.rs`), so neither the file's text nor the raw records
+/// of its annotations are ever all in memory; when the streamed read gives up (an error, or
+/// input it is not sure it reads exactly as the whole-file parse does), the file is read
+/// whole the old way, which finds the same model or reports the error with its position.
+pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
+    if let Some(read) = read_streamed(path, opts) {
+        return Ok(read);
+    }
+    read_owned(crate::error::read_input(path)?, path, opts)
+}
+
+/// Elements of the `annotations` array on their way to [`build_streamed`]: their bytes one
+/// after the other, and each one's range and position.
+#[derive(Default)]
+struct ElemChunk {
+    bytes: Vec<u8>,
+    elems: Vec<(usize, usize, SourceLoc)>,
+    /// With the first chunk: the image sizes, and room to reserve for the annotations.
+    sizes: Option<HashMap<u64, (u32, u32)>>,
+    reserve: usize,
+}
+
+/// Annotations per chunk, and the most bytes a chunk gathers before it is sent anyway.
+const STREAM_CHUNK: usize = 4096;
+const STREAM_CHUNK_BYTES: usize = 8 << 20;
+
+/// What the splitter hands over, kept (images, categories, other keys) or sent on to the
+/// builder (annotations).
+struct Collect<'f> {
+    /// The second pass over a file whose annotations came before its images: only the
+    /// annotations are taken.
+    second_pass: bool,
+    images: Vec<(RawImage, SourceLoc)>,
+    categories: Vec<crate::model::Category>,
+    top: crate::model::JsonMap,
+    had_images: bool,
+    /// Annotations came before images: they are built in a second pass, once every image
+    /// size is known.
+    deferred: bool,
+    tx: std::sync::mpsc::SyncSender<ElemChunk>,
+    /// Chunks the builder is done with, to be filled again: a fresh buffer per chunk made
+    /// the allocator fault in (and the kernel zero) new pages for every chunk, a quarter of
+    /// the read's time.
+    recycled: std::sync::mpsc::Receiver<ElemChunk>,
+    chunk: ElemChunk,
+    sent_any: bool,
+    file_len: u64,
+    failed: &'f AtomicBool,
+}
+
+impl Collect<'_> {
+    fn send(&mut self) -> bool {
+        if self.chunk.elems.is_empty() {
+            return true;
+        }
+        if self.failed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let fresh = self.recycled.try_recv().unwrap_or_default();
+        let mut chunk = std::mem::replace(&mut self.chunk, fresh);
+        if !self.sent_any {
+            self.sent_any = true;
+            chunk.sizes = Some(image_sizes(self.images.iter().map(|(r, _)| &r.image)));
+            // Room for the annotations still to come, estimated from the first chunk's
+            // bytes per annotation (growing by doubling held the old and the new buffer
+            // together, a fifth of the peak at a million annotations); a little extra is
+            // address space that is never touched.
+            let per = (chunk.bytes.len() / chunk.elems.len()).max(1) as u64;
+            let read = chunk.elems.last().map_or(0, |e| e.2.end as u64);
+            let rest = self.file_len.saturating_sub(read) / per;
+            chunk.reserve = chunk.elems.len() + usize::try_from(rest + rest / 16).unwrap_or(0);
+        }
+        // A closed channel means the builder stopped on an error.
+        self.tx.send(chunk).is_ok()
+    }
+}
+
+impl super::stream::Visit for Collect<'_> {
+    fn begin(&mut self, part: Part) -> bool {
+        if !self.second_pass {
+            match part {
+                Part::Images => self.had_images = true,
+                Part::Annotations => self.deferred = !self.had_images,
+                Part::Categories => {}
+            }
+        }
+        true
+    }
+
+    fn element(&mut self, part: Part, bytes: &[u8], loc: SourceLoc) -> bool {
+        match (part, self.second_pass) {
+            (Part::Annotations, second) if second == self.deferred => {
+                let a = self.chunk.bytes.len();
+                self.chunk.bytes.extend_from_slice(bytes);
+                self.chunk.elems.push((a, self.chunk.bytes.len(), loc));
+                if self.chunk.elems.len() >= STREAM_CHUNK
+                    || self.chunk.bytes.len() >= STREAM_CHUNK_BYTES
+                {
+                    return self.send();
+                }
+                true
+            }
+            (_, true) | (Part::Annotations, false) => true,
+            (Part::Images, false) => match serde_json::from_slice::<RawImage>(bytes) {
+                Ok(im) => {
+                    self.images.push((im, loc));
+                    true
+                }
+                Err(_) => false,
+            },
+            (Part::Categories, false) => {
+                match serde_json::from_slice::<super::de::RawCategory>(bytes) {
+                    Ok(c) => {
+                        self.categories.push(c.0);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+        }
+    }
+
+    fn other(&mut self, key: &str, bytes: &[u8]) -> bool {
+        if self.second_pass {
+            return true;
+        }
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(v) => {
+                self.top.insert(key.to_owned(), v);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// The streamed read; `None` when it gave up (see [`read_file`]).
+fn read_streamed(path: &Path, opts: &ReadOptions) -> Option<(Dataset, Lossiness)> {
+    let limit = crate::error::MAX_INPUT_BYTES;
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    // A pipe or device cannot be read a second time (for the fallback, or for annotations
+    // that come before the images): those are read whole, as before.
+    if !meta.is_file() || meta.len() > limit {
+        return None;
+    }
+    let file_len = meta.len();
+    let failed = AtomicBool::new(false);
+    let (collected, built) = std::thread::scope(|s| {
+        // Two chunks queued at most: the splitter never runs far ahead of the builder.
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        let (back, recycled) = std::sync::mpsc::channel();
+        let failed = &failed;
+        let worker = s.spawn(move || build_streamed(rx, back, path, opts, failed));
+        let mut c = Collect {
+            second_pass: false,
+            images: Vec::new(),
+            categories: Vec::new(),
+            top: Default::default(),
+            had_images: false,
+            deferred: false,
+            tx,
+            recycled,
+            chunk: ElemChunk::default(),
+            sent_any: false,
+            file_len,
+            failed,
+        };
+        let mut ok = super::stream::split(file, limit, &mut c).is_some() && c.had_images;
+        if ok && c.deferred {
+            c.second_pass = true;
+            ok = std::fs::File::open(path)
+                .ok()
+                .and_then(|f| super::stream::split(f, limit, &mut c))
+                .is_some();
+        }
+        ok = ok && c.send();
+        if !ok {
+            failed.store(true, Ordering::Relaxed);
+        }
+        drop(c.tx);
+        let built = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (ok.then_some((c.images, c.categories, c.top)), built)
+    });
+    let (raw_images, categories, top) = collected?;
+    let (mut annotations, mut loss) = built?;
+    let cx = Ctx {
+        path,
+        opts,
+        loss: &mut loss,
+    };
+    let mut images = Vec::with_capacity(raw_images.len());
+    let mut image_tags = Vec::new();
+    for (RawImage { mut image, tags }, loc) in raw_images {
+        image.loc = Some(loc);
+        if let Some(t) = tags {
+            image_tags.push((image.id, image.loc, t));
+        }
+        images.push(image);
+    }
+    for (image_id, loc, tags) in image_tags {
+        cx.tags(image_id, loc, &tags, &categories, &mut annotations)
+            .ok()?;
+    }
+    let ds = Dataset {
+        categories,
+        images,
+        annotations,
+        meta: DatasetMeta {
+            coco_top: top,
+            ..Default::default()
+        },
+    };
+    for (k, v) in ds.shape_counts() {
+        loss.input.insert(k.to_string(), v);
+        loss.output.insert(k.to_string(), v);
+    }
+    Some((ds, loss))
+}
+
+/// Parses and builds the annotations of each chunk (in parallel within a chunk), in file
+/// order; `None` on the first that fails (the whole-file read then reports it).
+fn build_streamed(
+    rx: std::sync::mpsc::Receiver<ElemChunk>,
+    back: std::sync::mpsc::Sender<ElemChunk>,
+    path: &Path,
+    opts: &ReadOptions,
+    failed: &AtomicBool,
+) -> Option<(Vec<Annotation>, Lossiness)> {
+    use rayon::prelude::*;
+    let mut annotations = Vec::new();
+    let mut loss = Lossiness::default();
+    let mut sizes = HashMap::new();
+    for mut chunk in rx {
+        if let Some(s) = chunk.sizes.take() {
+            sizes = s;
+        }
+        let _ = annotations.try_reserve_exact(chunk.reserve);
+        let bytes = &chunk.bytes;
+        let sizes = &sizes;
+        let built: Vec<Option<(Annotation, Lossiness)>> = chunk
+            .elems
+            .par_iter()
+            .map(|&(a, b, loc)| {
+                let ra: RawAnnotation = serde_json::from_slice(bytes.get(a..b)?).ok()?;
+                let mut l = Lossiness::default();
+                let mut cx = Ctx {
+                    path,
+                    opts,
+                    loss: &mut l,
+                };
+                let ann = cx.annotation(ra, Some(loc), sizes).ok()?;
+                Some((ann, l))
+            })
+            .collect();
+        for r in built {
+            match r {
+                Some((a, l)) => {
+                    loss.merge(l);
+                    annotations.push(a);
+                }
+                None => {
+                    failed.store(true, Ordering::Relaxed);
+                    // Dropping the receiver stops the splitter at its next chunk.
+                    return None;
+                }
+            }
+        }
+        chunk.bytes.clear();
+        chunk.elems.clear();
+        chunk.reserve = 0;
+        // The splitter may have finished already; then the chunk is just dropped.
+        let _ = back.send(chunk);
+    }
+    (!failed.load(Ordering::Relaxed)).then_some((annotations, loss))
 }
 
 /// The image sizes by id; the first image of each id wins (duplicates are for `validate`).
@@ -1150,6 +1431,113 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The windowed read of `bytes` (from a file) and the two-phase read of the same bytes.
+    fn windowed_and_two_phase(bytes: &[u8], opts: &ReadOptions) -> (Read, Read) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("t.json");
+        std::fs::write(&p, bytes).expect("write");
+        let windowed = read_file(&p, opts);
+        let two_phase = read_two_phase(bytes, &p, opts);
+        (windowed, two_phase)
+    }
+
+    #[test]
+    fn the_windowed_read_gives_the_two_phase_model_and_errors() {
+        let ds = synth_dataset(12);
+        let ours = crate::coco::to_string(&ds, &Default::default()).0;
+        let pretty = crate::coco::to_string(
+            &ds,
+            &crate::coco::WriteOptions {
+                pretty: true,
+                ..Default::default()
+            },
+        )
+        .0;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance");
+        let mut inputs: Vec<Vec<u8>> = vec![
+            polygon_coco(9_000).into_bytes(),
+            cvat_style_coco(&ds).into_bytes(),
+            ours.clone().into_bytes(),
+            pretty.clone().into_bytes(),
+        ];
+        for f in [
+            "cvat-ellipse/annotations_4classes.json",
+            "datumaro-coco/instances_train.json",
+            "datumaro-coco/instances_val.json",
+            "coco-extras/unknown_fields.json",
+        ] {
+            inputs.push(std::fs::read(dir.join(f)).expect("fixture"));
+        }
+        // Annotations before images (a second pass), and before everything else.
+        let v: Value = serde_json::from_str(&ours).expect("json");
+        let mut reordered = serde_json::Map::new();
+        for k in ["annotations", "categories", "images"] {
+            reordered.insert(k.to_string(), v[k].clone());
+        }
+        inputs.push(Value::Object(reordered).to_string().into_bytes());
+        // Errors: a bad number deep in the annotations, a JSON error, a trailing comma, a
+        // duplicate key, text after the object.
+        let bad_area = pretty.replacen("\"area\": ", "\"area\": 1e300", 1);
+        inputs.push(bad_area.into_bytes());
+        inputs.push(ours.replacen("\"bbox\":[", "\"bbox\":[,", 3).into_bytes());
+        inputs.push(ours.replacen("]}", "],}", 1).into_bytes());
+        inputs.push(
+            format!(
+                "{}, \"images\": []}}",
+                ours.trim_end().trim_end_matches('}')
+            )
+            .into_bytes(),
+        );
+        inputs.push(format!("{ours} x").into_bytes());
+        for (i, bytes) in inputs.iter().enumerate() {
+            for opts in [
+                ReadOptions::default(),
+                ReadOptions {
+                    allow_non_finite: true,
+                    drop_segmentation_text: true,
+                    fast_cvat_ellipses: true,
+                    ..Default::default()
+                },
+            ] {
+                match windowed_and_two_phase(bytes, &opts) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "input {i}"),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "input {i}"),
+                    (a, b) => panic!(
+                        "input {i}: the reads disagree: {:?} vs {:?}",
+                        a.err(),
+                        b.err()
+                    ),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn whatever_the_windowed_read_accepts_the_two_phase_read_reads_the_same() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance");
+        let original =
+            std::fs::read(dir.join("cvat-ellipse/annotations_4classes.json")).expect("fixture");
+        let alphabet = b"{}[]:,\" 0123456789.-eE\\\n";
+        let (mut accepted, mut refused) = (0, 0);
+        for m in crate::test_mutations::mutants(&original, 12, 300, 1..3, alphabet) {
+            match windowed_and_two_phase(&m, &ReadOptions::default()) {
+                (Ok(s), Ok(t)) => {
+                    accepted += 1;
+                    assert_eq!(s, t);
+                }
+                (Err(s), Err(t)) => {
+                    refused += 1;
+                    assert_eq!(s.to_string(), t.to_string());
+                }
+                (s, t) => panic!("the reads disagree: {:?} vs {:?}", s.err(), t.err()),
+            }
+        }
+        assert!(
+            accepted > 15 && refused > 30,
+            "{accepted} accepted, {refused} refused"
+        );
     }
 
     #[test]
