@@ -27,6 +27,7 @@ pub mod path_safety;
 pub mod raster;
 pub mod raster_cvat_export;
 pub mod rle;
+pub mod scale_from_images;
 pub mod synth;
 #[cfg(test)]
 mod test_mutations;
