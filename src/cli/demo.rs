@@ -193,6 +193,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         expected_index_mask: None,
         yolo: Vec::new(),
         linked_out: Vec::new(),
+        scale_table: None,
     };
     let outcome = crate::validate::Engine::default().run(&inputs);
     let md = crate::validate::report::render(

@@ -42,8 +42,9 @@ pub struct ValidateArgs {
     /// The 4-class COCO the 7-class files were divided from (division-mismatch; with --scale).
     #[arg(long, requires = "scale")]
     source_coco: Option<PathBuf>,
-    /// Scale table for --source-coco.
-    #[arg(long, requires = "source_coco")]
+    /// Scale table for --source-coco; also checked against the images' own calibration
+    /// (scale-mismatch, with --images or DIR/images).
+    #[arg(long)]
     scale: Option<PathBuf>,
     /// Division rules for --source-coco (default: the published division).
     #[arg(long)]
@@ -358,6 +359,11 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
         }
         _ => None,
     };
+    let scale_table = args
+        .scale
+        .as_deref()
+        .map(crate::division::ScaleTable::load)
+        .transpose()?;
     let inputs = Inputs {
         root,
         display_root: std::env::current_dir().ok(),
@@ -373,6 +379,7 @@ pub fn run_validate(args: ValidateArgs) -> Result<Outcome> {
         expected_index_mask: Some(Box::new(index_mask)),
         yolo,
         linked_out,
+        scale_table,
     };
     let config = match &args.config {
         Some(p) => validate::Config::load(p)?,
