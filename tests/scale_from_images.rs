@@ -213,3 +213,30 @@ fn tifffile_fixtures_give_their_calibration() {
         }
     }
 }
+
+#[test]
+fn cut_and_flipped_tiffs_never_panic_the_metadata_reader() {
+    use neutrostruct::scale_from_images::tiff_meta;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scale");
+    let mut runs = 0;
+    for e in std::fs::read_dir(&dir).expect("fixtures") {
+        let p = e.expect("entry").path();
+        if p.extension().and_then(|e| e.to_str()) != Some("tif") {
+            continue;
+        }
+        let bytes = std::fs::read(&p).expect("read");
+        for cut in (0..bytes.len()).step_by(7) {
+            let b = &bytes[..cut];
+            let _ = tiff_meta::read(std::io::Cursor::new(b), b.len() as u64);
+            runs += 1;
+        }
+        // Every byte of the header and first IFD set to 0xFF in turn.
+        for i in 0..bytes.len().min(300) {
+            let mut b = bytes.clone();
+            b[i] = 0xFF;
+            let _ = tiff_meta::read(std::io::Cursor::new(&b[..]), b.len() as u64);
+            runs += 1;
+        }
+    }
+    assert!(runs > 1000);
+}
