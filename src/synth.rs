@@ -633,7 +633,11 @@ fn bar_length_um(synth: &Synthetic) -> f64 {
         .iter()
         .map(|im| f64::from(im.width))
         .fold(f64::INFINITY, f64::min);
-    let min_s = synth.scale.iter().map(|(_, v)| *v).fold(f64::INFINITY, f64::min);
+    let min_s = synth
+        .scale
+        .iter()
+        .map(|(_, v)| *v)
+        .fold(f64::INFINITY, f64::min);
     [20.0, 10.0, 5.0, 2.0, 1.0, 0.5, 0.2, 0.1]
         .into_iter()
         .find(|um| um * min_s <= 0.25 * min_w)
@@ -641,7 +645,12 @@ fn bar_length_um(synth: &Synthetic) -> f64 {
 }
 
 /// Where [`burn_scale_bar`] puts the bar: `(left x, length, top row, thickness)`, px.
-pub fn scale_bar_geometry(width: u32, height: u32, px_per_um: f64, bar_um: f64) -> (f64, f64, usize, usize) {
+pub fn scale_bar_geometry(
+    width: u32,
+    height: u32,
+    px_per_um: f64,
+    bar_um: f64,
+) -> (f64, f64, usize, usize) {
     let len = bar_um * px_per_um;
     let thick = (height as usize / 150).max(4);
     let margin = f64::from(width) * 0.04;
@@ -678,7 +687,15 @@ pub fn burn_scale_bar(img: &mut image::GrayImage, px_per_um: f64, bar_um: f64) {
     }
     draw_bar(buf, width, x, len, top, thick, 16);
     let lx = (x + len / 2.0) as usize;
-    draw_label(buf, width, lx.saturating_sub(lw / 2).max(x0), label_y, cell, &text, 16);
+    draw_label(
+        buf,
+        width,
+        lx.saturating_sub(lw / 2).max(x0),
+        label_y,
+        cell,
+        &text,
+        16,
+    );
 }
 
 /// Writes an 8-bit TIFF with ImageJ's calibration: `unit=micron` in the description and

@@ -16,7 +16,10 @@ fn table(path: &Path) -> BTreeMap<String, (Option<f64>, String)> {
     let mut r = csv::Reader::from_path(path).expect("table reads");
     let h = r.headers().expect("header").clone();
     let col = |n: &str| h.iter().position(|c| c == n);
-    let (ni, vi) = (col("image_name").expect("image_name"), col("px_per_um").expect("px"));
+    let (ni, vi) = (
+        col("image_name").expect("image_name"),
+        col("px_per_um").expect("px"),
+    );
     let si = col("source");
     r.records()
         .map(|rec| {
@@ -30,12 +33,26 @@ fn table(path: &Path) -> BTreeMap<String, (Option<f64>, String)> {
 
 fn synth(dir: &Path, format: &str) -> Option<f64> {
     let out = bin()
-        .args(["synth", "--images", "4", "--width", "2048", "--height", "2112"])
-        .args(["--per-image", "80", "--seed", "5", "--image-format", format, "--out"])
+        .args([
+            "synth", "--images", "4", "--width", "2048", "--height", "2112",
+        ])
+        .args([
+            "--per-image",
+            "80",
+            "--seed",
+            "5",
+            "--image-format",
+            format,
+            "--out",
+        ])
         .arg(dir)
         .output()
         .expect("synth runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     err.split("--bar-um ")
         .nth(1)
@@ -58,7 +75,11 @@ fn reclassify(dir: &Path, scale: &Path, tag: &str) -> (String, String) {
         .arg(&audit)
         .output()
         .expect("reclassify runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let audit_text = std::fs::read_to_string(&audit).expect("audit");
     // The audit's diameters carry the scale's last digits; the classes are what must agree.
     let classes: String = audit_text
@@ -86,7 +107,11 @@ fn synth_images_give_back_their_scale_and_the_same_division() {
             .args(["--bar-um", &bar_um.to_string()])
             .output()
             .expect("scale runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let truth = table(&dir.join("scale.csv"));
         let got = table(&measured);
         assert_eq!(truth.len(), 4);
@@ -144,7 +169,11 @@ fn without_the_bar_length_the_bar_is_measured_and_the_value_left_empty() {
     // The XLSX reads as a scale table; the image without a value gets the default, said so.
     let t = neutrostruct::division::ScaleTable::load(&measured).expect("reads");
     assert!(t.entries.is_empty());
-    assert!(t.notes.iter().any(|n| n.contains("neutrophil_000.png")), "{:?}", t.notes);
+    assert!(
+        t.notes.iter().any(|n| n.contains("neutrophil_000.png")),
+        "{:?}",
+        t.notes
+    );
 }
 
 #[test]

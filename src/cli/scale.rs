@@ -39,7 +39,11 @@ pub fn run(args: ScaleArgs) -> Result<Outcome> {
     let mut missing = 0usize;
     for r in &rows {
         match r.px_per_um {
-            Some(v) => say!("{}: {v:.4} px/µm from {}", r.path.display(), r.source.as_str()),
+            Some(v) => say!(
+                "{}: {v:.4} px/µm from {}",
+                r.path.display(),
+                r.source.as_str()
+            ),
             None => {
                 missing += 1;
                 let hint = if r.bar.is_some() && args.bar_um.is_none() {

@@ -458,10 +458,12 @@ pub fn find_bar(g: &Gray, opts: &BarOptions) -> Detection {
                 continue;
             }
             let level = sum / n as f32;
-            if found
-                .iter()
-                .any(|b| y + 2 >= b.top && y <= b.bottom + 2 && (start as f64) < b.right && (end as f64) > b.left)
-            {
+            if found.iter().any(|b| {
+                y + 2 >= b.top
+                    && y <= b.bottom + 2
+                    && (start as f64) < b.right
+                    && (end as f64) > b.left
+            }) {
                 continue;
             }
             let mut sign = 0;
@@ -501,7 +503,15 @@ pub fn find_bar(g: &Gray, opts: &BarOptions) -> Detection {
 
 /// Draws a bar for tests and `synth`: rows `[top, top + thick)`, from `x` to `x + len` with
 /// coverage antialiasing at the ends (pixel `i` spans `[i, i + 1)`).
-pub fn draw_bar(buf: &mut [u8], width: usize, x: f64, len: f64, top: usize, thick: usize, value: u8) {
+pub fn draw_bar(
+    buf: &mut [u8],
+    width: usize,
+    x: f64,
+    len: f64,
+    top: usize,
+    thick: usize,
+    value: u8,
+) {
     let height = buf.len() / width.max(1);
     let (a, b) = (x, x + len);
     let first = a.floor().max(0.0) as usize;
@@ -511,7 +521,9 @@ pub fn draw_bar(buf: &mut [u8], width: usize, x: f64, len: f64, top: usize, thic
             let cov = ((px as f64 + 1.0).min(b) - (px as f64).max(a)).clamp(0.0, 1.0);
             let i = y * width + px;
             let old = f64::from(buf[i]);
-            buf[i] = (old + (f64::from(value) - old) * cov).round().clamp(0.0, 255.0) as u8;
+            buf[i] = (old + (f64::from(value) - old) * cov)
+                .round()
+                .clamp(0.0, 255.0) as u8;
         }
     }
 }
@@ -543,7 +555,15 @@ pub fn label_width(text: &str, cell: usize) -> usize {
 }
 
 /// Draws `text` with block glyphs, top-left at `(x, y)`, each glyph cell `cell` px square.
-pub fn draw_label(buf: &mut [u8], width: usize, x: usize, y: usize, cell: usize, text: &str, value: u8) {
+pub fn draw_label(
+    buf: &mut [u8],
+    width: usize,
+    x: usize,
+    y: usize,
+    cell: usize,
+    text: &str,
+    value: u8,
+) {
     let height = buf.len() / width.max(1);
     for (i, c) in text.chars().enumerate() {
         let g = glyph(c);
@@ -608,7 +628,10 @@ mod tests {
         let cell = (c.thick / 2).max(2);
         let text = "10 µm";
         let lw = label_width(text, cell);
-        let lx = ((c.x + c.len / 2.0) as usize).saturating_sub(lw / 2).max(2).min(c.w - lw - 2);
+        let lx = ((c.x + c.len / 2.0) as usize)
+            .saturating_sub(lw / 2)
+            .max(2)
+            .min(c.w - lw - 2);
         let ly = if c.label_above {
             c.top - 4 - 7 * cell
         } else {
@@ -665,7 +688,11 @@ mod tests {
                     c.bar = 250;
                     c.bg = 40;
                 }
-                c.x = if left_side { 30.6 } else { 1024.0 - 30.0 - len - 0.35 };
+                c.x = if left_side {
+                    30.6
+                } else {
+                    1024.0 - 30.0 - len - 0.35
+                };
                 c.top = if top_side { 60 } else { 990 };
                 if top_side {
                     c.texture = false;
@@ -680,7 +707,11 @@ mod tests {
                 assert_eq!(b.dark, dark);
                 assert_eq!(
                     b.label,
-                    Some(if above { LabelSide::Above } else { LabelSide::Below }),
+                    Some(if above {
+                        LabelSide::Above
+                    } else {
+                        LabelSide::Below
+                    }),
                     "len {len}"
                 );
                 assert!(b.confidence >= 0.5, "{b:?}");
@@ -697,7 +728,9 @@ mod tests {
         let mut buf: Vec<u8> = g.data.iter().map(|&v| v as u8).collect();
         draw_bar(&mut buf, c.w, 40.0, 250.0, 1000, 8, 8);
         g = Gray::from_luma8(c.w, c.h, &buf);
-        assert!(matches!(find_bar(&g, &BarOptions::default()), Detection::Ambiguous(v) if v.len() == 2));
+        assert!(
+            matches!(find_bar(&g, &BarOptions::default()), Detection::Ambiguous(v) if v.len() == 2)
+        );
         let mut c = base();
         c.len = 0.0;
         c.bar = c.bg;

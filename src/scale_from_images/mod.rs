@@ -134,7 +134,11 @@ pub fn load_gray(path: &Path) -> Result<bar::Gray> {
             .map(|v| f32::from(v) / 257.0)
             .collect()
     } else {
-        img.into_luma8().into_raw().into_iter().map(f32::from).collect()
+        img.into_luma8()
+            .into_raw()
+            .into_iter()
+            .map(f32::from)
+            .collect()
     };
     Ok(bar::Gray {
         width: w,

@@ -217,8 +217,8 @@ pub fn um_per_unit(unit: &str) -> Option<f64> {
     let u = unit.trim().trim_matches('"');
     let u = u.replace("\\u00B5", "µ").replace("\\u00b5", "µ");
     Some(match u.as_str() {
-        "micron" | "microns" | "um" | "µm" | "μm" | "micrometer" | "micrometre"
-        | "micrometers" | "micrometres" => 1.0,
+        "micron" | "microns" | "um" | "µm" | "μm" | "micrometer" | "micrometre" | "micrometers"
+        | "micrometres" => 1.0,
         "nm" | "nanometer" | "nanometre" | "nanometers" | "nanometres" => 1e-3,
         "pm" => 1e-6,
         "Å" | "\\u00C5" | "angstrom" | "Angstrom" => 1e-4,
@@ -421,7 +421,8 @@ mod tests {
     #[test]
     fn fei_scan_pixel_width() {
         let mut n = Vec::new();
-        let t = "[User]\nDate=1\n[Beam]\nPixelWidth=9\n[Scan]\nInternalScan=1\nPixelWidth=2.5e-009\n";
+        let t =
+            "[User]\nDate=1\n[Beam]\nPixelWidth=9\n[Scan]\nInternalScan=1\nPixelWidth=2.5e-009\n";
         let c = fei_scan(t, &mut n).unwrap();
         assert!((c.px_per_um - 400.0).abs() < 1e-6, "{c:?}");
         assert!(fei_scan("[Beam]\nPixelWidth=1e-9\n", &mut n).is_none());

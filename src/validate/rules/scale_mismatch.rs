@@ -129,8 +129,7 @@ impl Validation for ScaleMismatch {
             };
             let defaulted: HashSet<&str> = resolved.defaulted.iter().map(String::as_str).collect();
             for im in &input.dataset.images {
-                if defaulted.contains(im.file_name.as_str()) || !done.insert(im.file_name.clone())
-                {
+                if defaulted.contains(im.file_name.as_str()) || !done.insert(im.file_name.clone()) {
                     continue;
                 }
                 let Some(path) = candidates(dir, &im.file_name)
