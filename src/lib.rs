@@ -29,6 +29,7 @@ mod progress;
 pub mod raster;
 pub mod raster_cvat_export;
 pub mod rle;
+pub mod scale_from_images;
 pub mod synth;
 #[cfg(test)]
 mod test_mutations;

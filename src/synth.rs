@@ -41,6 +41,10 @@ pub struct SynthConfig {
     /// Write the whole published release layout (7-class files by the division, 7-class
     /// masks, the scale sheet as XLSX) besides the 4-class files.
     pub published_layout: bool,
+    /// Burn a scale bar with its label into each image (bottom right), as microscopes do.
+    pub scale_bar: bool,
+    /// Write the images as TIFF with ImageJ calibration tags (file names `*.tif`), not PNG.
+    pub tiff_images: bool,
 }
 
 impl Default for SynthConfig {
@@ -53,6 +57,8 @@ impl Default for SynthConfig {
             write_images: true,
             real_shapes: true,
             published_layout: false,
+            scale_bar: true,
+            tiff_images: false,
         }
     }
 }
@@ -74,6 +80,8 @@ pub struct SynthOutput {
     pub images_dir: Option<PathBuf>,
     pub images: usize,
     pub annotations: usize,
+    /// The length printed on the burned-in scale bars, µm (when images have bars).
+    pub bar_um: Option<f64>,
 }
 
 /// Mean diameter (µm) and spread of each 4-class class, in label-set order, and its share.
@@ -117,7 +125,10 @@ pub fn generate(cfg: &SynthConfig) -> Synthetic {
             if small { base / 2.0 } else { base }
                 * (w as f64 / if small { 2048.0 } else { 4096.0 }),
         );
-        let file_name = format!("neutrophil_{i:03}.png");
+        let file_name = format!(
+            "neutrophil_{i:03}.{}",
+            if cfg.tiff_images { "tif" } else { "png" }
+        );
         scale.push((file_name.clone(), px_per_um));
         let mut image = Image::new(ImageId(i as u64), file_name, w, h);
         image.subset = Some(
@@ -576,13 +587,27 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
     if cfg.published_layout {
         write_seven_class_release(out, &synth, &coco_path)?;
     }
+    let bar_um = (cfg.write_images && cfg.scale_bar).then(|| bar_length_um(&synth));
     let images_dir = if cfg.write_images {
         let dir = out.join("images");
         let groups = ds.annotations_by_image();
+        let scale: std::collections::HashMap<&str, f64> =
+            synth.scale.iter().map(|(n, v)| (n.as_str(), *v)).collect();
         groups.par_iter().try_for_each(|(im, anns)| -> Result<()> {
-            let img = render_image(im, anns, cfg.seed);
+            let mut img = render_image(im, anns, cfg.seed);
+            let px_per_um = scale
+                .get(im.file_name.as_str())
+                .copied()
+                .unwrap_or(crate::division::DEFAULT_PX_PER_UM);
+            if let Some(um) = bar_um {
+                burn_scale_bar(&mut img, px_per_um, um);
+            }
             let path = dir.join(&im.file_name);
-            write_png_fast(&path, &img)
+            if cfg.tiff_images {
+                write_imagej_tiff(&path, &img, px_per_um)
+            } else {
+                write_png_fast(&path, &img)
+            }
         })?;
         Some(dir)
     } else {
@@ -595,7 +620,111 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
         images_dir,
         images: ds.images.len(),
         annotations: ds.annotations.len(),
+        bar_um,
     })
+}
+
+/// One bar length for the whole dataset (the `scale` command takes one printed length): the
+/// longest round length that fits in a quarter of the narrowest image at the smallest scale.
+fn bar_length_um(synth: &Synthetic) -> f64 {
+    let min_w = synth
+        .dataset
+        .images
+        .iter()
+        .map(|im| f64::from(im.width))
+        .fold(f64::INFINITY, f64::min);
+    let min_s = synth
+        .scale
+        .iter()
+        .map(|(_, v)| *v)
+        .fold(f64::INFINITY, f64::min);
+    [20.0, 10.0, 5.0, 2.0, 1.0, 0.5, 0.2, 0.1]
+        .into_iter()
+        .find(|um| um * min_s <= 0.25 * min_w)
+        .unwrap_or(0.1)
+}
+
+/// Where [`burn_scale_bar`] puts the bar: `(left x, length, top row, thickness)`, px.
+pub fn scale_bar_geometry(
+    width: u32,
+    height: u32,
+    px_per_um: f64,
+    bar_um: f64,
+) -> (f64, f64, usize, usize) {
+    let len = bar_um * px_per_um;
+    let thick = (height as usize / 150).max(4);
+    let margin = f64::from(width) * 0.04;
+    let x = f64::from(width) - margin - len;
+    let top = height as usize - (height as usize / 25).max(12) - thick;
+    (x, len, top, thick)
+}
+
+/// Burns a dark scale bar of `bar_um` µm with its label above it into the bottom-right
+/// corner, on a cleared patch of background (as many microscopes draw it), after the grain.
+pub fn burn_scale_bar(img: &mut image::GrayImage, px_per_um: f64, bar_um: f64) {
+    use crate::scale_from_images::bar::{draw_bar, draw_label, label_width};
+    let (w, h) = (img.width(), img.height());
+    let (x, len, top, thick) = scale_bar_geometry(w, h, px_per_um, bar_um);
+    if x < 16.0 || top < 16 {
+        return;
+    }
+    let text = format!("{bar_um} µm");
+    let cell = (thick / 2).max(2);
+    let lw = label_width(&text, cell);
+    let lh = 7 * cell;
+    let label_y = top.saturating_sub(4 + lh);
+    let pad = thick.max(12);
+    let x0 = (x as usize).saturating_sub(pad);
+    let x1 = ((x + len) as usize + pad).min(w as usize);
+    let y0 = label_y.saturating_sub(pad);
+    let y1 = (top + thick + pad).min(h as usize);
+    let width = w as usize;
+    let buf: &mut [u8] = img.as_mut();
+    for y in y0..y1 {
+        for px in x0..x1 {
+            buf[y * width + px] = 212;
+        }
+    }
+    draw_bar(buf, width, x, len, top, thick, 16);
+    let lx = (x + len / 2.0) as usize;
+    draw_label(
+        buf,
+        width,
+        lx.saturating_sub(lw / 2).max(x0),
+        label_y,
+        cell,
+        &text,
+        16,
+    );
+}
+
+/// Writes an 8-bit TIFF with ImageJ's calibration: `unit=micron` in the description and
+/// `XResolution`/`YResolution` in pixels per micron (`ResolutionUnit` none, as ImageJ writes).
+fn write_imagej_tiff(path: &Path, img: &image::GrayImage, px_per_um: f64) -> Result<()> {
+    use tiff::encoder::{colortype, Rational, TiffEncoder};
+    use tiff::tags::{ResolutionUnit, Tag};
+    let err = |e: tiff::TiffError| Error::invalid(path, format!("writing TIFF: {e}"));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    {
+        let mut enc = TiffEncoder::new(&mut bytes).map_err(err)?;
+        let mut im = enc
+            .new_image::<colortype::Gray8>(img.width(), img.height())
+            .map_err(err)?;
+        im.encoder()
+            .write_tag(
+                Tag::ImageDescription,
+                "ImageJ=1.54f\nimages=1\nunit=micron\nloop=false\n",
+            )
+            .map_err(err)?;
+        // Scales are given to 0.01 px/µm; a denominator of 10⁴ keeps them exact.
+        let r = Rational {
+            n: (px_per_um * 1e4).round().clamp(1.0, f64::from(u32::MAX)) as u32,
+            d: 10_000,
+        };
+        im.resolution(ResolutionUnit::None, r);
+        im.write_data(img.as_raw()).map_err(err)?;
+    }
+    crate::atomic::write(path, bytes.get_ref())
 }
 
 /// Writes an image as PNG with fast compression (synthetic images compress well anyway).

@@ -70,6 +70,22 @@ pub fn run(args: DemoArgs) -> Result<Status> {
     if let Some(d) = &s.images_dir {
         show("sample TEM-like images", d);
     }
+    // Step 1 of the workflow: the scale table again, from the images' scale bars alone.
+    let mut scale_path = s.scale.clone();
+    if let (Some(d), Some(um)) = (&s.images_dir, s.bar_um) {
+        let rows =
+            crate::scale_from_images::measure_all(&crate::scale_from_images::ScaleRequest {
+                images: crate::scale_from_images::images_in(d)?,
+                bar_um: Some(um),
+                bar: Default::default(),
+            })?;
+        let measured = out.join("scale_from_images.csv");
+        crate::scale_from_images::table::write(&measured, &rows)?;
+        show("step 1: scale table from the scale bars", &measured);
+        if rows.iter().all(|r| r.has_scale()) {
+            scale_path = measured;
+        }
+    }
 
     let converted = out.join("converted");
     let coco = converted.join("annotations_4classes.coco.json");
@@ -130,7 +146,7 @@ pub fn run(args: DemoArgs) -> Result<Status> {
     // The 4→7 division of the published workflow, with its audit and plots.
     let division_dir = out.join("seven_classes");
     let (coco4, _) = crate::convert::read(Format::Coco, &s.coco, &Default::default())?;
-    let scale = crate::division::ScaleTable::load(&s.scale)?;
+    let scale = crate::division::ScaleTable::load(&scale_path)?;
     let div =
         crate::division::reclassify(&coco4, &scale, &crate::division::Rules::default_rules())?;
     let coco7 = division_dir.join("annotations_7classes.json");
@@ -193,6 +209,7 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         expected_index_mask: None,
         yolo: Vec::new(),
         linked_out: Vec::new(),
+        scale_table: None,
     };
     let outcome = crate::validate::Engine::default().run(&inputs);
     let md = crate::validate::report::render(

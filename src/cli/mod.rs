@@ -26,6 +26,7 @@ mod demo;
 mod division;
 mod masks;
 mod overlay;
+mod scale;
 mod synth;
 mod validate;
 
@@ -47,6 +48,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Generate a deterministic dataset shaped like TEM-NeutroStruct.
     Synth(synth::SynthArgs),
+    /// Step 1: the scale table (px per µm) from the images' calibration tags or scale bars.
+    Scale(scale::ScaleArgs),
     /// Convert between annotation formats, reporting exactly what the conversion loses.
     Convert(convert::ConvertArgs),
     /// Render PNG masks (colour, class index or instance) from COCO or CVAT.
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::Scale(a) => scale::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Masks(a) => masks::run(a),
         Command::Overlay(a) => overlay::run(a),

@@ -38,6 +38,13 @@ pub struct SynthArgs {
     /// outside [0, 360). Real data has all of those, and so does the default.
     #[arg(long)]
     tidy: bool,
+    /// Image files: `png`, or `tif` (8-bit TIFF with ImageJ calibration tags: unit=micron,
+    /// XResolution = px per µm).
+    #[arg(long, default_value = "png", value_parser = ["png", "tif"])]
+    image_format: String,
+    /// Do not burn a scale bar with its label into the images.
+    #[arg(long)]
+    no_scale_bar: bool,
 }
 
 impl SynthArgs {
@@ -69,6 +76,8 @@ impl SynthArgs {
                 write_images: !self.no_images,
                 real_shapes: !self.tidy,
                 published_layout: self.layout == "published",
+                scale_bar: !self.no_scale_bar,
+                tiff_images: self.image_format == "tif",
             },
         ))
     }
@@ -84,6 +93,9 @@ pub fn run(args: SynthArgs) -> Result<Status> {
         o.annotations,
         started.elapsed().as_secs_f64()
     );
+    if let Some(um) = o.bar_um {
+        say!("synth: each image has a {um} µm scale bar (neutrostruct scale --bar-um {um})");
+    }
     outln!("{}", o.cvat.display());
     outln!("{}", o.coco.display());
     outln!("{}", o.scale.display());

@@ -40,8 +40,9 @@ pub struct ValidateArgs {
     /// The 4-class COCO the 7-class files were divided from (division-mismatch; with --scale).
     #[arg(long, requires = "scale")]
     source_coco: Option<PathBuf>,
-    /// Scale table for --source-coco.
-    #[arg(long, requires = "source_coco")]
+    /// Scale table for --source-coco; also checked against the images' own calibration
+    /// (scale-mismatch, with --images or DIR/images).
+    #[arg(long)]
     scale: Option<PathBuf>,
     /// Division rules for --source-coco (default: the published division).
     #[arg(long)]
@@ -85,6 +86,7 @@ impl ValidateArgs {
                 .map(LabelSet::resolve)
                 .transpose()?,
             division_source: self.source_coco.clone().zip(self.scale.clone()),
+            scale: self.scale.clone(),
             division_rules: self.rules.clone(),
         })
     }

@@ -176,11 +176,18 @@ impl ScaleTable {
             ));
         }
         let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut no_value: Vec<String> = Vec::new();
         for (row, cells) in it {
             let cell = |c: usize| cells.get(c).map_or("", |s| s.trim());
             let name = cell(name_col);
             let raw = cell(value_col);
             if name.is_empty() && raw.is_empty() {
+                continue;
+            }
+            if raw.is_empty() {
+                // A row naming an image with no value: the image is known to have no scale
+                // (`neutrostruct scale` writes such rows). It gets what a missing image gets.
+                no_value.push(name.to_string());
                 continue;
             }
             if name.is_empty() {
@@ -236,6 +243,14 @@ impl ScaleTable {
                 px_per_um,
                 row,
             });
+        }
+        if !no_value.is_empty() {
+            table.notes.push(format!(
+                "{}: {} row(s) name an image with no scale value: {}",
+                path.display(),
+                no_value.len(),
+                no_value.join(", ")
+            ));
         }
         Ok(table)
     }

@@ -76,6 +76,14 @@ pub struct Thresholds {
     /// `mask-disagreement`: minimum fraction of an annotation's pixels the mask paints in its
     /// class colour.
     pub mask_coverage: f64,
+    /// `scale-mismatch`: largest relative difference between the scale table and an image's
+    /// own calibration (or measured bar) before it is reported.
+    pub scale_tolerance: f64,
+    /// `scale-mismatch`: largest ratio between the scales of two images of one series.
+    pub scale_series_ratio: f64,
+    /// `scale-mismatch`: the length printed on the images' scale bars, µm; 0 (the default)
+    /// checks calibration tags only, without decoding any image.
+    pub scale_bar_um: f64,
 }
 
 impl Default for Thresholds {
@@ -90,6 +98,9 @@ impl Default for Thresholds {
             match_iou: 0.5,
             mask_class_iou: 0.9,
             mask_coverage: 0.5,
+            scale_tolerance: 0.02,
+            scale_series_ratio: 1.5,
+            scale_bar_um: 0.0,
         }
     }
 }
@@ -306,12 +317,20 @@ fn check_thresholds(t: &Thresholds) -> std::result::Result<(), String> {
         ("bbox_tolerance_px", t.bbox_tolerance_px),
         ("bounds_tolerance_px", t.bounds_tolerance_px),
         ("min_axis_px", t.min_axis_px),
+        ("scale_tolerance", t.scale_tolerance),
+        ("scale_bar_um", t.scale_bar_um),
     ] {
         if !(v.is_finite() && v >= 0.0) {
             return Err(format!(
                 "thresholds.{k} must be a finite number ≥ 0, not {v}"
             ));
         }
+    }
+    if !(t.scale_series_ratio.is_finite() && t.scale_series_ratio >= 1.0) {
+        return Err(format!(
+            "thresholds.scale_series_ratio must be a finite number ≥ 1, not {}",
+            t.scale_series_ratio
+        ));
     }
     Ok(())
 }

@@ -365,6 +365,8 @@ pub struct Inputs {
     /// Files that folder discovery found through a link leading out of the dataset folder and
     /// did not read (`unsafe-path`).
     pub linked_out: Vec<PathBuf>,
+    /// The scale table given to `validate` (`scale-mismatch` compares it with the images).
+    pub scale_table: Option<crate::division::ScaleTable>,
 }
 
 impl Inputs {

@@ -32,6 +32,7 @@ pub static RULES: &[&dyn Validation] = &[
     &yolo_duplicate_row::YoloDuplicateRow,
     &yolo_degenerate_row::YoloDegenerateRow,
     &yolo_obb_not_rectangle::YoloObbNotRectangle,
+    &scale_mismatch::ScaleMismatch,
 ];
 
 /// The rule with this code (`NS001`, any case) or name (`duplicate-id`).

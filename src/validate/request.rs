@@ -44,6 +44,9 @@ pub struct ValidateRequest {
     pub division_source: Option<(PathBuf, PathBuf)>,
     /// Division rules file (default: the published division).
     pub division_rules: Option<PathBuf>,
+    /// A scale table to check against the images' own calibration and scale bars
+    /// (`scale-mismatch`). Given without a division source, no release division is planned.
+    pub scale: Option<PathBuf>,
 }
 
 impl ValidateRequest {
@@ -161,10 +164,10 @@ impl ValidateRequest {
             .or(yolo_root.filter(|_| only_yolo))
             .or_else(|| std::env::current_dir().ok());
         let rules = self.division_rules.as_deref();
-        let expected = match (&self.division_source, &self.dir) {
-            (Some((src, scale)), _) => Some(expected_labels(src, scale, rules)?),
+        let expected = match (&self.division_source, &self.scale, &self.dir) {
+            (Some((src, scale)), _, _) => Some(expected_labels(src, scale, rules)?),
             // A release folder: the 4-class COCO is the source of the 7-class files beside it.
-            (None, Some(dir)) => {
+            (None, None, Some(dir)) => {
                 let found: Vec<_> = datasets
                     .iter()
                     .filter(|d| d.format != SourceFormat::Yolo)
@@ -205,6 +208,11 @@ impl ValidateRequest {
             expected_index_mask: Some(Box::new(index_mask)),
             yolo,
             linked_out,
+            scale_table: self
+                .scale
+                .as_deref()
+                .map(crate::division::ScaleTable::load)
+                .transpose()?,
         };
         Ok((inputs, notes))
     }

@@ -21,6 +21,7 @@ pub mod mask_missing;
 pub mod mask_size_mismatch;
 pub mod mask_unknown_color;
 pub mod non_finite;
+pub mod scale_mismatch;
 pub mod unknown_class;
 pub mod unsafe_path;
 pub mod yolo_class_out_of_range;
