@@ -50,6 +50,8 @@ pub struct ConvertArgs {
     /// Training formats: copy images instead of linking them.
     #[arg(long)]
     copy_images: bool,
+    #[arg(long, help = super::FORCE_HELP)]
+    force: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -88,6 +90,7 @@ struct Config {
     labelset: Option<crate::labelset::LabelSet>,
     split: crate::training::SplitPlan,
     copy_images: bool,
+    force: bool,
 }
 
 impl ConvertArgs {
@@ -163,12 +166,19 @@ impl ConvertArgs {
             labelset,
             split,
             copy_images: self.copy_images,
+            force: self.force,
         })
     }
 }
 
 pub fn run(args: ConvertArgs) -> Result<Outcome> {
     let cfg = args.into_config()?;
+    // COCO and CVAT are one file; every other output is a folder, opened before the input
+    // is read so that a refused folder costs nothing.
+    let folder = match cfg.to {
+        Format::Coco | Format::Cvat => None,
+        _ => Some(super::output_folder("-o", &cfg.output, cfg.force)?),
+    };
     let started = std::time::Instant::now();
     let (ds, mut loss) = match cfg.from {
         Format::Masks => read_masks(&cfg)?,
@@ -186,6 +196,9 @@ pub fn run(args: ConvertArgs) -> Result<Outcome> {
         )?,
         _ => write_training(&ds, &cfg)?,
     };
+    if let Some(folder) = folder {
+        folder.finish()?;
+    }
     // The input side counts what was read; the writer's side what it wrote.
     loss.output = written.output.clone();
     for l in written.losses {

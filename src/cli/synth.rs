@@ -38,10 +38,12 @@ pub struct SynthArgs {
     /// outside [0, 360). Real data has all of those, and so does the default.
     #[arg(long)]
     tidy: bool,
+    #[arg(long, help = super::FORCE_HELP)]
+    force: bool,
 }
 
 impl SynthArgs {
-    fn into_config(self) -> Result<(PathBuf, SynthConfig)> {
+    fn into_config(self) -> Result<(PathBuf, bool, SynthConfig)> {
         let size = match (self.width, self.height) {
             (Some(w), Some(h)) => Some((w, h)),
             _ => None,
@@ -61,6 +63,7 @@ impl SynthArgs {
         }
         Ok((
             self.out,
+            self.force,
             SynthConfig {
                 images: self.images,
                 seed: self.seed,
@@ -75,9 +78,12 @@ impl SynthArgs {
 }
 
 pub fn run(args: SynthArgs) -> Result<Outcome> {
-    let (out, cfg) = args.into_config()?;
+    let (out, force, cfg) = args.into_config()?;
+    crate::io_guard::prepare_outputs(&[], &[("--out", &out)])?;
+    let folder = super::output_folder("--out", &out, force)?;
     let started = std::time::Instant::now();
     let o = synth::write(&out, &cfg)?;
+    folder.finish()?;
     say!(
         "synth: {} images, {} ellipses in {:.2} s",
         o.images,
