@@ -30,7 +30,7 @@ fn a_large_legal_zip_entry_is_read_with_memory_far_below_its_inflated_size() {
         chunk.clear();
         while chunk.len() < (1 << 20) - 256 {
             i += 1;
-            if i % 5000 == 0 {
+            if i.is_multiple_of(5000) {
                 chunk.push_str(&format!(
                     "  <image id=\"{}\" name=\"img_{i:08}.tif\" width=\"2048\" height=\"2048\">\n    <ellipse label=\"granule\" source=\"manual\" occluded=\"0\" cx=\"{}.50\" cy=\"300.25\" rx=\"12.50\" ry=\"9.25\" rotation=\"0.40\" z_order=\"0\"/>\n  </image>\n",
                     i / 5000,
