@@ -30,9 +30,9 @@ pub const MANIFEST_NAME: &str = ".neutrostruct-manifest.json";
 /// The `tool` field of our manifests; a manifest with another is not ours.
 const TOOL: &str = "neutrostruct";
 
-/// Largest manifest read (64 MiB, about a million paths): a manifest is a list of file
-/// names, and a bigger one is not ours.
-const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest manifest read (512 MiB, some ten million paths: a YOLO export of a million
+/// images lists two million files, about 70 MB); a bigger one is not ours.
+pub const MAX_MANIFEST_BYTES: u64 = 512 * 1024 * 1024;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Manifest {
