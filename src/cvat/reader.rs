@@ -1358,13 +1358,12 @@ pub fn read_stream(
                     }
                     open.push((n, at));
                 } else if open.len() == 1 {
-                    state = parse_child(state, &window, &mut pos, at, end, path, opts).map_err(
-                        |e| {
-                            utf8_error_in(&pos, window.borrow().live(), ended.get(), path)
-                                .unwrap_or(e)
-                        },
-                    )?;
                     child_at = None;
+                    let carried = std::mem::take(&mut state);
+                    match parse_child(carried, &window, &mut pos, at, end, path, opts) {
+                        Ok(c) => state = c,
+                        Err(e) => break Err(e),
+                    }
                 }
             }
             Event::End(_) => {
@@ -1373,11 +1372,11 @@ pub fn read_stream(
                     0 => root_done = true,
                     1 => {
                         let at = child_at.take().unwrap_or(pos.base);
-                        state = parse_child(state, &window, &mut pos, at, end, path, opts)
-                            .map_err(|e| {
-                                utf8_error_in(&pos, window.borrow().live(), ended.get(), path)
-                                    .unwrap_or(e)
-                            })?;
+                        let carried = std::mem::take(&mut state);
+                        match parse_child(carried, &window, &mut pos, at, end, path, opts) {
+                            Ok(c) => state = c,
+                            Err(e) => break Err(e),
+                        }
                     }
                     _ => {}
                 }
@@ -1425,7 +1424,7 @@ pub fn read_stream(
             _ => {}
         }
     };
-    match (outcome, child_at) {
+    let outcome = match (outcome, child_at) {
         // The whole-file parser reads a top-level element as it goes, so within an element
         // that a later tokenizer error (or the end of the file) cuts short, it reports the
         // first error it meets there; parse what was read of it for that error.
@@ -1436,13 +1435,56 @@ pub fn read_stream(
             match std::str::from_utf8(w) {
                 Ok(text) => {
                     let mut sub = Parser::new(Cursor::new(text, at, path, &lines, 1), opts);
-                    sub.carry_in(state);
+                    sub.carry_in(std::mem::take(&mut state));
                     Err(sub.top_level_child().err().unwrap_or(e))
                 }
                 Err(_) => Err(e),
             }
         }
         (outcome, _) => outcome,
+    };
+    // The whole-file reader sees a size limit, then invalid UTF-8 anywhere in the file, before
+    // any parse error: on an error, the rest of the stream is read (never held: checked and
+    // forgotten as it comes) for either.
+    outcome.map_err(|e| {
+        let tee = reader.into_inner().into_inner();
+        check_rest(tee, &window, &mut pos, path, limit).unwrap_or(e)
+    })
+}
+
+/// Reads what is left of the stream after an error, holding none of it, and returns the
+/// error the whole-file reader would have given first: the size limit, else the first invalid
+/// UTF-8 from the window on.
+fn check_rest(
+    mut tee: impl std::io::Read,
+    window: &std::cell::RefCell<Window>,
+    pos: &mut WindowPos,
+    path: &Path,
+    limit: &StreamLimit,
+) -> Option<Error> {
+    let mut scratch = vec![0u8; 1 << 16];
+    loop {
+        {
+            let mut w = window.borrow_mut();
+            let live = w.live();
+            let valid = match std::str::from_utf8(live) {
+                Ok(_) => live.len(),
+                Err(e) if e.error_len().is_some() => {
+                    return utf8_error_in(pos, live, true, path);
+                }
+                Err(e) => e.valid_up_to(),
+            };
+            let _ = pos.advance(&live[..valid], path);
+            w.consume(valid);
+        }
+        match tee.read(&mut scratch) {
+            Ok(0) => {
+                let w = window.borrow();
+                return utf8_error_in(pos, w.live(), true, path);
+            }
+            Ok(_) => {}
+            Err(_) => return limit.take().map(|m| Error::invalid(path, m)),
+        }
     }
 }
 
