@@ -45,6 +45,7 @@ pub fn write_with(
     }
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    crate::output_dir::note_written(path);
     Ok(())
 }
 
@@ -66,6 +67,7 @@ pub fn replace_with(path: &Path, make: impl FnOnce(&Path) -> std::io::Result<()>
     let _live = Live::register(&tmp);
     make(&tmp).map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    crate::output_dir::note_written(path);
     Ok(())
 }
 

@@ -108,20 +108,32 @@ pub fn line_col(text: &[u8], offset: usize) -> (u32, u32) {
 /// Incremental offset → line mapping for many increasing offsets in one file.
 pub struct LineIndex {
     starts: Vec<usize>,
+    /// The line number of `starts[0]` (1 for a whole file).
+    first_line: u32,
 }
 
 impl LineIndex {
     pub fn new(text: &[u8]) -> Self {
-        let mut starts = vec![0];
-        starts.extend(memchr_newlines(text));
-        LineIndex { starts }
+        Self::window(text, 0, 1, 0)
+    }
+
+    /// For a piece of a file read as a stream: `text` starts at byte `base` of the file, on
+    /// line `first_line`, which itself starts at byte `line_start` (≤ `base`). Offsets given
+    /// to [`LineIndex::locate`] are offsets in the file, from `line_start` on.
+    pub fn window(text: &[u8], base: usize, first_line: u32, line_start: usize) -> Self {
+        let mut starts = vec![line_start.min(base)];
+        starts.extend(memchr_newlines(text).map(|i| i + base));
+        LineIndex { starts, first_line }
     }
 
     /// 1-based (line, column in bytes) of `offset`.
     pub fn locate(&self, offset: usize) -> (u32, u32) {
-        let line = self.starts.partition_point(|&s| s <= offset);
-        let col = offset - self.starts[line - 1] + 1;
-        (line as u32, col as u32)
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let col = offset.saturating_sub(self.starts[line - 1]) + 1;
+        (
+            (line as u32).saturating_add(self.first_line.saturating_sub(1)),
+            col as u32,
+        )
     }
 }
 

@@ -23,6 +23,7 @@ pub mod mask_dataset;
 pub mod mask_regions;
 pub mod masks;
 pub mod model;
+pub mod output_dir;
 pub mod overlay;
 pub mod path_safety;
 mod progress;

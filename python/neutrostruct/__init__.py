@@ -136,6 +136,7 @@ def convert(
     copy_images: bool = False,
     ellipses: str = "auto",
     segmentation: str = "polygon",
+    force: bool = False,
 ) -> Dict[str, Any]:
     """Converts ``src`` into ``dst`` as ``to`` (coco, cvat, masks, yolo, yolo-seg, yolo-obb,
     voc), with the command line's defaults. Returns ``{"loss": lossiness, "notes": [...],
@@ -153,6 +154,7 @@ def convert(
             copy_images=copy_images,
             ellipses=ellipses,
             segmentation=segmentation,
+            force=force,
         )
     )
 

@@ -233,7 +233,7 @@ fn dataset_from_coco_json(py: Python<'_>, text: String) -> PyResult<Dataset> {
 
 /// One conversion, with the CLI's defaults; returns the lossiness as JSON.
 #[pyfunction]
-#[pyo3(signature = (src, dst, to, from_format=None, images=None, labelset=None, split=None, seed=0, copy_images=false, ellipses="auto", segmentation="polygon"))]
+#[pyo3(signature = (src, dst, to, from_format=None, images=None, labelset=None, split=None, seed=0, copy_images=false, ellipses="auto", segmentation="polygon", force=false))]
 #[allow(clippy::too_many_arguments)]
 fn convert(
     py: Python<'_>,
@@ -248,12 +248,14 @@ fn convert(
     copy_images: bool,
     ellipses: &str,
     segmentation: &str,
+    force: bool,
 ) -> PyResult<String> {
     use neutrostruct::coco::{EllipseRecovery, SegmentationMode};
     let mut req = ConvertRequest::new(src, dst, format_named(to)?);
     req.from = from_format.map(format_named).transpose()?;
     req.images = images;
     req.copy_images = copy_images;
+    req.force = force;
     req.ellipses = match ellipses {
         "auto" => EllipseRecovery::Auto,
         "always" => EllipseRecovery::Always,

@@ -48,6 +48,8 @@ pub struct ConvertArgs {
     /// Training formats: copy images instead of linking them.
     #[arg(long)]
     copy_images: bool,
+    #[arg(long, help = super::FORCE_HELP)]
+    force: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -114,12 +116,16 @@ impl ConvertArgs {
             inputs.push(("--images", im.as_path()));
         }
         crate::io_guard::prepare_outputs(&inputs, &[("-o", &self.output)])?;
+        if !matches!(self.to, Format::Coco | Format::Cvat) {
+            super::refuse_foreign_folder("-o", &self.output, self.force)?;
+        }
         let mut req = ConvertRequest::new(self.input, self.output, self.to);
         req.from = self.from;
         req.images = self.images;
         req.labelset = labelset;
         req.split = split;
         req.copy_images = self.copy_images;
+        req.force = self.force;
         req.ellipses = match self.ellipses {
             EllipsesArg::Auto => crate::coco::EllipseRecovery::Auto,
             EllipsesArg::Always => crate::coco::EllipseRecovery::Always,

@@ -11,6 +11,8 @@ pub struct DemoArgs {
     /// Output folder (default: a new `neutrostruct-demo` folder here).
     #[arg(long)]
     out: Option<PathBuf>,
+    #[arg(long, help = super::FORCE_HELP)]
+    force: bool,
 }
 
 /// A fresh folder name that does not exist yet.
@@ -31,17 +33,8 @@ fn step(n: usize, what: &str, path: &Path) {
 
 pub fn run(args: DemoArgs) -> Result<Status> {
     let out = args.out.unwrap_or_else(fresh_dir);
-    if out.exists()
-        && std::fs::read_dir(&out)
-            .map_err(|e| Error::io(&out, e))?
-            .next()
-            .is_some()
-    {
-        return Err(Error::Usage(format!(
-            "{} exists and is not empty; pick another --out",
-            out.display()
-        )));
-    }
+    crate::io_guard::prepare_outputs(&[], &[("--out", &out)])?;
+    let folder = super::output_folder("--out", &out, args.force)?;
     let started = std::time::Instant::now();
     // Small enough to run in a second or two, big enough to show every feature.
     let cfg = SynthConfig {
@@ -228,6 +221,7 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         "\n    validation: {errors} errors, {} findings in all",
         outcome.findings.len()
     );
+    folder.finish()?;
     outln!(
         "\ndone in {:.2} s; open {} to look around",
         started.elapsed().as_secs_f64(),

@@ -28,6 +28,8 @@ pub struct StatsArgs {
     /// Images missing from the scale table are an error, not a warning.
     #[arg(long)]
     strict: bool,
+    #[arg(long, help = super::FORCE_HELP)]
+    force: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -80,6 +82,8 @@ pub struct ReclassifyArgs {
     /// Images missing from the scale table are an error, not a warning.
     #[arg(long)]
     strict: bool,
+    #[arg(long, help = super::FORCE_HELP)]
+    force: bool,
 }
 
 fn warn_all(warnings: &[String]) {
@@ -88,11 +92,25 @@ fn warn_all(warnings: &[String]) {
     }
 }
 
-fn plots(stats: &division::Statistics, dir: Option<&Path>, format: PlotArg) -> Result<()> {
+/// The `--plots` folder, checked before anything is read (`super::output_folder`).
+fn plots_folder(dir: Option<&Path>, force: bool) -> Result<Option<crate::output_dir::OutputDir>> {
+    dir.map(|d| super::output_folder("--plots", d, force))
+        .transpose()
+}
+
+fn plots(
+    stats: &division::Statistics,
+    dir: Option<&Path>,
+    folder: Option<crate::output_dir::OutputDir>,
+    format: PlotArg,
+) -> Result<()> {
     if let Some(dir) = dir {
         let r = division::plots::write_plots(stats, dir, format.into())?;
         warn_all(&r.warnings);
         say!("plots: {} files in {}", r.files.len(), dir.display());
+    }
+    if let Some(f) = folder {
+        f.finish()?;
     }
     Ok(())
 }
@@ -114,6 +132,7 @@ pub fn run_stats(args: StatsArgs) -> Result<Status> {
     .flatten()
     .collect();
     crate::io_guard::prepare_outputs(&inputs, &outputs)?;
+    let folder = plots_folder(args.plots.as_deref(), args.force)?;
     let stats = division::statistics_of_file(&division::StatsRequest {
         coco: args.coco.clone(),
         scale: args.scale.clone(),
@@ -122,7 +141,7 @@ pub fn run_stats(args: StatsArgs) -> Result<Status> {
     })?;
     warn_all(&stats.warnings);
     stats.write(&args.output)?;
-    plots(&stats, args.plots.as_deref(), args.plot_format)?;
+    plots(&stats, args.plots.as_deref(), folder, args.plot_format)?;
     outln!("{}", args.output.display());
     Ok(Status::Success)
 }
@@ -148,6 +167,7 @@ pub fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
     .flatten()
     .collect();
     crate::io_guard::prepare_outputs(&inputs, &outputs)?;
+    let folder = plots_folder(args.plots.as_deref(), args.force)?;
     let started = std::time::Instant::now();
     let done = division::reclassify_files(&division::ReclassifyRequest {
         coco: args.coco.clone(),
@@ -184,7 +204,16 @@ pub fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
         div.statistics.write(s)?;
         outln!("{}", s.display());
     }
-    plots(&div.statistics, args.plots.as_deref(), args.plot_format)?;
+    plots(
+        &div.statistics,
+        args.plots.as_deref(),
+        folder,
+        args.plot_format,
+    )?;
+    let mut per_class: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &div.audit {
+        *per_class.entry(r.target_class.as_str()).or_insert(0) += 1;
+    }
     say!(
         "reclassify: {} annotations on {} images in {:.3} s",
         div.audit.len(),

@@ -25,6 +25,8 @@ pub struct MasksArgs {
     /// Smallest PNGs (slower to encode) instead of the fastest.
     #[arg(long)]
     compact: bool,
+    #[arg(long, help = super::FORCE_HELP)]
+    force: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -36,6 +38,7 @@ enum KindArg {
 
 pub fn run(args: MasksArgs) -> Result<Status> {
     crate::io_guard::prepare_outputs(&[("input", &args.input)], &[("--out", &args.out)])?;
+    let folder = super::output_folder("--out", &args.out, args.force)?;
     let from = Format::detect(&args.input)?;
     if !matches!(from, Format::Coco | Format::Cvat) {
         return Err(Error::Usage(
@@ -61,6 +64,7 @@ pub fn run(args: MasksArgs) -> Result<Status> {
         compact: args.compact,
     };
     let s = masks::render_dataset(&ds, &labels, kind, &args.out, &opts)?;
+    folder.finish()?;
     say!(
         "masks: {} images, {} shapes painted in {:.2} s (label set: {})",
         s.images_written,

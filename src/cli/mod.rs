@@ -30,8 +30,39 @@ mod scale;
 mod synth;
 mod validate;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::output_dir::{OutputDir, State};
 use clap::{Parser, Subcommand};
+use std::path::Path;
+
+/// Help text of every `--force` (one wording for all commands).
+const FORCE_HELP: &str = "Write into an output folder this tool did not write before (not empty, \
+    no manifest of ours). Files of a folder are removed only when a manifest of ours lists them; \
+    --force never removes anything else.";
+
+/// Opens the output folder given by `flag` (`crate::output_dir`): a folder that is not
+/// missing, empty or ours needs `--force`.
+fn output_folder(flag: &str, path: &Path, force: bool) -> Result<OutputDir> {
+    let state = crate::output_dir::inspect(path)?;
+    refuse_foreign(flag, path, &state, force)?;
+    OutputDir::open(path, state, force)
+}
+
+/// The refusal of [`output_folder`] alone, for commands whose library call opens the folder.
+fn refuse_foreign_folder(flag: &str, path: &Path, force: bool) -> Result<()> {
+    refuse_foreign(flag, path, &crate::output_dir::inspect(path)?, force)
+}
+
+fn refuse_foreign(flag: &str, path: &Path, state: &State, force: bool) -> Result<()> {
+    if let (State::Foreign(why), false) = (state, force) {
+        return Err(Error::Usage(format!(
+            "{flag} {}: {why}; choose a new or empty folder, or pass --force to write into it \
+             (files a manifest of ours does not list are never removed)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
 
 /// Convert and validate ellipse annotation datasets (TEM-NeutroStruct): COCO JSON, CVAT XML,
 /// masks and training formats, without losing a shape.

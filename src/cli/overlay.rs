@@ -18,6 +18,8 @@ pub struct OverlayArgs {
     /// Opacity of the mask colours, 0–1.
     #[arg(long, default_value_t = 0.45)]
     alpha: f32,
+    #[arg(long, help = super::FORCE_HELP)]
+    force: bool,
 }
 
 pub fn run(args: OverlayArgs) -> Result<Status> {
@@ -28,7 +30,9 @@ pub fn run(args: OverlayArgs) -> Result<Status> {
         &[("--images", &args.images), ("--masks", &args.masks)],
         &[("--out", &args.out)],
     )?;
+    let folder = super::output_folder("--out", &args.out, args.force)?;
     let s = crate::overlay::overlay_dir(&args.images, &args.masks, &args.out, args.alpha)?;
+    folder.finish()?;
     say!("overlay: {} written", s.written.len());
     for p in &s.images_without_mask {
         say!("  image without mask: {}", p.display());

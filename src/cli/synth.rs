@@ -45,10 +45,12 @@ pub struct SynthArgs {
     /// Do not burn a scale bar with its label into the images.
     #[arg(long)]
     no_scale_bar: bool,
+    #[arg(long, help = super::FORCE_HELP)]
+    force: bool,
 }
 
 impl SynthArgs {
-    fn into_config(self) -> Result<(PathBuf, SynthConfig)> {
+    fn into_config(self) -> Result<(PathBuf, bool, SynthConfig)> {
         let size = match (self.width, self.height) {
             (Some(w), Some(h)) => Some((w, h)),
             _ => None,
@@ -68,6 +70,7 @@ impl SynthArgs {
         }
         Ok((
             self.out,
+            self.force,
             SynthConfig {
                 images: self.images,
                 seed: self.seed,
@@ -84,9 +87,12 @@ impl SynthArgs {
 }
 
 pub fn run(args: SynthArgs) -> Result<Status> {
-    let (out, cfg) = args.into_config()?;
+    let (out, force, cfg) = args.into_config()?;
+    crate::io_guard::prepare_outputs(&[], &[("--out", &out)])?;
+    let folder = super::output_folder("--out", &out, force)?;
     let started = std::time::Instant::now();
     let o = synth::write(&out, &cfg)?;
+    folder.finish()?;
     say!(
         "synth: {} images, {} ellipses in {:.2} s",
         o.images,

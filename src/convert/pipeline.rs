@@ -45,6 +45,9 @@ pub struct ConvertRequest {
     pub split: SplitPlan,
     /// Training formats: copy images instead of linking them.
     pub copy_images: bool,
+    /// Write into an output folder this library did not write before (see
+    /// [`crate::output_dir`]); without it such a folder is refused.
+    pub force: bool,
 }
 
 impl ConvertRequest {
@@ -61,6 +64,7 @@ impl ConvertRequest {
             segmentation: SegmentationMode::Polygon,
             split: SplitPlan::FromInput,
             copy_images: false,
+            force: false,
         }
     }
 }
@@ -115,6 +119,12 @@ pub fn convert(req: &ConvertRequest) -> Result<Converted> {
         inputs.push(("images folder", im.as_path()));
     }
     crate::io_guard::prepare_outputs(&inputs, &[("output", &req.output)])?;
+    // COCO and CVAT are one file; every other output is a folder, opened before the input
+    // is read so that a refused folder costs nothing.
+    let folder = match req.to {
+        Format::Coco | Format::Cvat => None,
+        _ => Some(crate::output_dir::OutputDir::begin(&req.output, req.force)?),
+    };
     let mut notes = Vec::new();
     let coco_read = crate::coco::ReadOptions {
         ellipses: req.ellipses,
@@ -147,6 +157,9 @@ pub fn convert(req: &ConvertRequest) -> Result<Converted> {
         }
         _ => write_training(&ds, req, &mut notes)?,
     };
+    if let Some(folder) = folder {
+        folder.finish()?;
+    }
     // The input side counts what was read; the writer's side what it wrote.
     loss.output = written.output.clone();
     for l in written.losses {

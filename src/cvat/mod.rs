@@ -25,7 +25,7 @@ mod reader;
 mod writer;
 
 pub use mask_rle::{coco_to_cvat, cvat_to_coco, BoxRle};
-pub use reader::{read_bytes, MAX_DEPTH, MAX_POINTS};
+pub use reader::{read_bytes, read_stream, StreamLimit, MAX_DEPTH, MAX_POINTS};
 pub use writer::labels_block;
 
 use crate::error::{Error, Result};
@@ -67,10 +67,88 @@ pub enum ImageIds {
 pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
     let bytes = crate::error::read_input(path)?;
     if bytes.starts_with(ZIP_MAGIC) {
-        let (inner, xml) = annotations_from_zip(&bytes, path)?;
-        return read_bytes(&xml, &inner, opts);
+        return read_zip(&bytes, path, opts);
     }
     read_bytes(&bytes, path, opts)
+}
+
+/// Reads the `annotations.xml` of a CVAT export archive held in memory (chosen as
+/// [`annotations_from_zip`] chooses it) by streaming it out of the archive into the reader
+/// (`reader::read_stream`): only one top-level element is held inflated at a time, and the
+/// size and inflation-ratio limits are enforced on the bytes as they are inflated.
+pub fn read_zip(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
+    let bad = |m: String| Error::invalid(path, m);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| bad(format!("not a readable zip archive: {e}")))?;
+    let index = annotations_index(&mut zip, path)?;
+    let entry = zip
+        .by_index(index)
+        .map_err(|e| bad(format!("{ZIP_ANNOTATIONS}: {e}")))?;
+    let inner = path.join(
+        entry
+            .enclosed_name()
+            .unwrap_or_else(|| ZIP_ANNOTATIONS.into()),
+    );
+    let (cap, over) = inflation_cap(entry.size(), entry.compressed_size()).map_err(bad)?;
+    let stop = reader::StreamLimit::default();
+    let capped = Capped {
+        inner: entry,
+        left: cap,
+        over: Some(over),
+        stop: stop.clone(),
+    };
+    read_stream(capped, &inner, opts, &stop)
+}
+
+/// The most bytes an entry of these declared sizes may inflate to, and the message for one
+/// that goes past it. An error when the declared size is already over the input limit.
+fn inflation_cap(size: u64, compressed: u64) -> std::result::Result<(u64, String), String> {
+    let limit = crate::error::MAX_INPUT_BYTES;
+    if size > limit {
+        return Err(format!(
+            "{ZIP_ANNOTATIONS} is larger than the {limit}-byte input limit"
+        ));
+    }
+    // The inflated size is bounded by what the compressed bytes can honestly hold: a zip
+    // bomb (1.9 MB inflating to 2 GB) stops at `MAX_ZIP_RATIO` times its compressed size
+    // while it is being inflated, whatever the header claims.
+    let by_ratio = compressed
+        .saturating_mul(MAX_ZIP_RATIO)
+        .max(MIN_ZIP_INFLATE);
+    let cap = limit.min(by_ratio);
+    let msg = if cap == limit {
+        format!("{ZIP_ANNOTATIONS} is larger than the {limit}-byte input limit")
+    } else {
+        format!(
+            "{ZIP_ANNOTATIONS} inflates to more than {MAX_ZIP_RATIO} times its compressed size; refused as a zip bomb"
+        )
+    };
+    Ok((cap, msg))
+}
+
+/// A reader that fails once more than `left` bytes came through it, leaving its message in
+/// `stop` for the XML reader to report instead of an I/O error.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    over: Option<String>,
+    stop: reader::StreamLimit,
+}
+
+impl<R: std::io::Read> std::io::Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One byte past the cap is asked for, so that an entry of exactly the cap passes.
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            self.stop.set(self.over.take());
+            return Err(std::io::Error::other("inflation limit"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// First bytes of a zip archive (a local file header).
@@ -101,6 +179,35 @@ pub fn annotations_from_zip(bytes: &[u8], path: &Path) -> Result<(std::path::Pat
     let bad = |m: String| Error::invalid(path, m);
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| bad(format!("not a readable zip archive: {e}")))?;
+    let index = annotations_index(&mut zip, path)?;
+    let entry = zip
+        .by_index(index)
+        .map_err(|e| bad(format!("{ZIP_ANNOTATIONS}: {e}")))?;
+    let inner = path.join(
+        entry
+            .enclosed_name()
+            .unwrap_or_else(|| ZIP_ANNOTATIONS.into()),
+    );
+    let (cap, over) = inflation_cap(entry.size(), entry.compressed_size()).map_err(bad)?;
+    // Reserved once from the declared size (bounded by `cap`), so a lying header cannot make
+    // the buffer double past the cap either.
+    let mut xml = Vec::with_capacity(usize::try_from(entry.size().min(cap)).unwrap_or(0));
+    entry
+        .take(cap + 1)
+        .read_to_end(&mut xml)
+        .map_err(|e| bad(format!("{ZIP_ANNOTATIONS}: {e}")))?;
+    if xml.len() as u64 > cap {
+        return Err(bad(over));
+    }
+    Ok((inner, xml))
+}
+
+/// Which entry of the archive is its `annotations.xml` (see [`annotations_from_zip`]).
+fn annotations_index(
+    zip: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
+    path: &Path,
+) -> Result<usize> {
+    let bad = |m: String| Error::invalid(path, m);
     let mut root = None;
     let mut nested = Vec::new();
     for i in 0..zip.len() {
@@ -120,58 +227,15 @@ pub fn annotations_from_zip(bytes: &[u8], path: &Path) -> Result<(std::path::Pat
             nested.push(i);
         }
     }
-    let index = match (root, nested.as_slice()) {
-        (Some(i), _) | (None, &[i]) => i,
-        (None, []) => {
-            return Err(bad(format!(
-                "no {ZIP_ANNOTATIONS} in this archive (a CVAT for images 1.1 export has one)"
-            )))
-        }
-        (None, _) => {
-            return Err(bad(format!(
-                "several {ZIP_ANNOTATIONS} in subfolders and none at the root; unpack and pick one"
-            )))
-        }
-    };
-    let entry = zip
-        .by_index(index)
-        .map_err(|e| bad(format!("{ZIP_ANNOTATIONS}: {e}")))?;
-    let inner = path.join(
-        entry
-            .enclosed_name()
-            .unwrap_or_else(|| ZIP_ANNOTATIONS.into()),
-    );
-    let limit = crate::error::MAX_INPUT_BYTES;
-    if entry.size() > limit {
-        return Err(bad(format!(
-            "{ZIP_ANNOTATIONS} is larger than the {limit}-byte input limit"
-        )));
+    match (root, nested.as_slice()) {
+        (Some(i), _) | (None, &[i]) => Ok(i),
+        (None, []) => Err(bad(format!(
+            "no {ZIP_ANNOTATIONS} in this archive (a CVAT for images 1.1 export has one)"
+        ))),
+        (None, _) => Err(bad(format!(
+            "several {ZIP_ANNOTATIONS} in subfolders and none at the root; unpack and pick one"
+        ))),
     }
-    // The inflated size is bounded by what the compressed bytes can honestly hold: a zip
-    // bomb (1.9 MB inflating to 2 GB) stops at `MAX_ZIP_RATIO` times its compressed size
-    // while it is being inflated, whatever the header claims.
-    let by_ratio = entry
-        .compressed_size()
-        .saturating_mul(MAX_ZIP_RATIO)
-        .max(MIN_ZIP_INFLATE);
-    let cap = limit.min(by_ratio);
-    // Reserved once from the declared size (bounded by `cap`), so a lying header cannot make
-    // the buffer double past the cap either.
-    let mut xml = Vec::with_capacity(usize::try_from(entry.size().min(cap)).unwrap_or(0));
-    entry
-        .take(cap + 1)
-        .read_to_end(&mut xml)
-        .map_err(|e| bad(format!("{ZIP_ANNOTATIONS}: {e}")))?;
-    if xml.len() as u64 > cap {
-        return Err(bad(if cap == limit {
-            format!("{ZIP_ANNOTATIONS} is larger than the {limit}-byte input limit")
-        } else {
-            format!(
-                "{ZIP_ANNOTATIONS} inflates to more than {MAX_ZIP_RATIO} times its compressed size; refused as a zip bomb"
-            )
-        }));
-    }
-    Ok((inner, xml))
 }
 
 /// Writes `ds` as CVAT XML 1.1 into `w`; returns what could not be carried.

@@ -1128,6 +1128,485 @@ fn bare_category(id: CategoryId, name: String) -> Category {
     }
 }
 
+/// Why a streamed read stopped before the XML did: set by the reader that enforces the
+/// caller's size limits, so the error names the limit rather than an I/O failure.
+pub type StreamLimit = std::rc::Rc<std::cell::Cell<Option<String>>>;
+
+/// Appends everything read through it to a shared window (the bytes of the element being
+/// scanned), so that a whole top-level element can be parsed from memory once its end is
+/// found, while the rest of the file is never held.
+struct Tee<R> {
+    inner: R,
+    window: std::rc::Rc<std::cell::RefCell<Window>>,
+    /// Set once the source has no more bytes.
+    ended: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.ended.set(true);
+        }
+        self.window.borrow_mut().buf.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The bytes read and not yet done with. Done bytes are forgotten by moving a start index;
+/// the buffer is compacted only once they are most of it, so that forgetting the few bytes
+/// of each comment or `<image>` costs nothing per element (draining the front each time
+/// moved the whole read-ahead once per element).
+#[derive(Default)]
+struct Window {
+    buf: Vec<u8>,
+    skip: usize,
+}
+
+impl Window {
+    fn live(&self) -> &[u8] {
+        &self.buf[self.skip.min(self.buf.len())..]
+    }
+
+    /// Forgets the first `n` live bytes.
+    fn consume(&mut self, n: usize) {
+        self.skip = (self.skip + n).min(self.buf.len());
+        if self.skip >= 1 << 20 && self.skip * 2 >= self.buf.len() {
+            self.buf.drain(..self.skip);
+            self.skip = 0;
+        }
+    }
+}
+
+/// The in-memory reader checks the whole file for UTF-8 before parsing it, so an invalid
+/// byte is reported before any parse error. A stream has read only the window so far: on an
+/// error, the window's bytes are checked first, so that whatever the in-memory reader would
+/// have seen as invalid UTF-8 among them is reported as such. A character cut at the end of
+/// the window is invalid only once the source has ended.
+fn utf8_error_in(pos: &WindowPos, w: &[u8], ended: bool, path: &Path) -> Option<Error> {
+    let e = std::str::from_utf8(w).err()?;
+    if e.error_len().is_none() && !ended {
+        return None;
+    }
+    let (l, c) = pos.index(w).locate(pos.base + e.valid_up_to());
+    Some(Error::parse(
+        path,
+        l,
+        c,
+        "invalid UTF-8 (CVAT XML must be UTF-8)",
+    ))
+}
+
+/// Where the stream's window stands: the window's first byte is byte `base` of the file,
+/// on line `line`, which starts at byte `line_start`.
+struct WindowPos {
+    base: usize,
+    line: u32,
+    line_start: usize,
+}
+
+impl WindowPos {
+    /// Forgets the first `n` bytes of the window (`bytes`), after checking that they are
+    /// UTF-8 (they end before a `<`, so never inside a character).
+    fn advance(&mut self, bytes: &[u8], path: &Path) -> Result<()> {
+        if let Err(e) = std::str::from_utf8(bytes) {
+            let (l, c) = self.index(bytes).locate(self.base + e.valid_up_to());
+            return Err(Error::parse(
+                path,
+                l,
+                c,
+                "invalid UTF-8 (CVAT XML must be UTF-8)",
+            ));
+        }
+        for nl in memchr::memchr_iter(b'\n', bytes) {
+            self.line = self.line.saturating_add(1);
+            self.line_start = self.base + nl + 1;
+        }
+        self.base += bytes.len();
+        Ok(())
+    }
+
+    fn index(&self, bytes: &[u8]) -> LineIndex {
+        LineIndex::window(bytes, self.base, self.line, self.line_start)
+    }
+}
+
+/// Reads CVAT XML 1.1 from a stream (an `annotations.xml` being inflated out of an export
+/// archive) holding only one top-level element of `<annotations>` (a `<meta>`, an `<image>`)
+/// in memory at a time, never the whole file. The elements are scanned with quick-xml's
+/// streaming reader and each one, once complete, is parsed as [`read_bytes`] parses it
+/// (sequentially, so the first error is the first in document order); messages and source
+/// locations are those of the file. `limit` is set by `src` when it stops at a size limit.
+pub fn read_stream(
+    src: impl std::io::Read,
+    path: &Path,
+    opts: &ReadOptions,
+    limit: &StreamLimit,
+) -> Result<(Dataset, Lossiness)> {
+    use std::io::BufRead;
+    let stopped = |e: Error| match limit.take() {
+        Some(m) => Error::invalid(path, m),
+        None => e,
+    };
+    let io_err = |e: std::io::Error| stopped(Error::io(path, e));
+    // A UTF-8 byte order mark is allowed; offsets stay those of the original bytes.
+    let mut head = std::io::BufReader::with_capacity(1 << 16, src);
+    let bom = head
+        .fill_buf()
+        .map_err(io_err)?
+        .starts_with(b"\xEF\xBB\xBF");
+    if bom {
+        head.consume(3);
+    }
+    let window = std::rc::Rc::new(std::cell::RefCell::new(Window::default()));
+    let ended = std::rc::Rc::new(std::cell::Cell::new(false));
+    let tee = Tee {
+        inner: head,
+        window: window.clone(),
+        ended: ended.clone(),
+    };
+    let mut reader = Reader::from_reader(std::io::BufReader::with_capacity(1 << 16, tee));
+    reader.config_mut().check_end_names = true;
+    let mut pos = WindowPos {
+        base: if bom { 3 } else { 0 },
+        line: 1,
+        line_start: 0,
+    };
+    let mut state = Carried::default();
+    let err_at = |pos: &WindowPos, off: usize, msg: String| {
+        let w = window.borrow();
+        let w = w.live();
+        if let Some(e) = utf8_error_in(pos, w, ended.get(), path) {
+            return e;
+        }
+        let upto = off.saturating_sub(pos.base).min(w.len());
+        let (l, c) = pos.index(&w[..upto]).locate(off);
+        Error::parse(path, l, c, msg)
+    };
+    let start_base = pos.base;
+    let mut buf = Vec::new();
+    // Open elements (name, offset), for the depth limit and the message at a cut-off end.
+    let mut open: Vec<(String, usize)> = Vec::new();
+    let mut root_done = false;
+    // Where the root was opened (line, column): its bytes leave the window early.
+    let mut root_lc = (1u32, 1u32);
+    // Offset of the top-level child being scanned.
+    let mut child_at: Option<usize> = None;
+    let outcome: Result<(Dataset, Lossiness)> = loop {
+        buf.clear();
+        let at = start_base + reader.buffer_position() as usize;
+        let ev = match reader.read_event_into(&mut buf) {
+            Ok(ev) => ev,
+            Err(e) => {
+                if let Some(m) = limit.take() {
+                    return Err(Error::invalid(path, m));
+                }
+                let off = start_base + reader.error_position() as usize;
+                break Err(err_at(&pos, off, format!("malformed XML: {e}")));
+            }
+        };
+        let end = start_base + reader.buffer_position() as usize;
+        match &ev {
+            Event::DocType(d) if d.windows(8).any(|w| w == b"<!ENTITY") => {
+                break Err(err_at(
+                    &pos,
+                    at,
+                    "DTD entity declarations are not supported (entities are never expanded)"
+                        .into(),
+                ));
+            }
+            Event::Start(e) | Event::Empty(e) => {
+                let is_start = matches!(ev, Event::Start(_));
+                let n = name_of(e);
+                match open.len() {
+                    0 => {
+                        if root_done || n != "annotations" {
+                            let close = if is_start { "" } else { "/" };
+                            break Err(err_at(
+                                &pos,
+                                at,
+                                format!(
+                                    "expected one <annotations> root element, found <{n}{close}>"
+                                ),
+                            ));
+                        }
+                        root_lc = {
+                            let w = window.borrow();
+                            let w = w.live();
+                            let upto = at.saturating_sub(pos.base).min(w.len());
+                            pos.index(&w[..upto]).locate(at)
+                        };
+                        if !is_start {
+                            root_done = true;
+                        }
+                    }
+                    1 => {
+                        // A top-level child begins: what came before it is not needed again.
+                        consume_to(&window, &mut pos, at, path)?;
+                        child_at = Some(at);
+                    }
+                    _ => {}
+                }
+                if is_start {
+                    if open.len() >= MAX_DEPTH {
+                        break Err(err_at(
+                            &pos,
+                            at,
+                            format!("elements nest deeper than {MAX_DEPTH} levels"),
+                        ));
+                    }
+                    open.push((n, at));
+                } else if open.len() == 1 {
+                    child_at = None;
+                    let carried = std::mem::take(&mut state);
+                    match parse_child(carried, &window, &mut pos, at, end, path, opts) {
+                        Ok(c) => state = c,
+                        Err(e) => break Err(e),
+                    }
+                }
+            }
+            Event::End(_) => {
+                open.pop();
+                match open.len() {
+                    0 => root_done = true,
+                    1 => {
+                        let at = child_at.take().unwrap_or(pos.base);
+                        let carried = std::mem::take(&mut state);
+                        match parse_child(carried, &window, &mut pos, at, end, path, opts) {
+                            Ok(c) => state = c,
+                            Err(e) => break Err(e),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Eof => {
+                let rest: Vec<u8> = window.borrow().live().to_vec();
+                let eof = pos.base + rest.len();
+                if let Some(e) = utf8_error_in(&pos, &rest, true, path) {
+                    return Err(e);
+                }
+                if let Some((name, opened)) = open.last() {
+                    let (l, c) = if open.len() == 1 {
+                        root_lc
+                    } else {
+                        pos.index(&rest).locate(*opened)
+                    };
+                    let (el, ec) = pos.index(&rest).locate(eof);
+                    break Err(Error::parse(
+                        path,
+                        el,
+                        ec,
+                        format!("unexpected end of file: <{name}> opened at {l}:{c} is not closed"),
+                    ));
+                }
+                pos.advance(&rest, path)?;
+                if !root_done {
+                    let (l, c) = pos.index(b"").locate(eof);
+                    return Err(Error::parse(
+                        path,
+                        l,
+                        c,
+                        "no <annotations> root element: not a CVAT XML file",
+                    ));
+                }
+                let none = LineIndex::new(b"");
+                let mut p = Parser::new(Cursor::new("", 0, path, &none, 0), opts);
+                p.carry_in(std::mem::take(&mut state));
+                break Ok(p.finish());
+            }
+            // Text, comments and the like outside any top-level element are not needed
+            // again: a file padded with them is never held.
+            _ if child_at.is_none() && open.len() <= 1 => {
+                consume_to(&window, &mut pos, end, path)?;
+            }
+            _ => {}
+        }
+    };
+    let outcome = match (outcome, child_at) {
+        // The whole-file parser reads a top-level element as it goes, so within an element
+        // that a later tokenizer error (or the end of the file) cuts short, it reports the
+        // first error it meets there; parse what was read of it for that error.
+        (Err(e), Some(at)) if !is_utf8_error(&e) => {
+            let w = window.borrow();
+            let w = w.live();
+            let lines = pos.index(w);
+            match std::str::from_utf8(w) {
+                Ok(text) => {
+                    let mut sub = Parser::new(Cursor::new(text, at, path, &lines, 1), opts);
+                    sub.carry_in(std::mem::take(&mut state));
+                    Err(sub.top_level_child().err().unwrap_or(e))
+                }
+                Err(_) => Err(e),
+            }
+        }
+        (outcome, _) => outcome,
+    };
+    // The whole-file reader sees a size limit, then invalid UTF-8 anywhere in the file, before
+    // any parse error: on an error, the rest of the stream is read (never held: checked and
+    // forgotten as it comes) for either.
+    outcome.map_err(|e| {
+        let tee = reader.into_inner().into_inner();
+        check_rest(tee, &window, &mut pos, path, limit).unwrap_or(e)
+    })
+}
+
+/// Reads what is left of the stream after an error, holding none of it, and returns the
+/// error the whole-file reader would have given first: the size limit, else the first invalid
+/// UTF-8 from the window on.
+fn check_rest(
+    mut tee: impl std::io::Read,
+    window: &std::cell::RefCell<Window>,
+    pos: &mut WindowPos,
+    path: &Path,
+    limit: &StreamLimit,
+) -> Option<Error> {
+    let mut scratch = vec![0u8; 1 << 16];
+    loop {
+        {
+            let mut w = window.borrow_mut();
+            let live = w.live();
+            let valid = match std::str::from_utf8(live) {
+                Ok(_) => live.len(),
+                Err(e) if e.error_len().is_some() => {
+                    return utf8_error_in(pos, live, true, path);
+                }
+                Err(e) => e.valid_up_to(),
+            };
+            let _ = pos.advance(&live[..valid], path);
+            w.consume(valid);
+        }
+        match tee.read(&mut scratch) {
+            Ok(0) => {
+                let w = window.borrow();
+                return utf8_error_in(pos, w.live(), true, path);
+            }
+            Ok(_) => {}
+            Err(_) => return limit.take().map(|m| Error::invalid(path, m)),
+        }
+    }
+}
+
+fn is_utf8_error(e: &Error) -> bool {
+    matches!(e, Error::Parse { message, .. } if message.starts_with("invalid UTF-8"))
+}
+
+/// What the parse of one top-level element hands to the next: everything [`Parser`] keeps
+/// besides its cursor.
+#[derive(Default)]
+struct Carried {
+    ds: Dataset,
+    labels: HashMap<String, usize>,
+    ann_image: Vec<usize>,
+    image_orig_ids: Vec<u64>,
+    verbatim: usize,
+    seen_meta: bool,
+}
+
+impl Parser<'_, '_> {
+    fn carry_in(&mut self, c: Carried) {
+        self.ds = c.ds;
+        self.labels = c.labels;
+        self.ann_image = c.ann_image;
+        self.image_orig_ids = c.image_orig_ids;
+        self.verbatim = c.verbatim;
+        self.seen_meta = c.seen_meta;
+    }
+
+    fn carry_out(&mut self) -> Carried {
+        Carried {
+            ds: std::mem::take(&mut self.ds),
+            labels: std::mem::take(&mut self.labels),
+            ann_image: std::mem::take(&mut self.ann_image),
+            image_orig_ids: std::mem::take(&mut self.image_orig_ids),
+            verbatim: self.verbatim,
+            seen_meta: self.seen_meta,
+        }
+    }
+
+    /// One element inside `<annotations>`, as [`Parser::parse_root`] reads it when not
+    /// batching images.
+    fn top_level_child(&mut self) -> Result<()> {
+        match self.cur.next()? {
+            (Event::Start(e), at) => match name_of(&e).as_str() {
+                "version" => {
+                    self.ds.meta.cvat_version =
+                        Some(self.cur.text("version", at)?.trim().to_string())
+                }
+                "meta" => self.parse_meta(at)?,
+                "image" => self.parse_image(&e, at, true)?,
+                n => {
+                    let end = self.cur.skip(n, at)?;
+                    self.keep_top(at, end);
+                }
+            },
+            (Event::Empty(e), at) => match name_of(&e).as_str() {
+                "image" => self.parse_image(&e, at, false)?,
+                _ => {
+                    let end = self.cur.pos();
+                    self.keep_top(at, end);
+                }
+            },
+            (_, at) => return Err(self.cur.err(at, "internal: expected an element here")),
+        }
+        Ok(())
+    }
+}
+
+/// Parses the complete top-level element `[at, end)` (at the start of the window) with the
+/// in-memory parser, carrying the dataset read so far in `state`, then drops it from the
+/// window.
+fn parse_child(
+    state: Carried,
+    window: &std::cell::RefCell<Window>,
+    pos: &mut WindowPos,
+    at: usize,
+    end: usize,
+    path: &Path,
+    opts: &ReadOptions,
+) -> Result<Carried> {
+    let w = window.borrow();
+    let live = w.live();
+    let child = &live[..end.saturating_sub(pos.base).min(live.len())];
+    let lines = pos.index(child);
+    let text = match std::str::from_utf8(child) {
+        Ok(t) => t,
+        Err(e) => {
+            let (l, c) = lines.locate(at + e.valid_up_to());
+            return Err(Error::parse(
+                path,
+                l,
+                c,
+                "invalid UTF-8 (CVAT XML must be UTF-8)",
+            ));
+        }
+    };
+    let mut sub = Parser::new(Cursor::new(text, at, path, &lines, 1), opts);
+    sub.carry_in(state);
+    sub.top_level_child()?;
+    let out = sub.carry_out();
+    let n = child.len();
+    pos.advance(child, path)?;
+    drop(w);
+    window.borrow_mut().consume(n);
+    Ok(out)
+}
+
+/// Done with the live bytes before file offset `to`: checked and counted (`WindowPos`), then
+/// forgotten.
+fn consume_to(
+    window: &std::cell::RefCell<Window>,
+    pos: &mut WindowPos,
+    to: usize,
+    path: &Path,
+) -> Result<()> {
+    let mut w = window.borrow_mut();
+    let n = to.saturating_sub(pos.base).min(w.live().len());
+    pos.advance(&w.live()[..n], path)?;
+    w.consume(n);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
