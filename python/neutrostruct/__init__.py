@@ -140,7 +140,9 @@ def convert(
 ) -> Dict[str, Any]:
     """Converts ``src`` into ``dst`` as ``to`` (coco, cvat, masks, yolo, yolo-seg, yolo-obb,
     voc), with the command line's defaults. Returns ``{"loss": lossiness, "notes": [...],
-    "from": ..., "to": ...}``; ``loss`` is what ``convert --report json`` prints."""
+    "from": ..., "to": ...}``; ``loss`` is what ``convert --report json`` prints. A folder
+    output that this library did not write before is refused (``InputError``) unless
+    ``force``."""
     return json.loads(
         _native.convert(
             _path(src),

@@ -35,6 +35,7 @@ def convert(
     copy_images: bool = False,
     ellipses: str = "auto",
     segmentation: str = "polygon",
+    force: bool = False,
 ) -> str: ...
 def validate_files(
     dir: Optional[str] = None,
