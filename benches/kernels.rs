@@ -6,11 +6,12 @@
 //! the same data); nothing is read from or written to disk.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use neutrostruct::geometry::{raster, rle};
 use neutrostruct::labelset::LabelSet;
 use neutrostruct::masks::{self, ClassLookup, MaskKind};
 use neutrostruct::model::{ellipse_bbox, Annotation, Dataset, Shape};
 use neutrostruct::synth::{self, SynthConfig};
-use neutrostruct::{coco, cvat, raster, rle};
+use neutrostruct::{coco, cvat};
 use rstar::{RTree, RTreeObject, AABB};
 use std::path::Path;
 use std::time::Duration;

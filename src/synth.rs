@@ -14,9 +14,9 @@
 //! output is fixed by its specification, and images are rendered in a fixed order per image.
 
 use crate::error::{Error, Result};
+use crate::geometry::raster_cvat_export::{cvat_export_coco, cvat_export_ellipse_spans};
 use crate::labelset::LabelSet;
 use crate::model::{Annotation, AnnotationId, CategoryId, Dataset, Ellipse, Image, ImageId, Shape};
-use crate::raster_cvat_export::{cvat_export_coco, cvat_export_ellipse_spans};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -499,7 +499,7 @@ pub fn render_image(im: &Image, anns: &[&Annotation], seed: u64) -> image::GrayI
     let cell = cell_of(w, h, seed, im.id.0);
     let mut buf = image::GrayImage::from_pixel(w, h, image::Luma([212]));
     let fill = |e: &Ellipse, value: u8, buf: &mut image::GrayImage| {
-        crate::raster::ellipse_spans(e, w, h, |y, x0, x1| {
+        crate::geometry::raster::ellipse_spans(e, w, h, |y, x0, x1| {
             for x in x0..x1 {
                 buf.put_pixel(x, y, image::Luma([value]));
             }
@@ -807,7 +807,7 @@ fn write_seven_class_release(out: &Path, synth: &Synthetic, coco_path: &Path) ->
         .par_iter()
         .try_for_each(|(im, anns)| -> Result<()> {
             let mut img = image::RgbImage::new(im.width, im.height);
-            for k in crate::raster::paint_order(anns) {
+            for k in crate::geometry::raster::paint_order(anns) {
                 let a = anns[k];
                 let (Shape::Ellipse(e), Some(c)) = (&a.shape, colours.get(&a.category_id)) else {
                     continue;

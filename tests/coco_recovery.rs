@@ -1,7 +1,7 @@
 //! Recovering CVAT's ellipses from CVAT's own COCO export (masks rasterised by OpenCV).
 
 use neutrostruct::coco::{read_path, EllipseRecovery, ReadOptions};
-use neutrostruct::fit::{ellipse_from_moments, ellipse_from_moments_with_angle, Moments};
+use neutrostruct::geometry::fit::{ellipse_from_moments, ellipse_from_moments_with_angle, Moments};
 use neutrostruct::model::{Ellipse, MaskData, Shape};
 use std::path::Path;
 
@@ -179,8 +179,8 @@ fn offset_and_free_fit_report() {
 /// `tests/raster_cvat_export.rs`) of random float ellipses like CVAT's, about a sixth of them
 /// crossing the image border, as COCO JSON the way CVAT writes it.
 fn synthetic_cvat_export(seed: u64) -> (Vec<u8>, Vec<(u32, u32, Ellipse)>) {
-    use neutrostruct::raster_cvat_export::cvat_export_coco;
-    use neutrostruct::rle::encode_counts_string;
+    use neutrostruct::geometry::raster_cvat_export::cvat_export_coco;
+    use neutrostruct::geometry::rle::encode_counts_string;
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let (w, h) = (1024u32, 1056u32);

@@ -268,7 +268,7 @@ fn rle_mode_writes_the_rasterised_mask_with_its_area_and_box() {
         let Some(counts) = seg["counts"].as_str() else {
             continue;
         };
-        let counts = neutrostruct::rle::decode_counts_string(counts).unwrap();
+        let counts = neutrostruct::geometry::rle::decode_counts_string(counts).unwrap();
         let pixels: u64 = counts
             .iter()
             .skip(1)

@@ -1,12 +1,12 @@
 //! Timings on data of the published shape (ignored by default; run in release):
 //! `cargo test --release --test raster_bench -- --ignored --nocapture`
 
+use neutrostruct::geometry::raster;
 use neutrostruct::labelset::LabelSet;
 use neutrostruct::masks::{self, render, ClassLookup, MaskBuffer, MaskKind, RenderOptions};
 use neutrostruct::model::{
     Annotation, AnnotationId, CategoryId, Dataset, Ellipse, Image, ImageId, Shape,
 };
-use neutrostruct::raster;
 use std::time::Instant;
 
 /// xorshift64*: deterministic, no dependency.

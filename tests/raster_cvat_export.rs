@@ -3,11 +3,11 @@
 //! `benches/baselines/opencv_ellipse_fixture.py` with opencv-python-headless 4.10.0.84; 5.0.0
 //! gives the same masks on all of them). No Python needed here.
 
-use neutrostruct::model::Ellipse;
-use neutrostruct::raster_cvat_export::{
+use neutrostruct::geometry::raster_cvat_export::{
     coco_counts_from_spans, cvat_export_coco, cvat_export_ellipse_spans,
 };
-use neutrostruct::rle::decode_counts_string;
+use neutrostruct::geometry::rle::decode_counts_string;
+use neutrostruct::model::Ellipse;
 use serde_json::Value;
 
 const FIXTURE: &str = include_str!("fixtures/opencv_ellipse/cases.jsonl");

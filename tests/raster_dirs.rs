@@ -1,11 +1,11 @@
 //! render_dataset and overlay_dir on a tiny dataset in a temporary folder.
 
 use neutrostruct::labelset::LabelSet;
+use neutrostruct::masks::overlay::overlay_dir;
 use neutrostruct::masks::{render_dataset, MaskKind, RenderOptions};
 use neutrostruct::model::{
     Annotation, AnnotationId, CategoryId, Dataset, Ellipse, Image, ImageId, Shape,
 };
-use neutrostruct::overlay::overlay_dir;
 
 fn image(id: u64, name: &str) -> Image {
     Image {

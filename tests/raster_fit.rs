@@ -1,11 +1,11 @@
 //! Rasterise-then-fit: an isolated ellipse painted into a mask comes back as itself.
 
 use image::DynamicImage;
+use neutrostruct::geometry::raster;
 use neutrostruct::labelset::LabelSet;
-use neutrostruct::mask_regions::{regions_from_mask, RegionOptions};
+use neutrostruct::masks::regions::{regions_from_mask, RegionOptions};
 use neutrostruct::masks::{render, ClassLookup, MaskBuffer, MaskKind};
 use neutrostruct::model::{Annotation, AnnotationId, CategoryId, Ellipse, Image, ImageId, Shape};
-use neutrostruct::raster;
 use proptest::prelude::*;
 
 fn image(w: u32, h: u32) -> Image {
@@ -28,7 +28,7 @@ fn axis_angle_diff(a: f64, b: f64) -> f64 {
     d.min(180.0 - d)
 }
 
-fn fit_one(e: Ellipse, kind: MaskKind) -> (Ellipse, neutrostruct::mask_regions::RegionFlags) {
+fn fit_one(e: Ellipse, kind: MaskKind) -> (Ellipse, neutrostruct::masks::regions::RegionFlags) {
     let labels = LabelSet::seven_class();
     let cats = labels.categories();
     let lookup = ClassLookup::new(&cats, &labels);

@@ -1,8 +1,8 @@
 //! Property tests of the rasteriser: the scanline spans equal the per-pixel predicate, COCO RLE
 //! counts decode to the same pixels, paint order is z_order then document order.
 
+use neutrostruct::geometry::raster::{self, ellipse_contains};
 use neutrostruct::model::{Annotation, AnnotationId, CategoryId, Ellipse, ImageId, Point, Shape};
-use neutrostruct::raster::{self, ellipse_contains};
 use proptest::prelude::*;
 
 /// The spans as a row-major grid, checking the span contract on the way.

@@ -160,7 +160,7 @@ fn segment_round_trip_keeps_every_polygon_vertex() {
             let Shape::Ellipse(e) = &o.shape else {
                 panic!("synth makes ellipses")
             };
-            let ring = neutrostruct::ellipse_polygon::ellipse_polygon(
+            let ring = neutrostruct::geometry::ellipse_polygon::ellipse_polygon(
                 e,
                 neutrostruct::training::yolo::SEG_MAX_ERROR_PX,
             );

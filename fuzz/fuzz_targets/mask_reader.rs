@@ -25,11 +25,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(img) = reader.decode() else {
         return;
     };
-    let opts = neutrostruct::mask_regions::RegionOptions::default();
+    let opts = neutrostruct::masks::regions::RegionOptions::default();
     for labels in [
         neutrostruct::labelset::LabelSet::four_class(),
         neutrostruct::labelset::LabelSet::seven_class(),
     ] {
-        let _ = neutrostruct::mask_regions::regions_from_mask(&img, &labels, &opts);
+        let _ = neutrostruct::masks::regions::regions_from_mask(&img, &labels, &opts);
     }
 });

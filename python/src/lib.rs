@@ -532,12 +532,12 @@ fn rasterize<'py>(
             out[row + a as usize..row + b as usize].fill(1);
         };
         let drawn = if cvat {
-            neutrostruct::raster_cvat_export::cvat_export_ellipse_spans(
+            neutrostruct::geometry::raster_cvat_export::cvat_export_ellipse_spans(
                 &e, width, height, &mut paint,
             )
             .map_err(|why| why.to_string())
         } else {
-            neutrostruct::raster::ellipse_spans(&e, width, height, &mut paint);
+            neutrostruct::geometry::raster::ellipse_spans(&e, width, height, &mut paint);
             Ok(())
         };
         drawn.map(|()| out)
@@ -576,11 +576,11 @@ fn fit_ellipse(
     };
     let mask = mask.to_vec();
     Ok(py.detach(move || {
-        let mut m = neutrostruct::fit::Moments::pixels();
+        let mut m = neutrostruct::geometry::fit::Moments::pixels();
         for (i, _) in mask.iter().enumerate().filter(|(_, v)| **v != 0) {
             m.add_pixel((i % width) as f64, (i / width) as f64);
         }
-        neutrostruct::fit::ellipse_from_moments(&m, offset)
+        neutrostruct::geometry::fit::ellipse_from_moments(&m, offset)
             .map(|e| (e.cx, e.cy, e.rx, e.ry, e.rotation))
     }))
 }

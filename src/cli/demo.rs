@@ -120,13 +120,13 @@ pub fn run(args: DemoArgs) -> Result<Status> {
     show("colour masks + CVAT labelmap.txt", &masks_dir);
     if let Some(images) = &s.images_dir {
         let overlays = out.join("overlays");
-        let o = crate::overlay::overlay_dir(images, &masks_dir, &overlays, 0.45)?;
+        let o = crate::masks::overlay::overlay_dir(images, &masks_dir, &overlays, 0.45)?;
         if let Some(sheet) = &o.contact_sheet {
             show("overlays; contact sheet of all of them", sheet);
         }
     }
     let (from_masks, _, scan) =
-        crate::mask_dataset::read_dir(&masks_dir, &labels, s.images_dir.as_deref())?;
+        crate::masks::dataset::read_dir(&masks_dir, &labels, s.images_dir.as_deref())?;
     let recovered = converted.join("from_masks.xml");
     crate::cvat::write_path(&from_masks, &recovered, &Default::default())?;
     show("masks -> ellipses again (CVAT)", &recovered);

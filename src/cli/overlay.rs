@@ -31,7 +31,7 @@ pub fn run(args: OverlayArgs) -> Result<Status> {
         &[("--out", &args.out)],
     )?;
     let folder = super::output_folder("--out", &args.out, args.force)?;
-    let s = crate::overlay::overlay_dir(&args.images, &args.masks, &args.out, args.alpha)?;
+    let s = crate::masks::overlay::overlay_dir(&args.images, &args.masks, &args.out, args.alpha)?;
     folder.finish()?;
     say!("overlay: {} written", s.written.len());
     for p in &s.images_without_mask {

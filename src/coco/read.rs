@@ -6,16 +6,16 @@ use super::locate::locate;
 use super::stream::Part;
 use super::{EllipseRecovery, ReadOptions};
 use crate::error::{Error, LineIndex, Result};
-use crate::fit::{
+use crate::geometry::fit::{
     ellipse_from_cvat_export_mask, ellipse_from_moments, ellipse_from_moments_with_angle,
     ellipse_from_polygon, Moments,
 };
+use crate::geometry::raster_cvat_export::{invert_cvat_export_mask, Inverted, Recovery};
 use crate::lossiness::Lossiness;
 use crate::model::{
     coco_rle_bbox, rle_area, Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset,
     DatasetMeta, Ellipse, Image, ImageId, MaskData, MaskExtent, Point, RawJson, Shape, SourceLoc,
 };
-use crate::raster_cvat_export::{invert_cvat_export_mask, Inverted, Recovery};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -988,9 +988,8 @@ impl Ctx<'_> {
                 }
                 let (height, width) = (side(0)?, side(1)?);
                 let counts = match o.get("counts") {
-                    Some(Value::String(s)) => {
-                        crate::rle::decode_counts_string(s).map_err(|e| bad(&e.to_string()))?
-                    }
+                    Some(Value::String(s)) => crate::geometry::rle::decode_counts_string(s)
+                        .map_err(|e| bad(&e.to_string()))?,
                     Some(Value::Array(a)) => a
                         .iter()
                         .map(|c| c.as_u64().and_then(|c| u32::try_from(c).ok()))
@@ -1035,7 +1034,8 @@ impl Ctx<'_> {
                 )));
             }
         }
-        crate::rle::check_counts(&counts, width, height).map_err(|e| bad(&e.to_string()))?;
+        crate::geometry::rle::check_counts(&counts, width, height)
+            .map_err(|e| bad(&e.to_string()))?;
         Ok(Seg::Rle {
             height,
             width,
@@ -1200,7 +1200,8 @@ impl Ctx<'_> {
                     .ok_or_else(
                         || bad("`counts` must be a list of non-negative integers".into()),
                     )?;
-                crate::rle::check_counts(&counts, width, height).map_err(|e| bad(e.to_string()))?;
+                crate::geometry::rle::check_counts(&counts, width, height)
+                    .map_err(|e| bad(e.to_string()))?;
                 Shape::Mask(MaskData::Cvat {
                     left,
                     top,
@@ -1310,7 +1311,7 @@ fn fast_rle(text: &str) -> Option<(u64, u64, Vec<u32>)> {
     let rle: Rle = serde_json::from_str(text).ok()?;
     let counts = match rle.counts {
         Counts::List(c) => c,
-        Counts::Text(s) => crate::rle::decode_counts_string(&s).ok()?,
+        Counts::Text(s) => crate::geometry::rle::decode_counts_string(&s).ok()?,
     };
     Some((rle.size[0], rle.size[1], counts))
 }

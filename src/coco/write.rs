@@ -12,7 +12,7 @@
 //! - CVAT tags (no geometry) go to their image's `neutrostruct_tags`.
 
 use super::{SegmentationMode, WriteOptions};
-use crate::ellipse_polygon::ellipse_polygon;
+use crate::geometry::ellipse_polygon::ellipse_polygon;
 use crate::lossiness::Lossiness;
 use crate::model::{
     ellipse_bbox, Annotation, Category, Dataset, Image, ImageId, JsonMap, MaskData, Point, Shape,
@@ -34,7 +34,7 @@ pub fn write_to(ds: &Dataset, w: &mut dyn Write, opts: &WriteOptions) -> io::Res
         let regenerated = ds
             .annotations
             .iter()
-            .filter(|a| !has_segmentation(a) && crate::raster::is_fillable(&a.shape))
+            .filter(|a| !has_segmentation(a) && crate::geometry::raster::is_fillable(&a.shape))
             .count();
         loss.add(
             "rasterised-to-rle",
@@ -172,17 +172,17 @@ struct RleOut {
 /// annotation keeps its own segmentation or has no area.
 fn rle_of(a: &Annotation, image: Option<&Image>) -> Option<RleOut> {
     let im = image?;
-    if has_segmentation(a) || !crate::raster::is_fillable(&a.shape) {
+    if has_segmentation(a) || !crate::geometry::raster::is_fillable(&a.shape) {
         return None;
     }
     let (counts, stats) =
-        crate::raster::shape_to_coco_rle_with_stats(&a.shape, im.width, im.height);
+        crate::geometry::raster::shape_to_coco_rle_with_stats(&a.shape, im.width, im.height);
     // COCO's `area` and `bbox` of an RLE annotation describe the mask itself.
     let bbox = stats.bbox.map_or([0.0; 4], |b| b.map(f64::from));
     Some(RleOut {
         height: im.height,
         width: im.width,
-        counts: crate::rle::encode_counts_string(&counts),
+        counts: crate::geometry::rle::encode_counts_string(&counts),
         area: stats.area,
         bbox,
     })
@@ -543,7 +543,7 @@ impl AnnOut<'_> {
             }) => SegOut::Rle {
                 height: *height,
                 width: *width,
-                counts: crate::rle::encode_counts_string(counts).into(),
+                counts: crate::geometry::rle::encode_counts_string(counts).into(),
             },
             Shape::Mask(MaskData::Cvat {
                 left,
@@ -552,13 +552,13 @@ impl AnnOut<'_> {
                 height,
                 counts,
             }) => match self.image {
-                Some(im) => match crate::rle::cvat_box_to_coco(
+                Some(im) => match crate::geometry::rle::cvat_box_to_coco(
                     *left, *top, *width, *height, counts, im.width, im.height,
                 ) {
                     Ok(c) => SegOut::Rle {
                         height: im.height,
                         width: im.width,
-                        counts: crate::rle::encode_counts_string(&c).into(),
+                        counts: crate::geometry::rle::encode_counts_string(&c).into(),
                     },
                     Err(_) => SegOut::Empty,
                 },

@@ -352,7 +352,8 @@ fn read_masks(req: &ConvertRequest, notes: &mut Vec<String>) -> Result<(Dataset,
             )))
         }
     };
-    let (ds, loss, s) = crate::mask_dataset::read_dir(&masks_dir, &labels, req.images.as_deref())?;
+    let (ds, loss, s) =
+        crate::masks::dataset::read_dir(&masks_dir, &labels, req.images.as_deref())?;
     notes.push(format!(
         "masks: {} files, {} regions ({} touch the border, {} touch another region, {} inexact, {} of unknown colours)",
         s.masks, s.regions, s.touching_border, s.touching_other, s.inexact, s.unknown_regions

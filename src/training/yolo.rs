@@ -174,7 +174,8 @@ fn row(
         Flavour::Segment => {
             let ring: Vec<Point> = match &a.shape {
                 Shape::Ellipse(e) => {
-                    let ring = crate::ellipse_polygon::ellipse_polygon(e, SEG_MAX_ERROR_PX);
+                    let ring =
+                        crate::geometry::ellipse_polygon::ellipse_polygon(e, SEG_MAX_ERROR_PX);
                     loss.add(
                         "ellipse-to-polygon",
                         1,

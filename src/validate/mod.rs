@@ -331,7 +331,7 @@ pub struct ExpectedLabels {
 }
 
 /// Renders the expected class-index mask (row-major, `width × height`, 0 = background,
-/// otherwise the category id) of an image from its annotations, as `crate::raster` does.
+/// otherwise the category id) of an image from its annotations, as `crate::geometry::raster` does.
 /// `None` when it cannot (unsupported shapes); the pixel-IoU part of `mask-disagreement` is
 /// then skipped for that image.
 pub type ExpectedMaskFn = dyn Fn(&Image, &[&Annotation]) -> Option<Vec<u8>> + Send + Sync;

@@ -15,8 +15,8 @@
 //! Shapes other than ellipses and unrotated boxes are rasterised as they are (no margin):
 //! polygon and mask outlines come with no second rule to disagree with.
 
+use crate::geometry::raster::{paint_order, shape_spans};
 use crate::model::{Annotation, BoxShape, Ellipse, Shape};
-use crate::raster::{paint_order, shape_spans};
 
 /// How far two rasterisations of one shape may put its boundary apart: half a pixel for
 /// the pixel-centre convention (OpenCV's centres on integers, ours at +0.5), half a pixel for

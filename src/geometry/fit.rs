@@ -100,10 +100,10 @@ impl Moments {
     }
 
     /// Moments of the foreground of a COCO RLE (column-major). The counts must have been
-    /// checked against the size (`crate::rle::check_counts`).
+    /// checked against the size (`crate::geometry::rle::check_counts`).
     pub fn from_coco_rle(counts: &[u32], height: u32) -> Self {
         let mut m = Moments::pixels();
-        crate::rle::for_each_column_run(counts, height, |x, y, len| {
+        crate::geometry::rle::for_each_column_run(counts, height, |x, y, len| {
             m.add_column_run(f64::from(x), f64::from(y), len);
         });
         m
@@ -367,7 +367,7 @@ mod tests {
             ry: 5.0,
             rotation: 20.0,
         };
-        let poly = crate::ellipse_polygon::ellipse_polygon(&e, 0.001);
+        let poly = crate::geometry::ellipse_polygon::ellipse_polygon(&e, 0.001);
         let f = ellipse_from_polygon(&[poly]).unwrap();
         assert!(
             (f.rx - 12.0).abs() < 0.01

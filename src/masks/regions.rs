@@ -22,9 +22,9 @@
 //! pixels differ from the rasterised fitted ellipse by more than a few boundary pixels
 //! (merged instances of one class, or shapes that are not ellipses).
 
+use crate::geometry::raster;
 use crate::labelset::LabelSet;
 use crate::model::{Annotation, AnnotationId, CategoryId, Ellipse, ImageId, Shape};
-use crate::raster;
 use image::DynamicImage;
 use std::collections::{BTreeMap, HashMap};
 

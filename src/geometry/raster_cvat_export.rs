@@ -5,7 +5,7 @@
 //! `cv2.ellipse(mask, (cx, cy), (rx, ry), rotation, 0, 360, 255, thickness=-1)` on a `uint8`
 //! mask the size of the image, then encodes it with pycocotools. This file reproduces what
 //! OpenCV does there, integer for integer, so that a mask of the export can be predicted and
-//! inverted exactly. It sits beside [`crate::raster`] (this project's pixel-centre rule, used
+//! inverted exactly. It sits beside [`crate::geometry::raster`] (this project's pixel-centre rule, used
 //! for everything the project draws itself) and follows that file's span contract: spans
 //! `(y, x0, x1_exclusive)` clipped to the image, rows ascending, spans of a row ascending and
 //! disjoint, no full-image buffer.
@@ -24,8 +24,8 @@
 //!    fill, so a row of the mask is the union of the two; it is usually one run but is not
 //!    assumed to be.
 
+use crate::geometry::rle::RunEncoder;
 use crate::model::Ellipse;
-use crate::rle::RunEncoder;
 
 const XY_SHIFT: u32 = 16;
 const XY_ONE: i64 = 1 << XY_SHIFT;
@@ -1013,12 +1013,12 @@ pub fn invert_cvat_export_mask(
     height: u32,
     rotation: f64,
 ) -> Option<Inverted> {
-    if crate::rle::check_counts(counts, width, height).is_err() || !rotation.is_finite() {
+    if crate::geometry::rle::check_counts(counts, width, height).is_err() || !rotation.is_finite() {
         return None;
     }
     let mut cols = Vec::new();
-    let mut moments = crate::fit::Moments::pixels();
-    crate::rle::for_each_column_run(counts, height, |x, y0, len| {
+    let mut moments = crate::geometry::fit::Moments::pixels();
+    crate::geometry::rle::for_each_column_run(counts, height, |x, y0, len| {
         cols.push((x, y0, y0 + len));
         moments.add_column_run(f64::from(x), f64::from(y0), len);
     });
@@ -1042,7 +1042,7 @@ pub fn invert_cvat_export_mask(
     };
     // The moment fit: OpenCV's pixel centres are on integers and its mask is the ellipse
     // grown by about half a pixel.
-    let moment_fit = crate::fit::ellipse_from_moments_with_angle(&moments, 0.0, rotation)
+    let moment_fit = crate::geometry::fit::ellipse_from_moments_with_angle(&moments, 0.0, rotation)
         .map(|e| [e.cx, e.cy, (e.rx - 0.5).max(0.0), (e.ry - 0.5).max(0.0)]);
     let drawn_angle = f64::from(
         CvEllipse {

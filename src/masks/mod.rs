@@ -1,14 +1,18 @@
 //! Segmentation masks of annotated images (DESIGN §3): colour, class index and instance PNGs.
 //!
-//! Every mask is painted with the one rasteriser of [`crate::raster`], shapes in
+//! Every mask is painted with the one rasteriser of [`crate::geometry::raster`], shapes in
 //! [`raster::paint_order`] (ascending `z_order`, ties in document order, later on top).
 //! Classes are matched to the label set **by name** (exactly, then ignoring case, spacing and
 //! punctuation), because a dataset's category ids need not be the label set's.
 
+pub mod dataset;
+pub mod overlay;
+pub mod regions;
+
 use crate::error::{Error, Result};
+use crate::geometry::raster;
 use crate::labelset::LabelSet;
 use crate::model::{Annotation, AnnotationId, Category, CategoryId, Dataset, Image, Rgb};
-use crate::raster;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{GrayImage, ImageBuffer, ImageEncoder, Luma, RgbImage};
 use indexmap::IndexMap;

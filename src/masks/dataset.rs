@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::labelset::LabelSet;
 use crate::lossiness::Lossiness;
-use crate::mask_regions::{self, RegionOptions};
+use crate::masks::regions::{self, RegionOptions};
 use crate::model::{Dataset, Image, ImageId};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 pub const MASK_DECODE_BUDGET: u64 = 1 << 30;
 
 /// Bytes one mask costs while it is read: the decoded pixels, then a 16-bit key per pixel
-/// and an RGB copy that the region scan makes (`mask_regions::regions_from_mask`).
+/// and an RGB copy that the region scan makes (`regions::regions_from_mask`).
 fn mask_cost(decoded: u64, w: u32, h: u32) -> u64 {
     decoded.saturating_add(u64::from(w) * u64::from(h) * 5)
 }
@@ -135,7 +135,7 @@ pub fn read_dir(
             Ok((
                 w,
                 h,
-                mask_regions::regions_from_mask(&img, labels, &RegionOptions::default()),
+                regions::regions_from_mask(&img, labels, &RegionOptions::default()),
             ))
         })
         .collect();
@@ -159,7 +159,7 @@ pub fn read_dir(
             .unwrap_or_else(|| format!("{stem}.png"));
         let id = ImageId(i as u64);
         ds.images.push(Image::new(id, file_name, w, h));
-        let anns = mask_regions::annotations_from_regions(id, next, &regions);
+        let anns = regions::annotations_from_regions(id, next, &regions);
         next += anns.len() as u64;
         ds.annotations.extend(anns);
         sum.masks += 1;
