@@ -52,7 +52,7 @@ impl Error {
         }
     }
 
-    /// Process exit code for this error (DESIGN §4: usage, I/O or parse failure).
+    /// Process exit code for this error (docs/design.md §4: usage, I/O or parse failure).
     pub fn exit_code(&self) -> i32 {
         2
     }

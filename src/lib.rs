@@ -1,7 +1,18 @@
 //! neutrostruct: convert and validate ellipse annotation datasets shaped like TEM-NeutroStruct.
 //!
-//! The library is organised by format (`coco`, `cvat`, masks, training formats) around one
-//! typed model (`model`); `cli` turns command lines into validated requests for it.
+//! The entry points are request structs with the command line's defaults, re-exported here:
+//!
+//! - [`convert()`] with a [`ConvertRequest`]: any input format to any output format, with the
+//!   [`Lossiness`] of the step;
+//! - [`validate()`] with a [`ValidateRequest`]: every rule over a release folder or files, an
+//!   [`Outcome`] of [`Finding`]s;
+//! - [`division::statistics_of_file`] and [`division::reclassify_files`]: the published 4→7
+//!   workflow;
+//! - [`coco::read_path`], [`cvat::read_path`] and their writers, over the typed model
+//!   ([`Dataset`]), and [`masks::render`] for a mask without a PNG.
+//!
+//! `docs/design.md` in the repository describes the architecture; `cli` (feature `cli`, on by
+//! default) turns command lines into these requests.
 #![forbid(unsafe_code)]
 
 pub mod atomic;
@@ -30,4 +41,8 @@ mod test_mutations;
 pub mod training;
 pub mod validate;
 
+pub use convert::{convert, ConvertRequest, Converted, Format};
 pub use error::{Error, Result};
+pub use lossiness::Lossiness;
+pub use model::Dataset;
+pub use validate::{check as validate, Finding, Outcome, ValidateRequest};

@@ -437,7 +437,7 @@ fn inside(e: &Ellipse, x: f64, y: f64, grow: f64) -> bool {
     (u / (e.rx * grow)).powi(2) + (v / (e.ry * grow)).powi(2) <= 1.0
 }
 
-/// The COCO JSON exactly as CVAT exports an ellipse dataset (DESIGN §1), as a string.
+/// The COCO JSON exactly as CVAT exports an ellipse dataset (docs/design.md §1), as a string.
 pub fn cvat_style_coco(ds: &Dataset) -> String {
     let mut buf = Vec::new();
     // Writing into a Vec cannot fail.

@@ -1,4 +1,4 @@
-//! `neutrostruct stats` and `neutrostruct reclassify`: the 4→7 class division (DESIGN §2).
+//! `neutrostruct stats` and `neutrostruct reclassify`: the 4→7 class division (docs/design.md §2).
 
 use super::Status;
 use crate::division::{self, plots::PlotFormat};

@@ -87,7 +87,7 @@ pub enum Command {
     Masks(masks::MasksArgs),
     /// Blend masks over their images for visual review, with a contact sheet.
     Overlay(overlay::OverlayArgs),
-    /// Per-image granule statistics of a 4-class COCO (DESIGN §2), as CSV, XLSX or JSON.
+    /// Per-image granule statistics of a 4-class COCO (docs/design.md §2), as CSV, XLSX or JSON.
     Stats(division::StatsArgs),
     /// Divide a 4-class COCO (and its CVAT) into the 7 classes, with an audit of every label.
     Reclassify(division::ReclassifyArgs),

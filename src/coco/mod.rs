@@ -57,7 +57,7 @@ pub enum SegmentationMode {
     /// Polygon approximation for ellipses and boxes; RLE for masks.
     #[default]
     Polygon,
-    /// Compressed COCO RLE of the rasterised shape (DESIGN §3), `iscrowd: 0`.
+    /// Compressed COCO RLE of the rasterised shape (docs/design.md §3), `iscrowd: 0`.
     Rle,
 }
 

@@ -843,7 +843,7 @@ impl Ctx<'_> {
                     if let MaskData::Coco { counts, .. } = &mask {
                         let m = Moments::from_coco_rle(counts, height);
                         // A mask with `rotation` is CVAT's export, drawn by OpenCV (see
-                        // `ellipse_from_cvat_export_mask`); others follow DESIGN §3.
+                        // `ellipse_from_cvat_export_mask`); others follow docs/design.md §3.
                         let fitted = match rotation {
                             Some(r) => ellipse_from_cvat_export_mask(&m, r),
                             None => ellipse_from_moments(&m, 0.5),

@@ -39,7 +39,7 @@ pub fn write_to(ds: &Dataset, w: &mut dyn Write, opts: &WriteOptions) -> io::Res
         loss.add(
             "rasterised-to-rle",
             regenerated,
-            "segmentation written as the COCO RLE of the shape rasterised at pixel centres (DESIGN §3); the exact shape stays in the neutrostruct object",
+            "segmentation written as the COCO RLE of the shape rasterised at pixel centres (docs/design.md §3); the exact shape stays in the neutrostruct object",
         );
     }
     let top = TopOut::new(ds, rle, !opts.pretty);

@@ -1,4 +1,4 @@
-//! The 4→7 class division ("reclassification") of DESIGN §2, made exact and data-driven.
+//! The 4→7 class division ("reclassification") of docs/design.md §2, made exact and data-driven.
 //!
 //! Inputs are a 4-class [`Dataset`], a [`ScaleTable`] and [`Rules`]; outputs are the 7-class
 //! dataset, the per-image statistics and one audit row per annotation, all as values or bytes
@@ -29,7 +29,7 @@ use crate::model::{AnnotationId, CategoryId, Dataset, ImageId};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Exact header of the audit CSV (DESIGN §2).
+/// Exact header of the audit CSV (docs/design.md §2).
 pub const AUDIT_CSV_HEADER: [&str; 7] = [
     "annotation_id",
     "image_name",

@@ -1,7 +1,7 @@
 //! Division rules as data: which 4-class source becomes which target class, depending on how
 //! the annotation's diameter compares with a threshold.
 //!
-//! The published division (DESIGN §2) is `schemas/rules/default.toml`, compiled in; a
+//! The published division (docs/design.md §2) is `schemas/rules/default.toml`, compiled in; a
 //! researcher can pass another file to try alternative divisions (a fixed µm threshold, a
 //! percentile, another statistic, other targets). Rules are validated when loaded, so a
 //! misspelt class or an incomplete division fails before any data is touched, with the line
@@ -193,7 +193,7 @@ struct RawRule {
 }
 
 impl Rules {
-    /// The published division (DESIGN §2).
+    /// The published division (docs/design.md §2).
     pub fn default_rules() -> Rules {
         Self::parse(DEFAULT_RULES_TOML, Path::new("schemas/rules/default.toml"))
             // Compiled in and covered by tests: failing here is a build defect, not bad input.

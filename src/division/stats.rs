@@ -1,4 +1,4 @@
-//! Per-image diameter statistics (DESIGN §2), the thresholds of the division.
+//! Per-image diameter statistics (docs/design.md §2), the thresholds of the division.
 //!
 //! Every value is computed from diameters sorted ascending and summed in that order, so the
 //! statistics (and hence every label) are bit-for-bit the same whatever order the annotations
@@ -11,7 +11,7 @@ use crate::model::{ellipse_bbox, Annotation, CategoryId, Dataset, ImageId, Shape
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-/// Exact header of the statistics CSV (DESIGN §2).
+/// Exact header of the statistics CSV (docs/design.md §2).
 pub const STATS_CSV_HEADER: [&str; 8] = [
     "image_name",
     "px_per_um",

@@ -182,7 +182,7 @@ fn semi_axis(variance: f64) -> f64 {
 
 /// The ellipse with the region's second moments: `rx ≥ ry`, rotation in `(-90, 90]` degrees.
 /// `pixel_offset` is where a pixel's centre is relative to its index: 0.5 for this project's
-/// rasters (DESIGN §3), 0.0 for OpenCV's (CVAT's COCO export).
+/// rasters (docs/design.md §3), 0.0 for OpenCV's (CVAT's COCO export).
 pub fn ellipse_from_moments(m: &Moments, pixel_offset: f64) -> Option<Ellipse> {
     let c = m.covariance(pixel_offset)?;
     let half_tr = (c.xx + c.yy) / 2.0;
@@ -262,7 +262,7 @@ pub fn ellipse_from_polygon(rings: &[Vec<Point>]) -> Option<Ellipse> {
 mod tests {
     use super::*;
 
-    /// Rasterises with DESIGN §3's rule (pixel centre at +0.5).
+    /// Rasterises with docs/design.md §3's rule (pixel centre at +0.5).
     fn raster(e: &Ellipse, w: u32, h: u32) -> Moments {
         let (s, c) = e.rotation.to_radians().sin_cos();
         let mut m = Moments::pixels();

@@ -1,4 +1,4 @@
-//! The one rasteriser (DESIGN §3): which pixels a shape covers.
+//! The one rasteriser (docs/design.md §3): which pixels a shape covers.
 //!
 //! **The rule.** Pixel `(x, y)` belongs to a shape when its centre `(x + 0.5, y + 0.5)` lies in
 //! the shape. For an ellipse that means `(u/rx)² + (v/ry)² ≤ 1`, with `(u, v)` the centre
@@ -98,7 +98,7 @@ impl EllipseTest {
         self.contains_exact(x, y)
     }
 
-    /// The DESIGN §3 rule as written: `(u/rx)² + (v/ry)² ≤ 1` at the pixel's centre, with
+    /// The docs/design.md §3 rule as written: `(u/rx)² + (v/ry)² ≤ 1` at the pixel's centre, with
     /// `u`, `v` its offset rotated into the ellipse's axes. This is the definition every
     /// raster path agrees with, floating-point ties included.
     #[inline]
@@ -111,7 +111,7 @@ impl EllipseTest {
     }
 }
 
-/// Whether pixel `(x, y)` belongs to the ellipse (the DESIGN §3 rule), for one-off tests.
+/// Whether pixel `(x, y)` belongs to the ellipse (the docs/design.md §3 rule), for one-off tests.
 pub fn ellipse_contains(e: &Ellipse, x: i64, y: i64) -> bool {
     EllipseTest::new(e).is_some_and(|t| t.contains(x, y))
 }

@@ -1,4 +1,4 @@
-//! Segmentation masks of annotated images (DESIGN §3): colour, class index and instance PNGs.
+//! Segmentation masks of annotated images (docs/design.md §3): colour, class index and instance PNGs.
 //!
 //! Every mask is painted with the one rasteriser of [`crate::geometry::raster`], shapes in
 //! [`raster::paint_order`] (ascending `z_order`, ties in document order, later on top).
@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Largest accepted mask side, in pixels (DESIGN §6: sizes are limited, never trusted).
+/// Largest accepted mask side, in pixels (docs/design.md §6: sizes are limited, never trusted).
 pub const MAX_SIDE: u32 = 100_000;
 /// Largest accepted mask, in pixels (1 Gpx).
 pub const MAX_PIXELS: u64 = 1_000_000_000;
@@ -253,7 +253,7 @@ pub fn render(
 /// | Best / NoFilter     | 101.0 ms, 77 kB | 46.5 ms, 38 kB |
 /// | Best / Adaptive     | 128.8 ms, 94 kB | 60.0 ms, 54 kB |
 ///
-/// `Fast`/`Up` is the fastest (DESIGN §6: all masks of the dataset in seconds) at 4× the size
+/// `Fast`/`Up` is the fastest (docs/design.md §6: all masks of the dataset in seconds) at 4× the size
 /// of `Default`/`NoFilter`, the smallest; a caller that publishes masks and prefers size can
 /// pass [`PNG_COMPACT`] to [`write_png_with`].
 pub const PNG_COMPRESSION: CompressionType = CompressionType::Fast;
@@ -465,7 +465,7 @@ pub fn parse_labelmap(text: &str, path: &Path) -> Result<LabelSet> {
 
 /// The PNG file name for an image: its file stem plus `.png`. `None` for names that are
 /// absolute, contain `..`, or have no stem — a data file must never make us write outside
-/// the output folder (DESIGN §6).
+/// the output folder (docs/design.md §6).
 pub fn mask_file_name(image_file_name: &str) -> Option<String> {
     // Both separators count, and control characters are refused too
     // (`crate::path_safety::output_stem`, shared by every writer).

@@ -1,4 +1,4 @@
-//! Masks back to annotations (DESIGN §3, the round trip): connected regions per class, each
+//! Masks back to annotations (docs/design.md §3, the round trip): connected regions per class, each
 //! fitted with the ellipse of equal second moments.
 //!
 //! **Connectivity.** 8-connectivity by default: a thin rotated ellipse (minor axis under a

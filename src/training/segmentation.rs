@@ -111,7 +111,7 @@ pub fn write(ds: &Dataset, labels: &LabelSet, out: &Path, split: &SplitPlan) -> 
     loss.add(
         "ellipse-rasterised",
         ellipses,
-        "ellipses rasterised at pixel centres (DESIGN §3); where shapes overlap, the one on top keeps the pixels",
+        "ellipses rasterised at pixel centres (docs/design.md §3); where shapes overlap, the one on top keeps the pixels",
     );
     Ok(loss)
 }

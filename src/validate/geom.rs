@@ -3,7 +3,7 @@
 //!
 //! Shape IoU samples both shapes on one grid over their union box (at least 128 samples
 //! along the longer side, so small granules are measured below pixel size), with the pixel
-//! rule of DESIGN §3 for masks. Pairs come from an R-tree: never all pairs.
+//! rule of docs/design.md §3 for masks. Pairs come from an R-tree: never all pairs.
 
 use super::{Inputs, Thresholds};
 use crate::model::{Annotation, Ellipse, MaskData, Point, Shape};

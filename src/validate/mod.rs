@@ -186,7 +186,7 @@ impl Summary {
     }
 }
 
-/// Process exit code for a validation run (DESIGN §4): 1 when any finding is an error, or
+/// Process exit code for a validation run (docs/design.md §4): 1 when any finding is an error, or
 /// under `strict` when any is a warning; otherwise 0. Infos never fail a run.
 pub fn exit_code(findings: &[Finding], strict: bool) -> u8 {
     let fails = findings.iter().any(|f| match f.severity {

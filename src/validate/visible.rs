@@ -7,7 +7,7 @@
 //! - **Rasterising rules differ on boundary pixels**: the published masks are drawn with
 //!   OpenCV (`cv2.ellipse`, pixel centres on whole coordinates, centre and axes rounded to
 //!   whole pixels, every pixel the outline touches filled), ours with the pixel-centre rule
-//!   (DESIGN §3). Each of those moves a boundary by up to half a pixel, so pixels within
+//!   (docs/design.md §3). Each of those moves a boundary by up to half a pixel, so pixels within
 //!   [`BOUNDARY_MARGIN_PX`] of a shape's outline are "don't care": neither rule is wrong
 //!   there. Agreement is measured on each shape's *core* (the shape shrunk by the margin)
 //!   minus what any later shape, grown by the margin, may hide.

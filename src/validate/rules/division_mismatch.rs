@@ -9,7 +9,7 @@ use crate::validate::ExpectedLabel;
 declare_rule! {
     /// ## What it does
     /// With `--source-coco F --scale SCALE`, derives the 7-class label of every source shape
-    /// by the 4→7 division (DESIGN §2) and compares each 7-class file with it. Images are
+    /// by the 4→7 division (docs/design.md §2) and compares each 7-class file with it. Images are
     /// matched by file name, shapes one-to-one by box IoU ≥ `thresholds.match_iou` (0.5),
     /// greedily best first. Reported: a shape whose class is not the derived one, a shape with
     /// no source shape, and a source shape with no counterpart (on the image's line).

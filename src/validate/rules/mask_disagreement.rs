@@ -6,7 +6,7 @@ declare_rule! {
     /// ## What it does
     /// Compares each readable mask of the right size with the annotations of its image:
     /// - per class, the pixel IoU between the mask and the class-index mask rendered from the
-    ///   annotations (DESIGN §3's pixel rule, z-order painting) must reach
+    ///   annotations (docs/design.md §3's pixel rule, z-order painting) must reach
     ///   `thresholds.mask_class_iou` (0.9); reported on the mask file;
     /// - per annotation, the fraction of its pixels that the mask paints in its class colour
     ///   must reach `thresholds.mask_coverage` (0.5); reported on the annotation's line.

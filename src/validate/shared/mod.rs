@@ -37,7 +37,7 @@ pub(crate) fn class_of(names: &HashMap<CategoryId, &str>, a: &Annotation) -> Str
 }
 
 /// The box a rule compares with another file's shape: COCO's `bbox` when the file had one
-/// (as DESIGN §2 uses it), else [`visible_box`].
+/// (as docs/design.md §2 uses it), else [`visible_box`].
 pub(crate) fn compare_box(a: &Annotation, im: Option<&Image>) -> Option<[f64; 4]> {
     a.coco
         .as_ref()
