@@ -204,7 +204,7 @@ pub fn write(
     write_with_labels(ds, from, to, output, coco, None)
 }
 
-/// [`write`], with the label set that colours CVAT labels declaring no colour.
+/// [`write()`], with the label set that colours CVAT labels declaring no colour.
 pub fn write_with_labels(
     mut ds: Dataset,
     from: Format,

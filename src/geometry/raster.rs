@@ -77,7 +77,7 @@ impl EllipseTest {
     /// Always the same answer as [`EllipseTest::contains_exact`], usually without its two
     /// divisions (the rasteriser's hottest instruction): the sum is first estimated with
     /// precomputed reciprocals, and only a pixel centre whose estimate lies within
-    /// [`FAST_MARGIN`] of the boundary, where the two roundings could disagree, gets the
+    /// `FAST_MARGIN` of the boundary, where the two roundings could disagree, gets the
     /// exact formula. Pixels next to a boundary of a realistic ellipse are ~1/r away from it
     /// in this measure, so the exact path is almost never taken.
     #[inline]

@@ -568,7 +568,7 @@ fn guess_flavour(text: &str) -> Option<Flavour> {
 }
 
 /// Reads the dataset at `input`. `flavour: None` takes the task from the first label row
-/// (see [`guess_flavour`]). `lenient` (for `validate`): rows with problems are left out and
+/// (see `guess_flavour`). `lenient` (for `validate`): rows with problems are left out and
 /// listed in [`YoloRead::issues`] instead of failing the read, and each annotation keeps its
 /// row's line in `loc`; limits and unreadable files are still errors.
 pub fn read_detailed(input: &Path, flavour: Option<Flavour>, lenient: bool) -> Result<YoloRead> {

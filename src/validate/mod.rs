@@ -241,9 +241,9 @@ pub trait Validation: Send + Sync {
 /// asking waited on the other, so the mask comparison, parallel per image, ran on one core.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Shared {
-    /// Pairs of overlapping shapes ([`Context::overlaps`]).
+    /// Pairs of overlapping shapes (`Context::overlaps`).
     pub overlaps: bool,
-    /// Each image's mask read and compared ([`Context::mask_analyses`]).
+    /// Each image's mask read and compared (`Context::mask_analyses`).
     pub masks: bool,
 }
 
