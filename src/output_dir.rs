@@ -55,6 +55,13 @@ pub enum State {
 /// Looks at `root` without changing it. An error only when it cannot be looked at, or is
 /// not a folder at all (a file there would make every write fail later, less clearly).
 pub fn inspect(root: &Path) -> Result<State> {
+    // A folder reached through a link writes wherever the link points: refused, so that an
+    // output path can never be turned into a write outside what the user named.
+    if std::fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Ok(State::Foreign(
+            "is a link; output is written only into a real folder".into(),
+        ));
+    }
     let meta = match std::fs::metadata(root) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::Fresh),
@@ -68,7 +75,17 @@ pub fn inspect(root: &Path) -> Result<State> {
     }
     let manifest = root.join(MANIFEST_NAME);
     match std::fs::symlink_metadata(&manifest) {
-        Ok(m) if m.is_file() => return Ok(read_manifest(&manifest)),
+        Ok(m) if m.is_file() => {
+            return Ok(match read_manifest(&manifest) {
+                State::Ours(files) => match linked_folder_inside(root) {
+                    Some(link) => State::Foreign(format!(
+                        "holds {link:?}, a link to a folder; writing through it would write outside"
+                    )),
+                    None => State::Ours(files),
+                },
+                other => other,
+            })
+        }
         Ok(_) => {
             return Ok(State::Foreign(format!(
                 "its {MANIFEST_NAME} is not a plain file"
@@ -91,6 +108,23 @@ pub fn inspect(root: &Path) -> Result<State> {
             "is not empty (it holds {name:?}) and holds no {MANIFEST_NAME}: it was not written by this tool"
         )),
     })
+}
+
+/// The first link under `root` (not followed) that leads to a folder: this tool never makes
+/// one (its image links name files), so one there was put by someone else.
+fn linked_folder_inside(root: &Path) -> Option<String> {
+    walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+        .find(|e| e.path_is_symlink() && e.path().is_dir())
+        .map(|e| {
+            e.path()
+                .strip_prefix(root)
+                .unwrap_or(e.path())
+                .display()
+                .to_string()
+        })
 }
 
 fn read_manifest(path: &Path) -> State {
@@ -340,6 +374,24 @@ mod tests {
         ] {
             assert!(!plain_relative(bad), "{bad:?}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_as_the_folder_or_to_a_folder_inside_are_foreign() {
+        let t = tempfile::tempdir().unwrap();
+        let elsewhere = t.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let link = t.path().join("out-link");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        assert!(matches!(inspect(&link).unwrap(), State::Foreign(why) if why.contains("link")));
+        // A folder of ours that someone put a folder link into.
+        let ours = t.path().join("ours");
+        std::fs::create_dir_all(ours.join("labels")).unwrap();
+        write_manifest(&ours, HashSet::new()).unwrap();
+        assert!(matches!(inspect(&ours).unwrap(), State::Ours(_)));
+        std::os::unix::fs::symlink(&elsewhere, ours.join("labels").join("train")).unwrap();
+        assert!(matches!(inspect(&ours).unwrap(), State::Foreign(why) if why.contains("labels")));
     }
 
     #[test]

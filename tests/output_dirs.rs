@@ -259,9 +259,33 @@ fn removal_does_not_follow_a_link_inside_the_folder() {
     }
     std::fs::remove_dir_all(out.join("labels/val")).unwrap();
     std::os::unix::fs::symlink(&outside, out.join("labels/val")).unwrap();
+    // A folder link inside an output folder is refused: writing through it writes outside.
     let (code, err) = to_yolo(&xml, &out, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("labels/val") && err.contains("link"), "{err}");
+    // Forced, the run writes, and removing the old split still never follows the link.
+    let (code, err) = to_yolo(&xml, &out, &["--force"]);
     assert_eq!(code, 0, "{err}");
     for n in &val_names {
         assert_eq!(std::fs::read(outside.join(n)).unwrap(), b"not yours");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_output_folder_that_is_a_link_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let xml = dataset(t.path());
+    let elsewhere = t.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let out = t.path().join("yolo-link");
+    std::os::unix::fs::symlink(&elsewhere, &out).unwrap();
+    let (code, err) = to_yolo(&xml, &out, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is a link"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing written through it"
+    );
 }
