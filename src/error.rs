@@ -6,29 +6,42 @@ use std::path::{Path, PathBuf};
 /// A failure to read, parse or write a file, or a bad request. Exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A file that could not be opened, read or written.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     /// A syntax or structure error at a position in a JSON or XML file.
     #[error("{}:{line}:{column}: {message}", path.display())]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// 1-based line.
         line: u32,
+        /// 1-based column, in characters.
         column: u32,
+        /// What is wrong there.
         message: String,
     },
     /// Content that parses but cannot be used (no position available, or not applicable).
     #[error("{}: {message}", path.display())]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A command-line or configuration mistake.
     #[error("{0}")]
     Usage(String),
 }
 
 impl Error {
+    /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
@@ -36,6 +49,7 @@ impl Error {
         }
     }
 
+    /// A parse error at `line`:`column` of `path`.
     pub fn parse(path: &Path, line: u32, column: u32, message: impl Into<String>) -> Self {
         Error::Parse {
             path: path.to_path_buf(),
@@ -45,6 +59,7 @@ impl Error {
         }
     }
 
+    /// Content of `path` that cannot be used.
     pub fn invalid(path: &Path, message: impl Into<String>) -> Self {
         Error::Invalid {
             path: path.to_path_buf(),
@@ -58,6 +73,7 @@ impl Error {
     }
 }
 
+/// The library's result: [`Error`] unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Largest input file read into memory (2 GiB). Annotation files are parsed from memory; a
@@ -113,6 +129,7 @@ pub struct LineIndex {
 }
 
 impl LineIndex {
+    /// The index of a whole file.
     pub fn new(text: &[u8]) -> Self {
         Self::window(text, 0, 1, 0)
     }

@@ -10,6 +10,7 @@ use std::fmt;
 pub struct Loss {
     /// Stable kebab-case code, e.g. `ellipse-from-mask`.
     pub code: &'static str,
+    /// How many annotations (or other items) it happened to.
     pub count: usize,
     /// What happened, for people.
     pub message: String,
@@ -22,6 +23,7 @@ pub struct Lossiness {
     pub input: IndexMap<String, usize>,
     /// Annotations out, per shape kind (or per output row kind).
     pub output: IndexMap<String, usize>,
+    /// Everything lost or approximated, one entry per code.
     pub losses: Vec<Loss>,
     /// What a conversion did that loses nothing but is worth knowing (e.g. how many ellipses
     /// were recovered exactly); never makes the step lossy. Absent from JSON when empty.
@@ -70,6 +72,7 @@ impl Lossiness {
             .map_or(0, |l| l.count)
     }
 
+    /// Adds another step's counts, losses and notes to this one.
     pub fn merge(&mut self, other: Lossiness) {
         for l in other.losses {
             self.add(l.code, l.count, l.message);
@@ -93,14 +96,17 @@ impl Lossiness {
             .map_or(0, |l| l.count)
     }
 
+    /// Nothing was lost or approximated.
     pub fn is_lossless(&self) -> bool {
         self.losses.is_empty()
     }
 
+    /// All annotations in.
     pub fn total_in(&self) -> usize {
         self.input.values().sum()
     }
 
+    /// All annotations out.
     pub fn total_out(&self) -> usize {
         self.output.values().sum()
     }

@@ -37,6 +37,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// The name the command line and the reports use (`yolo-seg`, …).
     pub fn name(self) -> &'static str {
         match self {
             Format::Coco => "coco",
