@@ -45,8 +45,9 @@ pub struct ConvertRequest {
     pub split: SplitPlan,
     /// Training formats: copy images instead of linking them.
     pub copy_images: bool,
-    /// Write into an output folder this library did not write before (see
-    /// [`crate::output_dir`]); without it such a folder is refused.
+    /// Write into an output folder this library did not write before (one that is not
+    /// missing, empty, or holding our `.neutrostruct-manifest.json`); without it such a
+    /// folder is refused.
     pub force: bool,
 }
 
