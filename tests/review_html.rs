@@ -25,7 +25,14 @@ fn embedded(page: &str) -> serde_json::Value {
 /// No request may leave the page: no `http(s)://` in a `src` or `href` (the page has no
 /// links without a link base).
 fn assert_offline(page: &str) {
-    for attr in ["src=\"http", "href=\"http", "src='http", "href='http", "url(http", "@import"] {
+    for attr in [
+        "src=\"http",
+        "href=\"http",
+        "src='http",
+        "href='http",
+        "url(http",
+        "@import",
+    ] {
         assert!(!page.contains(attr), "page loads something: {attr}");
     }
 }
@@ -99,7 +106,14 @@ fn fixture_page_holds_every_finding_with_pictures() {
     assert!(n >= 2, "{report}");
     let out = dir.path().join("review.html");
     bin()
-        .args(["validate", "--format", "html", "--link-base", "https://example.org/r/blob/main", "--coco"])
+        .args([
+            "validate",
+            "--format",
+            "html",
+            "--link-base",
+            "https://example.org/r/blob/main",
+            "--coco",
+        ])
         .arg(&coco)
         .arg("-o")
         .arg(&out)
@@ -109,8 +123,15 @@ fn fixture_page_holds_every_finding_with_pictures() {
     let cards = embedded(&page);
     let cards = cards.as_array().unwrap();
     assert_eq!(cards.len(), n);
-    assert!(cards.iter().any(|c| c["svg"].as_str().is_some_and(|s| s.contains("class=\"partner\""))), "{cards:?}");
-    assert!(cards.iter().all(|c| c["link"].as_str().is_some_and(|l| l.starts_with("https://example.org/r/blob/main/"))));
+    assert!(
+        cards.iter().any(|c| c["svg"]
+            .as_str()
+            .is_some_and(|s| s.contains("class=\"partner\""))),
+        "{cards:?}"
+    );
+    assert!(cards.iter().all(|c| c["link"]
+        .as_str()
+        .is_some_and(|l| l.starts_with("https://example.org/r/blob/main/"))));
     // The hostile image name never reaches the page as markup.
     assert!(!page.contains("<b>1</b>"));
 }
@@ -152,7 +173,11 @@ fn chromium_renders_one_card_per_finding() {
         .arg(format!("file://{}", out.display()))
         .output()
         .unwrap();
-    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert_eq!(dom.matches("data-code=").count(), n, "{dom}");
     assert_eq!(

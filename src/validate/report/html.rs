@@ -161,7 +161,13 @@ pub fn render(findings: &[Finding], inputs: Option<&Inputs>, opts: &HtmlOptions)
     out.push_str("<title>neutrostruct validate: review</title>\n<style>\n");
     out.push_str(CSS);
     out.push_str("</style>\n</head>\n<body>\n<header>\n<h1>neutrostruct validate: review</h1>\n");
-    summary(&mut out, findings, opts, inputs, (embedded, left_out, unreadable));
+    summary(
+        &mut out,
+        findings,
+        opts,
+        inputs,
+        (embedded, left_out, unreadable),
+    );
     out.push_str("</header>\n");
     out.push_str(CONTROLS);
     out.push_str("<main id=\"cards\"></main>\n<p id=\"more-wrap\"><button id=\"more\" type=\"button\" hidden>Show more</button></p>\n");
@@ -221,7 +227,8 @@ fn summary(
     out.push_str("</p>\n");
     let mut rules: BTreeMap<(&str, &str), [usize; 3]> = BTreeMap::new();
     for f in findings {
-        rules.entry((f.code.as_str(), f.rule.as_str())).or_default()[severity_rank(f.severity) as usize] += 1;
+        rules.entry((f.code.as_str(), f.rule.as_str())).or_default()
+            [severity_rank(f.severity) as usize] += 1;
     }
     if !rules.is_empty() {
         out.push_str("<table class=\"summary\">\n<thead><tr><th>Code</th><th>Rule</th><th>Errors</th><th>Warnings</th><th>Infos</th></tr></thead>\n<tbody>\n");
@@ -288,10 +295,16 @@ fn figures(findings: &[Finding], inputs: &Inputs) -> Vec<Option<Figure>> {
 }
 
 fn figure(f: &Finding, idx: &DatasetIndex<'_>, inputs: &Inputs) -> Option<Figure> {
-    let main = f.annotation_id.and_then(|id| idx.annotations.get(&id).copied());
+    let main = f
+        .annotation_id
+        .and_then(|id| idx.annotations.get(&id).copied());
     let image: &Image = match (f.image.as_deref(), main) {
         (Some(name), _) => idx.images.get(name).copied()?,
-        (None, Some(a)) => idx.images.values().find(|im| im.id == a.image_id).copied()?,
+        (None, Some(a)) => idx
+            .images
+            .values()
+            .find(|im| im.id == a.image_id)
+            .copied()?,
         (None, None) => return None,
     };
     let partners: Vec<&Annotation> = named_annotations(&f.message)
@@ -324,7 +337,12 @@ fn figure(f: &Finding, idx: &DatasetIndex<'_>, inputs: &Inputs) -> Option<Figure
     let crop = match bbox {
         Some([x0, y0, x1, y1]) => {
             let pad = ((x1 - x0).max(y1 - y0) * 0.3).max(16.0);
-            [x0 - pad, y0 - pad, (x1 - x0) + 2.0 * pad, (y1 - y0) + 2.0 * pad]
+            [
+                x0 - pad,
+                y0 - pad,
+                (x1 - x0) + 2.0 * pad,
+                (y1 - y0) + 2.0 * pad,
+            ]
         }
         None if w > 0.0 && h > 0.0 => [0.0, 0.0, w, h],
         None => return None,
@@ -512,11 +530,7 @@ fn embed_crops(
     max: usize,
 ) -> (usize, usize, usize) {
     let mut want: Vec<usize> = (0..figures.len())
-        .filter(|&i| {
-            figures[i]
-                .as_ref()
-                .is_some_and(|g| g.image_path.is_some())
-        })
+        .filter(|&i| figures[i].as_ref().is_some_and(|g| g.image_path.is_some()))
         .collect();
     want.sort_by_key(|&i| (severity_rank(findings[i].severity), i));
     let left_out = want.len().saturating_sub(max);
@@ -787,7 +801,10 @@ mod tests {
             ..HtmlOptions::default()
         };
         let page = render(&sample::findings(), Some(&sample_inputs()), &opts);
-        insta::assert_snapshot!(page);
+        // With the other report snapshots, in the crate's `snapshots/`.
+        insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false, omit_expression => true}, {
+            insta::assert_snapshot!("report_html_page", page);
+        });
     }
 
     /// The JSON array the page embeds.
@@ -809,7 +826,10 @@ mod tests {
         let svg = v[2]["svg"].as_str().unwrap();
         // Annotation 6 is named in the message of the finding about 7: drawn as a partner.
         assert!(svg.contains(r#"<ellipse cx="60" cy="50" rx="20" ry="12" transform="rotate(30 60 50)" class="partner""#), "{svg}");
-        assert!(svg.contains(r#"<ellipse cx="70" cy="55" rx="18" ry="10" stroke="#), "{svg}");
+        assert!(
+            svg.contains(r#"<ellipse cx="70" cy="55" rx="18" ry="10" stroke="#),
+            "{svg}"
+        );
         // Class colours of the 4-class set (annotation 7 is class 2, 6 is class 1): differ.
         assert_eq!(svg.matches("stroke=\"#").count(), 2);
         // No card markup in the static page: the script builds every card.
@@ -839,7 +859,9 @@ mod tests {
         assert!(!page.contains("<b>rule"));
         assert!(page.contains("\\u003c/script\\u003e\\u003cscript\\u003ealert(1)"));
         // The link's path is percent-encoded: no quote or angle bracket reaches the href.
-        assert!(page.contains("https://example.org/a%22%3E%3Cscript%3Ealert%283%29%3C/script%3E.json"));
+        assert!(
+            page.contains("https://example.org/a%22%3E%3Cscript%3Ealert%283%29%3C/script%3E.json")
+        );
         // The JSON still parses to the original message.
         let v = cards(&page);
         assert_eq!(v[0]["message"], f[0].message.as_str());
