@@ -252,9 +252,93 @@ pub fn csv_cell(s: &str) -> Cow<'_, str> {
     Cow::Owned(format!("'{s}"))
 }
 
+/// Text content or a double-quoted attribute value in HTML: markup characters become
+/// character references, so data can neither open a tag nor end an attribute. `'` is escaped
+/// too, so the value is also safe in a single-quoted attribute. Control characters are
+/// shown as in [`text`] (HTML forbids most of them raw, and a reader should see them).
+pub fn html(s: &str) -> Cow<'_, str> {
+    if !s
+        .chars()
+        .any(|c| matches!(c, '&' | '<' | '>' | '"' | '\'') || is_invisible_control(c))
+    {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if is_invisible_control(c) => push_visible(c, &mut out),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// JSON text that sits inside an HTML `<script type="application/json">` element: `<`, `>`
+/// and `&` are written as `\u003c`, `\u003e`, `\u0026`, so no `</script>` or `<!--` in the data
+/// can end or change the element. Only valid for JSON, where these characters can occur
+/// only inside strings (where the escapes mean the same characters).
+pub fn json_in_html_script(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A relative file path as the path of a URL: every byte but the unreserved characters
+/// (RFC 3986) and `/` is percent-encoded, so a file name can add neither a query, a
+/// fragment, a scheme nor `..` tricks through encoded separators.
+pub fn url_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_makes_markup_inert() {
+        assert_eq!(
+            html("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+        assert_eq!(html("a\nb\u{202e}"), "a\\nb\\u{202e}");
+        assert!(matches!(html("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_in_script_cannot_end_the_element() {
+        let j = serde_json::to_string("</script><!-- & -->").unwrap();
+        let e = json_in_html_script(&j);
+        assert!(!e.contains('<') && !e.contains('>') && !e.contains('&'));
+        let back: String = serde_json::from_str(&e).unwrap();
+        assert_eq!(back, "</script><!-- & -->");
+    }
+
+    #[test]
+    fn url_path_encodes_all_but_unreserved_and_slash() {
+        assert_eq!(url_path("data/a b.json"), "data/a%20b.json");
+        assert_eq!(url_path("x\"><?#%:"), "x%22%3E%3C%3F%23%25%3A");
+        assert_eq!(url_path("é"), "%C3%A9");
+    }
 
     #[test]
     fn text_shows_controls_and_breaks_commands() {

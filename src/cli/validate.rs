@@ -48,8 +48,12 @@ pub struct ValidateArgs {
     #[arg(long)]
     rules: Option<PathBuf>,
     /// Report format.
-    #[arg(long, default_value = "text", value_parser = ["text", "json", "sarif", "github", "junit", "markdown"])]
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "sarif", "github", "junit", "markdown", "html"])]
     format: String,
+    /// With --format html: link each finding's file:line to this URL of the repository's
+    /// files (e.g. https://github.com/OWNER/REPO/blob/COMMIT).
+    #[arg(long, value_name = "URL")]
+    link_base: Option<String>,
     /// Write the report to this file instead of standard output.
     #[arg(short = 'o', long = "output")]
     output: Option<PathBuf>,
@@ -112,30 +116,38 @@ pub fn run_validate(args: ValidateArgs) -> Result<Status> {
         .as_deref()
         .map(validate::baseline::Baseline::load)
         .transpose()?;
-    let outcome = validate::check(&req, &config, baseline.as_ref())?;
+    let (outcome, inputs) = validate::check_keeping_inputs(&req, &config, baseline.as_ref())?;
     for n in &outcome.notes {
         // The library says a task can be given; here, the flag gives it.
         let n = n.replace("; the task can be given)", "; --yolo-task to choose)");
         say!("note: {n}");
     }
+    // The review page draws each finding on its shapes: it needs the inputs, not only the
+    // findings.
+    let render = |opts: &report::ReportOptions| match format {
+        report::Format::Html => report::html::render(
+            &outcome.findings,
+            Some(&inputs),
+            &report::html::HtmlOptions {
+                link_base: args.link_base.clone(),
+                ignored: opts.ignored,
+                baselined: opts.baselined,
+                ..report::html::HtmlOptions::default()
+            },
+        ),
+        _ => report::render(format, &outcome.findings, opts),
+    };
     match &args.output {
         Some(out) => {
             let opts = report::ReportOptions {
                 color: false,
                 ..report::ReportOptions::for_stdout(&outcome)
             };
-            crate::atomic::write(
-                out,
-                report::render(format, &outcome.findings, &opts).as_bytes(),
-            )?;
+            crate::atomic::write(out, render(&opts).as_bytes())?;
         }
         None => {
             use std::io::Write;
-            let text = report::render(
-                format,
-                &outcome.findings,
-                &report::ReportOptions::for_stdout(&outcome),
-            );
+            let text = render(&report::ReportOptions::for_stdout(&outcome));
             let mut stdout = anstream::stdout();
             stdout
                 .write_all(text.as_bytes())

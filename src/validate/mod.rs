@@ -34,7 +34,7 @@ use std::sync::OnceLock;
 
 pub use config::{Config, Level, Thresholds};
 pub use registry::{explain, rule_by_code_or_name, RULES};
-pub use request::{check, ValidateRequest};
+pub use request::{check, check_keeping_inputs, ValidateRequest};
 
 /// How serious a finding is. Ordered from most to least serious.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

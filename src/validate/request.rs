@@ -232,6 +232,16 @@ pub fn check(
     config: &Config,
     baseline: Option<&Baseline>,
 ) -> Result<Outcome> {
+    Ok(check_keeping_inputs(req, config, baseline)?.0)
+}
+
+/// [`check`], and the inputs it read: a report that draws the findings on their shapes
+/// (`report::html`) looks the annotations up in them.
+pub fn check_keeping_inputs(
+    req: &ValidateRequest,
+    config: &Config,
+    baseline: Option<&Baseline>,
+) -> Result<(Outcome, Inputs)> {
     let (inputs, mut notes) = req.inputs()?;
     let engine = Engine::new(config.clone());
     let mut outcome = match baseline {
@@ -240,7 +250,7 @@ pub fn check(
     };
     notes.append(&mut outcome.notes);
     outcome.notes = notes;
-    Ok(outcome)
+    Ok((outcome, inputs))
 }
 
 fn read_for_validation(path: &Path, format: SourceFormat) -> Result<Dataset> {

@@ -2,6 +2,7 @@
 //! prints. `render` picks one by [`Format`].
 
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -20,16 +21,18 @@ pub enum Format {
     Github,
     Junit,
     Markdown,
+    Html,
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Text,
         Format::Json,
         Format::Sarif,
         Format::Github,
         Format::Junit,
         Format::Markdown,
+        Format::Html,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,6 +43,7 @@ impl Format {
             Format::Github => "github",
             Format::Junit => "junit",
             Format::Markdown => "markdown",
+            Format::Html => "html",
         }
     }
 }
@@ -51,7 +55,7 @@ impl std::str::FromStr for Format {
             .into_iter()
             .find(|f| f.name() == s)
             .ok_or_else(|| {
-                format!("unknown format {s:?} (one of text, json, sarif, github, junit, markdown)")
+                format!("unknown format {s:?} (one of text, json, sarif, github, junit, markdown, html)")
             })
     }
 }
@@ -88,6 +92,15 @@ pub fn render(format: Format, findings: &[Finding], opts: &ReportOptions) -> Str
         Format::Github => github::render(findings),
         Format::Junit => junit::render(findings),
         Format::Markdown => markdown::render(findings, opts),
+        // Without the inputs the page has no pictures; `html::render` takes them.
+        Format::Html => html::render_findings(
+            findings,
+            &html::HtmlOptions {
+                ignored: opts.ignored,
+                baselined: opts.baselined,
+                ..html::HtmlOptions::default()
+            },
+        ),
     }
 }
 
