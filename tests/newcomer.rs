@@ -104,6 +104,30 @@ fn manpage_to_stdout_is_roff() {
     let page = String::from_utf8(out.stdout).expect("utf-8");
     assert_roff(&page, "neutrostruct");
     assert!(page.contains("convert"));
+    // Where groff is installed, it must read the page without a single warning (-ww); `-k`
+    // because the help texts hold UTF-8 (µ, →). Machines without groff rely on the checks
+    // above.
+    if let Ok(mut child) = std::process::Command::new("groff")
+        .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(page.as_bytes())
+            .expect("feed groff");
+        let out = child.wait_with_output().expect("groff runs");
+        assert!(out.status.success());
+        assert!(
+            out.stderr.is_empty(),
+            "groff: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]
