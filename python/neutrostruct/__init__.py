@@ -137,12 +137,14 @@ def convert(
     ellipses: str = "auto",
     segmentation: str = "polygon",
     force: bool = False,
+    crowd: str = "keep",
 ) -> Dict[str, Any]:
     """Converts ``src`` into ``dst`` as ``to`` (coco, cvat, masks, yolo, yolo-seg, yolo-obb,
     voc), with the command line's defaults. Returns ``{"loss": lossiness, "notes": [...],
     "from": ..., "to": ...}``; ``loss`` is what ``convert --report json`` prints. A folder
     output that this library did not write before is refused (``InputError``) unless
-    ``force``."""
+    ``force``. ``crowd="clear"`` writes ``iscrowd: 0`` (CVAT's COCO export marks every
+    mask as crowd, which trainers skip); it is reported as a note, not a loss."""
     return json.loads(
         _native.convert(
             _path(src),
@@ -157,6 +159,7 @@ def convert(
             ellipses=ellipses,
             segmentation=segmentation,
             force=force,
+            crowd=crowd,
         )
     )
 

@@ -36,6 +36,7 @@ def convert(
     ellipses: str = "auto",
     segmentation: str = "polygon",
     force: bool = False,
+    crowd: str = "keep",
 ) -> str: ...
 def validate_files(
     dir: Optional[str] = None,

@@ -233,7 +233,7 @@ fn dataset_from_coco_json(py: Python<'_>, text: String) -> PyResult<Dataset> {
 
 /// One conversion, with the CLI's defaults; returns the lossiness as JSON.
 #[pyfunction]
-#[pyo3(signature = (src, dst, to, from_format=None, images=None, labelset=None, split=None, seed=0, copy_images=false, ellipses="auto", segmentation="polygon", force=false))]
+#[pyo3(signature = (src, dst, to, from_format=None, images=None, labelset=None, split=None, seed=0, copy_images=false, ellipses="auto", segmentation="polygon", force=false, crowd="keep"))]
 #[allow(clippy::too_many_arguments)]
 fn convert(
     py: Python<'_>,
@@ -249,6 +249,7 @@ fn convert(
     ellipses: &str,
     segmentation: &str,
     force: bool,
+    crowd: &str,
 ) -> PyResult<String> {
     use neutrostruct::coco::{EllipseRecovery, SegmentationMode};
     let mut req = ConvertRequest::new(src, dst, format_named(to)?);
@@ -256,6 +257,15 @@ fn convert(
     req.images = images;
     req.copy_images = copy_images;
     req.force = force;
+    req.crowd = match crowd {
+        "keep" => neutrostruct::coco::CrowdMode::Keep,
+        "clear" => neutrostruct::coco::CrowdMode::Clear,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "crowd={other:?}: keep or clear"
+            )))
+        }
+    };
     req.ellipses = match ellipses {
         "auto" => EllipseRecovery::Auto,
         "always" => EllipseRecovery::Always,

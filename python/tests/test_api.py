@@ -154,6 +154,16 @@ def test_convert_writes_the_same_bytes_as_cli(tmp_path: pathlib.Path, src: str, 
         assert a.read_bytes() == b.read_bytes()
 
 
+def test_convert_crowd_clear_matches_cli(tmp_path: pathlib.Path) -> None:
+    src = CONFORMANCE / "cvat-ellipse" / "annotations_4classes.json"
+    done = ns.convert(src, tmp_path / "a.json", "coco", crowd="clear")
+    run = cli("convert", str(src), "--to", "coco", "-o", str(tmp_path / "b.json"), "--crowd", "clear", "--report", "json")
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert done["loss"] == json.loads(run.stdout)
+    assert all(a["iscrowd"] == 0 for a in json.loads((tmp_path / "a.json").read_text())["annotations"])
+
+
 def test_read_write_round_trip_is_byte_identical(tmp_path: pathlib.Path) -> None:
     src = CONFORMANCE / "cvat-ellipse" / "annotations_4classes.xml"
     ds = ns.read(src)

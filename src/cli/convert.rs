@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct ConvertArgs {
-    /// Input format; detected from the content when omitted.
+    /// Input format; detected from the content when omitted. Only formats that can be read
+    /// are offered (VOC is written, not read).
     #[arg(long, value_enum)]
-    from: Option<Format>,
+    from: Option<FromArg>,
     /// Output format.
     #[arg(long, value_enum)]
     to: Format,
@@ -17,7 +18,7 @@ pub struct ConvertArgs {
     /// data.yaml).
     input: PathBuf,
     /// Output file or folder.
-    #[arg(short = 'o', long = "output")]
+    #[arg(short = 'o', long = "output", visible_alias = "out")]
     output: PathBuf,
     /// Folder of the images (training formats link or copy them).
     #[arg(long)]
@@ -29,6 +30,11 @@ pub struct ConvertArgs {
     /// colours where the input declares none; `--from masks` reads `labelmap.txt` without it).
     #[arg(long)]
     labelset: Option<String>,
+    /// COCO output: keep `iscrowd` as read, or clear it to 0. CVAT's COCO export marks every
+    /// annotation `iscrowd: 1`, which detectron2 and mmdet skip in training and COCOeval
+    /// ignores; `clear` is reported as an info line of the lossiness report.
+    #[arg(long, value_enum, default_value = "keep")]
+    crowd: CrowdArg,
     /// COCO input: when to turn annotations into ellipses.
     #[arg(long, value_enum, default_value = "auto")]
     ellipses: EllipsesArg,
@@ -50,6 +56,45 @@ pub struct ConvertArgs {
     copy_images: bool,
     #[arg(long, help = super::FORCE_HELP)]
     force: bool,
+}
+
+/// The formats `convert` can read: its own value list, so `--help` offers nothing that is
+/// then refused.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FromArg {
+    /// COCO JSON (`instances.json`).
+    Coco,
+    /// CVAT for images 1.1 XML, or CVAT's zip export holding it.
+    Cvat,
+    /// Colour-coded PNG masks with `labelmap.txt`.
+    Masks,
+    /// Ultralytics boxes.
+    Yolo,
+    /// Ultralytics polygons.
+    #[value(name = "yolo-seg")]
+    YoloSeg,
+    /// Ultralytics oriented boxes.
+    #[value(name = "yolo-obb")]
+    YoloObb,
+}
+
+impl FromArg {
+    fn format(self) -> Format {
+        match self {
+            FromArg::Coco => Format::Coco,
+            FromArg::Cvat => Format::Cvat,
+            FromArg::Masks => Format::Masks,
+            FromArg::Yolo => Format::Yolo,
+            FromArg::YoloSeg => Format::YoloSeg,
+            FromArg::YoloObb => Format::YoloObb,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum CrowdArg {
+    Keep,
+    Clear,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -87,21 +132,11 @@ impl ConvertArgs {
                 .map_err(|e| Error::Usage(format!("--{e}")))?,
             None => crate::training::SplitPlan::FromInput,
         };
-        if let Some(from) = self.from {
-            if !matches!(
-                from,
-                Format::Coco
-                    | Format::Cvat
-                    | Format::Masks
-                    | Format::Yolo
-                    | Format::YoloSeg
-                    | Format::YoloObb
-            ) {
-                return Err(Error::Usage(format!(
-                    "--from {}: inputs are coco, cvat, masks, yolo, yolo-seg or yolo-obb",
-                    from.name()
-                )));
-            }
+        if matches!(self.crowd, CrowdArg::Clear) && self.to != Format::Coco {
+            return Err(Error::Usage(format!(
+                "--crowd clear: only a COCO output has iscrowd (this is --to {})",
+                self.to.name()
+            )));
         }
         if let Some(dir) = &self.images {
             if !dir.is_dir() {
@@ -120,7 +155,7 @@ impl ConvertArgs {
             super::refuse_foreign_folder("-o", &self.output, self.force)?;
         }
         let mut req = ConvertRequest::new(self.input, self.output, self.to);
-        req.from = self.from;
+        req.from = self.from.map(FromArg::format);
         req.images = self.images;
         req.labelset = labelset;
         req.split = split;
@@ -130,6 +165,10 @@ impl ConvertArgs {
             EllipsesArg::Auto => crate::coco::EllipseRecovery::Auto,
             EllipsesArg::Always => crate::coco::EllipseRecovery::Always,
             EllipsesArg::Never => crate::coco::EllipseRecovery::Never,
+        };
+        req.crowd = match self.crowd {
+            CrowdArg::Keep => crate::coco::CrowdMode::Keep,
+            CrowdArg::Clear => crate::coco::CrowdMode::Clear,
         };
         req.segmentation = match self.segmentation {
             SegmentationArg::Polygon => crate::coco::SegmentationMode::Polygon,

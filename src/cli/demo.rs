@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Output folder (default: a new `neutrostruct-demo` folder here).
-    #[arg(long)]
+    #[arg(short = 'o', long, visible_alias = "output")]
     out: Option<PathBuf>,
     #[arg(long, help = super::FORCE_HELP)]
     force: bool,

@@ -14,7 +14,7 @@ pub struct StatsArgs {
     #[arg(long)]
     scale: PathBuf,
     /// Output table; the extension picks the format: .csv, .xlsx or .json.
-    #[arg(short = 'o', long = "output")]
+    #[arg(short = 'o', long = "output", visible_alias = "out")]
     output: PathBuf,
     /// Also write one diameter histogram per image and an overview into this folder.
     #[arg(long)]
@@ -115,7 +115,20 @@ fn plots(
     Ok(())
 }
 
+/// Refuses a table name whose extension picks no format, before anything is read.
+fn table_path(flag: &str, path: &Path) -> Result<()> {
+    if division::stats::is_table_path(path) {
+        return Ok(());
+    }
+    Err(crate::error::Error::Usage(format!(
+        "{flag} {}: unknown extension; the table is written as .csv, .xlsx or .json, chosen \
+         by the extension",
+        path.display()
+    )))
+}
+
 pub fn run_stats(args: StatsArgs) -> Result<Status> {
+    table_path("-o", &args.output)?;
     let inputs: Vec<(&str, &Path)> = [
         Some(("--coco", args.coco.as_path())),
         Some(("--scale", args.scale.as_path())),
@@ -147,6 +160,9 @@ pub fn run_stats(args: StatsArgs) -> Result<Status> {
 }
 
 pub fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
+    if let Some(s) = &args.stats {
+        table_path("--stats", s)?;
+    }
     let inputs: Vec<(&str, &Path)> = [
         Some(("--coco", args.coco.as_path())),
         Some(("--scale", args.scale.as_path())),

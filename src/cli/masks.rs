@@ -12,7 +12,7 @@ pub struct MasksArgs {
     /// COCO JSON or CVAT XML.
     input: PathBuf,
     /// Output folder.
-    #[arg(long)]
+    #[arg(short = 'o', long, visible_alias = "output")]
     out: PathBuf,
     /// `color`: RGB in label-set colours (the published kind); `index`: 8-bit class id,
     /// 0 = background; `instance`: 16-bit instance number in paint order.

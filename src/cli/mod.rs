@@ -24,6 +24,7 @@ macro_rules! say {
 mod convert;
 mod demo;
 mod division;
+mod docs;
 mod masks;
 mod overlay;
 mod scale;
@@ -99,6 +100,10 @@ pub enum Command {
     Rules,
     /// Print the documentation of one validation rule.
     Explain(validate::ExplainArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page as roff, or write one page per command into a folder.
+    Manpage(docs::ManpageArgs),
 }
 
 /// What a successful run found: clean, or findings at error level.
@@ -134,6 +139,8 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Diff(a) => validate::run_diff(a),
         Command::Rules => validate::run_rules(),
         Command::Explain(a) => validate::run_explain(a),
+        Command::Completions(a) => docs::run_completions(a),
+        Command::Manpage(a) => docs::run_manpage(a),
     }
 }
 

@@ -13,7 +13,7 @@ pub struct OverlayArgs {
     #[arg(long)]
     masks: PathBuf,
     /// Output folder: `<stem>.png` overlays and `contact_sheet.png`.
-    #[arg(long)]
+    #[arg(short = 'o', long, visible_alias = "output")]
     out: PathBuf,
     /// Opacity of the mask colours, 0–1.
     #[arg(long, default_value_t = 0.45)]

@@ -11,7 +11,7 @@ pub struct ScaleArgs {
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// Output table: CSV, or XLSX when the name ends in .xlsx.
-    #[arg(short = 'o', long = "output")]
+    #[arg(short = 'o', long = "output", visible_alias = "out")]
     output: PathBuf,
     /// The length printed on the scale bars, in µm: turns a measured bar into px/µm.
     #[arg(long)]

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct SynthArgs {
     /// Output folder.
-    #[arg(long)]
+    #[arg(short = 'o', long, visible_alias = "output")]
     out: PathBuf,
     /// Number of images.
     #[arg(long, default_value_t = 93)]

@@ -55,7 +55,7 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "URL")]
     link_base: Option<String>,
     /// Write the report to this file instead of standard output.
-    #[arg(short = 'o', long = "output")]
+    #[arg(short = 'o', long = "output", visible_alias = "out")]
     output: Option<PathBuf>,
     /// Configuration (TOML): severities, thresholds, ignores with reasons, per-path overrides.
     #[arg(long)]
@@ -170,6 +170,19 @@ pub struct DiffArgs {
     /// Report format.
     #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
     format: String,
+    /// Matched shapes whose largest displacement (ellipse axis ends, box corners, polygon
+    /// vertices) is below PX are unchanged, not moved; e.g. 2 for a CVAT file against its own
+    /// COCO export, which rounds coordinates. 0 (default): anything over 0.01 px is a move.
+    #[arg(long, value_name = "PX", default_value_t = 0.0, value_parser = tolerance_px)]
+    tolerance: f64,
+}
+
+/// A finite, non-negative pixel distance.
+fn tolerance_px(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a distance in px (a number ≥ 0)")),
+    }
 }
 
 pub fn run_diff(args: DiffArgs) -> Result<Status> {
@@ -186,7 +199,7 @@ pub fn run_diff(args: DiffArgs) -> Result<Status> {
     // One after the other: each read already uses both cores, and together they would hold
     // both files' bytes at once.
     let (old, new) = (read(&args.old)?, read(&args.new)?);
-    let r = crate::diff::diff(&old, &new);
+    let r = crate::diff::diff_with_tolerance(&old, &new, args.tolerance);
     let text = match args.format.as_str() {
         "json" => crate::diff::json::render(&r),
         "markdown" => crate::diff::markdown::render(&r),

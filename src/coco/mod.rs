@@ -61,6 +61,33 @@ pub enum SegmentationMode {
     Rle,
 }
 
+/// What a COCO output does with `iscrowd: 1`. CVAT's own COCO export marks every mask
+/// annotation as a crowd; detectron2 and mmdet then skip them in training and COCOeval
+/// ignores them, so a user who trains on the output may want the flag cleared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CrowdMode {
+    /// Write `iscrowd` as read (COCO → COCO stays faithful).
+    #[default]
+    Keep,
+    /// Write `iscrowd: 0` everywhere.
+    Clear,
+}
+
+/// Sets `iscrowd: 1` to 0 on every annotation of `ds` (the [`CrowdMode::Clear`] step of a
+/// COCO write) and returns how many were cleared.
+pub fn clear_crowd(ds: &mut Dataset) -> usize {
+    let mut cleared = 0;
+    for a in &mut ds.annotations {
+        if let Some(c) = a.coco.as_mut() {
+            if c.iscrowd == Some(1) {
+                c.iscrowd = Some(0);
+                cleared += 1;
+            }
+        }
+    }
+    cleared
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct WriteOptions {
     pub segmentation: SegmentationMode,

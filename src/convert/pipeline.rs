@@ -13,7 +13,7 @@
 //! ```
 
 use super::Format;
-use crate::coco::{EllipseRecovery, SegmentationMode};
+use crate::coco::{CrowdMode, EllipseRecovery, SegmentationMode};
 use crate::error::{Error, Result};
 use crate::labelset::LabelSet;
 use crate::lossiness::Lossiness;
@@ -41,6 +41,9 @@ pub struct ConvertRequest {
     pub ellipses: EllipseRecovery,
     /// COCO output: how generated segmentations are written.
     pub segmentation: SegmentationMode,
+    /// COCO output: keep `iscrowd` as read, or clear it (reported as a note, not a loss:
+    /// nothing of the shape changes).
+    pub crowd: CrowdMode,
     /// Training formats: how images are split.
     pub split: SplitPlan,
     /// Training formats: copy images instead of linking them.
@@ -63,6 +66,7 @@ impl ConvertRequest {
             labelset: None,
             ellipses: EllipseRecovery::Auto,
             segmentation: SegmentationMode::Polygon,
+            crowd: CrowdMode::Keep,
             split: SplitPlan::FromInput,
             copy_images: false,
             force: false,
@@ -134,13 +138,22 @@ pub fn convert(req: &ConvertRequest) -> Result<Converted> {
         drop_segmentation_text: req.to != Format::Coco,
         ..Default::default()
     };
-    let (ds, mut loss) = match from {
+    let (mut ds, mut loss) = match from {
         Format::Masks => read_masks(req, &mut notes)?,
         Format::Yolo | Format::YoloSeg | Format::YoloObb => {
             read_yolo(from, &req.input, &mut notes)?
         }
         from => read(from, &req.input, &coco_read)?,
     };
+    if req.to == Format::Coco && req.crowd == CrowdMode::Clear {
+        let cleared = crate::coco::clear_crowd(&mut ds);
+        loss.note(
+            "iscrowd-cleared",
+            cleared,
+            "iscrowd: 1 written as iscrowd: 0, so that training and COCOeval use these \
+             annotations (CVAT's COCO export marks every mask as a crowd)",
+        );
+    }
     let written = match req.to {
         Format::Coco | Format::Cvat => {
             let coco_write = crate::coco::WriteOptions {

@@ -403,20 +403,41 @@ impl Statistics {
         book.save_to_buffer().map_err(x)
     }
 
-    /// Writes the table to `path` as CSV, XLSX or JSON by extension (CSV otherwise).
+    /// Writes the table to `path` as CSV, XLSX or JSON by extension; any other extension is
+    /// refused (see [`is_table_path`]) rather than silently written as CSV.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let bytes = match ext.as_str() {
-            "xlsx" => self.to_xlsx()?,
-            "json" => self.to_json()?,
-            _ => self.to_csv()?,
+        let bytes = match table_extension(path).as_deref() {
+            Some("xlsx") => self.to_xlsx()?,
+            Some("json") => self.to_json()?,
+            Some(_) => self.to_csv()?,
+            None => {
+                return Err(Error::Usage(format!(
+                    "{}: {}",
+                    path.display(),
+                    TABLE_EXTENSION_HINT
+                )))
+            }
         };
         crate::atomic::write(path, &bytes)
     }
+}
+
+/// What a statistics table's name must end in, for error messages.
+pub const TABLE_EXTENSION_HINT: &str =
+    "a statistics table is written as .csv, .xlsx or .json, chosen by the extension";
+
+/// The lower-cased extension of `path` when it names a table format (csv, xlsx, json).
+fn table_extension(path: &Path) -> Option<String> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    ["csv", "xlsx", "json"]
+        .contains(&ext.as_str())
+        .then_some(ext)
+}
+
+/// Whether [`Statistics::write`] knows the format of `path` from its extension: callers
+/// check before the (long) computation, so a typo costs nothing.
+pub fn is_table_path(path: &Path) -> bool {
+    table_extension(path).is_some()
 }
 
 /// Shortest round-trip decimal, empty for a missing value.

@@ -62,8 +62,8 @@ pub struct Thresholds {
     /// `excessive-overlap`: shape IoU at or above this (and below the two above).
     pub overlap_iou: f64,
     /// `bbox-mismatch`: allowed distance per box edge, px; the area may differ by what the
-    /// axes grown or shrunk by this much give. 1.5 px accepts CVAT's own COCO export, which
-    /// rasterises with centre and axes rounded to whole pixels.
+    /// axes grown or shrunk by this much give. 2.5 px accepts CVAT's own COCO export (measured
+    /// up to 2 px off), which rasterises with centre and axes rounded to whole pixels.
     pub bbox_tolerance_px: f64,
     /// `ellipse-out-of-bounds`: how far a shape may reach past the image edge before warning.
     pub bounds_tolerance_px: f64,
