@@ -31,7 +31,7 @@ pub use writer::labels_block;
 use crate::error::{Error, Result};
 use crate::lossiness::Lossiness;
 use crate::model::Dataset;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, Default)]
 pub struct ReadOptions {
@@ -77,6 +77,31 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)
 /// (`reader::read_stream`): only one top-level element is held inflated at a time, and the
 /// size and inflation-ratio limits are enforced on the bytes as they are inflated.
 pub fn read_zip(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
+    with_annotations_entry(bytes, path, |entry, inner, cap, over| {
+        let stop = reader::StreamLimit::default();
+        let capped = Capped {
+            inner: entry,
+            left: cap,
+            over: Some(over),
+            stop: stop.clone(),
+        };
+        read_stream(capped, &inner, opts, &stop)
+    })
+}
+
+/// Opens the archive's `annotations.xml` (chosen by [`annotations_index`]) and hands `use_entry`
+/// the entry, its path for messages (`x.zip/annotations.xml`), the most bytes it may inflate
+/// to and the message for one that goes past them.
+fn with_annotations_entry<T>(
+    bytes: &[u8],
+    path: &Path,
+    use_entry: impl FnOnce(
+        zip::read::ZipFile<'_, std::io::Cursor<&[u8]>>,
+        PathBuf,
+        u64,
+        String,
+    ) -> Result<T>,
+) -> Result<T> {
     let bad = |m: String| Error::invalid(path, m);
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| bad(format!("not a readable zip archive: {e}")))?;
@@ -90,14 +115,7 @@ pub fn read_zip(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<(Datase
             .unwrap_or_else(|| ZIP_ANNOTATIONS.into()),
     );
     let (cap, over) = inflation_cap(entry.size(), entry.compressed_size()).map_err(bad)?;
-    let stop = reader::StreamLimit::default();
-    let capped = Capped {
-        inner: entry,
-        left: cap,
-        over: Some(over),
-        stop: stop.clone(),
-    };
-    read_stream(capped, &inner, opts, &stop)
+    use_entry(entry, inner, cap, over)
 }
 
 /// The most bytes an entry of these declared sizes may inflate to, and the message for one
@@ -177,29 +195,19 @@ const ZIP_ANNOTATIONS: &str = "annotations.xml";
 pub fn annotations_from_zip(bytes: &[u8], path: &Path) -> Result<(std::path::PathBuf, Vec<u8>)> {
     use std::io::Read;
     let bad = |m: String| Error::invalid(path, m);
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| bad(format!("not a readable zip archive: {e}")))?;
-    let index = annotations_index(&mut zip, path)?;
-    let entry = zip
-        .by_index(index)
-        .map_err(|e| bad(format!("{ZIP_ANNOTATIONS}: {e}")))?;
-    let inner = path.join(
+    with_annotations_entry(bytes, path, |entry, inner, cap, over| {
+        // Reserved once from the declared size (bounded by `cap`), so a lying header cannot make
+        // the buffer double past the cap either.
+        let mut xml = Vec::with_capacity(usize::try_from(entry.size().min(cap)).unwrap_or(0));
         entry
-            .enclosed_name()
-            .unwrap_or_else(|| ZIP_ANNOTATIONS.into()),
-    );
-    let (cap, over) = inflation_cap(entry.size(), entry.compressed_size()).map_err(bad)?;
-    // Reserved once from the declared size (bounded by `cap`), so a lying header cannot make
-    // the buffer double past the cap either.
-    let mut xml = Vec::with_capacity(usize::try_from(entry.size().min(cap)).unwrap_or(0));
-    entry
-        .take(cap + 1)
-        .read_to_end(&mut xml)
-        .map_err(|e| bad(format!("{ZIP_ANNOTATIONS}: {e}")))?;
-    if xml.len() as u64 > cap {
-        return Err(bad(over));
-    }
-    Ok((inner, xml))
+            .take(cap + 1)
+            .read_to_end(&mut xml)
+            .map_err(|e| bad(format!("{ZIP_ANNOTATIONS}: {e}")))?;
+        if xml.len() as u64 > cap {
+            return Err(bad(over));
+        }
+        Ok((inner, xml))
+    })
 }
 
 /// Which entry of the archive is its `annotations.xml` (see [`annotations_from_zip`]).
