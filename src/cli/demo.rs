@@ -120,7 +120,11 @@ pub fn run(args: DemoArgs) -> Result<Status> {
     show("colour masks + CVAT labelmap.txt", &masks_dir);
     if let Some(images) = &s.images_dir {
         let overlays = out.join("overlays");
-        let o = crate::masks::overlay::overlay_dir(images, &masks_dir, &overlays, 0.45)?;
+        let opts = crate::masks::overlay::OverlayOptions {
+            quiet: true,
+            ..Default::default()
+        };
+        let o = crate::masks::overlay::overlay_dir_with(images, &masks_dir, &overlays, &opts)?;
         if let Some(sheet) = &o.contact_sheet {
             show("overlays; contact sheet of all of them", sheet);
         }

@@ -6,6 +6,7 @@
 //! punctuation), because a dataset's category ids need not be the label set's.
 
 pub mod dataset;
+pub mod font;
 pub mod overlay;
 pub mod regions;
 
