@@ -19,9 +19,9 @@ pub struct StatsArgs {
     /// Also write one diameter histogram per image and an overview into this folder.
     #[arg(long)]
     plots: Option<PathBuf>,
-    /// Plot format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotArg,
+    /// Plot format (default: png when a TrueType font is found, else svg, with a note).
+    #[arg(long, value_enum)]
+    plot_format: Option<PlotArg>,
     /// Division rules (TOML); default: the published division (schemas/rules/default.toml).
     #[arg(long)]
     rules: Option<PathBuf>,
@@ -76,9 +76,9 @@ pub struct ReclassifyArgs {
     /// Diameter histograms into this folder.
     #[arg(long)]
     plots: Option<PathBuf>,
-    /// Plot format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotArg,
+    /// Plot format (default: png when a TrueType font is found, else svg, with a note).
+    #[arg(long, value_enum)]
+    plot_format: Option<PlotArg>,
     /// Images missing from the scale table are an error, not a warning.
     #[arg(long)]
     strict: bool,
@@ -102,10 +102,20 @@ fn plots(
     stats: &division::Statistics,
     dir: Option<&Path>,
     folder: Option<crate::output_dir::OutputDir>,
-    format: PlotArg,
+    format: Option<PlotArg>,
 ) -> Result<()> {
     if let Some(dir) = dir {
-        let r = division::plots::write_plots(stats, dir, format.into())?;
+        let format = match format {
+            Some(f) => f.into(),
+            None => {
+                let (f, note) = division::plots::default_format();
+                if let Some(n) = note {
+                    say!("note: {n}");
+                }
+                f
+            }
+        };
+        let r = division::plots::write_plots(stats, dir, format)?;
         warn_all(&r.warnings);
         say!("plots: {} files in {}", r.files.len(), dir.display());
     }

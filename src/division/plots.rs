@@ -49,6 +49,21 @@ impl PlotFormat {
     }
 }
 
+/// The format plots get when none is asked for: PNG when a TrueType font is found (text
+/// needs it there), else SVG, whose text the viewer draws, with a note saying why.
+pub fn default_format() -> (PlotFormat, Option<String>) {
+    match system_font() {
+        Some(_) => (PlotFormat::Png, None),
+        None => (
+            PlotFormat::Svg,
+            Some(format!(
+                "plots are SVG: no TrueType font was found for PNG text (looked at $NEUTROSTRUCT_FONT and {}, …); install fonts-dejavu-core or point NEUTROSTRUCT_FONT at a .ttf for PNG",
+                FONT_PATHS[0]
+            )),
+        ),
+    }
+}
+
 /// What [`write_plots`] wrote, and what the user should know.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlotReport {
@@ -197,7 +212,38 @@ fn draw_histogram<DB: DrawingBackend>(
     root.present()
 }
 
-/// Median and vacuole threshold of every image, in table order.
+/// Most characters of an image name on the overview's x axis; longer names keep their
+/// start and end (where numbering usually is) around `…`.
+const AXIS_NAME_CHARS: usize = 22;
+
+/// An image name as the overview's x axis shows it: the file stem, abbreviated.
+pub fn axis_name(image_name: &str) -> String {
+    let stem = Path::new(image_name)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(image_name);
+    let chars: Vec<char> = stem.chars().collect();
+    if chars.len() <= AXIS_NAME_CHARS {
+        return stem.to_owned();
+    }
+    let half = (AXIS_NAME_CHARS - 1) / 2;
+    let head: String = chars[..half].iter().collect();
+    let tail: String = chars[chars.len() - half..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// Pixels per image on the overview's x axis: room for one rotated name each.
+const OVERVIEW_PX_PER_IMAGE: u32 = 14;
+/// Height reserved below the overview's axis for the rotated names (~7 px a character).
+const OVERVIEW_NAME_AREA: u32 = 7 * AXIS_NAME_CHARS as u32 + 10;
+
+/// Size of the overview: wide enough that every image gets its name on the x axis.
+fn overview_size(n: usize) -> (u32, u32) {
+    let w = (160 + OVERVIEW_PX_PER_IMAGE * n as u32).max(SIZE.0);
+    (w, SIZE.1 + OVERVIEW_NAME_AREA)
+}
+
+/// Median and vacuole threshold of every image, in table order, each named on the x axis.
 fn draw_overview<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     images: &[ImageStats],
@@ -214,25 +260,20 @@ fn draw_overview<DB: DrawingBackend>(
         * 1.15;
     let n = images.len().max(1) as f64;
     let mut builder = ChartBuilder::on(&root);
-    builder.margin(20).margin_top(if text { 50 } else { 20 });
+    // The names are drawn below the axis by hand (rotated, one per image), in a margin rather
+    // than plotters' label area, whose numeric ticks they replace.
+    builder
+        .margin(20)
+        .margin_top(if text { 50 } else { 20 })
+        .margin_bottom(20 + OVERVIEW_NAME_AREA);
     if mesh_text {
-        builder.x_label_area_size(45).y_label_area_size(60);
+        builder.y_label_area_size(60);
     }
     let mut chart = builder.build_cartesian_2d(-0.5..n - 0.5, 0.0..y_max)?;
     let mut mesh = chart.configure_mesh();
-    let int_label = |x: &f64| {
-        if x.fract() == 0.0 {
-            format!("{x:.0}")
-        } else {
-            String::new()
-        }
-    };
-    mesh.disable_x_mesh()
-        .light_line_style(WHITE)
-        .x_label_formatter(&int_label);
+    mesh.disable_x_mesh().light_line_style(WHITE);
     if mesh_text {
-        mesh.x_desc("image (table order)")
-            .y_desc("diameter (µm)")
+        mesh.y_desc("diameter (µm)")
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 15));
     } else {
@@ -265,6 +306,23 @@ fn draw_overview<DB: DrawingBackend>(
             }),
     )?;
     if text {
+        // SVG text needs no metrics (the viewer lays it out); PNG text needs the font, which
+        // `text` implies there.
+        let style = TextStyle::from((FAMILY, 11).into_font())
+            .color(&BLACK)
+            .transform(FontTransform::Rotate270)
+            .pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Right,
+                plotters::style::text_anchor::VPos::Center,
+            ));
+        for (i, s) in images.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(i as f64, 0.0));
+            root.draw_text(
+                &crate::escape::text(&axis_name(&s.image_name)),
+                &style,
+                (x, y + 6),
+            )?;
+        }
         label(
             &root,
             &format!("Granule diameters per image ({} images)", images.len()),
@@ -297,6 +355,7 @@ fn draw_overview<DB: DrawingBackend>(
 fn render(
     format: PlotFormat,
     font: bool,
+    size: (u32, u32),
     draw_svg: impl FnOnce(
         DrawingArea<SVGBackend<'_>, Shift>,
         bool,
@@ -313,7 +372,7 @@ fn render(
         PlotFormat::Svg => {
             let mut s = String::new();
             {
-                let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
+                let root = SVGBackend::with_string(&mut s, size).into_drawing_area();
                 // Axis tick labels need text metrics; without a font they are left out but
                 // titles and legends are still written as SVG text.
                 draw_svg(root, true, font).map_err(|e| fail(e.to_string()))?;
@@ -321,10 +380,10 @@ fn render(
             Ok(s.into_bytes())
         }
         PlotFormat::Png => {
-            let (w, h) = SIZE;
+            let (w, h) = size;
             let mut buf = vec![255u8; (w * h * 3) as usize];
             {
-                let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
+                let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
                 draw_png(root, font, font).map_err(|e| fail(e.to_string()))?;
             }
             let img =
@@ -348,6 +407,7 @@ pub fn histogram_bytes(
     render(
         format,
         font,
+        SIZE,
         |root, t, m| draw_histogram(root, s, diameters, t, m),
         |root, t, m| draw_histogram(root, s, diameters, t, m),
     )
@@ -358,6 +418,7 @@ pub fn overview_bytes(images: &[ImageStats], format: PlotFormat, font: bool) -> 
     render(
         format,
         font,
+        overview_size(images.len()),
         |root, t, m| draw_overview(root, images, t, m),
         |root, t, m| draw_overview(root, images, t, m),
     )
