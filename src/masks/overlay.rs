@@ -901,13 +901,15 @@ fn draw_overlay(
         // Instance masks: the instance number. Others: regions in reading order. Regions too
         // small to hold their number (slivers of an occluded shape) are numbered, not drawn.
         let min_area = u64::from(font::text_height(text_scale)).pow(2) / 2;
-        let mut n = 0u32;
-        for (k, area, cx, cy) in &found {
-            n += 1;
+        for (n, (k, area, cx, cy)) in found.iter().enumerate() {
             if *area < min_area {
                 continue;
             }
-            let id = if kind == Kind::Instance { *k } else { n };
+            let id = if kind == Kind::Instance {
+                *k
+            } else {
+                n as u32 + 1
+            };
             let text = id.to_string();
             let tw = font::text_width(&text, text_scale);
             let th = font::text_height(text_scale);
