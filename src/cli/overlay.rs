@@ -43,8 +43,8 @@ pub struct OverlayArgs {
     #[arg(long)]
     legend: bool,
     /// Class names and colours: 4, 7 or a label-set JSON file (default: labelmap.txt beside
-    /// the masks; without either, colour masks are drawn as they are and the legend shows
-    /// RGB values).
+    /// the masks; without either, colour masks are drawn as they are and the legend names
+    /// are guessed from the built-in sets' colours, RGB values where none fits).
     #[arg(long)]
     labelset: Option<String>,
     #[arg(long, help = super::FORCE_HELP)]
