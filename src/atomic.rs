@@ -11,7 +11,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Writes through `fill` into a temporary file beside `path`, then renames it over `path`.
-pub fn write_with(
+pub(crate) fn write_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
@@ -52,7 +52,10 @@ pub fn write_with(
 /// Makes `path` through `make`, which fills a temporary file beside it (given its path; the
 /// file exists and is empty), then renames the result over `path`. For outputs made by a
 /// system call rather than written (a copy, a symbolic link).
-pub fn replace_with(path: &Path, make: impl FnOnce(&Path) -> std::io::Result<()>) -> Result<()> {
+pub(crate) fn replace_with(
+    path: &Path,
+    make: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -114,13 +117,13 @@ pub fn install_signal_cleanup() {
 
 /// How temporary files are named (`.neutrostruct-XXXXXX.tmp`), so that a later run can tell
 /// them from anything else in an output folder.
-pub const TEMP_PREFIX: &str = ".neutrostruct-";
-pub const TEMP_SUFFIX: &str = ".tmp";
+pub(crate) const TEMP_PREFIX: &str = ".neutrostruct-";
+pub(crate) const TEMP_SUFFIX: &str = ".tmp";
 
 /// Removes the temporary files a killed run left in `dir` (in its subfolders too when
 /// `recursive`, never following links). Called once by each command before it writes into an output folder; only files
 /// named like ours are touched.
-pub fn remove_stale_temps(dir: &Path, recursive: bool) -> usize {
+pub(crate) fn remove_stale_temps(dir: &Path, recursive: bool) -> usize {
     let mut removed = 0;
     for e in walkdir::WalkDir::new(dir)
         .max_depth(if recursive { usize::MAX } else { 1 })

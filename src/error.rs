@@ -78,11 +78,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Largest input file read into memory (2 GiB). Annotation files are parsed from memory; a
 /// bigger file is far beyond any real dataset and would only exhaust memory in CI.
-pub const MAX_INPUT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+pub(crate) const MAX_INPUT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Reads a whole input file, refusing one larger than [`MAX_INPUT_BYTES`] before reading it
 /// (from its metadata) and while reading it (a FIFO or device reports no size).
-pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     let too_big = || {
         Error::invalid(
@@ -122,7 +122,7 @@ pub fn line_col(text: &[u8], offset: usize) -> (u32, u32) {
 }
 
 /// Incremental offset → line mapping for many increasing offsets in one file.
-pub struct LineIndex {
+pub(crate) struct LineIndex {
     starts: Vec<usize>,
     /// The line number of `starts[0]` (1 for a whole file).
     first_line: u32,
@@ -144,7 +144,7 @@ impl LineIndex {
     }
 
     /// 1-based (line, column in bytes) of `offset`.
-    pub fn locate(&self, offset: usize) -> (u32, u32) {
+    pub(crate) fn locate(&self, offset: usize) -> (u32, u32) {
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let col = offset.saturating_sub(self.starts[line - 1]) + 1;
         (

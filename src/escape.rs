@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 /// controls, DEL, and the Unicode format characters that reorder or break lines (bidi
 /// overrides and isolates, which can make a shown name differ from the real one; line and
 /// paragraph separators).
-pub fn is_invisible_control(c: char) -> bool {
+pub(crate) fn is_invisible_control(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -92,7 +92,7 @@ pub fn text_block(s: &str) -> String {
 /// The message (data) of a GitHub workflow command, escaped as the runner unescapes it:
 /// `%` → `%25`, `\r` → `%0D`, `\n` → `%0A`. Other control characters are shown as in [`text`]
 /// (the runner would pass them to the log viewer).
-pub fn github_data(s: &str) -> String {
+pub(crate) fn github_data(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -108,7 +108,7 @@ pub fn github_data(s: &str) -> String {
 
 /// A property value of a GitHub workflow command (`file=`, `title=`): as [`github_data`], and
 /// `:` → `%3A`, `,` → `%2C`, which would otherwise end the properties or the value.
-pub fn github_property(s: &str) -> String {
+pub(crate) fn github_property(s: &str) -> String {
     github_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
@@ -116,7 +116,7 @@ pub fn github_property(s: &str) -> String {
 /// `@mentions` are shown as typed. Control characters and newlines are shown as in [`text`],
 /// so the span can never end a heading, a list item or a paragraph. The fence is one backtick
 /// longer than the longest run of backticks in the data.
-pub fn markdown_code(s: &str) -> String {
+pub(crate) fn markdown_code(s: &str) -> String {
     if s.is_empty() {
         return "` `".to_string();
     }
@@ -144,14 +144,14 @@ pub fn markdown_code(s: &str) -> String {
 /// Data as a code span inside a GitHub-flavoured Markdown table cell: as [`markdown_code`], with
 /// `|` escaped, because the table splits cells on `|` before code spans are read (even inside
 /// one, `\|` is shown as `|`).
-pub fn markdown_cell_code(s: &str) -> String {
+pub(crate) fn markdown_cell_code(s: &str) -> String {
     markdown_code(s).replace('|', "\\|")
 }
 
 /// A character XML 1.0 can hold (its `Char` production): tab, LF, CR, and everything from
 /// U+0020 except the surrogates (absent from Rust strings) and U+FFFE/U+FFFF. Not even a
 /// character reference may name the others (`&#1;` is not well-formed XML 1.0).
-pub fn xml_char_allowed(c: char) -> bool {
+pub(crate) fn xml_char_allowed(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{fffe}' && c != '\u{ffff}')
 }
 
@@ -194,7 +194,7 @@ pub fn xml(s: &str) -> Cow<'_, str> {
 /// `#`, `: ` or a leading `-`, stays one scalar and cannot add keys. Escapes as YAML 1.2
 /// defines them (`\"`, `\\`, `\n`, `\uNNNN`, the forms our own `data.yaml` reader knows); non-printable characters are escaped
 /// because YAML forbids them raw.
-pub fn yaml_quoted(s: &str) -> String {
+pub(crate) fn yaml_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -222,7 +222,7 @@ pub fn yaml_quoted(s: &str) -> String {
 /// Why a label name cannot be a line of a CVAT/VOC `labelmap.txt` (`name:r,g,b:parts:actions`,
 /// one label a line, no quoting): a `:` would shift the colour field, a line break would add a
 /// label.
-pub fn labelmap_name_problem(name: &str) -> Option<&'static str> {
+pub(crate) fn labelmap_name_problem(name: &str) -> Option<&'static str> {
     if name.contains(':') {
         Some("holds ':', the labelmap.txt field separator")
     } else if name.contains(['\n', '\r']) {
@@ -244,7 +244,7 @@ pub fn labelmap_name_problem(name: &str) -> Option<&'static str> {
 /// with `=`, `+`, `-`, `@`, tab or CR (OWASP's list). A cell that reads as a number (`-3.5`,
 /// `+1e3`) is left alone: our own tables and the tools reading them need negative numbers,
 /// and a number is never a formula.
-pub fn csv_cell(s: &str) -> Cow<'_, str> {
+pub(crate) fn csv_cell(s: &str) -> Cow<'_, str> {
     let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
     if !risky || s.parse::<f64>().is_ok_and(f64::is_finite) {
         return Cow::Borrowed(s);
@@ -282,7 +282,7 @@ pub fn html(s: &str) -> Cow<'_, str> {
 /// and `&` are written as `\u003c`, `\u003e`, `\u0026`, so no `</script>` or `<!--` in the data
 /// can end or change the element. Only valid for JSON, where these characters can occur
 /// only inside strings (where the escapes mean the same characters).
-pub fn json_in_html_script(json: &str) -> String {
+pub(crate) fn json_in_html_script(json: &str) -> String {
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
         match c {
@@ -298,7 +298,7 @@ pub fn json_in_html_script(json: &str) -> String {
 /// A relative file path as the path of a URL: every byte but the unreserved characters
 /// (RFC 3986) and `/` is percent-encoded, so a file name can add neither a query, a
 /// fragment, a scheme nor `..` tricks through encoded separators.
-pub fn url_path(s: &str) -> String {
+pub(crate) fn url_path(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {

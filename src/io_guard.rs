@@ -53,7 +53,7 @@ fn file_id(_: &Path) -> Option<(u64, u64)> {
 /// documentation), then removes the temporary files a killed run left in the output folders
 /// (`atomic::remove_stale_temps`; beside an output file, only that folder's own). Inputs that
 /// do not exist are skipped: reading them fails later, with its own message.
-pub fn prepare_outputs(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)]) -> Result<()> {
+pub(crate) fn prepare_outputs(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)]) -> Result<()> {
     for &(out_flag, out) in outputs {
         let Some(out_real) = resolve(out) else {
             continue;

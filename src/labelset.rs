@@ -128,7 +128,7 @@ impl LabelSet {
 
     /// Names compared without case, spacing or punctuation differences
     /// ("Non-specific primary granules" = "non specific  Primary-Granules").
-    pub fn by_loose_name(&self, name: &str) -> Option<&LabelClass> {
+    pub(crate) fn by_loose_name(&self, name: &str) -> Option<&LabelClass> {
         let key = loose(name);
         self.classes.iter().find(|c| loose(&c.name) == key)
     }
@@ -171,7 +171,7 @@ impl LabelSet {
 
     /// A label set from dataset categories, ids renumbered 1.. in order (index-mask values
     /// must fit 1..=255).
-    pub fn from_categories(categories: &[Category]) -> LabelSet {
+    pub(crate) fn from_categories(categories: &[Category]) -> LabelSet {
         LabelSet {
             name: "from the dataset".into(),
             background: Rgb([0, 0, 0]),
@@ -198,7 +198,7 @@ impl LabelSet {
 /// Deterministic colours for classes that declare none: the 20 "distinct colours", whose
 /// first entries are the TEM-NeutroStruct class colours. One table for every writer (CVAT
 /// labels, masks, VOC), so a class gets the same colour in each.
-pub const PALETTE: [[u8; 3]; 20] = [
+pub(crate) const PALETTE: [[u8; 3]; 20] = [
     [230, 25, 75],
     [60, 180, 75],
     [255, 225, 25],
@@ -223,7 +223,7 @@ pub const PALETTE: [[u8; 3]; 20] = [
 
 /// The colour of the `i`-th class without one: [`PALETTE`], then past it a fixed integer
 /// hash of the index (never random, so every run agrees).
-pub fn palette_color(i: usize) -> Rgb {
+pub(crate) fn palette_color(i: usize) -> Rgb {
     if let Some(c) = PALETTE.get(i) {
         return Rgb(*c);
     }
@@ -232,7 +232,7 @@ pub fn palette_color(i: usize) -> Rgb {
 }
 
 /// Lower-case alphanumerics only.
-pub fn loose(name: &str) -> String {
+pub(crate) fn loose(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)

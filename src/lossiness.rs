@@ -73,7 +73,7 @@ impl Lossiness {
     }
 
     /// Adds another step's counts, losses and notes to this one.
-    pub fn merge(&mut self, other: Lossiness) {
+    pub(crate) fn merge(&mut self, other: Lossiness) {
         for l in other.losses {
             self.add(l.code, l.count, l.message);
         }

@@ -25,14 +25,14 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
 /// The manifest's file name, at the top of the output folder.
-pub const MANIFEST_NAME: &str = ".neutrostruct-manifest.json";
+pub(crate) const MANIFEST_NAME: &str = ".neutrostruct-manifest.json";
 
 /// The `tool` field of our manifests; a manifest with another is not ours.
 const TOOL: &str = "neutrostruct";
 
 /// Largest manifest read (512 MiB, some ten million paths: a YOLO export of a million
 /// images lists two million files, about 70 MB); a bigger one is not ours.
-pub const MAX_MANIFEST_BYTES: u64 = 512 * 1024 * 1024;
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 512 * 1024 * 1024;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Manifest {
@@ -43,7 +43,7 @@ struct Manifest {
 
 /// What an output folder is, before anything is written into it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     /// Missing, or empty (temporary files a killed run left do not count).
     Fresh,
     /// Holds our manifest; the files it lists (checked to be plain relative paths).
@@ -54,7 +54,7 @@ pub enum State {
 
 /// Looks at `root` without changing it. An error only when it cannot be looked at, or is
 /// not a folder at all (a file there would make every write fail later, less clearly).
-pub fn inspect(root: &Path) -> Result<State> {
+pub(crate) fn inspect(root: &Path) -> Result<State> {
     // A folder reached through a link writes wherever the link points: refused, so that an
     // output path can never be turned into a write outside what the user named.
     if std::fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -160,7 +160,7 @@ fn plain_relative(s: &str) -> bool {
 }
 
 /// One run's output folder: opened before writing, finished after.
-pub struct OutputDir {
+pub(crate) struct OutputDir {
     root: PathBuf,
     id: u64,
     /// What the previous manifest listed (empty for a fresh or foreign folder).
@@ -187,7 +187,7 @@ fn sessions() -> std::sync::MutexGuard<'static, Vec<Session>> {
 }
 
 /// Called by [`crate::atomic`] for every file it has put in place.
-pub fn note_written(path: &Path) {
+pub(crate) fn note_written(path: &Path) {
     let mut all = sessions();
     if all.is_empty() {
         return;
@@ -258,7 +258,7 @@ impl OutputDir {
     }
 
     /// [`inspect`] then [`OutputDir::open`].
-    pub fn begin(root: &Path, allow_foreign: bool) -> Result<OutputDir> {
+    pub(crate) fn begin(root: &Path, allow_foreign: bool) -> Result<OutputDir> {
         let state = inspect(root)?;
         Self::open(root, state, allow_foreign)
     }

@@ -8,7 +8,7 @@
 /// opened under a dataset folder, if it must not: a NUL byte, an absolute path (`/x`, `\x`,
 /// `C:x`, `\\server\x`), or `..` climbing above the folder. Both separators count: a Windows
 /// path written into a dataset file is still a path.
-pub fn unsafe_reason(name: &str) -> Option<&'static str> {
+pub(crate) fn unsafe_reason(name: &str) -> Option<&'static str> {
     if name.contains('\0') {
         return Some("holds a NUL byte");
     }
@@ -41,7 +41,7 @@ fn has_drive_prefix(name: &str) -> bool {
 /// stem), if it cannot: empty, `.`/`..`, a separator of either system, a drive prefix, or a
 /// control character (a newline in a folder name breaks every list of files and every
 /// `data.yaml` that names it).
-pub fn component_problem(s: &str) -> Option<&'static str> {
+pub(crate) fn component_problem(s: &str) -> Option<&'static str> {
     if s.is_empty() {
         Some("is empty")
     } else if s == "." || s == ".." {
@@ -61,7 +61,7 @@ pub fn component_problem(s: &str) -> Option<&'static str> {
 /// `Annotations/<stem>.xml`): the stem of the last component of `file_name`, split at both
 /// separators. `None` when the name is unsafe ([`unsafe_reason`]), holds `..` at all (a
 /// writer has no business resolving it), or the stem is not a safe component.
-pub fn output_stem(file_name: &str) -> Option<&str> {
+pub(crate) fn output_stem(file_name: &str) -> Option<&str> {
     if unsafe_reason(file_name).is_some() || file_name.split(['/', '\\']).any(|p| p == "..") {
         return None;
     }
@@ -75,7 +75,7 @@ pub fn output_stem(file_name: &str) -> Option<&str> {
 
 /// Whether `path`, with every link followed, lies inside `root` (with its links followed).
 /// A file reached through a link out of a dataset folder is neither read nor copied.
-pub fn resolves_inside(root: &std::path::Path, path: &std::path::Path) -> bool {
+pub(crate) fn resolves_inside(root: &std::path::Path, path: &std::path::Path) -> bool {
     match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
         (Ok(r), Ok(p)) => p.starts_with(r),
         _ => false,

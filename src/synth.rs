@@ -447,7 +447,10 @@ pub fn cvat_style_coco(ds: &Dataset) -> String {
 
 /// Streams the CVAT-export-shaped COCO JSON: one annotation at a time, so a million-annotation
 /// file costs one annotation's memory, not a tree of the whole file.
-pub fn write_cvat_style_coco(ds: &Dataset, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+pub(crate) fn write_cvat_style_coco(
+    ds: &Dataset,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let head = json!({
         "licenses": [{"name": "", "id": 0, "url": ""}],
         "info": {"contributor": "", "date_created": "", "description": "", "url": "", "version": "", "year": ""},
@@ -494,7 +497,7 @@ pub fn write_cvat_style_coco(ds: &Dataset, w: &mut dyn std::io::Write) -> std::i
 }
 
 /// Renders one grayscale TEM-like image.
-pub fn render_image(im: &Image, anns: &[&Annotation], seed: u64) -> image::GrayImage {
+pub(crate) fn render_image(im: &Image, anns: &[&Annotation], seed: u64) -> image::GrayImage {
     let (w, h) = (im.width, im.height);
     let cell = cell_of(w, h, seed, im.id.0);
     let mut buf = image::GrayImage::from_pixel(w, h, image::Luma([212]));
@@ -645,7 +648,7 @@ fn bar_length_um(synth: &Synthetic) -> f64 {
 }
 
 /// Where [`burn_scale_bar`] puts the bar: `(left x, length, top row, thickness)`, px.
-pub fn scale_bar_geometry(
+pub(crate) fn scale_bar_geometry(
     width: u32,
     height: u32,
     px_per_um: f64,
@@ -661,7 +664,7 @@ pub fn scale_bar_geometry(
 
 /// Burns a dark scale bar of `bar_um` µm with its label above it into the bottom-right
 /// corner, on a cleared patch of background (as many microscopes draw it), after the grain.
-pub fn burn_scale_bar(img: &mut image::GrayImage, px_per_um: f64, bar_um: f64) {
+pub(crate) fn burn_scale_bar(img: &mut image::GrayImage, px_per_um: f64, bar_um: f64) {
     use crate::scale_from_images::bar::{draw_bar, draw_label, label_width};
     let (w, h) = (img.width(), img.height());
     let (x, len, top, thick) = scale_bar_geometry(w, h, px_per_um, bar_um);

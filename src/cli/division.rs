@@ -137,7 +137,7 @@ fn table_path(flag: &str, path: &Path) -> Result<()> {
     )))
 }
 
-pub fn run_stats(args: StatsArgs) -> Result<Status> {
+pub(crate) fn run_stats(args: StatsArgs) -> Result<Status> {
     table_path("-o", &args.output)?;
     let inputs: Vec<(&str, &Path)> = [
         Some(("--coco", args.coco.as_path())),
@@ -169,7 +169,7 @@ pub fn run_stats(args: StatsArgs) -> Result<Status> {
     Ok(Status::Success)
 }
 
-pub fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
+pub(crate) fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
     if let Some(s) = &args.stats {
         table_path("--stats", s)?;
     }

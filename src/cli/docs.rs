@@ -23,7 +23,7 @@ pub struct ManpageArgs {
     output: Option<PathBuf>,
 }
 
-pub fn run_completions(a: CompletionsArgs) -> Result<Status> {
+pub(crate) fn run_completions(a: CompletionsArgs) -> Result<Status> {
     let mut cmd = Cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "neutrostruct", &mut buf);
@@ -31,7 +31,7 @@ pub fn run_completions(a: CompletionsArgs) -> Result<Status> {
     Ok(Status::Success)
 }
 
-pub fn run_manpage(a: ManpageArgs) -> Result<Status> {
+pub(crate) fn run_manpage(a: ManpageArgs) -> Result<Status> {
     let cmd = Cli::command();
     let Some(dir) = a.output else {
         out!("{}", String::from_utf8_lossy(&render(cmd)?));

@@ -96,7 +96,7 @@ impl ValidateArgs {
     }
 }
 
-pub fn run_validate(args: ValidateArgs) -> Result<Status> {
+pub(crate) fn run_validate(args: ValidateArgs) -> Result<Status> {
     if let Some(out) = &args.output {
         refuse_report_over_inputs(&args, out)?;
     }
@@ -185,7 +185,7 @@ fn tolerance_px(s: &str) -> std::result::Result<f64, String> {
     }
 }
 
-pub fn run_diff(args: DiffArgs) -> Result<Status> {
+pub(crate) fn run_diff(args: DiffArgs) -> Result<Status> {
     // The diff compares shapes and labels, never segmentation text: not keeping it halves
     // the memory of a pair of million-annotation files.
     let opts = crate::coco::ReadOptions {
@@ -218,12 +218,12 @@ pub struct ExplainArgs {
     code: String,
 }
 
-pub fn run_rules() -> Result<Status> {
+pub(crate) fn run_rules() -> Result<Status> {
     out!("{}", validate::registry::catalog());
     Ok(Status::Success)
 }
 
-pub fn run_explain(args: ExplainArgs) -> Result<Status> {
+pub(crate) fn run_explain(args: ExplainArgs) -> Result<Status> {
     match validate::explain(&args.code) {
         Some(doc) => {
             out!("{doc}");

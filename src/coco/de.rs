@@ -116,7 +116,7 @@ pub(crate) struct RawAttributes {
 
 impl<'de> RawTop<'de> {
     /// Parses the file, handing the annotations to `sink` when the images came first.
-    pub fn deserialize_with<D: Deserializer<'de>>(
+    pub(crate) fn deserialize_with<D: Deserializer<'de>>(
         d: D,
         sink: Option<&mut dyn AnnotationSink<'de>>,
     ) -> Result<Self, D::Error> {

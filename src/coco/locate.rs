@@ -9,7 +9,7 @@
 
 /// `(start, end)` byte offsets (end exclusive) of each element, in order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Spans {
+pub(crate) struct Spans {
     pub images: Vec<(usize, usize)>,
     pub annotations: Vec<(usize, usize)>,
     pub categories: Vec<(usize, usize)>,
@@ -38,7 +38,7 @@ fn skip_string(bytes: &[u8], mut i: usize) -> usize {
 }
 
 /// Finds the spans of the elements of the three top-level arrays.
-pub fn locate(bytes: &[u8]) -> Spans {
+pub(crate) fn locate(bytes: &[u8]) -> Spans {
     let mut spans = Spans::default();
     let mut depth = 0usize;
     let mut i = 0usize;

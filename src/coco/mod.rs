@@ -7,7 +7,7 @@
 //! recovered from the mask or polygon by second moments, and the lossiness report says so.
 
 mod de;
-pub mod locate;
+pub(crate) mod locate;
 pub mod polygon_area;
 mod read;
 mod stream;
@@ -75,7 +75,7 @@ pub enum CrowdMode {
 
 /// Sets `iscrowd: 1` to 0 on every annotation of `ds` (the [`CrowdMode::Clear`] step of a
 /// COCO write) and returns how many were cleared.
-pub fn clear_crowd(ds: &mut Dataset) -> usize {
+pub(crate) fn clear_crowd(ds: &mut Dataset) -> usize {
     let mut cleared = 0;
     for a in &mut ds.annotations {
         if let Some(c) = a.coco.as_mut() {

@@ -22,7 +22,7 @@ const SCALE: f64 = 5.0;
 /// Most steps of the ×5 boundary walk of one call (about a second of work). A ring reaching
 /// far outside any image (coordinates up to 1e9 are accepted) would walk billions of steps:
 /// past this the area is not computed (`None`) and the caller says so.
-pub const MAX_WALK_STEPS: u64 = 200_000_000;
+pub(crate) const MAX_WALK_STEPS: u64 = 200_000_000;
 
 /// Pixels of the union of `rings` rasterised as pycocotools does on an `h`×`w` image, or
 /// `None` when the rings' boundary is longer than [`MAX_WALK_STEPS`] allows.

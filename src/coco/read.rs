@@ -87,7 +87,11 @@ pub(crate) fn read_two_phase(
 }
 
 /// Reads a file's bytes, released when the model is built.
-pub fn read_owned(bytes: Vec<u8>, path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
+pub(crate) fn read_owned(
+    bytes: Vec<u8>,
+    path: &Path,
+    opts: &ReadOptions,
+) -> Result<(Dataset, Lossiness)> {
     read_bytes(&bytes, path, opts)
 }
 
@@ -126,7 +130,7 @@ fn parse<'a>(
 /// of its annotations are ever all in memory; when the streamed read gives up (an error, or
 /// input it is not sure it reads exactly as the whole-file parse does), the file is read
 /// whole the old way, which finds the same model or reports the error with its position.
-pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
+pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Lossiness)> {
     if let Some(read) = read_streamed(path, opts) {
         return Ok(read);
     }

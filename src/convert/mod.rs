@@ -250,7 +250,7 @@ pub fn restore_cvat_from_coco(ds: &mut Dataset) {
 }
 
 /// Notes what a COCO dataset carries that CVAT XML has no place for.
-pub fn note_coco_to_cvat_losses(ds: &Dataset, loss: &mut Lossiness) {
+pub(crate) fn note_coco_to_cvat_losses(ds: &Dataset, loss: &mut Lossiness) {
     let top: Vec<&str> = ds
         .meta
         .coco_top

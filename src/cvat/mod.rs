@@ -170,7 +170,7 @@ impl<R: std::io::Read> std::io::Read for Capped<R> {
 }
 
 /// First bytes of a zip archive (a local file header).
-pub const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+pub(crate) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 
 /// Largest inflation of `annotations.xml` in an export archive, uncompressed : compressed.
 /// CVAT XML inflates 5–20×; DEFLATE's own maximum is about 1030×, which only a crafted entry
@@ -179,7 +179,7 @@ pub const MAX_ZIP_RATIO: u64 = 200;
 
 /// An entry may always inflate to this many bytes, whatever its ratio (a tiny file of
 /// repeated text compresses beyond any ratio and costs nothing).
-pub const MIN_ZIP_INFLATE: u64 = 1 << 20;
+pub(crate) const MIN_ZIP_INFLATE: u64 = 1 << 20;
 
 /// Name of the annotations file in a CVAT "for images 1.1" export archive.
 const ZIP_ANNOTATIONS: &str = "annotations.xml";

@@ -28,7 +28,7 @@ use std::path::Path;
 pub const MAX_DEPTH: usize = 64;
 pub use crate::model::limits::MAX_POINTS;
 /// Largest coordinate magnitude accepted (as in the COCO reader; no image is 1e9 px wide).
-pub const MAX_MAGNITUDE: f64 = 1e9;
+pub(crate) const MAX_MAGNITUDE: f64 = 1e9;
 
 /// Shape elements this reader turns into `Shape`s.
 const SHAPES: &[&str] = &[

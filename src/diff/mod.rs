@@ -26,9 +26,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 /// Geometry within this distance (px) is unchanged.
-pub const MOVE_EPSILON_PX: f64 = 0.01;
+pub(crate) const MOVE_EPSILON_PX: f64 = 0.01;
 /// Minimum tight-box IoU to pair shapes when ids are not stable.
-pub const MATCH_IOU: f64 = 0.5;
+pub(crate) const MATCH_IOU: f64 = 0.5;
 
 /// How shapes were paired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -164,7 +164,7 @@ pub fn diff(old: &Dataset, new: &Dataset) -> DiffReport {
 
 /// [`diff`], with matched shapes whose largest displacement is below `tolerance_px` counted
 /// as unchanged rather than moved (0 or less: the plain 0.01 px rule).
-pub fn diff_with_tolerance(old: &Dataset, new: &Dataset, tolerance_px: f64) -> DiffReport {
+pub(crate) fn diff_with_tolerance(old: &Dataset, new: &Dataset, tolerance_px: f64) -> DiffReport {
     let by_id = ids_stable(old, new);
     let (old_groups, new_groups) = (old.annotations_by_image(), new.annotations_by_image());
     let old_by_key: HashMap<&str, &Vec<&Annotation>> = old_groups
@@ -395,7 +395,7 @@ fn pair_by_iou(
 
 /// Largest displacement between two shapes' defining points, `None` when they cannot be
 /// compared point for point (different kinds or point counts, masks that differ).
-pub fn displacement(a: &Shape, b: &Shape) -> Option<f64> {
+pub(crate) fn displacement(a: &Shape, b: &Shape) -> Option<f64> {
     match (a, b) {
         (Shape::Ellipse(x), Shape::Ellipse(y)) => {
             let round = |e: &crate::model::Ellipse| (e.rx - e.ry).abs() <= MOVE_EPSILON_PX;

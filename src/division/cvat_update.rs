@@ -20,7 +20,7 @@ use std::fmt;
 use std::path::Path;
 
 /// The smallest box IoU that counts as the same object.
-pub const MIN_IOU: f64 = 0.5;
+pub(crate) const MIN_IOU: f64 = 0.5;
 
 /// Grid cell size in pixels: granules are 10–60 px across, so a shape touches few cells.
 const CELL: f64 = 64.0;

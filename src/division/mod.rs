@@ -6,7 +6,7 @@
 //! The label of an annotation is a function of the annotation and its image's statistics
 //! only, so the result does not depend on annotation or image order.
 
-pub mod cvat_update;
+pub(crate) mod cvat_update;
 mod pipeline;
 pub mod plots;
 pub mod rules;
@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Exact header of the audit CSV (docs/design.md §2).
-pub const AUDIT_CSV_HEADER: [&str; 7] = [
+pub(crate) const AUDIT_CSV_HEADER: [&str; 7] = [
     "annotation_id",
     "image_name",
     "source_class",
@@ -86,7 +86,7 @@ pub struct Division {
 
 /// Per-image statistics only (the `stats` command): resolves the scale table against the
 /// dataset (375 px/µm for missing images, an error when `opts.strict`).
-pub fn compute_statistics(
+pub(crate) fn compute_statistics(
     ds: &Dataset,
     scale: &ScaleTable,
     rules: &Rules,

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Where a sans-serif TrueType font is looked for, in order (after `NEUTROSTRUCT_FONT`).
-pub const FONT_PATHS: &[&str] = &[
+pub(crate) const FONT_PATHS: &[&str] = &[
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/TTF/DejaVuSans.ttf",
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",
@@ -73,7 +73,7 @@ pub struct PlotReport {
 
 /// Registers a system TrueType font with plotters once per process; `Some(path)` when found.
 /// The font bytes are leaked on purpose: plotters keeps `'static` references.
-pub fn system_font() -> Option<&'static Path> {
+pub(crate) fn system_font() -> Option<&'static Path> {
     static FONT: OnceLock<Option<PathBuf>> = OnceLock::new();
     FONT.get_or_init(|| {
         let env = std::env::var_os("NEUTROSTRUCT_FONT").map(PathBuf::from);

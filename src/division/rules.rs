@@ -114,7 +114,7 @@ impl CmpOp {
         }
     }
 
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             CmpOp::Le => "<=",
             CmpOp::Lt => "<",
@@ -401,7 +401,7 @@ impl Rules {
 
     /// The rules of one source class (validation guarantees one `always`, or two
     /// complementary comparisons sharing one threshold).
-    pub fn rules_for<'a>(&'a self, source: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
+    pub(crate) fn rules_for<'a>(&'a self, source: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
         self.rules.iter().filter(move |r| r.source == source)
     }
 }

@@ -144,7 +144,7 @@ impl ScaleTable {
 
     /// Builds the table from rows of cells `(1-based row number, cells)`; the first non-empty
     /// row is the header.
-    pub fn from_rows(rows: Vec<(usize, Vec<String>)>, path: &Path) -> Result<ScaleTable> {
+    pub(crate) fn from_rows(rows: Vec<(usize, Vec<String>)>, path: &Path) -> Result<ScaleTable> {
         let mut it = rows
             .into_iter()
             .filter(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()));

@@ -116,7 +116,7 @@ pub struct Statistics {
 impl Statistics {
     /// Computes the statistics of a 4-class dataset. Categories are identified by name
     /// through the rules' source label set (loose spelling accepted), never by id.
-    pub fn compute(
+    pub(crate) fn compute(
         ds: &Dataset,
         scale: &ResolvedScale,
         rules: &Rules,
@@ -423,7 +423,7 @@ impl Statistics {
 }
 
 /// What a statistics table's name must end in, for error messages.
-pub const TABLE_EXTENSION_HINT: &str =
+pub(crate) const TABLE_EXTENSION_HINT: &str =
     "a statistics table is written as .csv, .xlsx or .json, chosen by the extension";
 
 /// The lower-cased extension of `path` when it names a table format (csv, xlsx, json).
@@ -436,7 +436,7 @@ fn table_extension(path: &Path) -> Option<String> {
 
 /// Whether [`Statistics::write`] knows the format of `path` from its extension: callers
 /// check before the (long) computation, so a typo costs nothing.
-pub fn is_table_path(path: &Path) -> bool {
+pub(crate) fn is_table_path(path: &Path) -> bool {
     table_extension(path).is_some()
 }
 

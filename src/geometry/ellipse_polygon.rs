@@ -15,12 +15,12 @@
 use crate::model::{Ellipse, Point};
 
 /// Fewest vertices written for any ellipse.
-pub const MIN_VERTICES: usize = 8;
+pub(crate) const MIN_VERTICES: usize = 8;
 /// Most vertices written for any ellipse.
-pub const MAX_VERTICES: usize = 720;
+pub(crate) const MAX_VERTICES: usize = 720;
 
 /// Number of vertices so that the polygon is within `max_error_px` of the ellipse.
-pub fn vertex_count(e: &Ellipse, max_error_px: f64) -> usize {
+pub(crate) fn vertex_count(e: &Ellipse, max_error_px: f64) -> usize {
     let r = e.rx.abs().max(e.ry.abs());
     if !(r.is_finite() && max_error_px.is_finite()) || max_error_px <= 0.0 {
         return MAX_VERTICES;

@@ -33,7 +33,7 @@ pub struct Moments {
 
 /// Centroid and covariance of a region.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Covariance {
+pub(crate) struct Covariance {
     pub area: f64,
     pub cx: f64,
     pub cy: f64,
@@ -68,7 +68,7 @@ impl Moments {
     }
 
     /// Adds the `len` pixels `(x, y0), (x, y0+1), …` of one column, in O(1).
-    pub fn add_column_run(&mut self, x: f64, y0: f64, len: u32) {
+    pub(crate) fn add_column_run(&mut self, x: f64, y0: f64, len: u32) {
         if len == 0 {
             return;
         }
@@ -111,7 +111,7 @@ impl Moments {
 
     /// Exact moments of the union of polygon rings (each ring counted positively whatever
     /// its orientation; COCO rings are parts, not holes), by Green's theorem.
-    pub fn from_polygon(rings: &[Vec<Point>]) -> Self {
+    pub(crate) fn from_polygon(rings: &[Vec<Point>]) -> Self {
         let mut m = Moments::default();
         for ring in rings {
             if ring.len() < 3 {
@@ -149,7 +149,7 @@ impl Moments {
 
     /// Centroid and covariance (with the pixel variance removed for pixel moments), or
     /// `None` for an empty region.
-    pub fn covariance(&self, pixel_offset: f64) -> Option<Covariance> {
+    pub(crate) fn covariance(&self, pixel_offset: f64) -> Option<Covariance> {
         if self.n <= 0.0 {
             return None;
         }
@@ -241,7 +241,7 @@ pub fn ellipse_from_moments_with_angle(
 /// minus ½, then everything snapped back to the whole pixels CVAT drew with. The fit's own
 /// noise is well under ½ px for unclipped masks, so the snap recovers CVAT's integers and
 /// the error against the original ellipse is only CVAT's rounding (≤ ½ px per value).
-pub fn ellipse_from_cvat_export_mask(m: &Moments, rotation_deg: f64) -> Option<Ellipse> {
+pub(crate) fn ellipse_from_cvat_export_mask(m: &Moments, rotation_deg: f64) -> Option<Ellipse> {
     let e = ellipse_from_moments_with_angle(m, 0.0, rotation_deg)?;
     let axis = |r: f64| (r - 0.5).round().max(0.0);
     Some(Ellipse {
@@ -254,7 +254,7 @@ pub fn ellipse_from_cvat_export_mask(m: &Moments, rotation_deg: f64) -> Option<E
 }
 
 /// The ellipse of equal moments of a polygon (several rings are a union).
-pub fn ellipse_from_polygon(rings: &[Vec<Point>]) -> Option<Ellipse> {
+pub(crate) fn ellipse_from_polygon(rings: &[Vec<Point>]) -> Option<Ellipse> {
     ellipse_from_moments(&Moments::from_polygon(rings), 0.0)
 }
 

@@ -276,7 +276,7 @@ pub fn ellipse_spans(e: &Ellipse, width: u32, height: u32, f: impl FnMut(u32, u3
 /// `a → b` crosses when `(a.y ≤ py) ≠ (b.y ≤ py)`, at `x = a.x + (py − a.y)(b.x − a.x)/(b.y − a.y)`.
 /// This half-open rule makes an axis-aligned box `[x0, x1) × [y0, y1)` cover exactly the
 /// centres inside it, so that boxes sharing an edge never share a pixel.
-pub fn polygon_spans(
+pub(crate) fn polygon_spans(
     rings: &[Vec<Point>],
     width: u32,
     height: u32,
@@ -368,7 +368,7 @@ fn emit_union(y: u32, row: &mut [(u32, u32)], f: &mut impl FnMut(u32, u32, u32))
 
 /// The spans of a CVAT box (rotated about its centre when `rotation ≠ 0`): the polygon of its
 /// corners, so it follows the same half-open centre rule as polygons.
-pub fn box_spans(b: &BoxShape, width: u32, height: u32, f: impl FnMut(u32, u32, u32)) {
+pub(crate) fn box_spans(b: &BoxShape, width: u32, height: u32, f: impl FnMut(u32, u32, u32)) {
     let corners = if b.rotation == 0.0 {
         [
             [b.xtl, b.ytl],
@@ -391,7 +391,7 @@ pub fn box_spans(b: &BoxShape, width: u32, height: u32, f: impl FnMut(u32, u32, 
 ///   with background (pycocotools). Pixels outside the image are clipped. The transposition
 ///   to rows keeps one span list per row, so memory follows the number of spans, not the
 ///   image size.
-pub fn mask_spans(m: &MaskData, width: u32, height: u32, mut f: impl FnMut(u32, u32, u32)) {
+pub(crate) fn mask_spans(m: &MaskData, width: u32, height: u32, mut f: impl FnMut(u32, u32, u32)) {
     match m {
         MaskData::Cvat {
             left,
@@ -479,7 +479,7 @@ pub fn mask_spans(m: &MaskData, width: u32, height: u32, mut f: impl FnMut(u32, 
 
 /// Whether a shape kind paints pixels at all (polylines, points and tags do not; the caller
 /// reports them).
-pub fn is_fillable(shape: &Shape) -> bool {
+pub(crate) fn is_fillable(shape: &Shape) -> bool {
     matches!(
         shape,
         Shape::Ellipse(_) | Shape::Box(_) | Shape::Polygon(_) | Shape::Mask(_)
@@ -556,7 +556,7 @@ pub fn shape_to_coco_rle(shape: &Shape, width: u32, height: u32) -> Vec<u32> {
 /// [`shape_to_coco_rle`] together with the area and tight box of the pixels it covers (what
 /// COCO's `area` and `bbox` mean for an RLE annotation). For an ellipse both come out of the
 /// one column pass; other shapes read them off the counts.
-pub fn shape_to_coco_rle_with_stats(
+pub(crate) fn shape_to_coco_rle_with_stats(
     shape: &Shape,
     width: u32,
     height: u32,
@@ -624,7 +624,7 @@ fn ellipse_to_coco_rle(e: &Ellipse, width: u32, height: u32) -> Option<(Vec<u32>
 }
 
 /// [`shape_to_coco_rle`] for spans already collected (sorted by `y`, then `x`; disjoint).
-pub fn spans_to_coco_rle(spans: &[(u32, u32, u32)], width: u32, height: u32) -> Vec<u32> {
+pub(crate) fn spans_to_coco_rle(spans: &[(u32, u32, u32)], width: u32, height: u32) -> Vec<u32> {
     let mut out = RleBuilder::default();
     let total = u64::from(width) * u64::from(height);
     if spans.is_empty() || total == 0 {

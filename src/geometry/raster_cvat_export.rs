@@ -35,7 +35,7 @@ const HALF: i64 = XY_ONE >> 1;
 /// outline points to 32-bit `int` pixels; far beyond the image it also overflows its 64-bit
 /// products, and Python's `cv2` refuses numbers beyond 32 bits. Within this bound every
 /// intermediate fits.
-pub const MAX_COORDINATE: i64 = 1 << 24;
+pub(crate) const MAX_COORDINATE: i64 = 1 << 24;
 
 /// OpenCV's float sine table, first quadrant (sin of 0°..=90°, the literal values OpenCV
 /// uses); the other quadrants follow by symmetry, exactly as in OpenCV's 451-entry table.
@@ -83,7 +83,7 @@ fn cv_round(v: f64) -> i32 {
 /// Exactly the arguments `cv2.ellipse` receives from CVAT's export: whole-pixel centre and
 /// semi-axes, and the rotation as CVAT stores it (OpenCV rounds it itself).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct CvEllipse {
+pub(crate) struct CvEllipse {
     pub cx: i64,
     pub cy: i64,
     pub rx: i64,
@@ -116,7 +116,7 @@ impl std::fmt::Display for NotDrawable {
 impl CvEllipse {
     /// CVAT's rounding of its float ellipse: Python's `round()` (half to even) of the centre
     /// and of the semi-axes; the rotation is passed on unrounded.
-    pub fn from_cvat(e: &Ellipse) -> Result<CvEllipse, NotDrawable> {
+    pub(crate) fn from_cvat(e: &Ellipse) -> Result<CvEllipse, NotDrawable> {
         let vals = [e.cx, e.cy, e.rx, e.ry];
         if !vals.iter().chain([&e.rotation]).all(|v| v.is_finite()) {
             return Err(NotDrawable::NotFinite);
@@ -155,7 +155,7 @@ impl CvEllipse {
     }
 
     /// The whole-degree angle OpenCV draws with, in `[0, 360]` (360 stays 360, as in OpenCV).
-    pub fn whole_degrees(&self) -> i32 {
+    pub(crate) fn whole_degrees(&self) -> i32 {
         let mut a = cv_round(self.angle);
         if a < 0 {
             a = a.rem_euclid(360);
@@ -172,7 +172,7 @@ type Run = (i32, i32, i32);
 
 /// Reusable buffers for rendering many ellipses (the inversion renders hundreds per mask).
 #[derive(Default)]
-pub struct CvatExportRaster {
+pub(crate) struct CvatExportRaster {
     poly: Vec<(i64, i64)>,
     runs: Vec<Run>,
     spans: Vec<(u32, u32, u32)>,
@@ -539,7 +539,7 @@ pub fn cvat_export_ellipse_spans(
 }
 
 /// The spans `cv2.ellipse(mask, (cx, cy), (rx, ry), angle, 0, 360, 255, -1)` paints.
-pub fn cv_ellipse_spans(
+pub(crate) fn cv_ellipse_spans(
     e: &CvEllipse,
     width: u32,
     height: u32,
@@ -570,7 +570,7 @@ pub fn cvat_export_coco(e: &Ellipse, width: u32, height: u32) -> Result<CocoMask
 }
 
 /// Area, bbox and COCO counts of spans in the span contract.
-pub fn coco_mask_from_spans(spans: &[(u32, u32, u32)], width: u32, height: u32) -> CocoMask {
+pub(crate) fn coco_mask_from_spans(spans: &[(u32, u32, u32)], width: u32, height: u32) -> CocoMask {
     let mut area = 0u64;
     let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0u32, 0u32);
     for &(y, a, b) in spans {
@@ -596,7 +596,7 @@ pub fn coco_mask_from_spans(spans: &[(u32, u32, u32)], width: u32, height: u32) 
 /// output `(k, line_start, line_end)` for every maximal run of consecutive lines holding
 /// position `k`, sorted by `k` then `line_start`. Cost follows the boundary length (the
 /// positions where consecutive lines differ), not the area.
-pub fn transpose_runs(runs: &[(u32, u32, u32)]) -> Vec<(u32, u32, u32)> {
+pub(crate) fn transpose_runs(runs: &[(u32, u32, u32)]) -> Vec<(u32, u32, u32)> {
     let mut starts: Vec<(u32, u32)> = Vec::new();
     let mut ends: Vec<(u32, u32)> = Vec::new();
     let mut edges: Vec<(u32, i8)> = Vec::new();
@@ -711,7 +711,7 @@ fn push_long(enc: &mut RunEncoder, on: bool, mut n: u64) {
 
 /// How a mask was inverted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Recovery {
+pub(crate) enum Recovery {
     /// One whole-pixel ellipse in the searched neighbourhood renders exactly this mask.
     Exact,
     /// `n ≥ 2` whole-pixel ellipses render exactly this mask (typically one mostly outside
@@ -723,7 +723,7 @@ pub enum Recovery {
 
 /// The result of [`invert_cvat_export_mask`].
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Inverted {
+pub(crate) struct Inverted {
     /// Whole-pixel centre and semi-axes; the rotation as given.
     pub ellipse: Ellipse,
     pub recovery: Recovery,
@@ -1007,7 +1007,7 @@ fn to_whole(v: f64) -> i64 {
 /// for others (the whole 3⁴ cube for a border-cut mask, single steps otherwise); of
 /// several, the one closest to the continuous fit is kept, ties broken by the smallest
 /// `(cx, cy, rx, ry)`.
-pub fn invert_cvat_export_mask(
+pub(crate) fn invert_cvat_export_mask(
     counts: &[u32],
     width: u32,
     height: u32,

@@ -134,7 +134,7 @@ pub fn decode_counts_string(s: &str) -> Result<Vec<u32>, RleError> {
 }
 
 /// Checks that `counts` cover exactly `height × width` pixels.
-pub fn check_counts(counts: &[u32], width: u32, height: u32) -> Result<(), RleError> {
+pub(crate) fn check_counts(counts: &[u32], width: u32, height: u32) -> Result<(), RleError> {
     let expected = u64::from(width) * u64::from(height);
     let actual: u64 = counts.iter().map(|&c| u64::from(c)).sum();
     if actual != expected {
@@ -145,7 +145,7 @@ pub fn check_counts(counts: &[u32], width: u32, height: u32) -> Result<(), RleEr
 
 /// Builds run lengths from a stream of (value, length) pieces, merging equal neighbours.
 #[derive(Debug, Default)]
-pub struct RunEncoder {
+pub(crate) struct RunEncoder {
     counts: Vec<u32>,
     current: bool,
 }
@@ -230,7 +230,7 @@ pub fn to_row_major(counts: &[u32], width: u32, height: u32) -> Result<Vec<u8>, 
 
 /// Calls `f(x, y_start, len)` for every foreground run piece within one column. Assumes
 /// the counts were checked against the size (extra pixels are ignored, never indexed).
-pub fn for_each_column_run(counts: &[u32], height: u32, mut f: impl FnMut(u32, u32, u32)) {
+pub(crate) fn for_each_column_run(counts: &[u32], height: u32, mut f: impl FnMut(u32, u32, u32)) {
     if height == 0 {
         return;
     }
@@ -258,7 +258,7 @@ pub fn for_each_column_run(counts: &[u32], height: u32, mut f: impl FnMut(u32, u
 /// first) into whole-image COCO RLE. Errors when the box leaves the image or the counts do
 /// not cover the box. Costs O(image width + box area), never O(image area).
 #[allow(clippy::too_many_arguments)]
-pub fn cvat_box_to_coco(
+pub(crate) fn cvat_box_to_coco(
     left: u32,
     top: u32,
     bw: u32,

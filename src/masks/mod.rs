@@ -39,7 +39,7 @@ pub enum MaskKind {
 }
 
 /// A 16-bit grayscale image (instance masks).
-pub type Gray16Image = ImageBuffer<Luma<u16>, Vec<u16>>;
+pub(crate) type Gray16Image = ImageBuffer<Luma<u16>, Vec<u16>>;
 
 /// A rendered mask buffer.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,7 +138,7 @@ impl ClassLookup {
 }
 
 /// Refuses mask sizes that are zero, above [`MAX_SIDE`] a side or above [`MAX_PIXELS`].
-pub fn check_size(image: &Image) -> Result<()> {
+pub(crate) fn check_size(image: &Image) -> Result<()> {
     let (w, h) = (image.width, image.height);
     if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE || u64::from(w) * u64::from(h) > MAX_PIXELS
     {
@@ -261,7 +261,7 @@ pub const PNG_COMPRESSION: CompressionType = CompressionType::Fast;
 /// See [`PNG_COMPRESSION`].
 pub const PNG_FILTER: FilterType = FilterType::Up;
 /// The smallest files measured (9× slower): `Default` deflate, no filter.
-pub const PNG_COMPACT: (CompressionType, FilterType) =
+pub(crate) const PNG_COMPACT: (CompressionType, FilterType) =
     (CompressionType::Default, FilterType::NoFilter);
 
 /// Encodes a mask as PNG into `w` with the chosen settings.
@@ -297,12 +297,12 @@ pub fn encode_png(
 
 /// Writes a mask PNG atomically (temporary file beside `path`, then rename), with the fast
 /// settings [`PNG_COMPRESSION`] / [`PNG_FILTER`].
-pub fn write_png(mask: &MaskBuffer, path: &Path) -> Result<()> {
+pub(crate) fn write_png(mask: &MaskBuffer, path: &Path) -> Result<()> {
     write_png_with(mask, path, (PNG_COMPRESSION, PNG_FILTER))
 }
 
 /// [`write_png`] with explicit PNG settings (e.g. [`PNG_COMPACT`]).
-pub fn write_png_with(
+pub(crate) fn write_png_with(
     mask: &MaskBuffer,
     path: &Path,
     settings: (CompressionType, FilterType),
@@ -364,7 +364,7 @@ pub fn labelmap_txt(labels: &LabelSet) -> Result<String> {
 /// colour; the others are classes 1, 2, … in file order (the index-mask values). When names
 /// and colours are exactly a built-in set's, that set is returned (its supercategories).
 /// A malformed line is an error naming the file, line and column.
-pub fn parse_labelmap(text: &str, path: &Path) -> Result<LabelSet> {
+pub(crate) fn parse_labelmap(text: &str, path: &Path) -> Result<LabelSet> {
     let mut background = None;
     let mut classes: Vec<crate::labelset::LabelClass> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -467,7 +467,7 @@ pub fn parse_labelmap(text: &str, path: &Path) -> Result<LabelSet> {
 /// The PNG file name for an image: its file stem plus `.png`. `None` for names that are
 /// absolute, contain `..`, or have no stem — a data file must never make us write outside
 /// the output folder (docs/design.md §6).
-pub fn mask_file_name(image_file_name: &str) -> Option<String> {
+pub(crate) fn mask_file_name(image_file_name: &str) -> Option<String> {
     // Both separators count, and control characters are refused too
     // (`crate::path_safety::output_stem`, shared by every writer).
     crate::path_safety::output_stem(image_file_name).map(|stem| format!("{stem}.png"))

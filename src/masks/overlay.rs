@@ -84,7 +84,7 @@ impl Default for OverlayOptions {
 /// Blends `mask` over `image`: `out = (1 − α)·image + α·mask` where the mask is not
 /// background (black), the image unchanged elsewhere. Any image type (8/16-bit gray, RGBA,
 /// TIFF) is converted to RGB8 first. Where sizes differ, only the common part is blended.
-pub fn blend(image: &DynamicImage, mask: &RgbImage, alpha: f32) -> RgbImage {
+pub(crate) fn blend(image: &DynamicImage, mask: &RgbImage, alpha: f32) -> RgbImage {
     let mut out = image.to_rgb8();
     let a = alpha.clamp(0.0, 1.0);
     let (w, h) = (

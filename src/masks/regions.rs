@@ -409,7 +409,7 @@ fn mismatch(e: &Ellipse, members: &[u32], runs: &[Run], w: u32, h: u32) -> u64 {
 }
 
 /// Turns fitted regions into ellipse annotations of `image_id`, numbered from `first_id`.
-pub fn annotations_from_regions(
+pub(crate) fn annotations_from_regions(
     image_id: ImageId,
     first_id: u64,
     regions: &[(CategoryId, Ellipse, RegionFlags)],

@@ -27,7 +27,7 @@ const ELLIPSE_CLIP_VERTICES: usize = 1024;
 impl Shape {
     /// Tight box `[x, y, w, h]` of the part of the shape inside a `width × height` image;
     /// `None` when no part of it is inside (or it has no geometry).
-    pub fn bbox_in_image(&self, width: u32, height: u32) -> Option<[f64; 4]> {
+    pub(crate) fn bbox_in_image(&self, width: u32, height: u32) -> Option<[f64; 4]> {
         let (w, h) = (f64::from(width), f64::from(height));
         let full = self.bbox()?;
         if inside(&full, w, h) {
@@ -57,7 +57,7 @@ impl Shape {
 
     /// Area of the part of the shape inside a `width × height` image (pixel count for
     /// masks, 0 for lines, points and tags).
-    pub fn area_in_image(&self, width: u32, height: u32) -> f64 {
+    pub(crate) fn area_in_image(&self, width: u32, height: u32) -> f64 {
         let (w, h) = (f64::from(width), f64::from(height));
         let Some(full) = self.bbox() else {
             return 0.0;
@@ -77,7 +77,7 @@ impl Shape {
     }
 
     /// Whether some part of the shape lies outside a `width × height` image.
-    pub fn crosses_image_border(&self, width: u32, height: u32) -> bool {
+    pub(crate) fn crosses_image_border(&self, width: u32, height: u32) -> bool {
         self.bbox()
             .is_some_and(|b| !inside(&b, f64::from(width), f64::from(height)))
     }

@@ -167,7 +167,7 @@ impl MaskData {
 
 /// Tight box `[x, y, w, h]` of the foreground of COCO RLE counts (column-major over an image
 /// `height` pixels tall), as pycocotools' `toBbox` computes it.
-pub fn coco_rle_bbox(counts: &[u32], height: u32) -> Option<[f64; 4]> {
+pub(crate) fn coco_rle_bbox(counts: &[u32], height: u32) -> Option<[f64; 4]> {
     let (mut x0, mut y0, mut x1, mut y1) = (u64::MAX, u64::MAX, 0u64, 0u64);
     let mut any = false;
     let h = u64::from(height).max(1);
@@ -194,7 +194,7 @@ pub fn coco_rle_bbox(counts: &[u32], height: u32) -> Option<[f64; 4]> {
 }
 
 /// Foreground pixel count of RLE counts (COCO's `area` of a mask).
-pub fn rle_area(counts: &[u32]) -> u64 {
+pub(crate) fn rle_area(counts: &[u32]) -> u64 {
     counts
         .iter()
         .skip(1)
@@ -269,7 +269,7 @@ impl Shape {
 }
 
 /// Shoelace area of one ring (absolute value).
-pub fn ring_area(ring: &[Point]) -> f64 {
+pub(crate) fn ring_area(ring: &[Point]) -> f64 {
     if ring.len() < 3 {
         return 0.0;
     }

@@ -30,12 +30,12 @@ pub struct Rgb(pub [u8; 3]);
 
 impl Rgb {
     /// `#rrggbb`, as CVAT writes label colours.
-    pub fn to_hex(self) -> String {
+    pub(crate) fn to_hex(self) -> String {
         format!("#{:02x}{:02x}{:02x}", self.0[0], self.0[1], self.0[2])
     }
 
     /// Parses `#rrggbb` (case-insensitive, `#` optional).
-    pub fn from_hex(s: &str) -> Option<Rgb> {
+    pub(crate) fn from_hex(s: &str) -> Option<Rgb> {
         let h = s.trim().trim_start_matches('#');
         if h.len() != 6 || !h.is_ascii() {
             return None;
@@ -117,7 +117,7 @@ impl Image {
 }
 
 /// A value of a per-annotation attribute. CVAT stores text; COCO any JSON value.
-pub type AttrValue = serde_json::Value;
+pub(crate) type AttrValue = serde_json::Value;
 
 /// A JSON value kept as its source text: a million COCO segmentations cost their bytes, not
 /// a tree of boxed numbers (a `serde_json::Value` number is ~4× its text).
@@ -254,7 +254,7 @@ impl Dataset {
         self.categories.iter().find(|c| c.id == id)
     }
 
-    pub fn category_by_name(&self, name: &str) -> Option<&Category> {
+    pub(crate) fn category_by_name(&self, name: &str) -> Option<&Category> {
         self.categories.iter().find(|c| c.name == name)
     }
 
@@ -277,7 +277,7 @@ impl Dataset {
     }
 
     /// Counts of annotations per shape kind, for lossiness reports.
-    pub fn shape_counts(&self) -> IndexMap<&'static str, usize> {
+    pub(crate) fn shape_counts(&self) -> IndexMap<&'static str, usize> {
         let mut m = IndexMap::new();
         for a in &self.annotations {
             *m.entry(a.shape.kind()).or_insert(0) += 1;

@@ -93,7 +93,7 @@ pub struct Bar {
 
 /// The outcome of a search.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Detection {
+pub(crate) enum Detection {
     Found(Bar),
     /// No bar, with the reason.
     NotFound(String),
@@ -414,7 +414,7 @@ impl Search<'_> {
 }
 
 /// Finds the scale bar of `g`.
-pub fn find_bar(g: &Gray, opts: &BarOptions) -> Detection {
+pub(crate) fn find_bar(g: &Gray, opts: &BarOptions) -> Detection {
     let (w, h) = (g.width, g.height);
     if w < 32 || h < 16 || g.data.len() != w * h {
         return Detection::NotFound("the image is too small to hold a scale bar".into());
@@ -503,7 +503,7 @@ pub fn find_bar(g: &Gray, opts: &BarOptions) -> Detection {
 
 /// Draws a bar for tests and `synth`: rows `[top, top + thick)`, from `x` to `x + len` with
 /// coverage antialiasing at the ends (pixel `i` spans `[i, i + 1)`).
-pub fn draw_bar(
+pub(crate) fn draw_bar(
     buf: &mut [u8],
     width: usize,
     x: f64,
@@ -550,12 +550,12 @@ fn glyph(c: char) -> [u8; 7] {
 }
 
 /// Width in px of `text` drawn by [`draw_label`] with cells of `cell` px.
-pub fn label_width(text: &str, cell: usize) -> usize {
+pub(crate) fn label_width(text: &str, cell: usize) -> usize {
     text.chars().count() * 6 * cell
 }
 
 /// Draws `text` with block glyphs, top-left at `(x, y)`, each glyph cell `cell` px square.
-pub fn draw_label(
+pub(crate) fn draw_label(
     buf: &mut [u8],
     width: usize,
     x: usize,

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// Largest image decoded to look for a bar (pixels): 16384², far above a 17-megapixel TEM
 /// frame; the decoded grey values take 4 bytes a pixel.
-pub const MAX_BAR_PIXELS: u64 = 1 << 28;
+pub(crate) const MAX_BAR_PIXELS: u64 = 1 << 28;
 
 /// Where a scale value came from (the table's `source` column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -47,7 +47,7 @@ impl Source {
 
 /// What to measure.
 #[derive(Clone, Debug, Default)]
-pub struct ScaleRequest {
+pub(crate) struct ScaleRequest {
     pub images: Vec<PathBuf>,
     /// The length printed on the scale bars, µm (the same for every image).
     pub bar_um: Option<f64>,
@@ -71,13 +71,13 @@ pub struct ImageScale {
 
 impl ImageScale {
     /// Whether the image got a value.
-    pub fn has_scale(&self) -> bool {
+    pub(crate) fn has_scale(&self) -> bool {
         self.px_per_um.is_some()
     }
 }
 
 /// The image's own calibration (tags only; no pixels decoded). `Ok(None)` for a non-TIFF.
-pub fn calibration_of(path: &Path) -> Result<Option<tiff_meta::TiffMeta>> {
+pub(crate) fn calibration_of(path: &Path) -> Result<Option<tiff_meta::TiffMeta>> {
     use std::io::Read;
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
@@ -94,7 +94,7 @@ pub fn calibration_of(path: &Path) -> Result<Option<tiff_meta::TiffMeta>> {
 
 /// Decodes an image to grey levels for the bar search, refusing sizes past
 /// [`MAX_BAR_PIXELS`] before decoding.
-pub fn load_gray(path: &Path) -> Result<bar::Gray> {
+pub(crate) fn load_gray(path: &Path) -> Result<bar::Gray> {
     let reader = image::ImageReader::open(path)
         .map_err(|e| Error::io(path, e))?
         .with_guessed_format()
@@ -248,7 +248,7 @@ pub fn measure(path: &Path, bar_um: Option<f64>, opts: &bar::BarOptions) -> Resu
 }
 
 /// Image files in a folder (not recursive), sorted, by extension.
-pub fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut v = Vec::new();
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let p = e.map_err(|e| Error::io(dir, e))?.path();
@@ -267,7 +267,7 @@ pub fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Measures every image of the request (in parallel), in the request's order. Two images
 /// with one file name are refused: the table matches images by name.
-pub fn measure_all(req: &ScaleRequest) -> Result<Vec<ImageScale>> {
+pub(crate) fn measure_all(req: &ScaleRequest) -> Result<Vec<ImageScale>> {
     use rayon::prelude::*;
     let mut seen: std::collections::HashMap<String, &Path> = std::collections::HashMap::new();
     for p in &req.images {

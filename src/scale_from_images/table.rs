@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use std::path::Path;
 
 /// The header, in order.
-pub const COLUMNS: [&str; 6] = [
+pub(crate) const COLUMNS: [&str; 6] = [
     "image_name",
     "px_per_um",
     "source",

@@ -22,17 +22,17 @@ use std::io::{Read, Seek};
 
 /// Largest text tag read (a description, an OME-XML document, the FEI block). Real OME-XML
 /// headers of large plates run to a few MiB.
-pub const MAX_TEXT_BYTES: usize = 16 << 20;
+pub(crate) const MAX_TEXT_BYTES: usize = 16 << 20;
 /// Most IFDs (pages) walked to check the chain.
-pub const MAX_IFDS: usize = 65_536;
+pub(crate) const MAX_IFDS: usize = 65_536;
 /// Largest image side accepted, as for annotations (`coco::MAX_SIDE`).
 pub const MAX_SIDE: u32 = 100_000;
 /// A resolution per centimetre or inch below this many px/µm (1000 px/cm, 2540 dpi) is a
 /// print or screen resolution (72, 96, 300 dpi …), not a microscope calibration.
-pub const MIN_CALIBRATED_PX_PER_UM: f64 = 0.1;
+pub(crate) const MIN_CALIBRATED_PX_PER_UM: f64 = 0.1;
 /// Calibrations outside this range are refused as implausible (0.001 px/µm is a millimetre
 /// per pixel; 10⁶ px/µm a picometre per pixel).
-pub const PLAUSIBLE_PX_PER_UM: (f64, f64) = (1e-3, 1e6);
+pub(crate) const PLAUSIBLE_PX_PER_UM: (f64, f64) = (1e-3, 1e6);
 
 /// A calibration found in the file.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,7 +62,7 @@ impl TiffMeta {
 }
 
 /// Whether `head` starts like a TIFF or BigTIFF file.
-pub fn looks_like_tiff(head: &[u8]) -> bool {
+pub(crate) fn looks_like_tiff(head: &[u8]) -> bool {
     matches!(
         head.get(..4),
         Some(b"II*\0") | Some(b"MM\0*") | Some(b"II+\0") | Some(b"MM\0+")
@@ -213,7 +213,7 @@ fn rational(v: &tiff::decoder::ifd::Value) -> Option<f64> {
 }
 
 /// Micrometres in one `unit`, for the length units the formats write.
-pub fn um_per_unit(unit: &str) -> Option<f64> {
+pub(crate) fn um_per_unit(unit: &str) -> Option<f64> {
     let u = unit.trim().trim_matches('"');
     let u = u.replace("\\u00B5", "µ").replace("\\u00b5", "µ");
     Some(match u.as_str() {

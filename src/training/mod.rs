@@ -100,7 +100,10 @@ impl SplitPlan {
     /// The subsets (`SplitPlan::FromInput`) that cannot be folder names, with how many
     /// images hold each and why: [`SplitPlan::assign`] puts those images into `train`, and
     /// writers report them as `unsafe-path`.
-    pub fn refused_subsets(&self, images: &[Image]) -> BTreeMap<String, (usize, &'static str)> {
+    pub(crate) fn refused_subsets(
+        &self,
+        images: &[Image],
+    ) -> BTreeMap<String, (usize, &'static str)> {
         let mut out = BTreeMap::new();
         if matches!(self, SplitPlan::FromInput) {
             for s in images.iter().filter_map(|im| im.subset.as_deref()) {
@@ -114,7 +117,7 @@ impl SplitPlan {
     }
 
     /// Adds one `unsafe-path` lossiness entry per refused subset.
-    pub fn report_refused(&self, images: &[Image], loss: &mut crate::lossiness::Lossiness) {
+    pub(crate) fn report_refused(&self, images: &[Image], loss: &mut crate::lossiness::Lossiness) {
         for (subset, (n, why)) in self.refused_subsets(images) {
             loss.add(
                 "unsafe-path",
@@ -170,19 +173,19 @@ impl SplitPlan {
 
 /// A single plain path component we may create (`crate::path_safety::component_problem`: no
 /// separators of either system, not `.`/`..`, no drive prefix, no control characters).
-pub fn safe_component(s: &str) -> bool {
+pub(crate) fn safe_component(s: &str) -> bool {
     crate::path_safety::component_problem(s).is_none()
 }
 
 /// The file stem of an image's file name, refusing names that escape the output folder
 /// (`crate::path_safety::output_stem`).
-pub fn safe_stem(file_name: &str) -> Option<String> {
+pub(crate) fn safe_stem(file_name: &str) -> Option<String> {
     crate::path_safety::output_stem(file_name).map(str::to_string)
 }
 
 /// Finds the image file for `file_name` under `dir`: the name as given, else by file stem
 /// with any extension.
-pub fn find_image(dir: &Path, file_name: &str) -> Option<PathBuf> {
+pub(crate) fn find_image(dir: &Path, file_name: &str) -> Option<PathBuf> {
     let p = Path::new(file_name);
     if crate::path_safety::unsafe_reason(file_name).is_some()
         || p.is_absolute()

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Colour `i` of the Pascal VOC palette (bit-interleaved), used for instance masks.
-pub fn voc_palette(i: u32) -> [u8; 3] {
+pub(crate) fn voc_palette(i: u32) -> [u8; 3] {
     let (mut r, mut g, mut b) = (0u8, 0u8, 0u8);
     let mut c = i;
     for j in 0..8 {

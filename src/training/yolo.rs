@@ -289,7 +289,7 @@ pub(crate) fn yaml_str(s: &str) -> String {
 }
 
 /// Ultralytics' `data.yaml`: dataset root, split folders, class names and count.
-pub fn data_yaml(root: &Path, splits: &BTreeMap<String, usize>, names: &[String]) -> String {
+pub(crate) fn data_yaml(root: &Path, splits: &BTreeMap<String, usize>, names: &[String]) -> String {
     let mut y = String::from("# Written by neutrostruct. Ultralytics dataset description.\n");
     let _ = writeln!(y, "path: {}", yaml_str(&root.display().to_string()));
     let has = |s: &str| splits.contains_key(s);

@@ -14,7 +14,7 @@ use std::path::Path;
 
 /// Most rows one label file may hold (a TEM image has a few hundred objects; a million rows
 /// is far beyond any real label file and bounds the work per file).
-pub const MAX_ROWS: usize = 1_000_000;
+pub(crate) const MAX_ROWS: usize = 1_000_000;
 
 /// Most points one segment row may hold (same bound as a COCO or CVAT polygon).
 pub use crate::model::limits::MAX_POINTS;
@@ -122,7 +122,7 @@ pub fn check_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) ->
 /// Ultralytics' loader would reject, drop or alter (wrong column count, class ≥ nc, a
 /// coordinate outside [0, 1], an empty box, a duplicate), as its message. The same row
 /// parser as reading, so what we write and what we accept cannot drift apart.
-pub fn first_rejected_row(
+pub(crate) fn first_rejected_row(
     text: &str,
     flavour: Flavour,
     nc: usize,

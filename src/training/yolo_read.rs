@@ -542,7 +542,7 @@ pub struct Skipped {
 
 /// Everything a read found out: the dataset, its lossiness, and where each part came from.
 #[derive(Clone, Debug)]
-pub struct YoloRead {
+pub(crate) struct YoloRead {
     pub dataset: Dataset,
     pub loss: Lossiness,
     pub summary: YoloReadSummary,
@@ -571,7 +571,11 @@ fn guess_flavour(text: &str) -> Option<Flavour> {
 /// (see `guess_flavour`). `lenient` (for `validate`): rows with problems are left out and
 /// listed in [`YoloRead::issues`] instead of failing the read, and each annotation keeps its
 /// row's line in `loc`; limits and unreadable files are still errors.
-pub fn read_detailed(input: &Path, flavour: Option<Flavour>, lenient: bool) -> Result<YoloRead> {
+pub(crate) fn read_detailed(
+    input: &Path,
+    flavour: Option<Flavour>,
+    lenient: bool,
+) -> Result<YoloRead> {
     let (root, yaml) = locate_yaml(input)?;
     let bytes = crate::error::read_input(&yaml)?;
     let y = parse_data_yaml(label_text(&bytes, &yaml)?, &yaml)?;

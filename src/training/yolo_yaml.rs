@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// Most classes a `data.yaml` may declare: bounds the categories made from `nc` alone (real
 /// datasets have at most a few thousand classes).
-pub const MAX_CLASSES: usize = 65_536;
+pub(crate) const MAX_CLASSES: usize = 65_536;
 
 /// What a `data.yaml` says that the reader uses.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -25,7 +25,7 @@ pub struct DataYaml {
 }
 
 /// The split keys Ultralytics knows, in the order they are read.
-pub const SPLIT_KEYS: [&str; 3] = ["train", "val", "test"];
+pub(crate) const SPLIT_KEYS: [&str; 3] = ["train", "val", "test"];
 
 /// A scalar, list or map value with the position of its first character.
 #[derive(Debug)]

@@ -37,7 +37,7 @@ struct Report {
 }
 
 impl Baseline {
-    pub fn from_findings(findings: &[Finding]) -> Baseline {
+    pub(crate) fn from_findings(findings: &[Finding]) -> Baseline {
         let mut known = HashMap::new();
         for f in findings {
             *known.entry(key(f)).or_insert(0) += 1;

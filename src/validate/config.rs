@@ -262,7 +262,7 @@ impl Config {
     }
 
     /// Whether the rule can report anything at all (off everywhere → not run).
-    pub fn may_report(&self, rule: &str) -> bool {
+    pub(crate) fn may_report(&self, rule: &str) -> bool {
         self.rules.get(rule) != Some(&Level::Off)
             || self
                 .overrides
@@ -336,7 +336,7 @@ fn check_thresholds(t: &Thresholds) -> std::result::Result<(), String> {
 }
 
 /// A path pattern: a glob when it has `*`, `?` or `[`, else a prefix (a folder or the file).
-pub fn path_matches(pattern: &str, path: &str) -> bool {
+pub(crate) fn path_matches(pattern: &str, path: &str) -> bool {
     let pattern = pattern.trim_start_matches("./");
     if pattern.contains(['*', '?', '[']) {
         glob_match(pattern, path)
@@ -348,7 +348,7 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
 
 /// Glob matching on `/`-separated paths: `*` and `?` stay within one segment, `**` spans any
 /// number of segments, `[abc]` is a character class.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     fn go(p: &[char], t: &[char]) -> bool {
         match p.first() {
             None => t.is_empty(),

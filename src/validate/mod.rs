@@ -18,7 +18,7 @@ pub mod baseline;
 pub mod config;
 mod discover;
 pub(crate) mod geom;
-pub mod registry;
+pub(crate) mod registry;
 pub mod release;
 pub mod report;
 mod request;
@@ -143,7 +143,7 @@ impl Finding {
     }
 
     /// Pins the finding to an image: its file name and its line and column.
-    pub fn at_image(mut self, im: &Image) -> Self {
+    pub(crate) fn at_image(mut self, im: &Image) -> Self {
         self.image = Some(im.file_name.clone());
         if self.line.is_none() {
             self = self.at(im.loc);
@@ -214,7 +214,7 @@ pub struct RuleMeta {
 
 impl RuleMeta {
     /// The doc comment with the one leading space of each `///` line removed.
-    pub fn doc_text(&self) -> String {
+    pub(crate) fn doc_text(&self) -> String {
         let mut out = String::new();
         for line in self.doc.lines() {
             out.push_str(line.strip_prefix(' ').unwrap_or(line));
@@ -252,7 +252,7 @@ pub struct Shared {
 macro_rules! declare_rule {
     (
         $(#[doc = $doc:literal])*
-        pub struct $name:ident {
+        $vis:vis struct $name:ident {
             code: $code:literal,
             name: $rname:literal,
             severity: $sev:ident,
@@ -261,10 +261,10 @@ macro_rules! declare_rule {
     ) => {
         $(#[doc = $doc])*
         #[derive(Clone, Copy, Debug, Default)]
-        pub struct $name;
+        $vis struct $name;
 
         impl $name {
-            pub const META: $crate::validate::RuleMeta = $crate::validate::RuleMeta {
+            pub(crate) const META: $crate::validate::RuleMeta = $crate::validate::RuleMeta {
                 code: $code,
                 name: $rname,
                 severity: $crate::validate::Severity::$sev,
@@ -334,7 +334,7 @@ pub struct ExpectedLabels {
 /// otherwise the category id) of an image from its annotations, as `crate::geometry::raster` does.
 /// `None` when it cannot (unsupported shapes); the pixel-IoU part of `mask-disagreement` is
 /// then skipped for that image.
-pub type ExpectedMaskFn = dyn Fn(&Image, &[&Annotation]) -> Option<Vec<u8>> + Send + Sync;
+pub(crate) type ExpectedMaskFn = dyn Fn(&Image, &[&Annotation]) -> Option<Vec<u8>> + Send + Sync;
 
 /// Everything a validation run looks at. The CLI fills it from the command line and the
 /// readers; tests build it in code.
@@ -371,7 +371,7 @@ pub struct Inputs {
 
 impl Inputs {
     /// The path of dataset `i` as findings name it.
-    pub fn file_label(&self, i: usize) -> String {
+    pub(crate) fn file_label(&self, i: usize) -> String {
         self.datasets
             .get(i)
             .map(|d| self.display_path(&d.path))
@@ -381,7 +381,7 @@ impl Inputs {
     /// A finding about an image or annotation of a YOLO dataset names the label file the
     /// rows came from (the dataset's own path is its `data.yaml`; annotation lines are lines
     /// of the label file).
-    pub fn locate(&self, mut f: Finding) -> Finding {
+    pub(crate) fn locate(&self, mut f: Finding) -> Finding {
         if let Some(y) = self
             .yolo
             .iter()
@@ -396,7 +396,7 @@ impl Inputs {
 
     /// Whether dataset `i` was read from YOLO (its images were found and sized while reading:
     /// the image-folder and mask rules do not apply).
-    pub fn is_yolo(&self, i: usize) -> bool {
+    pub(crate) fn is_yolo(&self, i: usize) -> bool {
         self.datasets
             .get(i)
             .is_some_and(|d| d.format == SourceFormat::Yolo)
@@ -404,7 +404,7 @@ impl Inputs {
 
     /// `path` relative to the display root (else the root) when it is inside it, with `/`
     /// separators; a relative path is already relative to the working directory.
-    pub fn display_path(&self, path: &Path) -> String {
+    pub(crate) fn display_path(&self, path: &Path) -> String {
         let rel = self
             .display_root
             .as_deref()
@@ -481,7 +481,7 @@ impl<'a> Context<'a> {
     /// The label set dataset `d` is checked against: the given one, else the built-in set
     /// that names most of *its own* classes. A release folder holds 4- and 7-class files side
     /// by side; each is right in its own set.
-    pub fn labelset_of(&self, d: usize) -> Option<&LabelSet> {
+    pub(crate) fn labelset_of(&self, d: usize) -> Option<&LabelSet> {
         self.labelsets
             .get_or_init(|| {
                 self.inputs
@@ -507,7 +507,7 @@ impl<'a> Context<'a> {
 
     /// Whether datasets `a` and `b` are checked against the same label set (so that their
     /// shapes can be compared class for class).
-    pub fn same_labelset(&self, a: usize, b: usize) -> bool {
+    pub(crate) fn same_labelset(&self, a: usize, b: usize) -> bool {
         match (self.labelset_of(a), self.labelset_of(b)) {
             (Some(x), Some(y)) => x.name == y.name,
             (None, None) => true,
@@ -632,7 +632,11 @@ impl Engine {
     }
 
     /// Same as [`Engine::run`], then drops what the baseline already knows.
-    pub fn run_with_baseline(&self, inputs: &Inputs, baseline: &baseline::Baseline) -> Outcome {
+    pub(crate) fn run_with_baseline(
+        &self,
+        inputs: &Inputs,
+        baseline: &baseline::Baseline,
+    ) -> Outcome {
         let mut out = self.run(inputs);
         let (kept, known) = baseline.filter(std::mem::take(&mut out.findings));
         out.findings = kept;
@@ -684,7 +688,7 @@ pub fn validate(inputs: &Inputs) -> Vec<Finding> {
 }
 
 /// Sorts findings in report order: file, line, code, image, annotation, message.
-pub fn sort_findings(findings: &mut [Finding]) {
+pub(crate) fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 }
 

@@ -45,7 +45,7 @@ pub fn rule_by_code_or_name(key: &str) -> Option<&'static dyn Validation> {
 }
 
 /// All rule metadata, in code order.
-pub fn metas() -> impl Iterator<Item = &'static RuleMeta> {
+pub(crate) fn metas() -> impl Iterator<Item = &'static RuleMeta> {
     RULES.iter().map(|r| r.meta())
 }
 
@@ -63,7 +63,7 @@ pub fn explain(code_or_name: &str) -> Option<String> {
 }
 
 /// What `neutrostruct rules` prints: one line per rule.
-pub fn catalog() -> String {
+pub(crate) fn catalog() -> String {
     let mut out = String::new();
     for m in metas() {
         out.push_str(&format!(

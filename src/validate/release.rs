@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// The datasets the masks are compared with, and the label set whose colours they use.
 #[derive(Clone, Debug, Default)]
-pub struct MaskGroup {
+pub(crate) struct MaskGroup {
     /// Indices into [`super::Inputs::datasets`].
     pub datasets: Vec<usize>,
     pub labelset: Option<LabelSet>,
@@ -31,7 +31,7 @@ pub struct MaskGroup {
 /// colour the set lacks; the 4-class colours are a subset of the 7-class ones, so a tie is
 /// broken by how well the colour histogram of that mask agrees with the areas each group's
 /// shapes give its classes on that image.
-pub fn mask_group(ctx: &Context<'_>) -> MaskGroup {
+pub(crate) fn mask_group(ctx: &Context<'_>) -> MaskGroup {
     let inputs = ctx.inputs;
     let candidates: Vec<usize> = (0..inputs.datasets.len())
         .filter(|&d| !inputs.is_yolo(d))
@@ -198,7 +198,7 @@ fn histogram_distance(
 
 /// The pairing of a discovered release, for the command line to act on and to note.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ReleasePlan {
+pub(crate) struct ReleasePlan {
     /// The 4-class COCO file the 7-class files were divided from, when both are present.
     pub division_source: Option<PathBuf>,
     /// The scale table found in the folder.
@@ -210,7 +210,7 @@ pub struct ReleasePlan {
 /// Plans the division check of a release folder: a 4-class COCO source, 7-class files and
 /// a scale sheet. `files` are the annotation files found, with their format and the label
 /// set their classes belong to.
-pub fn plan_release(
+pub(crate) fn plan_release(
     dir: &Path,
     files: &[(PathBuf, SourceFormat, Option<LabelSet>)],
 ) -> ReleasePlan {
@@ -260,7 +260,7 @@ pub fn plan_release(
 
 /// The scale table of a release folder: a CSV or XLSX file near the top that reads as one
 /// (names with "scale" first, then alphabetical).
-pub fn find_scale_table(dir: &Path) -> Option<PathBuf> {
+pub(crate) fn find_scale_table(dir: &Path) -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .follow_links(false)
         .max_depth(2)

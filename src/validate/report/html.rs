@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 /// How many findings get a crop of their image embedded by default: each crop is up to
 /// 256 × 256 px of PNG, so 500 keep a page in tens of MB at most.
-pub const DEFAULT_MAX_CROPS: usize = 500;
+pub(crate) const DEFAULT_MAX_CROPS: usize = 500;
 /// Largest side of a picture on the page, in CSS pixels (and of an embedded crop).
 const PICTURE_PX: f64 = 256.0;
 /// Partners drawn per finding at most (a message rarely names more than two).
@@ -120,7 +120,7 @@ struct Figure {
 }
 
 /// The page with no inputs to draw from: the cards have no pictures.
-pub fn render_findings(findings: &[Finding], opts: &HtmlOptions) -> String {
+pub(crate) fn render_findings(findings: &[Finding], opts: &HtmlOptions) -> String {
     render(findings, None, opts)
 }
 

@@ -25,7 +25,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub(crate) const ALL: [Format; 7] = [
         Format::Text,
         Format::Json,
         Format::Sarif,
@@ -73,7 +73,7 @@ pub struct ReportOptions {
 impl ReportOptions {
     /// Colour when stdout is a terminal and neither `NO_COLOR` nor `CLICOLOR=0` says
     /// otherwise (`CLICOLOR_FORCE` forces it), as anstream decides.
-    pub fn for_stdout(outcome: &Outcome) -> Self {
+    pub(crate) fn for_stdout(outcome: &Outcome) -> Self {
         let choice = anstream::AutoStream::choice(&std::io::stdout());
         ReportOptions {
             color: !matches!(choice, anstream::ColorChoice::Never),

@@ -29,7 +29,7 @@ declare_rule! {
     ///  "attributes": {"rotation": 0}, ...}   // ellipse cx=120 cy=120 rx=5 ry=5
     /// ```
     /// Reported: `COCO bbox [100, 100, 40, 40] differs from the ellipse's box [115, 115, 10, 10] by up to 30 px`.
-    pub struct BboxMismatch {
+    pub(crate) struct BboxMismatch {
         code: "NS006",
         name: "bbox-mismatch",
         severity: Error,

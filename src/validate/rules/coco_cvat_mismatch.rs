@@ -26,7 +26,7 @@ declare_rule! {
     /// The CVAT file has `<ellipse label="Secondary granules" cx="50" cy="50" rx="10" ry="6">`
     /// where the COCO file has annotation 17 of class "Primary granules" with bbox
     /// `[40, 44, 20, 12]`. Reported on the CVAT line: `CVAT shape is "Secondary granules" but the matching COCO annotation 17 in train.json is "Primary granules"`.
-    pub struct CocoCvatMismatch {
+    pub(crate) struct CocoCvatMismatch {
         code: "NS012",
         name: "coco-cvat-mismatch",
         severity: Error,

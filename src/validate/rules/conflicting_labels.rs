@@ -21,7 +21,7 @@ declare_rule! {
     /// <ellipse label="Secondary granules" cx="50.00" cy="50.20" rx="10.00" ry="6.00" .../>
     /// ```
     /// Reported: `same object as annotation 1 with another class ("Primary granules" vs "Secondary granules", IoU 0.97)`.
-    pub struct ConflictingLabels {
+    pub(crate) struct ConflictingLabels {
         code: "NS008",
         name: "conflicting-labels",
         severity: Error,

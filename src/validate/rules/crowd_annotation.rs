@@ -21,7 +21,7 @@ declare_rule! {
     /// ```
     /// Reported: `261 annotation(s) on this image are iscrowd: 1 (first: annotation 1)`. (The
     /// message names no total, so adding unrelated shapes does not change it; see baselines.)
-    pub struct CrowdAnnotation {
+    pub(crate) struct CrowdAnnotation {
         code: "NS021",
         name: "crowd-annotation",
         severity: Warning,

@@ -17,7 +17,7 @@ declare_rule! {
     /// "annotations": [{"id": 5, "image_id": 9, "category_id": 1, ...}]
     /// ```
     /// Reported: `annotation 5 refers to image id 9, which the file does not list`.
-    pub struct DanglingReference {
+    pub(crate) struct DanglingReference {
         code: "NS002",
         name: "dangling-reference",
         severity: Error,

@@ -18,7 +18,7 @@ declare_rule! {
     /// <ellipse label="Empty vesicles" cx="812.00" cy="90.50" rx="0.00" ry="6.00" .../>
     /// ```
     /// Reported: `ellipse semi-axes 0 × 6 px: below 0.5 px`.
-    pub struct DegenerateShape {
+    pub(crate) struct DegenerateShape {
         code: "NS004",
         name: "degenerate-shape",
         severity: Error,

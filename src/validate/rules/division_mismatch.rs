@@ -24,7 +24,7 @@ declare_rule! {
     /// A primary granule of 0.31 µm on an image whose granule median is 0.28 µm must become
     /// "Non-specific primary granules". If the 7-class file calls it "Specific granules":
     /// `class "Specific granules" but the division of source annotation 88 in annotations_4classes.json gives "Non-specific primary granules"`.
-    pub struct DivisionMismatch {
+    pub(crate) struct DivisionMismatch {
         code: "NS013",
         name: "division-mismatch",
         severity: Error,

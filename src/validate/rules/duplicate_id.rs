@@ -21,7 +21,7 @@ declare_rule! {
     /// ]
     /// ```
     /// The second annotation is reported: `annotation id 7 is used twice`.
-    pub struct DuplicateId {
+    pub(crate) struct DuplicateId {
         code: "NS001",
         name: "duplicate-id",
         severity: Error,

@@ -30,7 +30,7 @@ declare_rule! {
     /// The second is reported: `near-duplicate of annotation 1 (same class "Primary granules", IoU 0.94)`.
     /// A third copy on the same spot would read `near-duplicate of annotation 2 (same class
     /// "Primary granules", IoU 0.96); 2 such partners on this image, the closest named`.
-    pub struct DuplicateShape {
+    pub(crate) struct DuplicateShape {
         code: "NS007",
         name: "duplicate-shape",
         severity: Error,

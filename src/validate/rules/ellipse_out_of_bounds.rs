@@ -22,7 +22,7 @@ declare_rule! {
     ///   <ellipse label="Primary granules" cx="4100.00" cy="20.00" rx="9.00" ry="7.00" .../>
     /// ```
     /// Reported as an error: `ellipse centre (4100, 20) is outside the 4096 × 4224 image`.
-    pub struct EllipseOutOfBounds {
+    pub(crate) struct EllipseOutOfBounds {
         code: "NS005",
         name: "ellipse-out-of-bounds",
         severity: Error,

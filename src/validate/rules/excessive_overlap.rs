@@ -23,7 +23,7 @@ declare_rule! {
     /// <ellipse label="Primary granules" cx="55.00" cy="50.00" rx="10.00" ry="10.00" .../>
     /// ```
     /// Reported: `overlaps annotation 1 heavily ("Primary granules", IoU 0.52)`.
-    pub struct ExcessiveOverlap {
+    pub(crate) struct ExcessiveOverlap {
         code: "NS009",
         name: "excessive-overlap",
         severity: Warning,

@@ -18,7 +18,7 @@ declare_rule! {
     /// ## Example
     /// The COCO file lists `"file_name": "cell_17.tif"` and the images folder has
     /// `cell_17.tiff`. Reported on the image's line: `image file cell_17.tif is not in images/`.
-    pub struct ImageMissing {
+    pub(crate) struct ImageMissing {
         code: "NS014",
         name: "image-missing",
         severity: Error,

@@ -19,7 +19,7 @@ declare_rule! {
     /// ## Example
     /// The CVAT file declares `<image name="cell_03.tif" width="4096" height="4224">` and the
     /// file is 2048 × 2112. Reported: `image file is 2048 × 2112 but the annotations declare 4096 × 4224`.
-    pub struct ImageSizeMismatch {
+    pub(crate) struct ImageSizeMismatch {
         code: "NS015",
         name: "image-size-mismatch",
         severity: Error,

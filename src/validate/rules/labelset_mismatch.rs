@@ -21,7 +21,7 @@ declare_rule! {
     /// ## Example
     /// A COCO file declaring both "Primary granules" (4-class) and "Specific granules"
     /// (7-class) is reported: `mixes the 4-class and 7-class label sets`.
-    pub struct LabelsetMismatch {
+    pub(crate) struct LabelsetMismatch {
         code: "NS011",
         name: "labelset-mismatch",
         severity: Error,

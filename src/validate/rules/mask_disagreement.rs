@@ -19,7 +19,7 @@ declare_rule! {
     /// An ellipse of "Primary granules" was moved 30 px but `masks/cell_01.png` was not
     /// re-rendered. Reported on the ellipse's line: `mask paints 0% of this ellipse in its class colour (below 50%)`,
     /// and on the mask: `class "Primary granules": pixel IoU 0.41 between mask and annotations (below 0.9)`.
-    pub struct MaskDisagreement {
+    pub(crate) struct MaskDisagreement {
         code: "NS020",
         name: "mask-disagreement",
         severity: Error,

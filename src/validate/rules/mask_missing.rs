@@ -15,7 +15,7 @@ declare_rule! {
     /// ## Example
     /// `cell_05.tif` is annotated and `masks/` has no `cell_05.png`. Reported on the image's
     /// line: `no mask for this image (looked for masks/cell_05.png, masks/cell_05_mask.png)`.
-    pub struct MaskMissing {
+    pub(crate) struct MaskMissing {
         code: "NS017",
         name: "mask-missing",
         severity: Error,

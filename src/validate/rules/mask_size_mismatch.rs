@@ -14,7 +14,7 @@ declare_rule! {
     /// ## Example
     /// `masks/cell_02.png` is 2048 × 2112 while `cell_02.tif` is declared 4096 × 4224.
     /// Reported: `mask is 2048 × 2112 but the image is declared 4096 × 4224`.
-    pub struct MaskSizeMismatch {
+    pub(crate) struct MaskSizeMismatch {
         code: "NS018",
         name: "mask-size-mismatch",
         severity: Error,

@@ -16,7 +16,7 @@ declare_rule! {
     /// ## Example
     /// A mask saved through JPEG has `#e3197a` next to `#e6194b`. Reported:
     /// `412 pixels have colours outside the label set: #e3197a (300), #e41a4c (112)`.
-    pub struct MaskUnknownColor {
+    pub(crate) struct MaskUnknownColor {
         code: "NS019",
         name: "mask-unknown-color",
         severity: Error,

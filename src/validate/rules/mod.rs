@@ -2,34 +2,34 @@
 //! default severity, one-line summary and the `///` documentation that `explain` prints) and
 //! implements [`Validation`](super::Validation). The registry lists them.
 
-pub mod bbox_mismatch;
-pub mod coco_cvat_mismatch;
-pub mod conflicting_labels;
-pub mod crowd_annotation;
-pub mod dangling_reference;
-pub mod degenerate_shape;
-pub mod division_mismatch;
-pub mod duplicate_id;
-pub mod duplicate_shape;
-pub mod ellipse_out_of_bounds;
-pub mod excessive_overlap;
-pub mod image_missing;
-pub mod image_size_mismatch;
-pub mod labelset_mismatch;
-pub mod mask_disagreement;
-pub mod mask_missing;
-pub mod mask_size_mismatch;
-pub mod mask_unknown_color;
-pub mod non_finite;
-pub mod scale_mismatch;
-pub mod unknown_class;
-pub mod unsafe_path;
-pub mod yolo_class_out_of_range;
-pub mod yolo_degenerate_row;
-pub mod yolo_duplicate_row;
-pub mod yolo_malformed_row;
-pub mod yolo_not_normalised;
-pub mod yolo_obb_not_rectangle;
+pub(crate) mod bbox_mismatch;
+pub(crate) mod coco_cvat_mismatch;
+pub(crate) mod conflicting_labels;
+pub(crate) mod crowd_annotation;
+pub(crate) mod dangling_reference;
+pub(crate) mod degenerate_shape;
+pub(crate) mod division_mismatch;
+pub(crate) mod duplicate_id;
+pub(crate) mod duplicate_shape;
+pub(crate) mod ellipse_out_of_bounds;
+pub(crate) mod excessive_overlap;
+pub(crate) mod image_missing;
+pub(crate) mod image_size_mismatch;
+pub(crate) mod labelset_mismatch;
+pub(crate) mod mask_disagreement;
+pub(crate) mod mask_missing;
+pub(crate) mod mask_size_mismatch;
+pub(crate) mod mask_unknown_color;
+pub(crate) mod non_finite;
+pub(crate) mod scale_mismatch;
+pub(crate) mod unknown_class;
+pub(crate) mod unsafe_path;
+pub(crate) mod yolo_class_out_of_range;
+pub(crate) mod yolo_degenerate_row;
+pub(crate) mod yolo_duplicate_row;
+pub(crate) mod yolo_malformed_row;
+pub(crate) mod yolo_not_normalised;
+pub(crate) mod yolo_obb_not_rectangle;
 
 /// What every rule file imports.
 pub(crate) mod prelude {

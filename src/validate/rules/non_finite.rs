@@ -17,7 +17,7 @@ declare_rule! {
     /// <ellipse label="Primary granules" cx="NaN" cy="10.00" rx="4.00" ry="3.00" .../>
     /// ```
     /// Reported: `ellipse has a non-finite coordinate`.
-    pub struct NonFinite {
+    pub(crate) struct NonFinite {
         code: "NS003",
         name: "non-finite",
         severity: Error,

@@ -25,7 +25,7 @@ declare_rule! {
     /// ## Example
     /// `scale.csv` row 4 says `cell_03.tif,37.5` and the file is ImageJ-calibrated at 375 px
     /// per micron: `scale table says 37.5 px/µm for cell_03.tif, but its imagej-tiff calibration gives 375 px/µm (90 % apart, tolerance 2 %)`.
-    pub struct ScaleMismatch {
+    pub(crate) struct ScaleMismatch {
         code: "NS028",
         name: "scale-mismatch",
         severity: Error,

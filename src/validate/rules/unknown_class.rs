@@ -20,7 +20,7 @@ declare_rule! {
     /// <label><name>primary  granules</name>...</label>
     /// ```
     /// Reported: `class "primary  granules" is not named as in label set 4-class: did you mean "Primary granules"? (12 annotations)`.
-    pub struct UnknownClass {
+    pub(crate) struct UnknownClass {
         code: "NS010",
         name: "unknown-class",
         severity: Error,

@@ -23,7 +23,7 @@ declare_rule! {
     /// "images": [{"id": 1, "file_name": "../../home/user/.ssh/id_rsa", ...}]
     /// ```
     /// Reported: `image file name "../../home/user/.ssh/id_rsa" escapes the dataset root`.
-    pub struct UnsafePath {
+    pub(crate) struct UnsafePath {
         code: "NS016",
         name: "unsafe-path",
         severity: Error,

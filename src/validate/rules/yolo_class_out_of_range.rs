@@ -19,7 +19,7 @@ declare_rule! {
     /// 2 0.5 0.5 0.1 0.1
     /// ```
     /// Reported at 1:1: `class 2 is not below the number of classes (2)`.
-    pub struct YoloClassOutOfRange {
+    pub(crate) struct YoloClassOutOfRange {
         code: "NS023",
         name: "yolo-class-out-of-range",
         severity: Error,

@@ -18,7 +18,7 @@ declare_rule! {
     /// 0 0.5 0.5 0 0.1
     /// ```
     /// Reported at 1:1: `box of zero width or height`.
-    pub struct YoloDegenerateRow {
+    pub(crate) struct YoloDegenerateRow {
         code: "NS026",
         name: "yolo-degenerate-row",
         severity: Error,

@@ -19,7 +19,7 @@ declare_rule! {
     /// 0 0.5 0.5 0.1 0.1
     /// ```
     /// Reported at 2:1: `the same row as line 1`.
-    pub struct YoloDuplicateRow {
+    pub(crate) struct YoloDuplicateRow {
         code: "NS025",
         name: "yolo-duplicate-row",
         severity: Warning,

@@ -21,7 +21,7 @@ declare_rule! {
     /// 0 0.5 0.5 0.1
     /// ```
     /// Reported at 1:1: `4 columns; a yolo row has 5 columns (class cx cy w h)`.
-    pub struct YoloMalformedRow {
+    pub(crate) struct YoloMalformedRow {
         code: "NS022",
         name: "yolo-malformed-row",
         severity: Error,

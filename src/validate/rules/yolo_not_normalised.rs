@@ -18,7 +18,7 @@ declare_rule! {
     /// 0 0.5 1.2 0.1 0.1
     /// ```
     /// Reported at 1:7: `"1.2" is outside [0, 1] (coordinates are normalised by the image size)`.
-    pub struct YoloNotNormalised {
+    pub(crate) struct YoloNotNormalised {
         code: "NS024",
         name: "yolo-not-normalised",
         severity: Error,

@@ -20,7 +20,7 @@ declare_rule! {
     /// 0 0.9 0.4 1.0 0.3 1.0 0.6 0.9 0.6   # corner 2 moved: not one
     /// ```
     /// Reported at 2:1: `oriented box whose corners are not a rectangle: read as a 4-point polygon`.
-    pub struct YoloObbNotRectangle {
+    pub(crate) struct YoloObbNotRectangle {
         code: "NS027",
         name: "yolo-obb-not-rectangle",
         severity: Warning,
