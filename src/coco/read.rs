@@ -763,7 +763,7 @@ impl Ctx<'_> {
             },
             had_attributes,
             had_occluded: occluded.is_some(),
-            extra: ra.extra.into(),
+            extra: ra.extra,
             mask_extent: mask_extent
                 .filter(|_| !matches!(ann.shape, Shape::Mask(_)))
                 .map(Box::new),

@@ -146,61 +146,6 @@ impl PartialEq for RawJson {
     }
 }
 
-/// The unknown fields of one COCO annotation, used as a [`JsonMap`]. Almost every annotation
-/// has none, and then no map is kept: an empty `JsonMap` inline was 72 of the 160 bytes of
-/// every annotation's [`CocoExtra`] (64 MB of a million-annotation read).
-#[derive(Clone, Debug, Default)]
-pub struct ExtraFields(Option<Box<JsonMap>>);
-
-/// What an [`ExtraFields`] without a map reads as.
-static NO_FIELDS: std::sync::LazyLock<JsonMap> = std::sync::LazyLock::new(JsonMap::new);
-
-impl std::ops::Deref for ExtraFields {
-    type Target = JsonMap;
-    fn deref(&self) -> &JsonMap {
-        self.0.as_deref().unwrap_or(&NO_FIELDS)
-    }
-}
-
-impl std::ops::DerefMut for ExtraFields {
-    fn deref_mut(&mut self) -> &mut JsonMap {
-        self.0.get_or_insert_with(Default::default)
-    }
-}
-
-impl From<JsonMap> for ExtraFields {
-    fn from(m: JsonMap) -> Self {
-        ExtraFields((!m.is_empty()).then(|| Box::new(m)))
-    }
-}
-
-impl PartialEq for ExtraFields {
-    /// No map and an empty map are the same fields.
-    fn eq(&self, other: &Self) -> bool {
-        **self == **other
-    }
-}
-
-impl<'a> IntoIterator for &'a ExtraFields {
-    type Item = (&'a String, &'a serde_json::Value);
-    type IntoIter = serde_json::map::Iter<'a>;
-    fn into_iter(self) -> Self::IntoIter {
-        (**self).iter()
-    }
-}
-
-impl Serialize for ExtraFields {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        (**self).serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for ExtraFields {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        JsonMap::deserialize(d).map(ExtraFields::from)
-    }
-}
-
 /// COCO fields kept so that COCO → COCO writes them back as they were.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CocoExtra {
@@ -216,7 +161,7 @@ pub struct CocoExtra {
     #[serde(default)]
     pub had_occluded: bool,
     /// Unknown annotation fields.
-    pub extra: ExtraFields,
+    pub extra: JsonMap,
     /// When the shape was recovered from an RLE mask (CVAT's export): that mask's box and
     /// pixel count, which `bbox` and `area` describe (not the recovered ellipse).
     /// Boxed: only RLE annotations have one, and inline it made every annotation's extra
@@ -338,30 +283,5 @@ impl Dataset {
             *m.entry(a.shape.kind()).or_insert(0) += 1;
         }
         m
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn coco_side_fields_stay_small() {
-        // A million COCO annotations each carry one; 160 bytes before the unknown fields
-        // went out of line.
-        assert!(std::mem::size_of::<CocoExtra>() <= 96);
-    }
-
-    #[test]
-    fn no_extra_fields_reads_as_an_empty_map() {
-        let mut e = ExtraFields::default();
-        assert!(e.is_empty());
-        assert_eq!(e, ExtraFields::from(JsonMap::new()));
-        e.insert("k".into(), serde_json::Value::from(1));
-        assert_eq!(e.len(), 1);
-        assert_ne!(e, ExtraFields::default());
-        assert_eq!(serde_json::to_string(&e).ok().as_deref(), Some(r#"{"k":1}"#));
-        let back: ExtraFields = serde_json::from_str("{}").unwrap_or_else(|_| e.clone());
-        assert_eq!(back, ExtraFields::default());
     }
 }
