@@ -46,6 +46,10 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 wants() { [[ ",$ONLY," == *",$1,"* ]]; }
+# The 1-minute load average: wall times are only comparable between runs at the same load,
+# so the report prints it from the start and the end of the run.
+load1() { awk '{ print $1 }' /proc/loadavg 2>/dev/null || echo '?'; }
+LOAD_START=$(load1)
 
 KEEP_WORK=1
 if [[ -z "$WORK" ]]; then
@@ -353,7 +357,7 @@ CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 MEM=$(free -h | awk '/^Mem:/ { print $2 }')
 echo
 echo "neutrostruct $("$NS" --version 2>/dev/null | awk '{ print $2 }') ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')) vs Python baselines$([[ $QUICK == 1 ]] && echo ' — QUICK run (small data)')"
-echo "machine: $CPU, $(nproc) cores, $MEM RAM, $(uname -sr)"
+echo "machine: $CPU, $(nproc) cores, $MEM RAM, $(uname -sr); load average $LOAD_START at the start, $(load1) at the end"
 echo "baselines: $BASELINE_VERSIONS"
 echo "data: synth ${SYNTH_ARGS[*]:-(defaults)} --no-images: $N_IMAGES images, $N_ANNS ellipses; runs per side: $RUNS (fastest kept)"
 echo
