@@ -81,28 +81,6 @@ impl Default for OverlayOptions {
     }
 }
 
-/// Blends `mask` over `image`: `out = (1 − α)·image + α·mask` where the mask is not
-/// background (black), the image unchanged elsewhere. Any image type (8/16-bit gray, RGBA,
-/// TIFF) is converted to RGB8 first. Where sizes differ, only the common part is blended.
-pub(crate) fn blend(image: &DynamicImage, mask: &RgbImage, alpha: f32) -> RgbImage {
-    let mut out = image.to_rgb8();
-    let a = alpha.clamp(0.0, 1.0);
-    let (w, h) = (
-        out.width().min(mask.width()),
-        out.height().min(mask.height()),
-    );
-    for y in 0..h {
-        for x in 0..w {
-            let m = mask.get_pixel(x, y).0;
-            if m == [0, 0, 0] {
-                continue;
-            }
-            mix(out.get_pixel_mut(x, y), m, a);
-        }
-    }
-    out
-}
-
 fn mix(p: &mut Rgb<u8>, c: [u8; 3], a: f32) {
     for (o, &mv) in p.0.iter_mut().zip(c.iter()) {
         let v = (1.0 - a) * f32::from(*o) + a * f32::from(mv);
@@ -1023,17 +1001,6 @@ fn write_rgb(img: &RgbImage, path: &Path, format: OverlayFormat) -> Result<u64> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{GrayImage, Luma};
-
-    #[test]
-    fn background_leaves_the_image_unchanged() {
-        let img = DynamicImage::ImageLuma8(GrayImage::from_pixel(3, 1, Luma([100])));
-        let mut mask = RgbImage::new(3, 1);
-        mask.put_pixel(1, 0, Rgb([200, 0, 0]));
-        let out = blend(&img, &mask, 0.5);
-        assert_eq!(out.get_pixel(0, 0).0, [100, 100, 100]);
-        assert_eq!(out.get_pixel(1, 0).0, [150, 50, 50]);
-    }
 
     #[test]
     fn sheet_has_a_cell_per_thumb() {
