@@ -20,6 +20,8 @@ pub struct OverlayArgs {
     alpha: f32,
     #[arg(long, help = super::FORCE_HELP)]
     force: bool,
+    #[arg(long, help = super::DRY_RUN_HELP)]
+    dry_run: bool,
 }
 
 pub fn run(args: OverlayArgs) -> Result<Status> {
@@ -30,8 +32,10 @@ pub fn run(args: OverlayArgs) -> Result<Status> {
         &[("--images", &args.images), ("--masks", &args.masks)],
         &[("--out", &args.out)],
     )?;
-    let folder = super::output_folder("--out", &args.out, args.force)?;
-    let s = crate::masks::overlay::overlay_dir(&args.images, &args.masks, &args.out, args.alpha)?;
+    let dry = super::DryRun::new(args.dry_run)?;
+    let folder = dry.folder("--out", &args.out, args.force)?;
+    let s =
+        crate::masks::overlay::overlay_dir(&args.images, &args.masks, &dry.place(&args.out), args.alpha)?;
     folder.finish()?;
     say!("overlay: {} written", s.written.len());
     for p in &s.images_without_mask {
@@ -43,10 +47,14 @@ pub fn run(args: OverlayArgs) -> Result<Status> {
     for (p, why) in &s.failed {
         say!("  failed {}: {why}", p.display());
     }
-    if let Some(sheet) = &s.contact_sheet {
-        outln!("{}", sheet.display());
+    if dry.on() {
+        dry.finish();
+    } else {
+        if let Some(sheet) = &s.contact_sheet {
+            outln!("{}", sheet.display());
+        }
+        outln!("{}", args.out.display());
     }
-    outln!("{}", args.out.display());
     let clean =
         s.failed.is_empty() && s.images_without_mask.is_empty() && s.masks_without_image.is_empty();
     Ok(if clean {
