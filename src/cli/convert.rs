@@ -41,9 +41,12 @@ pub struct ConvertArgs {
     /// Print the lossiness report as text (default) or JSON.
     #[arg(long, value_enum, default_value = "text")]
     report: ReportArg,
-    /// Exit 1 when anything was lost or approximated.
+    /// Exit 1 when anything was lost or approximated, and then write nothing.
     #[arg(long)]
     deny_lossy: bool,
+    /// Run the whole conversion and report it, but write nothing (no file, no folder).
+    #[arg(long)]
+    dry_run: bool,
     /// Training formats: split images randomly by ratios, e.g. `train=0.8,val=0.2`
     /// (default: the input's own splits, else everything in `train`).
     #[arg(long)]
@@ -150,6 +153,12 @@ impl ConvertArgs {
         if let Some(im) = &self.images {
             inputs.push(("--images", im.as_path()));
         }
+        match self.to {
+            Format::Coco => super::known_extension("-o", &self.output, &["json"], "COCO")?,
+            Format::Cvat => super::known_extension("-o", &self.output, &["xml"], "CVAT")?,
+            // Folders: their names are the user's.
+            _ => {}
+        }
         crate::io_guard::prepare_outputs(&inputs, &[("-o", &self.output)])?;
         if !matches!(self.to, Format::Coco | Format::Cvat) {
             super::refuse_foreign_folder("-o", &self.output, self.force)?;
@@ -161,6 +170,8 @@ impl ConvertArgs {
         req.split = split;
         req.copy_images = self.copy_images;
         req.force = self.force;
+        req.dry_run = self.dry_run;
+        req.lossless_only = self.deny_lossy;
         req.ellipses = match self.ellipses {
             EllipsesArg::Auto => crate::coco::EllipseRecovery::Auto,
             EllipsesArg::Always => crate::coco::EllipseRecovery::Always,
@@ -183,8 +194,13 @@ pub fn run(args: ConvertArgs) -> Result<Status> {
     let started = std::time::Instant::now();
     let done = convert::convert(&req).map_err(name_flags)?;
     for note in &done.notes {
-        say!("{note}");
+        if note.starts_with("warning: no images were written") {
+            say!("{note} (--images FOLDER, and --copy-images to copy instead of link)");
+        } else {
+            say!("{note}");
+        }
     }
+    let lossy = !done.loss.is_lossless();
     match report {
         ReportArg::Text => {
             say!(
@@ -203,7 +219,18 @@ pub fn run(args: ConvertArgs) -> Result<Status> {
             outln!("{json}");
         }
     }
-    Ok(if deny_lossy && !done.loss.is_lossless() {
+    if req.dry_run {
+        say!(
+            "dry run: nothing written ({} not created or changed)",
+            req.output.display()
+        );
+    } else if deny_lossy && lossy {
+        say!(
+            "--deny-lossy: the conversion loses or approximates data (above); nothing written ({} not created or changed)",
+            req.output.display()
+        );
+    }
+    Ok(if deny_lossy && lossy {
         Status::Findings
     } else {
         Status::Success

@@ -13,6 +13,8 @@ pub struct DemoArgs {
     out: Option<PathBuf>,
     #[arg(long, help = super::FORCE_HELP)]
     force: bool,
+    #[arg(long, help = super::DRY_RUN_HELP)]
+    dry_run: bool,
 }
 
 /// A fresh folder name that does not exist yet.
@@ -32,9 +34,11 @@ fn step(n: usize, what: &str, path: &Path) {
 }
 
 pub fn run(args: DemoArgs) -> Result<Status> {
-    let out = args.out.unwrap_or_else(fresh_dir);
-    crate::io_guard::prepare_outputs(&[], &[("--out", &out)])?;
-    let folder = super::output_folder("--out", &out, args.force)?;
+    let real_out = args.out.unwrap_or_else(fresh_dir);
+    crate::io_guard::prepare_outputs(&[], &[("--out", &real_out)])?;
+    let dry = super::DryRun::new(args.dry_run)?;
+    let folder = dry.folder("--out", &real_out, args.force)?;
+    let out = dry.place(&real_out);
     let started = std::time::Instant::now();
     // Small enough to run in a second or two, big enough to show every feature.
     let cfg = SynthConfig {
@@ -55,7 +59,7 @@ pub fn run(args: DemoArgs) -> Result<Status> {
     let mut n = 0;
     let mut show = |what: &str, path: &Path| {
         n += 1;
-        step(n, what, path);
+        step(n, what, &dry.show(path));
     };
     show("sample CVAT XML (4 classes)", &s.cvat);
     show("sample COCO, as CVAT exports it (RLE)", &s.coco);
@@ -226,6 +230,10 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         outcome.findings.len()
     );
     folder.finish()?;
+    if dry.on() {
+        dry.finish();
+        return Ok(Status::Success);
+    }
     outln!(
         "\ndone in {:.2} s; open {} to look around",
         started.elapsed().as_secs_f64(),

@@ -30,6 +30,8 @@ pub struct StatsArgs {
     strict: bool,
     #[arg(long, help = super::FORCE_HELP)]
     force: bool,
+    #[arg(long, help = super::DRY_RUN_HELP)]
+    dry_run: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -84,6 +86,8 @@ pub struct ReclassifyArgs {
     strict: bool,
     #[arg(long, help = super::FORCE_HELP)]
     force: bool,
+    #[arg(long, help = super::DRY_RUN_HELP)]
+    dry_run: bool,
 }
 
 fn warn_all(warnings: &[String]) {
@@ -93,12 +97,16 @@ fn warn_all(warnings: &[String]) {
 }
 
 /// The `--plots` folder, checked before anything is read (`super::output_folder`).
-fn plots_folder(dir: Option<&Path>, force: bool) -> Result<Option<crate::output_dir::OutputDir>> {
-    dir.map(|d| super::output_folder("--plots", d, force))
-        .transpose()
+fn plots_folder(
+    dry: &super::DryRun,
+    dir: Option<&Path>,
+    force: bool,
+) -> Result<Option<crate::output_dir::OutputDir>> {
+    dir.map(|d| dry.folder("--plots", d, force)).transpose()
 }
 
 fn plots(
+    dry: &super::DryRun,
     stats: &division::Statistics,
     dir: Option<&Path>,
     folder: Option<crate::output_dir::OutputDir>,
@@ -115,7 +123,7 @@ fn plots(
                 f
             }
         };
-        let r = division::plots::write_plots(stats, dir, format)?;
+        let r = division::plots::write_plots(stats, &dry.place(dir), format)?;
         warn_all(&r.warnings);
         say!("plots: {} files in {}", r.files.len(), dir.display());
     }
@@ -155,7 +163,8 @@ pub(crate) fn run_stats(args: StatsArgs) -> Result<Status> {
     .flatten()
     .collect();
     crate::io_guard::prepare_outputs(&inputs, &outputs)?;
-    let folder = plots_folder(args.plots.as_deref(), args.force)?;
+    let dry = super::DryRun::new(args.dry_run)?;
+    let folder = plots_folder(&dry, args.plots.as_deref(), args.force)?;
     let stats = division::statistics_of_file(&division::StatsRequest {
         coco: args.coco.clone(),
         scale: args.scale.clone(),
@@ -163,15 +172,26 @@ pub(crate) fn run_stats(args: StatsArgs) -> Result<Status> {
         strict: args.strict,
     })?;
     warn_all(&stats.warnings);
-    stats.write(&args.output)?;
-    plots(&stats, args.plots.as_deref(), folder, args.plot_format)?;
-    outln!("{}", args.output.display());
+    stats.write(&dry.place(&args.output))?;
+    plots(&dry, &stats, args.plots.as_deref(), folder, args.plot_format)?;
+    if dry.on() {
+        dry.finish();
+    } else {
+        outln!("{}", args.output.display());
+    }
     Ok(Status::Success)
 }
 
 pub(crate) fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
     if let Some(s) = &args.stats {
         table_path("--stats", s)?;
+    }
+    super::known_extension("--out-coco", &args.out_coco, &["json"], "COCO")?;
+    if let Some(p) = &args.out_cvat {
+        super::known_extension("--out-cvat", p, &["xml"], "CVAT")?;
+    }
+    if let Some(p) = &args.audit {
+        super::known_extension("--audit", p, &["csv"], "the audit")?;
     }
     let inputs: Vec<(&str, &Path)> = [
         Some(("--coco", args.coco.as_path())),
@@ -193,7 +213,8 @@ pub(crate) fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
     .flatten()
     .collect();
     crate::io_guard::prepare_outputs(&inputs, &outputs)?;
-    let folder = plots_folder(args.plots.as_deref(), args.force)?;
+    let dry = super::DryRun::new(args.dry_run)?;
+    let folder = plots_folder(&dry, args.plots.as_deref(), args.force)?;
     let started = std::time::Instant::now();
     let done = division::reclassify_files(&division::ReclassifyRequest {
         coco: args.coco.clone(),
@@ -215,22 +236,29 @@ pub(crate) fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
         say!("nothing was written");
         return Ok(Status::Findings);
     }
-    let loss = done.write_coco(&args.out_coco)?;
-    outln!("{}", args.out_coco.display());
+    // Each written path on stdout, as the user gave it; none in a dry run.
+    let written = |p: &Path| {
+        if !dry.on() {
+            outln!("{}", p.display());
+        }
+    };
+    let loss = done.write_coco(&dry.place(&args.out_coco))?;
+    written(&args.out_coco);
     if let Some(out) = &args.out_cvat {
-        if done.write_cvat(out)? {
-            outln!("{}", out.display());
+        if done.write_cvat(&dry.place(out))? {
+            written(out);
         }
     }
     if let Some(a) = &args.audit {
-        div.write_audit(a)?;
-        outln!("{}", a.display());
+        div.write_audit(&dry.place(a))?;
+        written(a);
     }
     if let Some(s) = &args.stats {
-        div.statistics.write(s)?;
-        outln!("{}", s.display());
+        div.statistics.write(&dry.place(s))?;
+        written(s);
     }
     plots(
+        &dry,
         &div.statistics,
         args.plots.as_deref(),
         folder,
@@ -252,5 +280,6 @@ pub(crate) fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
     if !loss.is_lossless() {
         eprint!("{}", crate::escape::text_block(&loss.to_string()));
     }
+    dry.finish();
     Ok(Status::Success)
 }

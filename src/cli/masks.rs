@@ -27,6 +27,8 @@ pub struct MasksArgs {
     compact: bool,
     #[arg(long, help = super::FORCE_HELP)]
     force: bool,
+    #[arg(long, help = super::DRY_RUN_HELP)]
+    dry_run: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -38,7 +40,9 @@ enum KindArg {
 
 pub fn run(args: MasksArgs) -> Result<Status> {
     crate::io_guard::prepare_outputs(&[("input", &args.input)], &[("--out", &args.out)])?;
-    let folder = super::output_folder("--out", &args.out, args.force)?;
+    let dry = super::DryRun::new(args.dry_run)?;
+    let folder = dry.folder("--out", &args.out, args.force)?;
+    let out = dry.place(&args.out);
     let from = Format::detect(&args.input)?;
     if !matches!(from, Format::Coco | Format::Cvat) {
         return Err(Error::Usage(
@@ -63,7 +67,7 @@ pub fn run(args: MasksArgs) -> Result<Status> {
         quiet: false,
         compact: args.compact,
     };
-    let s = masks::render_dataset(&ds, &labels, kind, &args.out, &opts)?;
+    let s = masks::render_dataset(&ds, &labels, kind, &out, &opts)?;
     folder.finish()?;
     say!(
         "masks: {} images, {} shapes painted in {:.2} s (label set: {})",
@@ -90,7 +94,10 @@ pub fn run(args: MasksArgs) -> Result<Status> {
     for (name, why) in &s.skipped {
         say!("  skipped {name}: {why}");
     }
-    outln!("{}", args.out.display());
+    dry.finish();
+    if !dry.on() {
+        outln!("{}", args.out.display());
+    }
     Ok(if s.skipped.is_empty() {
         Status::Success
     } else {

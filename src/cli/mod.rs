@@ -41,6 +41,128 @@ const FORCE_HELP: &str = "Write into an output folder this tool did not write be
     no manifest of ours). Files of a folder are removed only when a manifest of ours lists them; \
     --force never removes anything else.";
 
+/// Help text of every `--dry-run` (one wording for all commands).
+const DRY_RUN_HELP: &str = "Run the command and report what it would write (counts, losses, \
+    findings), but write nothing: no file, no folder, no manifest.";
+
+/// `--dry-run` for the commands whose library calls write their outputs themselves: the
+/// command runs in full with each output moved into a scratch folder in the system's
+/// temporary folder, removed when the command ends, so that what it reports is what a real
+/// run would report, and nothing appears where the user pointed. Without `--dry-run` every
+/// path is its own place.
+pub(crate) struct DryRun {
+    dir: Option<tempfile::TempDir>,
+    /// (scratch place, real path), to show paths as the user gave them.
+    places: std::cell::RefCell<Vec<(std::path::PathBuf, std::path::PathBuf)>>,
+}
+
+impl DryRun {
+    pub(crate) fn new(on: bool) -> Result<DryRun> {
+        let dir = if on {
+            let d = tempfile::Builder::new()
+                .prefix("neutrostruct-dry-run-")
+                .tempdir()
+                .map_err(|e| Error::io(&std::env::temp_dir(), e))?;
+            Some(d)
+        } else {
+            None
+        };
+        Ok(DryRun {
+            dir,
+            places: Default::default(),
+        })
+    }
+
+    pub(crate) fn on(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// Where the command writes what the user asked to have at `real` (the same place each
+    /// time it is asked).
+    pub(crate) fn place(&self, real: &Path) -> std::path::PathBuf {
+        let Some(dir) = &self.dir else {
+            return real.to_path_buf();
+        };
+        let mut places = self.places.borrow_mut();
+        if let Some((place, _)) = places.iter().find(|(_, r)| r == real) {
+            return place.clone();
+        }
+        // One sub-folder per output: two outputs of the same name never meet.
+        let name = real
+            .file_name()
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| "output".into());
+        let place = dir.path().join(places.len().to_string()).join(name);
+        places.push((place.clone(), real.to_path_buf()));
+        place
+    }
+
+    /// `p` as the user would see it: a path in the scratch folder is shown at its real place.
+    pub(crate) fn show(&self, p: &Path) -> std::path::PathBuf {
+        for (place, real) in self.places.borrow().iter() {
+            if let Ok(rest) = p.strip_prefix(place) {
+                return if rest.as_os_str().is_empty() {
+                    real.clone()
+                } else {
+                    real.join(rest)
+                };
+            }
+        }
+        p.to_path_buf()
+    }
+
+    /// Opens the output folder `real` as [`output_folder`] does (a foreign folder still
+    /// needs `--force`), at its place.
+    pub(crate) fn folder(&self, flag: &str, real: &Path, force: bool) -> Result<OutputDir> {
+        if self.on() {
+            refuse_foreign_folder(flag, real, force)?;
+            let place = self.place(real);
+            return OutputDir::begin(&place, force);
+        }
+        output_folder(flag, real, force)
+    }
+
+    /// The closing line of a dry run.
+    pub(crate) fn finish(&self) {
+        if !self.on() {
+            return;
+        }
+        let real: Vec<String> = self
+            .places
+            .borrow()
+            .iter()
+            .map(|(_, r)| r.display().to_string())
+            .collect();
+        say!(
+            "dry run: nothing written (would write {})",
+            if real.is_empty() {
+                "nothing".to_string()
+            } else {
+                real.join(", ")
+            }
+        );
+    }
+}
+
+/// Refuses an output file whose extension this tool does not write: `report.txt` for a
+/// table would otherwise be written as CSV without a word. A name without an extension is
+/// taken as it is; `known` are lower-case extensions without the dot.
+fn known_extension(flag: &str, path: &Path, known: &[&str], what: &str) -> Result<()> {
+    let Some(ext) = path.extension() else {
+        return Ok(());
+    };
+    let ext = ext.to_string_lossy().to_ascii_lowercase();
+    if known.contains(&ext.as_str()) {
+        return Ok(());
+    }
+    let list: Vec<String> = known.iter().map(|k| format!(".{k}")).collect();
+    Err(Error::Usage(format!(
+        "{flag} {}: unknown extension .{ext}; {what} is written as {}",
+        path.display(),
+        list.join(", ")
+    )))
+}
+
 /// Opens the output folder given by `flag` (`crate::output_dir`): a folder that is not
 /// missing, empty or ours needs `--force`.
 fn output_folder(flag: &str, path: &Path, force: bool) -> Result<OutputDir> {

@@ -49,6 +49,8 @@ pub struct OverlayArgs {
     labelset: Option<String>,
     #[arg(long, help = super::FORCE_HELP)]
     force: bool,
+    #[arg(long, help = super::DRY_RUN_HELP)]
+    dry_run: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -77,7 +79,8 @@ pub fn run(args: OverlayArgs) -> Result<Status> {
         &[("--images", &args.images), ("--masks", &args.masks)],
         &[("--out", &args.out)],
     )?;
-    let folder = super::output_folder("--out", &args.out, args.force)?;
+    let dry = super::DryRun::new(args.dry_run)?;
+    let folder = dry.folder("--out", &args.out, args.force)?;
     let opts = OverlayOptions {
         alpha: args.alpha,
         outlines: !args.no_outlines,
@@ -93,7 +96,7 @@ pub fn run(args: OverlayArgs) -> Result<Status> {
         labels,
         quiet: false,
     };
-    let s = overlay::overlay_dir_with(&args.images, &args.masks, &args.out, &opts)?;
+    let s = overlay::overlay_dir_with(&args.images, &args.masks, &dry.place(&args.out), &opts)?;
     if s.written.is_empty() && s.failed.is_empty() {
         // Nothing paired: almost always the wrong folder, not a partial dataset.
         return Err(Error::Usage(format!(

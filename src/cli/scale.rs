@@ -16,9 +16,12 @@ pub struct ScaleArgs {
     /// The length printed on the scale bars, in µm: turns a measured bar into px/µm.
     #[arg(long)]
     bar_um: Option<f64>,
+    #[arg(long, help = super::DRY_RUN_HELP)]
+    dry_run: bool,
 }
 
 pub fn run(args: ScaleArgs) -> Result<Status> {
+    super::known_extension("-o", &args.output, &["csv", "xlsx"], "the scale table")?;
     let mut images = Vec::new();
     for p in args.images {
         if p.is_dir() {
@@ -35,7 +38,9 @@ pub fn run(args: ScaleArgs) -> Result<Status> {
         bar_um: args.bar_um,
         bar: Default::default(),
     })?;
-    sfi::table::write(&args.output, &rows)?;
+    if !args.dry_run {
+        sfi::table::write(&args.output, &rows)?;
+    }
     let mut missing = 0usize;
     for r in &rows {
         match r.px_per_um {
@@ -60,7 +65,14 @@ pub fn run(args: ScaleArgs) -> Result<Status> {
         rows.len() - missing,
         rows.len()
     );
-    outln!("{}", args.output.display());
+    if args.dry_run {
+        say!(
+            "dry run: nothing written (would write {})",
+            args.output.display()
+        );
+    } else {
+        outln!("{}", args.output.display());
+    }
     Ok(if missing == 0 {
         Status::Success
     } else {

@@ -47,10 +47,12 @@ pub struct SynthArgs {
     no_scale_bar: bool,
     #[arg(long, help = super::FORCE_HELP)]
     force: bool,
+    #[arg(long, help = super::DRY_RUN_HELP)]
+    dry_run: bool,
 }
 
 impl SynthArgs {
-    fn into_config(self) -> Result<(PathBuf, bool, SynthConfig)> {
+    fn into_config(self) -> Result<(PathBuf, bool, bool, SynthConfig)> {
         let size = match (self.width, self.height) {
             (Some(w), Some(h)) => Some((w, h)),
             _ => None,
@@ -71,6 +73,7 @@ impl SynthArgs {
         Ok((
             self.out,
             self.force,
+            self.dry_run,
             SynthConfig {
                 images: self.images,
                 seed: self.seed,
@@ -87,11 +90,12 @@ impl SynthArgs {
 }
 
 pub fn run(args: SynthArgs) -> Result<Status> {
-    let (out, force, cfg) = args.into_config()?;
+    let (out, force, dry_run, cfg) = args.into_config()?;
     crate::io_guard::prepare_outputs(&[], &[("--out", &out)])?;
-    let folder = super::output_folder("--out", &out, force)?;
+    let dry = super::DryRun::new(dry_run)?;
+    let folder = dry.folder("--out", &out, force)?;
     let started = std::time::Instant::now();
-    let o = synth::write(&out, &cfg)?;
+    let o = synth::write(&dry.place(&out), &cfg)?;
     folder.finish()?;
     say!(
         "synth: {} images, {} ellipses in {:.2} s",
@@ -101,6 +105,10 @@ pub fn run(args: SynthArgs) -> Result<Status> {
     );
     if let Some(um) = o.bar_um {
         say!("synth: each image has a {um} µm scale bar (neutrostruct scale --bar-um {um})");
+    }
+    if dry.on() {
+        dry.finish();
+        return Ok(Status::Success);
     }
     outln!("{}", o.cvat.display());
     outln!("{}", o.coco.display());

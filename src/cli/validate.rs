@@ -66,6 +66,9 @@ pub struct ValidateArgs {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     strict: bool,
+    /// With -o: check and report as usual, but do not write the report file.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 impl ValidateArgs {
@@ -99,6 +102,7 @@ impl ValidateArgs {
 pub(crate) fn run_validate(args: ValidateArgs) -> Result<Status> {
     if let Some(out) = &args.output {
         refuse_report_over_inputs(&args, out)?;
+        report_extension(out, &args.format)?;
     }
     let format: report::Format = args.format.parse().map_err(Error::Usage)?;
     let req = args.request()?;
@@ -143,7 +147,16 @@ pub(crate) fn run_validate(args: ValidateArgs) -> Result<Status> {
                 color: false,
                 ..report::ReportOptions::for_stdout(&outcome)
             };
-            crate::atomic::write(out, render(&opts).as_bytes())?;
+            let text = render(&opts);
+            if args.dry_run {
+                say!(
+                    "dry run: nothing written (would write {}, {} bytes)",
+                    out.display(),
+                    text.len()
+                );
+            } else {
+                crate::atomic::write(out, text.as_bytes())?;
+            }
         }
         None => {
             use std::io::Write;
@@ -234,6 +247,21 @@ pub(crate) fn run_explain(args: ExplainArgs) -> Result<Status> {
             args.code
         ))),
     }
+}
+
+/// `-o report.sarif --format text` would write a text report under a SARIF name: refused, and
+/// so is an extension no report has. A name without an extension takes `--format` as it is.
+fn report_extension(out: &Path, format: &str) -> Result<()> {
+    let fits: &[&str] = match format {
+        "json" => &["json"],
+        "sarif" => &["sarif", "json"],
+        "junit" => &["xml"],
+        "markdown" => &["md", "markdown"],
+        "html" => &["html", "htm"],
+        // GitHub workflow commands are text.
+        _ => &["txt", "text", "log"],
+    };
+    super::known_extension("-o", out, fits, &format!("a --format {format} report"))
 }
 
 /// `-o` must not be any input of the run (`io_guard`): the dataset folder, a file given by a

@@ -52,6 +52,12 @@ pub struct ConvertRequest {
     /// missing, empty, or holding our `.neutrostruct-manifest.json`); without it such a
     /// folder is refused.
     pub force: bool,
+    /// Write nothing: the conversion runs in full into a scratch folder that is removed
+    /// afterwards, so the counts and losses are those a real run would report.
+    pub dry_run: bool,
+    /// Write nothing when anything is lost or approximated ([`Lossiness::is_lossless`]):
+    /// the output is made in a scratch place first and put in place only when lossless.
+    pub lossless_only: bool,
 }
 
 impl ConvertRequest {
@@ -70,6 +76,8 @@ impl ConvertRequest {
             split: SplitPlan::FromInput,
             copy_images: false,
             force: false,
+            dry_run: false,
+            lossless_only: false,
         }
     }
 }
@@ -86,6 +94,9 @@ pub struct Converted {
     /// One line per step worth telling a person (files read, label files written, images
     /// missing), in the order they happened.
     pub notes: Vec<String>,
+    /// Whether the output was written: false for a dry run, and for a lossy conversion
+    /// under [`ConvertRequest::lossless_only`].
+    pub written: bool,
 }
 
 /// Formats the pipeline can read.
@@ -124,11 +135,89 @@ pub fn convert(req: &ConvertRequest) -> Result<Converted> {
         inputs.push(("images folder", im.as_path()));
     }
     crate::io_guard::prepare_outputs(&inputs, &[("output", &req.output)])?;
+    let one_file = matches!(req.to, Format::Coco | Format::Cvat);
+    if !req.dry_run && !req.lossless_only {
+        return convert_into(req, from, &req.output, true);
+    }
+    // A folder the real run would refuse is refused here too, before anything is read.
+    if !one_file {
+        if let crate::output_dir::State::Foreign(why) = crate::output_dir::inspect(&req.output)? {
+            if !req.force {
+                return Err(Error::invalid(
+                    &req.output,
+                    format!("{why}; refusing to write into it (choose a new or empty folder)"),
+                ));
+            }
+        }
+    }
+    // The scratch place: beside the output for a one-file output that may be kept (then
+    // putting it in place is a rename on the same file system), else the system's
+    // temporary folder. Removed when dropped, whatever happens.
+    let beside = match req.output.parent() {
+        Some(d) if !d.as_os_str().is_empty() && d.is_dir() => d.to_path_buf(),
+        Some(d) if d.as_os_str().is_empty() => PathBuf::from("."),
+        _ => std::env::temp_dir(),
+    };
+    let scratch = if one_file && !req.dry_run {
+        tempfile::Builder::new()
+            .prefix(".neutrostruct-stage-")
+            .tempdir_in(&beside)
+    } else {
+        tempfile::Builder::new()
+            .prefix("neutrostruct-dry-run-")
+            .tempdir()
+    }
+    .map_err(|e| Error::io(&beside, e))?;
+    let name = req
+        .output
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("output"));
+    let staged = scratch.path().join(name);
+    let mut done = convert_into(req, from, &staged, false)?;
+    // Notes name the scratch place; the person asked about the output.
+    for n in &mut done.notes {
+        *n = n.replace(
+            &staged.display().to_string(),
+            &req.output.display().to_string(),
+        );
+    }
+    done.written = false;
+    if req.dry_run || !done.loss.is_lossless() {
+        return Ok(done);
+    }
+    if one_file {
+        // A rename when the scratch place is beside the output; a copy when it could not be
+        // (the output's folder does not exist yet).
+        if std::fs::rename(&staged, &req.output).is_err() {
+            crate::atomic::replace_with(&req.output, |tmp| {
+                std::fs::copy(&staged, tmp).map(|_| ())
+            })?;
+        } else {
+            crate::output_dir::note_written(&req.output);
+        }
+        done.written = true;
+        return Ok(done);
+    }
+    // A lossless folder output: written again, for real, into the output folder (its
+    // manifest and the links of its images are made for where they stay). Reading is not
+    // repeated only for one-file outputs; a folder output reads its input twice.
+    drop(scratch);
+    convert_into(req, from, &req.output, true)
+}
+
+/// Reads the input and writes the output at `output` (the request's, or a scratch place).
+fn convert_into(
+    req: &ConvertRequest,
+    from: Format,
+    output: &Path,
+    written: bool,
+) -> Result<Converted> {
     // COCO and CVAT are one file; every other output is a folder, opened before the input
     // is read so that a refused folder costs nothing.
     let folder = match req.to {
         Format::Coco | Format::Cvat => None,
-        _ => Some(crate::output_dir::OutputDir::begin(&req.output, req.force)?),
+        _ => Some(crate::output_dir::OutputDir::begin(output, req.force)?),
     };
     let mut notes = Vec::new();
     let coco_read = crate::coco::ReadOptions {
@@ -154,7 +243,7 @@ pub fn convert(req: &ConvertRequest) -> Result<Converted> {
              annotations (CVAT's COCO export marks every mask as a crowd)",
         );
     }
-    let written = match req.to {
+    let written_loss = match req.to {
         Format::Coco | Format::Cvat => {
             let coco_write = crate::coco::WriteOptions {
                 segmentation: req.segmentation,
@@ -164,19 +253,19 @@ pub fn convert(req: &ConvertRequest) -> Result<Converted> {
                 ds,
                 from,
                 req.to,
-                &req.output,
+                output,
                 &coco_write,
                 req.labelset.as_ref(),
             )?
         }
-        _ => write_training(&ds, req, &mut notes)?,
+        _ => write_training(&ds, req, output, &mut notes)?,
     };
     if let Some(folder) = folder {
         folder.finish()?;
     }
     // The input side counts what was read; the writer's side what it wrote.
-    loss.output = written.output.clone();
-    for l in written.losses {
+    loss.output = written_loss.output.clone();
+    for l in written_loss.losses {
         loss.add(l.code, l.count, l.message);
     }
     Ok(Converted {
@@ -184,6 +273,7 @@ pub fn convert(req: &ConvertRequest) -> Result<Converted> {
         to: req.to,
         loss,
         notes,
+        written,
     })
 }
 
@@ -263,6 +353,7 @@ pub fn write_with_labels(
 fn write_training(
     ds: &Dataset,
     req: &ConvertRequest,
+    output: &Path,
     notes: &mut Vec<String>,
 ) -> Result<Lossiness> {
     use crate::training::{yolo, ClassMap};
@@ -271,7 +362,7 @@ fn write_training(
             Some(l) => l.clone(),
             None => LabelSet::for_dataset(&ds.categories, None)?,
         };
-        return crate::training::segmentation::write(ds, &labels, &req.output, &req.split);
+        return crate::training::segmentation::write(ds, &labels, output, &req.split);
     }
     // A class missing from the label set is a fact about the input: name the file.
     let classes = ClassMap::new(ds, req.labelset.as_ref())
@@ -280,7 +371,7 @@ fn write_training(
         Format::Yolo => yolo::Flavour::Detect,
         Format::YoloSeg => yolo::Flavour::Segment,
         Format::YoloObb => yolo::Flavour::Obb,
-        Format::Voc => return crate::training::voc::write(ds, &req.output, &classes, &req.split),
+        Format::Voc => return crate::training::voc::write(ds, output, &classes, &req.split),
         other => {
             return Err(Error::Usage(format!(
                 "{} is not a training format",
@@ -290,7 +381,7 @@ fn write_training(
     };
     let yolo_req = yolo::YoloRequest {
         flavour,
-        out: &req.output,
+        out: output,
         classes: &classes,
         split: &req.split,
         images: req.images.as_deref(),
@@ -310,7 +401,14 @@ fn write_training(
         splits.join(", "),
         out.data_yaml.display()
     ));
-    if req.images.is_some() {
+    if req.images.is_none() {
+        notes.push(format!(
+            "warning: no images were written, only labels: Ultralytics trains on images in \
+             {}/images/<split>/ beside labels/<split>/; give the images folder to link or \
+             copy them there",
+            req.output.display()
+        ));
+    } else {
         notes.push(format!(
             "images linked: {}, missing: {}",
             out.images_linked,

@@ -288,17 +288,30 @@ pub(crate) fn yaml_str(s: &str) -> String {
     crate::escape::yaml_quoted(s)
 }
 
-/// Ultralytics' `data.yaml`: dataset root, split folders, class names and count.
-pub(crate) fn data_yaml(root: &Path, splits: &BTreeMap<String, usize>, names: &[String]) -> String {
-    let mut y = String::from("# Written by neutrostruct. Ultralytics dataset description.\n");
-    let _ = writeln!(y, "path: {}", yaml_str(&root.display().to_string()));
+/// Ultralytics' `data.yaml`: split folders, class names and count.
+///
+/// No `path:` key, on purpose. Ultralytics (`check_det_dataset`, 8.x) takes the dataset root
+/// from `path:` when present, else from the folder holding the YAML file; a relative root
+/// that does not exist from the working folder is then put under its `datasets_dir` setting.
+/// So an absolute `path:` breaks as soon as the folder is moved or copied to another machine,
+/// and `path: .` means the folder training is *run from*, not this one; without the key the
+/// root is always the folder of this file, wherever it is and wherever training starts.
+/// Splits are relative to it and name only folders that were written; `val` is required by
+/// Ultralytics, so a dataset without a `val` split says, in a comment, which split stands in.
+pub(crate) fn data_yaml(splits: &BTreeMap<String, usize>, names: &[String]) -> String {
+    let mut y = String::from(
+        "# Written by neutrostruct. Ultralytics dataset description.\n\
+         # No `path:`: Ultralytics then takes the folder holding this file as the dataset\n\
+         # root, so the folder can be moved, copied or trained on from anywhere.\n",
+    );
     let has = |s: &str| splits.contains_key(s);
     let train = if has("train") {
         "train"
     } else {
         splits.keys().next().map(String::as_str).unwrap_or("train")
     };
-    // Ultralytics requires `val`; a dataset with only train/test validates on test.
+    // Ultralytics requires `val`; a dataset without one validates on test (or train), and
+    // says so rather than pretending the split exists.
     let val = if has("val") {
         "val"
     } else if has("test") {
@@ -306,6 +319,13 @@ pub(crate) fn data_yaml(root: &Path, splits: &BTreeMap<String, usize>, names: &[
     } else {
         train
     };
+    if val != "val" {
+        let _ = writeln!(
+            y,
+            "# No val split was written; Ultralytics needs `val:`, so it validates on {}.",
+            yaml_str(val)
+        );
+    }
     // Split names come from the data (CVAT subsets): quoted like every other scalar, so a
     // name cannot add keys (`download:` is a command Ultralytics runs).
     let _ = writeln!(y, "train: {}", yaml_str(&format!("images/{train}")));
@@ -459,11 +479,10 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
         attrs,
         "occluded flag and attributes have no place in YOLO labels",
     );
-    let root = std::fs::canonicalize(req.out).unwrap_or_else(|_| req.out.to_path_buf());
     let yaml_path = req.out.join("data.yaml");
     crate::atomic::write(
         &yaml_path,
-        data_yaml(&root, &splits, &req.classes.names).as_bytes(),
+        data_yaml(&splits, &req.classes.names).as_bytes(),
     )?;
     Ok(YoloOutput {
         data_yaml: yaml_path,

@@ -584,10 +584,12 @@ mod tests {
         splits.insert("train".to_string(), 2);
         splits.insert("test".to_string(), 1);
         let names = vec!["Secondary granules".to_string(), "a \"q\" b".to_string()];
-        let text = super::super::yolo::data_yaml(Path::new("/x/y"), &splits, &names);
+        let text = super::super::yolo::data_yaml(&splits, &names);
         let y = parse(&text).expect("reads");
         assert_eq!(y.names, names);
-        assert_eq!(y.path.as_deref(), Some("/x/y"));
+        // No `path:`: Ultralytics roots the dataset at the folder of the file.
+        assert_eq!(y.path, None);
+        assert!(text.contains("validates on \"test\""), "{text}");
         assert_eq!(
             y.splits,
             [
