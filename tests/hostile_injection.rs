@@ -396,7 +396,7 @@ fn yolo_data_yaml_gets_no_keys_from_subsets() {
             );
         }
     }
-    assert_eq!(keys, ["path", "train", "val", "nc", "names"], "{yaml}");
+    assert_eq!(keys, ["train", "val", "nc", "names"], "{yaml}");
     for e in walkdir::WalkDir::new(&out) {
         let name = e.expect("walk").file_name().to_string_lossy().into_owned();
         assert!(

@@ -251,7 +251,10 @@ fn job(seeds: &Seeds, src: &Source, bytes: &[u8], round: usize) -> Job {
             let target = if to == "yolo-seg" {
                 out.join("y")
             } else {
-                out.join(format!("c.{to}"))
+                out.join(format!(
+                    "c_{to}.{}",
+                    if to == "coco" { "json" } else { "xml" }
+                ))
             };
             let mut args = vec![os("convert"), os("--from"), os(task), os("--to"), os(to)];
             args.extend([p(&ds), os("-o"), p(&target)]);
@@ -273,7 +276,10 @@ fn job(seeds: &Seeds, src: &Source, bytes: &[u8], round: usize) -> Job {
                 os(to),
                 p(&dir),
                 os("-o"),
-                p(&out.join(format!("c.{to}"))),
+                p(&out.join(format!(
+                    "c_{to}.{}",
+                    if to == "coco" { "json" } else { "xml" }
+                ))),
             ];
             (input, args)
         }

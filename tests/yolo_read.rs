@@ -240,7 +240,10 @@ fn yolo_to_coco_and_cvat_through_the_binary() {
         String::from_utf8_lossy(&st.stderr)
     );
     for to in ["coco", "cvat"] {
-        let out = work.path().join(format!("back.{to}"));
+        let out = work.path().join(format!(
+            "back_{to}.{}",
+            if to == "coco" { "json" } else { "xml" }
+        ));
         let st = std::process::Command::new(bin)
             .args(["convert", "--from", "yolo", "--to", to, "--report", "json"])
             .arg(yolo_dir.join("data.yaml"))

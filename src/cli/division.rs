@@ -173,7 +173,13 @@ pub(crate) fn run_stats(args: StatsArgs) -> Result<Status> {
     })?;
     warn_all(&stats.warnings);
     stats.write(&dry.place(&args.output))?;
-    plots(&dry, &stats, args.plots.as_deref(), folder, args.plot_format)?;
+    plots(
+        &dry,
+        &stats,
+        args.plots.as_deref(),
+        folder,
+        args.plot_format,
+    )?;
     if dry.on() {
         dry.finish();
     } else {

@@ -249,14 +249,7 @@ fn convert_into(
                 segmentation: req.segmentation,
                 ..Default::default()
             };
-            write_with_labels(
-                ds,
-                from,
-                req.to,
-                output,
-                &coco_write,
-                req.labelset.as_ref(),
-            )?
+            write_with_labels(ds, from, req.to, output, &coco_write, req.labelset.as_ref())?
         }
         _ => write_training(&ds, req, output, &mut notes)?,
     };
