@@ -9,7 +9,7 @@ fn bin() -> Command {
     c
 }
 
-const SUBCOMMANDS: [&str; 14] = [
+const SUBCOMMANDS: [&str; 15] = [
     "demo",
     "synth",
     "scale",
@@ -24,6 +24,7 @@ const SUBCOMMANDS: [&str; 14] = [
     "explain",
     "completions",
     "manpage",
+    "config",
 ];
 
 #[test]

@@ -34,8 +34,12 @@ pub fn run(args: OverlayArgs) -> Result<Status> {
     )?;
     let dry = super::DryRun::new(args.dry_run)?;
     let folder = dry.folder("--out", &args.out, args.force)?;
-    let s =
-        crate::masks::overlay::overlay_dir(&args.images, &args.masks, &dry.place(&args.out), args.alpha)?;
+    let s = crate::masks::overlay::overlay_dir(
+        &args.images,
+        &args.masks,
+        &dry.place(&args.out),
+        args.alpha,
+    )?;
     folder.finish()?;
     say!("overlay: {} written", s.written.len());
     for p in &s.images_without_mask {
