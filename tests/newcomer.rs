@@ -9,7 +9,7 @@ fn bin() -> Command {
     c
 }
 
-const SUBCOMMANDS: [&str; 14] = [
+const SUBCOMMANDS: [&str; 15] = [
     "demo",
     "synth",
     "scale",
@@ -24,6 +24,7 @@ const SUBCOMMANDS: [&str; 14] = [
     "explain",
     "completions",
     "manpage",
+    "config",
 ];
 
 #[test]
@@ -217,10 +218,13 @@ fn readme_config_block_shows_the_real_defaults() {
 const CONF: &str = "../shared/conformance/cvat-ellipse";
 
 fn conformance(file: &str) -> std::path::PathBuf {
-    // The worktree sits beside shared/, as /work/main does.
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(CONF)
-        .join(file);
+    // /work/main sits beside shared/; a worktree under /work/wt/ one level deeper.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let p = [root.join(CONF), root.join("..").join(CONF)]
+        .into_iter()
+        .map(|d| d.join(file))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| root.join(CONF).join(file));
     assert!(p.exists(), "{} missing", p.display());
     p
 }
@@ -496,4 +500,250 @@ fn diff_tolerance_hides_small_moves_only() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A small synth dataset in a fresh folder: (the folder's guard, the CVAT XML, the COCO).
+fn small_synth() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let t = tempfile::tempdir().expect("tmp");
+    let s = t.path().join("s");
+    let out = bin()
+        .args(["synth", "--images", "3", "--per-image", "20", "-o"])
+        .arg(&s)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = s.join("annotations_4classes.xml");
+    let coco = s.join("annotations_4classes.json");
+    assert!(xml.is_file() && coco.is_file());
+    (t, xml, coco)
+}
+
+/// Everything under `dir`, as relative paths, sorted.
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .unwrap_or(e.path())
+                .display()
+                .to_string()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn deny_lossy_writes_nothing_when_it_fails() {
+    let (t, _, coco) = small_synth();
+    let before = tree(t.path());
+    let target = t.path().join("c.xml");
+    // COCO (RLE) → CVAT recovers ellipses from masks: lossy.
+    let out = bin()
+        .args(["convert", "--to", "cvat", "--deny-lossy", "-o"])
+        .arg(&target)
+        .arg(&coco)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("nothing written"), "{err}");
+    assert_eq!(
+        tree(t.path()),
+        before,
+        "a lossy --deny-lossy run wrote something"
+    );
+    // A lossless conversion under --deny-lossy is written.
+    let (_, xml, _) = (0, t.path().join("s/annotations_4classes.xml"), 0);
+    let ok = t.path().join("ok.json");
+    let out = bin()
+        .args(["convert", "--to", "coco", "--deny-lossy", "-o"])
+        .arg(&ok)
+        .arg(&xml)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(ok.is_file());
+}
+
+#[test]
+fn dry_run_reports_and_writes_nothing() {
+    let (t, xml, coco) = small_synth();
+    let before = tree(t.path());
+    let p = |n: &str| t.path().join(n).display().to_string();
+    let s = t.path().join("s");
+    let runs: Vec<Vec<String>> = vec![
+        vec![
+            "convert".into(),
+            "--to".into(),
+            "yolo-seg".into(),
+            "-o".into(),
+            p("y"),
+            xml.display().to_string(),
+        ],
+        vec![
+            "convert".into(),
+            "--to".into(),
+            "coco".into(),
+            "-o".into(),
+            p("c.json"),
+            xml.display().to_string(),
+        ],
+        vec![
+            "masks".into(),
+            "-o".into(),
+            p("m"),
+            xml.display().to_string(),
+        ],
+        vec![
+            "synth".into(),
+            "--images".into(),
+            "2".into(),
+            "--per-image".into(),
+            "5".into(),
+            "-o".into(),
+            p("s2"),
+        ],
+        vec![
+            "stats".into(),
+            "--coco".into(),
+            coco.display().to_string(),
+            "--scale".into(),
+            s.join("scale.csv").display().to_string(),
+            "-o".into(),
+            p("st.csv"),
+            "--plots".into(),
+            p("plots"),
+        ],
+        vec![
+            "scale".into(),
+            s.join("images").display().to_string(),
+            "-o".into(),
+            p("sc.csv"),
+        ],
+        vec![
+            "validate".into(),
+            "--cvat".into(),
+            xml.display().to_string(),
+            "-o".into(),
+            p("report.txt"),
+        ],
+    ];
+    for args in runs {
+        let out = bin().args(&args).arg("--dry-run").output().expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.code().is_some_and(|c| c < 2), "{args:?}: {err}");
+        assert!(err.contains("dry run: nothing written"), "{args:?}: {err}");
+        assert_eq!(tree(t.path()), before, "{args:?} wrote something");
+    }
+}
+
+#[test]
+fn unknown_output_extensions_are_errors() {
+    let (t, xml, _) = small_synth();
+    let p = |n: &str| t.path().join(n).display().to_string();
+    let x = xml.display().to_string();
+    for args in [
+        vec!["convert", "--to", "coco", "-o", &p("a.txt"), &x],
+        vec!["convert", "--to", "cvat", "-o", &p("a.json"), &x],
+        vec!["validate", "--cvat", &x, "-o", &p("r.sarif")],
+        vec![
+            "validate",
+            "--cvat",
+            &x,
+            "--format",
+            "json",
+            "-o",
+            &p("r.xyz"),
+        ],
+    ] {
+        let out = bin().args(&args).output().expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("unknown extension"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn yolo_export_without_images_warns_and_reading_it_back_fails() {
+    let (t, xml, _) = small_synth();
+    let y = t.path().join("y");
+    let out = bin()
+        .args(["convert", "--to", "yolo-seg", "-o"])
+        .arg(&y)
+        .arg(&xml)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: no images were written") && err.contains("--images"),
+        "{err}"
+    );
+    let yaml = std::fs::read_to_string(y.join("data.yaml")).expect("yaml");
+    assert!(!yaml.lines().any(|l| l.starts_with("path:")), "{yaml}");
+    let out = bin()
+        .args(["convert", "--from", "yolo-seg", "--to", "coco", "-o"])
+        .arg(t.path().join("back.json"))
+        .arg(&y)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no images beside them"), "{err}");
+}
+
+#[test]
+fn config_defaults_parse_back_and_match_the_readme() {
+    use neutrostruct::validate::{Config, Thresholds};
+    let out = bin().args(["config", "--defaults"]).output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let parsed = Config::parse(&text, std::path::Path::new("defaults.toml")).expect("parses");
+    assert_eq!(parsed, Config::default(), "{text}");
+    // The README's [thresholds] lines are the printed ones, character for character.
+    let block = readme_config_block();
+    let readme_table: String = block
+        .split_inclusive('\n')
+        .skip_while(|l| !l.starts_with("[thresholds]"))
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(readme_table, Thresholds::default().to_toml());
+    assert!(text.contains(&Thresholds::default().to_toml()));
+}
+
+#[test]
+fn strict_says_what_happens_and_names_the_table_once() {
+    let (t, _, coco) = small_synth();
+    let scale = t.path().join("scale.csv");
+    std::fs::write(&scale, "image,px_per_um\nnone.png,300\n").expect("scale");
+    let out = bin()
+        .args(["stats", "--strict", "--coco"])
+        .arg(&coco)
+        .arg("--scale")
+        .arg(&scale)
+        .arg("-o")
+        .arg(t.path().join("st.csv"))
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("scale.csv").count(), 1, "{err}");
+    assert!(
+        err.contains("--strict: stopped, nothing divided or written"),
+        "{err}"
+    );
+    assert!(!err.contains("using the default"), "{err}");
+    assert!(!t.path().join("st.csv").exists());
 }

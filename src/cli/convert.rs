@@ -247,6 +247,17 @@ fn name_flags(e: Error) -> Error {
         Error::Usage(m) if m.contains("its task must be given") => {
             Error::Usage(format!("{m}; pass --from yolo, yolo-seg or yolo-obb"))
         }
+        Error::Invalid { path, message }
+            if message.contains("export the dataset again with its images folder") =>
+        {
+            Error::Invalid {
+                path,
+                message: message.replace(
+                    "with its images folder",
+                    "with its images folder (convert --images FOLDER)",
+                ),
+            }
+        }
         Error::Parse {
             path,
             line,

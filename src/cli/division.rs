@@ -90,6 +90,21 @@ pub struct ReclassifyArgs {
     dry_run: bool,
 }
 
+/// The library says "strict mode"; on the command line, the flag is the useful word.
+fn name_strict(e: crate::error::Error) -> crate::error::Error {
+    match e {
+        crate::error::Error::Invalid { path, message } if message.contains("strict mode") => {
+            crate::error::Error::Invalid {
+                path,
+                message: message
+                    .replace("run without strict mode", "run without --strict")
+                    .replace("; strict mode: stopped", "; --strict: stopped"),
+            }
+        }
+        other => other,
+    }
+}
+
 fn warn_all(warnings: &[String]) {
     for w in warnings {
         say!("warning: {w}");
@@ -170,7 +185,8 @@ pub(crate) fn run_stats(args: StatsArgs) -> Result<Status> {
         scale: args.scale.clone(),
         rules: args.rules.clone(),
         strict: args.strict,
-    })?;
+    })
+    .map_err(name_strict)?;
     warn_all(&stats.warnings);
     stats.write(&dry.place(&args.output))?;
     plots(
@@ -228,7 +244,8 @@ pub(crate) fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
         cvat: args.cvat.clone(),
         rules: args.rules.clone(),
         strict: args.strict,
-    })?;
+    })
+    .map_err(name_strict)?;
     let div = &done.division;
     warn_all(&div.warnings);
     if let (false, Some(path)) = (done.is_ok(), &args.cvat) {

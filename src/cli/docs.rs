@@ -61,3 +61,18 @@ fn render(cmd: clap::Command) -> Result<Vec<u8>> {
         .map_err(|e| Error::Usage(format!("rendering the man page: {e}")))?;
     Ok(buf)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// Print a complete validation config (TOML) with every setting at its default and a
+    /// comment on each, to start a `--config` file from.
+    #[arg(long, required = true)]
+    defaults: bool,
+}
+
+pub fn run_config(a: ConfigArgs) -> Result<Status> {
+    // `required = true`: clap refuses `config` alone; the flag is always set here.
+    let _ = a.defaults;
+    out!("{}", crate::validate::config::defaults_toml());
+    Ok(Status::Success)
+}

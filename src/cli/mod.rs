@@ -222,6 +222,8 @@ pub enum Command {
     Rules,
     /// Print the documentation of one validation rule.
     Explain(validate::ExplainArgs),
+    /// Print the validation config with every default (`config --defaults`).
+    Config(docs::ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(docs::CompletionsArgs),
     /// Print the man page as roff, or write one page per command into a folder.
@@ -261,6 +263,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Diff(a) => validate::run_diff(a),
         Command::Rules => validate::run_rules(),
         Command::Explain(a) => validate::run_explain(a),
+        Command::Config(a) => docs::run_config(a),
         Command::Completions(a) => docs::run_completions(a),
         Command::Manpage(a) => docs::run_manpage(a),
     }

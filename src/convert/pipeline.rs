@@ -423,6 +423,21 @@ fn read_yolo(from: Format, input: &Path, notes: &mut Vec<String>) -> Result<(Dat
         _ => Flavour::Detect,
     };
     let (ds, loss, s) = crate::training::yolo_read::read_dir(input, flavour)?;
+    // Rows without one image to size them read back as nothing at all: an error, not an
+    // "out: 0 annotations" that looks like success (the usual cause is an export written
+    // without its images).
+    if s.rows > 0 && s.images == 0 {
+        return Err(Error::invalid(
+            input,
+            format!(
+                "{} label rows in {} files, but no images beside them (images/<split>/): YOLO \
+                 coordinates are fractions of the image size, so nothing can be read without \
+                 the images; export the dataset again with its images folder, or put the \
+                 images in images/<split>/",
+                s.rows, s.label_files
+            ),
+        ));
+    }
     notes.push(format!(
         "{}: {} label files, {} rows, {} images ({} without labels); ids numbered in reading order",
         flavour.name(),

@@ -306,18 +306,26 @@ impl ScaleTable {
             self.source.display().to_string()
         };
         if !out.defaulted.is_empty() {
-            let msg = format!(
-                "{src}: no scale for {} image(s): {}; using the default {DEFAULT_PX_PER_UM} px/µm",
+            let missing = format!(
+                "no scale for {} image(s): {}",
                 out.defaulted.len(),
                 out.defaulted.join(", ")
             );
             if strict {
+                // The error names the table once (`Error::invalid` puts it in front) and says
+                // what happens instead of what a lenient run would have done.
                 return Err(Error::invalid(
                     &self.source,
-                    format!("{msg} (an error in strict mode)"),
+                    format!(
+                        "{missing}; strict mode: stopped, nothing divided or written (add their \
+                         rows to the table, or run without strict mode to divide them at the \
+                         default {DEFAULT_PX_PER_UM} px/µm with a warning)"
+                    ),
                 ));
             }
-            out.warnings.push(msg);
+            out.warnings.push(format!(
+                "{src}: {missing}; dividing them at the default {DEFAULT_PX_PER_UM} px/µm"
+            ));
         }
         if !loose_matches.is_empty() {
             out.warnings.push(format!(
@@ -543,6 +551,8 @@ mod tests {
         );
         let err = t.resolve(&d, true).unwrap_err().to_string();
         assert!(err.contains("C.png") && err.contains("strict"), "{err}");
+        // Said once, and no claim of a default that is not used.
+        assert!(!err.contains("using the default"), "{err}");
     }
 
     #[test]

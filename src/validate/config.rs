@@ -105,6 +105,124 @@ impl Default for Thresholds {
     }
 }
 
+impl Thresholds {
+    /// Every threshold as (TOML key, value, what it is for), in the order a config shows
+    /// them. The pattern below names every field, so a new threshold does not compile until
+    /// it is listed here, and with it in `neutrostruct config --defaults` and the docs.
+    pub fn documented(&self) -> [(&'static str, f64, &'static str); 12] {
+        let Thresholds {
+            duplicate_iou,
+            conflict_iou,
+            overlap_iou,
+            bbox_tolerance_px,
+            bounds_tolerance_px,
+            min_axis_px,
+            match_iou,
+            mask_class_iou,
+            mask_coverage,
+            scale_tolerance,
+            scale_series_ratio,
+            scale_bar_um,
+        } = *self;
+        [
+            ("duplicate_iou", duplicate_iou, "duplicate-shape"),
+            ("conflict_iou", conflict_iou, "conflicting-labels"),
+            ("overlap_iou", overlap_iou, "excessive-overlap"),
+            (
+                "bbox_tolerance_px",
+                bbox_tolerance_px,
+                "bbox-mismatch, per box edge",
+            ),
+            (
+                "bounds_tolerance_px",
+                bounds_tolerance_px,
+                "ellipse-out-of-bounds, before the info",
+            ),
+            ("min_axis_px", min_axis_px, "degenerate-shape"),
+            (
+                "match_iou",
+                match_iou,
+                "coco-cvat-mismatch, division-mismatch",
+            ),
+            (
+                "mask_class_iou",
+                mask_class_iou,
+                "mask-disagreement, per class",
+            ),
+            (
+                "mask_coverage",
+                mask_coverage,
+                "mask-disagreement, per annotation",
+            ),
+            (
+                "scale_tolerance",
+                scale_tolerance,
+                "scale-mismatch: table vs the image's calibration or bar",
+            ),
+            (
+                "scale_series_ratio",
+                scale_series_ratio,
+                "scale-mismatch: a row vs its series' median",
+            ),
+            (
+                "scale_bar_um",
+                scale_bar_um,
+                "scale-mismatch: printed bar length; 0 = tags only",
+            ),
+        ]
+    }
+
+    /// The `[thresholds]` table with every value and its comment, as TOML lines.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::from("[thresholds]\n");
+        for (key, value, what) in self.documented() {
+            // `{:?}` keeps the decimal point (0.0, not 0): TOML reads it back as a float.
+            let line = format!("{key} = {value:?}");
+            out.push_str(&format!("{line:<32}# {what}\n"));
+        }
+        out
+    }
+}
+
+/// A complete config with every setting at its default, commented: what
+/// `neutrostruct config --defaults` prints. Rule levels are shown commented out, at their
+/// default severities: setting a level collapses a rule's two levels into one, so a config
+/// that listed them all would not behave as no config does. It parses back to
+/// [`Config::default()`] (tested).
+pub fn defaults_toml() -> String {
+    let mut out = String::from(
+        "# neutrostruct validation config (validate --config FILE), every setting at its\n\
+         # default. Printed by `neutrostruct config --defaults`; edit what you need.\n\n\
+         # Level per rule, by name or code: \"error\" | \"warning\" | \"info\" | \"off\".\n\
+         # A level applies to every finding of the rule (NS005's two levels become one).\n\
+         # The defaults, commented out:\n\
+         [rules]\n",
+    );
+    for m in registry::metas() {
+        let line = format!("# {} = \"{}\"", m.name, m.severity.as_str());
+        out.push_str(&format!("{line:<40}# {}: {}\n", m.code, m.summary));
+    }
+    out.push_str(
+        "\n# Thresholds (defaults shown; tests/newcomer.rs checks them against the code).\n",
+    );
+    out.push_str(&Thresholds::default().to_toml());
+    out.push_str(
+        "\n# Silence findings. `reason` is required: a config without one is rejected (exit 2,\n\
+         # with the line and column of the entry). For example:\n\
+         # [[ignore]]\n\
+         # rule = \"excessive-overlap\"      # name, code, or \"*\" (then path/image/annotation is required)\n\
+         # path = \"data/annotations/train/**\"   # glob (*, **, ?) or plain prefix of the finding's file\n\
+         # image = \"cell_017.tif\"          # optional, exact or glob\n\
+         # annotation = 412                # optional\n\
+         # reason = \"touching granules at the nucleus, reviewed in #41\"\n\n\
+         # Levels for files matching a path; later entries win over earlier ones and over [rules].\n\
+         # [[override]]\n\
+         # path = \"data/legacy/**\"\n\
+         # rules = { bbox-mismatch = \"off\", excessive-overlap = \"info\" }\n",
+    );
+    out
+}
+
 /// One `[[ignore]]` entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ignore {
@@ -394,6 +512,17 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_printed_defaults_parse_back_to_the_defaults() {
+        let text = defaults_toml();
+        let parsed = Config::parse(&text, Path::new("defaults.toml")).expect("parses");
+        assert_eq!(parsed, Config::default(), "{text}");
+        // Every rule is named, so the page is complete.
+        for m in registry::metas() {
+            assert!(text.contains(&format!("# {} = ", m.name)), "{}", m.name);
+        }
+    }
 
     #[test]
     fn globs_and_prefixes() {
