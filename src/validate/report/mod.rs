@@ -6,6 +6,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub(crate) mod page;
 pub mod sarif;
 pub mod text;
 
