@@ -54,6 +54,10 @@ pub struct ValidateArgs {
     /// files (e.g. https://github.com/OWNER/REPO/blob/COMMIT).
     #[arg(long, value_name = "URL")]
     link_base: Option<String>,
+    /// With --format markdown: link the comment to the review page at this http(s) URL
+    /// (e.g. the workflow run's artifact of `--format html`).
+    #[arg(long, value_name = "URL")]
+    review_url: Option<String>,
     /// Write the report to this file instead of standard output.
     #[arg(short = 'o', long = "output", visible_alias = "out")]
     output: Option<PathBuf>,
@@ -105,6 +109,9 @@ pub(crate) fn run_validate(args: ValidateArgs) -> Result<Status> {
         report_extension(out, &args.format)?;
     }
     let format: report::Format = args.format.parse().map_err(Error::Usage)?;
+    if let Some(url) = &args.review_url {
+        check_review_url(url, format)?;
+    }
     let req = args.request()?;
     if req.dir.is_none() && req.coco.is_empty() && req.cvat.is_empty() && req.yolo.is_empty() {
         return Err(Error::Usage(
@@ -138,6 +145,11 @@ pub(crate) fn run_validate(args: ValidateArgs) -> Result<Status> {
                 baselined: opts.baselined,
                 ..report::html::HtmlOptions::default()
             },
+        ),
+        report::Format::Markdown => report::markdown::render_with_review(
+            &outcome.findings,
+            opts,
+            args.review_url.as_deref(),
         ),
         _ => report::render(format, &outcome.findings, opts),
     };
@@ -174,6 +186,28 @@ pub(crate) fn run_validate(args: ValidateArgs) -> Result<Status> {
     })
 }
 
+/// `--review-url` goes into a link of the markdown comment: only an http(s) URL without
+/// spaces or control characters, so the comment cannot link to `javascript:` or a file.
+fn check_review_url(url: &str, format: report::Format) -> Result<()> {
+    if format != report::Format::Markdown {
+        return Err(Error::Usage(
+            "--review-url is for --format markdown (the comment links to the review page)".into(),
+        ));
+    }
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Ok(())
+        }
+        _ => Err(Error::Usage(format!(
+            "--review-url {url:?}: give an http:// or https:// URL without spaces"
+        ))),
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
     /// The old annotation file (COCO JSON or CVAT XML).
@@ -181,8 +215,14 @@ pub struct DiffArgs {
     /// The new annotation file.
     new: PathBuf,
     /// Report format.
-    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown", "html"])]
     format: String,
+    /// Write the report to this file instead of standard output.
+    #[arg(short = 'o', long = "output", visible_alias = "out")]
+    output: Option<PathBuf>,
+    /// With --format html: folder of the images, for crops of them under the changed shapes.
+    #[arg(long)]
+    images: Option<PathBuf>,
     /// Matched shapes whose largest displacement (ellipse axis ends, box corners, polygon
     /// vertices) is below PX are unchanged, not moved; e.g. 2 for a CVAT file against its own
     /// COCO export, which rounds coordinates. 0 (default): anything over 0.01 px is a move.
@@ -216,8 +256,34 @@ pub(crate) fn run_diff(args: DiffArgs) -> Result<Status> {
     let text = match args.format.as_str() {
         "json" => crate::diff::json::render(&r),
         "markdown" => crate::diff::markdown::render(&r),
+        "html" => crate::diff::html::render(
+            &r,
+            &old,
+            &new,
+            &crate::diff::html::DiffHtmlOptions {
+                images_dir: args.images.clone(),
+                old_label: args.old.display().to_string(),
+                new_label: args.new.display().to_string(),
+                ..Default::default()
+            },
+        ),
         _ => crate::diff::text::render(&r),
     };
+    if let Some(out) = &args.output {
+        let fits: &[&str] = match args.format.as_str() {
+            "json" => &["json"],
+            "markdown" => &["md", "markdown"],
+            "html" => &["html", "htm"],
+            _ => &["txt", "text", "log"],
+        };
+        super::known_extension("-o", out, fits, &format!("a --format {} diff", args.format))?;
+        crate::io_guard::prepare_outputs(
+            &[("OLD", args.old.as_path()), ("NEW", args.new.as_path())],
+            &[("-o", out)],
+        )?;
+        crate::atomic::write(out, text.as_bytes())?;
+        return Ok(Status::Success);
+    }
     out!("{text}");
     if !text.ends_with('\n') {
         outln!();

@@ -16,6 +16,7 @@
 //! In IoU mode a shape moved so far that its box no longer overlaps its old box by half is
 //! reported as removed and added: without ids nothing else can tell it is the same shape.
 
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod text;

@@ -7,8 +7,8 @@
 //! other file of the pair on the same image dotted; for the mask rules, the mask region over
 //! the image and the mask crop beside it.
 
-use super::page::{self, CardView, Facet, Figure, Stroke};
 use super::super::{Finding, Inputs, Severity};
+use super::page::{self, CardView, Facet, Figure, Stroke};
 use crate::escape;
 use crate::labelset::{palette_color, LabelSet};
 use crate::model::{Annotation, Dataset, Image, Rgb};

@@ -14,6 +14,17 @@ fn badge(s: Severity) -> &'static str {
 }
 
 pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
+    render_with_review(findings, opts, None)
+}
+
+/// [`render`], with a link to the review page (`validate --format html`) under the summary
+/// line. The URL was checked to be http(s) by the CLI; here it is percent-encoded where
+/// markdown would read it otherwise (`<`, `>`, spaces, brackets).
+pub fn render_with_review(
+    findings: &[Finding],
+    opts: &ReportOptions,
+    review_url: Option<&str>,
+) -> String {
     let s = Summary::of(findings);
     let mut out = String::from("### neutrostruct validate\n\n");
     let files = group(findings);
@@ -38,6 +49,13 @@ pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
         );
     }
     out.push('\n');
+    if let Some(url) = review_url {
+        let _ = writeln!(
+            out,
+            "\n🔎 [Open the review page]({}): every finding drawn on its image, with filters.",
+            markdown_url(url)
+        );
+    }
     for (file, images) in files {
         let _ = write!(out, "\n#### {}\n", markdown_code(file));
         for (image, list) in images {
@@ -62,4 +80,42 @@ pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
         }
     }
     out
+}
+
+/// A URL as the destination of a markdown link: every character that could end it or start
+/// markup (`(`, `)`, `<`, `>`, `[`, `]`, `\\`, `` ` ``, `*`, quotes, spaces) is
+/// percent-encoded, so the link stays one link whatever the URL holds.
+fn markdown_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        if c.is_ascii_alphanumeric() || "-._~:/?#&=%+,;@!$".contains(c) {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::report::sample;
+
+    #[test]
+    fn review_link_is_one_link_whatever_the_url() {
+        let md = render_with_review(
+            &sample::findings(),
+            &ReportOptions::default(),
+            Some("https://example.org/run/1?a=(b)<c>[d] e*_`"),
+        );
+        assert!(
+            md.contains("[Open the review page](https://example.org/run/1?a=%28b%29%3Cc%3E%5Bd%5D%20e%2A_%60)"),
+            "{md}"
+        );
+        assert!(!render(&sample::findings(), &ReportOptions::default()).contains("review page"));
+    }
 }

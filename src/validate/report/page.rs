@@ -166,6 +166,13 @@ pub(crate) fn crop_around(boxes: &[[f64; 4]], (w, h): (u32, u32)) -> Option<[f64
     (crop.iter().all(|v| v.is_finite()) && crop[2] > 0.0 && crop[3] > 0.0).then_some(crop)
 }
 
+/// The file of image `name` in `dir`, when it is there (names resolved as the image rules do).
+pub(crate) fn image_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    crate::validate::shared::files::candidates(dir, name)?
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
 /// Whether two (x, y, w, h) boxes overlap.
 pub(crate) fn intersects(a: [f64; 4], b: [f64; 4]) -> bool {
     a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3]
@@ -342,8 +349,16 @@ fn decode(path: &Path) -> Option<image::RgbImage> {
 /// longer side is at most [`PICTURE_PX`], as an SVG `<image>` with a base64 PNG.
 fn crop_png(img: &image::RgbImage, crop: [f64; 4], size: (u32, u32)) -> Option<String> {
     let (iw, ih) = (f64::from(img.width()), f64::from(img.height()));
-    let sx = if size.0 > 0 { iw / f64::from(size.0) } else { 1.0 };
-    let sy = if size.1 > 0 { ih / f64::from(size.1) } else { 1.0 };
+    let sx = if size.0 > 0 {
+        iw / f64::from(size.0)
+    } else {
+        1.0
+    };
+    let sy = if size.1 > 0 {
+        ih / f64::from(size.1)
+    } else {
+        1.0
+    };
     let x0 = (crop[0] * sx).max(0.0).floor();
     let y0 = (crop[1] * sy).max(0.0).floor();
     let x1 = ((crop[0] + crop[2]) * sx).min(iw).ceil();
@@ -457,7 +472,11 @@ pub(crate) fn legend(classes: &[(String, Rgb)], strokes: &[(Stroke, &str)]) -> S
     if !strokes.is_empty() {
         out.push_str("<span class=\"legend-h\">Lines</span>");
         for (s, meaning) in strokes {
-            let colour = if *s == Stroke::Old { "#b0b0b0" } else { "#e0e0e0" };
+            let colour = if *s == Stroke::Old {
+                "#b0b0b0"
+            } else {
+                "#e0e0e0"
+            };
             let _ = write!(
                 out,
                 "<span class=\"swatch fig\"><svg width=\"36\" height=\"14\" aria-hidden=\"true\"><g class=\"shapes\"><line x1=\"2\" y1=\"7\" x2=\"34\" y2=\"7\" class=\"halo\"/><line x1=\"2\" y1=\"7\" x2=\"34\" y2=\"7\"{} stroke=\"{colour}\"/></g></svg> {}</span>",
