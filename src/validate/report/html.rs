@@ -695,4 +695,83 @@ mod tests {
         );
         assert_eq!(named_annotations("annotation x"), Vec::<u64>::new());
     }
+
+    /// 20,000 findings on one image, with the image folder: the page holds every finding,
+    /// embeds only the capped number of crops, says how many it left out, and stays bounded
+    /// in size (no card markup is written; the script draws cards in batches).
+    #[test]
+    fn twenty_thousand_findings_stay_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = image::RgbImage::from_fn(200, 150, |x, y| image::Rgb([x as u8, y as u8, 90]));
+        img.save(dir.path().join("cell_01.tif")).unwrap();
+        let mut inputs = sample_inputs();
+        inputs.images_dir = Some(dir.path().to_path_buf());
+        let one = &sample::findings()[2];
+        let findings: Vec<Finding> = (0..20_000).map(|_| one.clone()).collect();
+        let page = render(&findings, Some(&inputs), &HtmlOptions::default());
+        assert_eq!(cards(&page).as_array().unwrap().len(), 20_000);
+        assert_eq!(
+            page.matches("data:image/png;base64,").count(),
+            DEFAULT_MAX_CROPS
+        );
+        assert!(page.contains("19500 more were left out (at most 500 are embedded)"));
+        assert_eq!(page.matches("<article").count(), 0);
+        // About 1 KB of JSON and SVG per finding plus the capped crops: far under 100 MB.
+        assert!(page.len() < 60_000_000, "{} bytes", page.len());
+    }
+
+    #[test]
+    fn mask_rule_gets_the_mask_crop_beside_the_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let masks = dir.path().join("masks");
+        std::fs::create_dir(&masks).unwrap();
+        image::RgbImage::from_pixel(200, 150, image::Rgb([255, 0, 0]))
+            .save(masks.join("cell_01.png"))
+            .unwrap();
+        let mut inputs = sample_inputs();
+        inputs.masks_dir = Some(masks);
+        let f = Finding {
+            annotation_id: Some(7),
+            ..Finding::new(
+                &crate::validate::rules::mask_disagreement::MaskDisagreement::META,
+                "annotations/train.json",
+                "mask masks/cell_01.png paints 10% of this ellipse in its class colour (below 50%)",
+            )
+            .image("cell_01.tif")
+        };
+        let page = render(&[f], Some(&inputs), &HtmlOptions::default());
+        let v = cards(&page);
+        let svg = v[0]["svg"].as_str().unwrap();
+        assert!(svg.contains("class=\"maskover\""), "{svg}");
+        let mask = v[0]["mask"].as_str().unwrap();
+        assert!(mask.contains("data:image/png;base64,") && mask.contains("<ellipse cx=\"70\""));
+    }
+
+    #[test]
+    fn cvat_shape_draws_its_coco_partner_dotted() {
+        let mut inputs = sample_inputs();
+        let mut cvat = inputs.datasets[0].dataset.clone();
+        // The CVAT reader numbers shapes in document order: 1 is COCO's 7 here.
+        cvat.annotations.retain(|a| a.id.0 == 7);
+        cvat.annotations[0].id = crate::model::AnnotationId(1);
+        inputs
+            .datasets
+            .push(input("annotations/train.xml", SourceFormat::Cvat, cvat));
+        let f = Finding {
+            annotation_id: Some(1),
+            ..Finding::new(
+                &crate::validate::rules::coco_cvat_mismatch::CocoCvatMismatch::META,
+                "annotations/train.xml",
+                "CVAT shape is \"A\" but the matching COCO annotation 6 in annotations/train.json is \"B\"",
+            )
+            .image("cell_01.tif")
+        };
+        let page = render(&[f], Some(&inputs), &HtmlOptions::default());
+        let svg = cards(&page)[0]["svg"].as_str().unwrap().to_string();
+        assert!(svg.contains(r#"<ellipse cx="60" cy="50" rx="20" ry="12" transform="rotate(30 60 50)" class="counterpart""#), "{svg}");
+        assert!(
+            svg.contains(r#"<ellipse cx="70" cy="55" rx="18" ry="10" stroke="#),
+            "{svg}"
+        );
+    }
 }
