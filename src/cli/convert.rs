@@ -214,7 +214,9 @@ pub fn run(args: ConvertArgs) -> Result<Status> {
                 done.to.name(),
                 started.elapsed().as_secs_f64()
             );
-            eprint!("{}", crate::escape::text_block(&done.loss.to_string()));
+            crate::progress::suspend(|| {
+                eprint!("{}", crate::escape::text_block(&done.loss.to_string()))
+            });
         }
         ReportArg::Json => {
             let json = serde_json::to_string_pretty(&done.loss)

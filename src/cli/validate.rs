@@ -219,6 +219,7 @@ pub(crate) fn run_diff(args: DiffArgs) -> Result<Status> {
     // One after the other: each read already uses both cores, and together they would hold
     // both files' bytes at once.
     let (old, new) = (read(&args.old)?, read(&args.new)?);
+    crate::progress::phase("diff: comparing");
     let r = crate::diff::diff_with_tolerance(&old, &new, args.tolerance);
     let text = if args.summary {
         let v = r.summary_view(args.per_image);

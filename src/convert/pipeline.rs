@@ -228,6 +228,11 @@ fn convert_into(
         drop_segmentation_text: req.to != Format::Coco,
         ..Default::default()
     };
+    crate::progress::phase(&format!(
+        "convert: reading {} ({})",
+        req.input.display(),
+        from.name()
+    ));
     let (mut ds, mut loss) = match from {
         Format::Masks => read_masks(req, &mut notes)?,
         Format::Yolo | Format::YoloSeg | Format::YoloObb => {
@@ -245,6 +250,7 @@ fn convert_into(
              annotations (CVAT's COCO export marks every mask as a crowd)",
         );
     }
+    crate::progress::phase(&format!("convert: writing {}", req.to.name()));
     let written_loss = match req.to {
         Format::Coco | Format::Cvat => {
             let coco_write = crate::coco::WriteOptions {
