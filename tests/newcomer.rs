@@ -908,8 +908,14 @@ fn a_terminal_gets_bars_and_phases() {
         .expect("script runs");
     let seen = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{seen}");
-    assert!(seen.contains('\r') || seen.contains('\u{1b}'), "no bar:\n{seen}");
+    assert!(
+        seen.contains('\r') || seen.contains('\u{1b}'),
+        "no bar:\n{seen}"
+    );
     assert!(seen.contains("convert: writing masks"), "{seen}");
     assert!(seen.contains("instances"), "no instance phase:\n{seen}");
-    assert!(seen.contains("converted "), "the report still follows:\n{seen}");
+    assert!(
+        seen.contains("converted "),
+        "the report still follows:\n{seen}"
+    );
 }

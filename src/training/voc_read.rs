@@ -124,14 +124,12 @@ fn parse_file(path: &Path, bytes: &[u8]) -> Result<VocFile> {
         };
         match ev {
             Event::Eof => break,
-            Event::DocType(d) => {
-                if d.windows(8).any(|w| w == b"<!ENTITY") {
-                    return Err(err(
-                        at,
-                        "DTD entity declarations are not supported (entities are never expanded)"
-                            .into(),
-                    ));
-                }
+            Event::DocType(d) if d.windows(8).any(|w| w == b"<!ENTITY") => {
+                return Err(err(
+                    at,
+                    "DTD entity declarations are not supported (entities are never expanded)"
+                        .into(),
+                ));
             }
             Event::Start(e) => {
                 let name = e.local_name().as_ref().to_vec();
