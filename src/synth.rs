@@ -566,8 +566,10 @@ pub(crate) fn render_image(im: &Image, anns: &[&Annotation], seed: u64) -> image
 
 /// Generates and writes the dataset into `out`.
 pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
+    crate::progress::phase("synth: generating shapes");
     let synth = generate(cfg);
     let ds = &synth.dataset;
+    crate::progress::phase("synth: writing annotation files");
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let coco_path = out.join("annotations_4classes.json");
     crate::atomic::write_with(&coco_path, |w| write_cvat_style_coco(ds, w))?;
@@ -588,6 +590,7 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
         path
     };
     if cfg.published_layout {
+        crate::progress::phase("synth: 7-class files and masks");
         write_seven_class_release(out, &synth, &coco_path)?;
     }
     let bar_um = (cfg.write_images && cfg.scale_bar).then(|| bar_length_um(&synth));
@@ -596,6 +599,8 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
         let groups = ds.annotations_by_image();
         let scale: std::collections::HashMap<&str, f64> =
             synth.scale.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        crate::progress::phase("synth: drawing images");
+        let bar = crate::progress::Progress::bar(groups.len() as u64, false, "images");
         groups.par_iter().try_for_each(|(im, anns)| -> Result<()> {
             let mut img = render_image(im, anns, cfg.seed);
             let px_per_um = scale
@@ -611,6 +616,7 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
             } else {
                 write_png_fast(&path, &img)
             }
+            .inspect(|()| bar.inc(1))
         })?;
         Some(dir)
     } else {

@@ -313,8 +313,10 @@ fn convert_from_offers_only_readable_formats() {
     let out = bin().args(["convert", "-h"]).output().expect("runs");
     let help = String::from_utf8_lossy(&out.stdout);
     let from = possible_values(&help, "--from");
-    assert!(!from.contains("voc"), "--from offers voc: {from}");
-    for f in ["coco", "cvat", "masks", "yolo", "yolo-seg", "yolo-obb"] {
+    // Every format offered is read (VOC too, since issue 18): none is offered and refused.
+    for f in [
+        "coco", "cvat", "masks", "yolo", "yolo-seg", "yolo-obb", "voc",
+    ] {
         assert!(from.contains(f), "--from lacks {f}: {from}");
     }
     // --to still writes VOC.
@@ -327,8 +329,10 @@ fn convert_from_offers_only_readable_formats() {
         .arg(dir.path().join("x.json"))
         .output()
         .expect("runs");
+    // A CVAT file is not a VOC folder: a clear error, not "cannot be read".
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'voc'"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a Pascal VOC dataset"), "{err}");
 }
 
 #[test]
@@ -746,4 +750,172 @@ fn strict_says_what_happens_and_names_the_table_once() {
     );
     assert!(!err.contains("using the default"), "{err}");
     assert!(!t.path().join("st.csv").exists());
+}
+
+#[test]
+fn diff_summary_has_one_line_per_change_kind() {
+    let (code, full) = diff(&[]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&full).expect("json");
+    let out = bin()
+        .arg("diff")
+        .arg(conformance("annotations_4classes.xml"))
+        .arg(conformance("annotations_4classes.json"))
+        .arg("--summary")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    // The same counts as the full report, one line each, and no shape listed.
+    for kind in ["added", "removed", "relabeled", "moved", "unchanged"] {
+        let n = v["summary"][kind].as_u64().expect("count");
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(kind))
+            .unwrap_or_else(|| panic!("no {kind} line in\n{text}"));
+        assert_eq!(line.split_whitespace().last(), Some(n.to_string().as_str()));
+    }
+    assert!(!text.contains("annotation "), "{text}");
+    // JSON: the summary object of the full report, without the images unless asked.
+    let (_, s) = diff(&["--summary"]);
+    let sv: serde_json::Value = serde_json::from_str(&s).expect("json");
+    assert_eq!(sv["summary"], v["summary"]);
+    assert!(sv.get("images").is_none());
+    let (_, s) = diff(&["--summary", "--per-image"]);
+    let sv: serde_json::Value = serde_json::from_str(&s).expect("json");
+    let changed = v["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .filter(|i| i["status"] != "unchanged")
+        .count();
+    assert_eq!(sv["images"].as_array().map(Vec::len), Some(changed));
+    // --per-image without --summary is a usage error.
+    let out = bin()
+        .arg("diff")
+        .arg(conformance("annotations_4classes.xml"))
+        .arg(conformance("annotations_4classes.json"))
+        .arg("--per-image")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A small synth dataset with images (256×256, fast to draw and paint) in `dir/s`.
+fn tiny_synth(dir: &std::path::Path) -> std::path::PathBuf {
+    let s = dir.join("s");
+    let out = bin()
+        .args(["synth", "--images", "4", "--per-image", "30"])
+        .args(["--width", "256", "--height", "256", "-o"])
+        .arg(&s)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_no_bar("synth", &out.stderr);
+    s
+}
+
+/// No progress drawing in what a pipe or log received: no carriage return, no escape.
+fn assert_no_bar(what: &str, stderr: &[u8]) {
+    assert!(
+        !stderr.contains(&b'\r') && !stderr.contains(&0x1b),
+        "{what}: progress bytes on a stderr that is not a terminal:\n{}",
+        String::from_utf8_lossy(stderr)
+    );
+}
+
+#[test]
+fn no_progress_bytes_when_stderr_is_not_a_terminal() {
+    let t = tempfile::tempdir().expect("tmp");
+    let s = tiny_synth(t.path());
+    let xml = s.join("annotations_4classes.xml");
+    let runs: Vec<(&str, Vec<std::ffi::OsString>)> = vec![
+        (
+            "convert --to masks",
+            vec![
+                "convert".into(),
+                "--to".into(),
+                "masks".into(),
+                xml.clone().into(),
+                "-o".into(),
+                t.path().join("m").into(),
+            ],
+        ),
+        (
+            "masks",
+            vec![
+                "masks".into(),
+                xml.clone().into(),
+                "-o".into(),
+                t.path().join("mm").into(),
+            ],
+        ),
+        ("validate", vec!["validate".into(), s.clone().into()]),
+        (
+            "overlay",
+            vec![
+                "overlay".into(),
+                "--images".into(),
+                s.join("images").into(),
+                "--masks".into(),
+                t.path().join("mm").into(),
+                "-o".into(),
+                t.path().join("ov").into(),
+            ],
+        ),
+    ];
+    for (what, args) in runs {
+        let out = bin().args(&args).output().expect("runs");
+        assert!(
+            out.status.code().is_some_and(|c| c < 2),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_no_bar(what, &out.stderr);
+    }
+}
+
+/// On a terminal (util-linux `script` gives the command one), `convert --to masks` draws its
+/// bars and names its phases, the instance pass included (where it used to go quiet).
+#[test]
+fn a_terminal_gets_bars_and_phases() {
+    let script_ok = std::process::Command::new("script")
+        .args(["-qc", "true", "/dev/null"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !script_ok {
+        eprintln!("skipped: no util-linux script to give the command a terminal");
+        return;
+    }
+    let t = tempfile::tempdir().expect("tmp");
+    let s = tiny_synth(t.path());
+    let bin = assert_cmd::cargo::cargo_bin("neutrostruct");
+    let quote = |p: &std::path::Path| format!("'{}'", p.display());
+    let cmd = format!(
+        "{} convert --to masks {} -o {}",
+        quote(&bin),
+        quote(&s.join("annotations_4classes.xml")),
+        quote(&t.path().join("m"))
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qc", &cmd, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("script runs");
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{seen}");
+    assert!(
+        seen.contains('\r') || seen.contains('\u{1b}'),
+        "no bar:\n{seen}"
+    );
+    assert!(seen.contains("convert: writing masks"), "{seen}");
+    assert!(seen.contains("instances"), "no instance phase:\n{seen}");
+    assert!(
+        seen.contains("converted "),
+        "the report still follows:\n{seen}"
+    );
 }

@@ -7,15 +7,15 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct ConvertArgs {
-    /// Input format; detected from the content when omitted. Only formats that can be read
-    /// are offered (VOC is written, not read).
+    /// Input format; detected from the content when omitted (a folder with Annotations/ is
+    /// VOC). Only formats that can be read are offered.
     #[arg(long, value_enum)]
     from: Option<FromArg>,
     /// Output format.
     #[arg(long, value_enum)]
     to: Format,
-    /// Input file (COCO JSON, CVAT XML), folder (masks) or YOLO dataset (its folder or its
-    /// data.yaml).
+    /// Input file (COCO JSON, CVAT XML), folder (masks, VOC) or YOLO dataset (its folder or
+    /// its data.yaml).
     input: PathBuf,
     /// Output file or folder.
     #[arg(short = 'o', long = "output", visible_alias = "out")]
@@ -79,6 +79,8 @@ enum FromArg {
     /// Ultralytics oriented boxes.
     #[value(name = "yolo-obb")]
     YoloObb,
+    /// Pascal VOC XML boxes (the folder holding Annotations/); every shape reads as a box.
+    Voc,
 }
 
 impl FromArg {
@@ -90,6 +92,7 @@ impl FromArg {
             FromArg::Yolo => Format::Yolo,
             FromArg::YoloSeg => Format::YoloSeg,
             FromArg::YoloObb => Format::YoloObb,
+            FromArg::Voc => Format::Voc,
         }
     }
 }
@@ -211,7 +214,9 @@ pub fn run(args: ConvertArgs) -> Result<Status> {
                 done.to.name(),
                 started.elapsed().as_secs_f64()
             );
-            eprint!("{}", crate::escape::text_block(&done.loss.to_string()));
+            crate::progress::suspend(|| {
+                eprint!("{}", crate::escape::text_block(&done.loss.to_string()))
+            });
         }
         ReportArg::Json => {
             let json = serde_json::to_string_pretty(&done.loss)

@@ -188,6 +188,7 @@ pub(crate) fn run_stats(args: StatsArgs) -> Result<Status> {
     })
     .map_err(name_strict)?;
     warn_all(&stats.warnings);
+    crate::progress::phase("stats: writing tables and plots");
     stats.write(&dry.place(&args.output))?;
     plots(
         &dry,
@@ -265,6 +266,7 @@ pub(crate) fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
             outln!("{}", p.display());
         }
     };
+    crate::progress::phase("reclassify: writing");
     let loss = done.write_coco(&dry.place(&args.out_coco))?;
     written(&args.out_coco);
     if let Some(out) = &args.out_cvat {
@@ -301,7 +303,7 @@ pub(crate) fn run_reclassify(args: ReclassifyArgs) -> Result<Status> {
         say!("  {n:>7}  {class}");
     }
     if !loss.is_lossless() {
-        eprint!("{}", crate::escape::text_block(&loss.to_string()));
+        crate::progress::suspend(|| eprint!("{}", crate::escape::text_block(&loss.to_string())));
     }
     dry.finish();
     Ok(Status::Success)

@@ -62,6 +62,7 @@ pub fn run(args: MasksArgs) -> Result<Status> {
     };
     let (ds, _) = crate::convert::read(from, &args.input, &opts)?;
     let labels = LabelSet::for_dataset(&ds.categories, args.labelset.as_deref())?;
+    crate::progress::phase("masks: painting");
     let opts = RenderOptions {
         write_labelmap: true,
         quiet: false,

@@ -18,7 +18,10 @@ macro_rules! outln {
 /// `escape::text_block`, so data in a message (an image name in "skipped …") can neither start
 /// a GitHub workflow command line nor send control characters to the terminal.
 macro_rules! say {
-    ($($t:tt)*) => { eprintln!("{}", $crate::escape::text_block(&format!($($t)*))) };
+    ($($t:tt)*) => {
+        // Above the progress lines, not through them.
+        $crate::progress::suspend(|| eprintln!("{}", $crate::escape::text_block(&format!($($t)*))))
+    };
 }
 
 mod convert;
@@ -250,6 +253,23 @@ impl Status {
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<Status> {
+    // Commands that can take over a second show a spinner on a terminal from the start (its
+    // message follows the phases: `progress::phase`), with the bars of their loops beneath;
+    // dropped, so cleared, when the command returns, before its result or error is printed.
+    let long = match &cli.command {
+        Command::Demo(_) => Some("demo: running every step"),
+        Command::Synth(_) => Some("synth: generating"),
+        Command::Scale(_) => Some("scale: measuring images"),
+        Command::Convert(_) => Some("convert: reading"),
+        Command::Masks(_) => Some("masks: reading"),
+        Command::Overlay(_) => Some("overlay: drawing"),
+        Command::Stats(_) => Some("stats: reading"),
+        Command::Reclassify(_) => Some("reclassify: reading"),
+        Command::Validate(_) => Some("validate: reading and checking"),
+        Command::Diff(_) => Some("diff: reading"),
+        _ => None,
+    };
+    let _spinner = long.map(crate::progress::Progress::spinner);
     match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Synth(a) => synth::run(a),
@@ -272,11 +292,14 @@ pub fn run(cli: Cli) -> Result<Status> {
 /// Writes to stdout; a closed pipe ends the process with success (the reader chose to stop).
 pub(crate) fn write_stdout(text: &str) {
     use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    // A terminal's stdout and stderr are one screen: the progress lines are lifted first.
+    let written = crate::progress::suspend(|| {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+    });
+    if let Err(e) = written {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }

@@ -228,6 +228,13 @@ pub struct DiffArgs {
     /// COCO export, which rounds coordinates. 0 (default): anything over 0.01 px is a move.
     #[arg(long, value_name = "PX", default_value_t = 0.0, value_parser = tolerance_px)]
     tolerance: f64,
+    /// Print only the counts: one line per change kind (added, removed, relabeled, moved,
+    /// unchanged, images added/removed), not each changed shape.
+    #[arg(long)]
+    summary: bool,
+    /// With --summary: also one line of counts per image that changed.
+    #[arg(long, requires = "summary")]
+    per_image: bool,
 }
 
 /// A finite, non-negative pixel distance.
@@ -252,22 +259,38 @@ pub(crate) fn run_diff(args: DiffArgs) -> Result<Status> {
     // One after the other: each read already uses both cores, and together they would hold
     // both files' bytes at once.
     let (old, new) = (read(&args.old)?, read(&args.new)?);
+    crate::progress::phase("diff: comparing");
     let r = crate::diff::diff_with_tolerance(&old, &new, args.tolerance);
-    let text = match args.format.as_str() {
-        "json" => crate::diff::json::render(&r),
-        "markdown" => crate::diff::markdown::render(&r),
-        "html" => crate::diff::html::render(
-            &r,
-            &old,
-            &new,
-            &crate::diff::html::DiffHtmlOptions {
-                images_dir: args.images.clone(),
-                old_label: args.old.display().to_string(),
-                new_label: args.new.display().to_string(),
-                ..Default::default()
-            },
-        ),
-        _ => crate::diff::text::render(&r),
+    if args.summary && args.format == "html" {
+        return Err(Error::Usage(
+            "--summary prints counts only; the html page shows every change (drop one of them)"
+                .into(),
+        ));
+    }
+    let text = if args.summary {
+        let v = r.summary_view(args.per_image);
+        match args.format.as_str() {
+            "json" => crate::diff::json::render_summary(&v),
+            "markdown" => crate::diff::markdown::render_summary(&v),
+            _ => crate::diff::text::render_summary(&v),
+        }
+    } else {
+        match args.format.as_str() {
+            "json" => crate::diff::json::render(&r),
+            "markdown" => crate::diff::markdown::render(&r),
+            "html" => crate::diff::html::render(
+                &r,
+                &old,
+                &new,
+                &crate::diff::html::DiffHtmlOptions {
+                    images_dir: args.images.clone(),
+                    old_label: args.old.display().to_string(),
+                    new_label: args.new.display().to_string(),
+                    ..Default::default()
+                },
+            ),
+            _ => crate::diff::text::render(&r),
+        }
     };
     if let Some(out) = &args.output {
         let fits: &[&str] = match args.format.as_str() {

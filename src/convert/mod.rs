@@ -51,7 +51,8 @@ impl Format {
     }
 
     /// Guesses the format of `path` from its content: a folder holds masks (unless it has a
-    /// `data.yaml`: then its task must be given), a file starting
+    /// `data.yaml`: then its task must be given; or an `Annotations/` folder without
+    /// `SegmentationClass/`: then it is Pascal VOC), a file starting
     /// with `{` is COCO JSON, one starting with `<` is CVAT XML and a zip archive is a CVAT
     /// export (its `annotations.xml`). Anything else is an error at the first significant
     /// byte, so that an empty file or a JSON array gets a line and column too.
@@ -64,6 +65,9 @@ impl Format {
                     "{}: an Ultralytics dataset (data.yaml); its task must be given: yolo, yolo-seg or yolo-obb",
                     path.display()
                 )));
+            }
+            if crate::training::voc_read::looks_like_voc(path) {
+                return Ok(Format::Voc);
             }
             return Ok(Format::Masks);
         }

@@ -100,13 +100,14 @@ pub struct Converted {
 }
 
 /// Formats the pipeline can read.
-const READABLE: [Format; 6] = [
+const READABLE: [Format; 7] = [
     Format::Coco,
     Format::Cvat,
     Format::Masks,
     Format::Yolo,
     Format::YoloSeg,
     Format::YoloObb,
+    Format::Voc,
 ];
 
 /// Runs one conversion: refuses outputs that overlap an input, reads, writes, and returns the
@@ -118,7 +119,7 @@ pub fn convert(req: &ConvertRequest) -> Result<Converted> {
     };
     if !READABLE.contains(&from) {
         return Err(Error::Usage(format!(
-            "{} cannot be read: inputs are coco, cvat, masks, yolo, yolo-seg or yolo-obb",
+            "{} cannot be read: inputs are coco, cvat, masks, yolo, yolo-seg, yolo-obb or voc",
             from.name()
         )));
     }
@@ -227,11 +228,17 @@ fn convert_into(
         drop_segmentation_text: req.to != Format::Coco,
         ..Default::default()
     };
+    crate::progress::phase(&format!(
+        "convert: reading {} ({})",
+        req.input.display(),
+        from.name()
+    ));
     let (mut ds, mut loss) = match from {
         Format::Masks => read_masks(req, &mut notes)?,
         Format::Yolo | Format::YoloSeg | Format::YoloObb => {
             read_yolo(from, &req.input, &mut notes)?
         }
+        Format::Voc => read_voc(&req.input, &mut notes)?,
         from => read(from, &req.input, &coco_read)?,
     };
     if req.to == Format::Coco && req.crowd == CrowdMode::Clear {
@@ -243,6 +250,7 @@ fn convert_into(
              annotations (CVAT's COCO export marks every mask as a crowd)",
         );
     }
+    crate::progress::phase(&format!("convert: writing {}", req.to.name()));
     let written_loss = match req.to {
         Format::Coco | Format::Cvat => {
             let coco_write = crate::coco::WriteOptions {
@@ -412,6 +420,29 @@ fn write_training(
         }
     }
     Ok(out.loss)
+}
+
+/// Reads a Pascal VOC dataset folder: every object a box.
+fn read_voc(input: &Path, notes: &mut Vec<String>) -> Result<(Dataset, Lossiness)> {
+    let (ds, loss, s) = crate::training::voc_read::read_dir(input)?;
+    notes.push(format!(
+        "voc: {} annotation files, {} boxes read (VOC holds only boxes: every shape is a box), \
+         {} classes{}{}",
+        s.annotation_files,
+        s.boxes,
+        ds.categories.len(),
+        if s.labelmap {
+            " (from labelmap.txt)"
+        } else {
+            " (from the <name>s)"
+        },
+        if s.splits.is_empty() {
+            String::new()
+        } else {
+            format!("; splits: {}", s.splits.join(", "))
+        }
+    ));
+    Ok((ds, loss))
 }
 
 /// Reads an Ultralytics dataset folder (boxes, polygons or oriented boxes).

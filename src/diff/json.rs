@@ -8,3 +8,11 @@ pub fn render(r: &DiffReport) -> String {
     s.push('\n');
     s
 }
+
+/// `diff --summary --format json`: `{"summary": {...}, "matched_by": ..., "images"?: [...]}`,
+/// the same keys as the full report without the changes.
+pub fn render_summary(v: &super::SummaryView) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}

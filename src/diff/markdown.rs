@@ -55,3 +55,53 @@ pub fn render(r: &DiffReport) -> String {
     }
     out
 }
+
+/// `diff --summary --format markdown`: a table of counts per change kind, then one row per
+/// image that changed when asked for.
+pub fn render_summary(v: &super::SummaryView) -> String {
+    let s = &v.summary;
+    let mut out =
+        String::from("### neutrostruct diff summary\n\n| Change | Shapes |\n|---|---:|\n");
+    for (kind, n) in [
+        ("added", s.added),
+        ("removed", s.removed),
+        ("relabeled", s.relabeled),
+        ("moved", s.moved),
+        ("unchanged", s.unchanged),
+        ("images added", s.images_added),
+        ("images removed", s.images_removed),
+    ] {
+        let _ = writeln!(out, "| {kind} | {n} |");
+    }
+    let _ = writeln!(
+        out,
+        "\nShapes matched by {}.",
+        match v.matched_by {
+            super::MatchedBy::Id => "id",
+            super::MatchedBy::Iou => "box IoU",
+        }
+    );
+    if let Some(images) = &v.images {
+        if images.is_empty() {
+            out.push_str("\nNo image changed.\n");
+        } else {
+            out.push_str(
+                "\n| Image | Status | Added | Removed | Relabeled | Moved | Unchanged |\n|---|---|---:|---:|---:|---:|---:|\n",
+            );
+            for im in images {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    markdown_cell_code(&im.image),
+                    im.status,
+                    im.added,
+                    im.removed,
+                    im.relabeled,
+                    im.moved,
+                    im.unchanged
+                );
+            }
+        }
+    }
+    out
+}

@@ -104,7 +104,54 @@ pub struct DiffReport {
     pub images: Vec<ImageDiff>,
 }
 
+/// One image's counts, without its list of changes (`diff --summary --per-image`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImageCounts {
+    pub image: String,
+    pub status: &'static str,
+    pub added: usize,
+    pub removed: usize,
+    pub relabeled: usize,
+    pub moved: usize,
+    pub unchanged: usize,
+}
+
+/// The counts of a diff without the changes themselves (`diff --summary`): totals, and the
+/// images that changed when asked for.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SummaryView {
+    pub summary: DiffSummary,
+    pub matched_by: MatchedBy,
+    /// Images that changed (added, removed or with a changed shape), in the report's order;
+    /// absent unless asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<ImageCounts>>,
+}
+
 impl DiffReport {
+    /// The counts only; `per_image` adds one entry per image that changed.
+    pub fn summary_view(&self, per_image: bool) -> SummaryView {
+        SummaryView {
+            summary: self.summary,
+            matched_by: self.matched_by,
+            images: per_image.then(|| {
+                self.images
+                    .iter()
+                    .filter(|i| i.status != "unchanged")
+                    .map(|i| ImageCounts {
+                        image: i.image.clone(),
+                        status: i.status,
+                        added: i.added,
+                        removed: i.removed,
+                        relabeled: i.relabeled,
+                        moved: i.moved,
+                        unchanged: i.unchanged,
+                    })
+                    .collect()
+            }),
+        }
+    }
+
     /// Whether anything changed.
     pub fn is_empty(&self) -> bool {
         let s = &self.summary;

@@ -91,6 +91,31 @@ fn counts_exactly_by_id() {
 }
 
 #[test]
+fn summary_has_the_counts_and_no_changes() {
+    let (old, new) = pair(true);
+    let r = diff(&old, &new);
+    let totals = r.summary_view(false);
+    assert_eq!(totals.summary, expected());
+    assert!(totals.images.is_none());
+    let per_image = r.summary_view(true);
+    let images = per_image.images.as_ref().expect("asked for");
+    // The unchanged images are left out; the three that changed stay, in the report's order.
+    assert_eq!(
+        images.iter().map(|i| i.image.as_str()).collect::<Vec<_>>(),
+        vec!["images/a.tif", "c.tif", "b.tif"]
+    );
+    let t = text::render_summary(&totals);
+    assert!(t.lines().any(|l| l == "moved          2"), "{t}");
+    assert!(!t.contains("annotation 3"), "a summary lists no shape: {t}");
+    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false, omit_expression => true}, {
+        insta::assert_snapshot!("diff_summary_text", t);
+        insta::assert_snapshot!("diff_summary_text_per_image", text::render_summary(&per_image));
+        insta::assert_snapshot!("diff_summary_json_per_image", json::render_summary(&per_image));
+        insta::assert_snapshot!("diff_summary_markdown_per_image", markdown::render_summary(&per_image));
+    });
+}
+
+#[test]
 fn counts_exactly_by_iou() {
     let (old, new) = pair(false);
     let r = diff(&old, &new);

@@ -85,10 +85,55 @@ pub fn render(r: &DiffReport) -> String {
         s.unchanged,
         s.images_added,
         s.images_removed,
-        match r.matched_by {
-            super::MatchedBy::Id => "id",
-            super::MatchedBy::Iou => "box IoU",
-        }
+        matched_by(r.matched_by)
     );
     out
+}
+
+/// `diff --summary`: one line per change kind with its count (aligned, so a person reads the
+/// column and `grep '^moved'` finds a count), then per image when asked for.
+pub fn render_summary(v: &super::SummaryView) -> String {
+    let s = &v.summary;
+    let mut out = String::new();
+    if let Some(images) = &v.images {
+        for im in images {
+            let _ = writeln!(
+                out,
+                "{} [{}]: {} added, {} removed, {} relabeled, {} moved, {} unchanged",
+                text(&im.image),
+                im.status,
+                im.added,
+                im.removed,
+                im.relabeled,
+                im.moved,
+                im.unchanged
+            );
+        }
+    }
+    let rows = [
+        ("added", s.added),
+        ("removed", s.removed),
+        ("relabeled", s.relabeled),
+        ("moved", s.moved),
+        ("unchanged", s.unchanged),
+        ("images added", s.images_added),
+        ("images removed", s.images_removed),
+    ];
+    let width = rows
+        .iter()
+        .map(|(_, n)| n.to_string().len())
+        .max()
+        .unwrap_or(1);
+    for (kind, n) in rows {
+        let _ = writeln!(out, "{kind:<15}{n:>width$}");
+    }
+    let _ = writeln!(out, "matched by     {}", matched_by(v.matched_by));
+    out
+}
+
+fn matched_by(m: super::MatchedBy) -> &'static str {
+    match m {
+        super::MatchedBy::Id => "id",
+        super::MatchedBy::Iou => "box IoU",
+    }
 }

@@ -554,7 +554,7 @@ pub fn render_dataset(
         jobs.push((image, anns, out_dir.join(name)));
     }
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let bar = crate::progress::Progress::new(jobs.len() as u64, opts.quiet);
+    let bar = crate::progress::Progress::bar(jobs.len() as u64, opts.quiet, "masks");
     let done = AtomicUsize::new(0);
     let results: Vec<Result<RenderedMask>> = jobs
         .par_iter()
@@ -576,6 +576,7 @@ pub fn render_dataset(
         })
         .collect();
     bar.finish();
+    crate::progress::phase("masks: labelmap");
     for ((_, _, path), r) in jobs.iter().zip(results) {
         let r = r?;
         summary.images_written += 1;

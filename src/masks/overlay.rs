@@ -499,7 +499,7 @@ pub fn overlay_dir_with(
         labels,
     };
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let bar = crate::progress::Progress::new(jobs.len() as u64, opts.quiet);
+    let bar = crate::progress::Progress::bar(jobs.len() as u64, opts.quiet, "overlays");
     let results: Vec<Result<PairResult>> = jobs
         .par_iter()
         .map(|(stem, img_path, mask_path, kind)| {

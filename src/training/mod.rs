@@ -4,6 +4,7 @@
 
 pub mod segmentation;
 pub mod voc;
+pub mod voc_read;
 pub mod yolo;
 pub mod yolo_labels;
 pub mod yolo_read;

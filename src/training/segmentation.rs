@@ -52,7 +52,11 @@ pub fn write(ds: &Dataset, labels: &LabelSet, out: &Path, split: &SplitPlan) -> 
         &out.join("labelmap.txt"),
         masks::labelmap_txt(labels)?.as_bytes(),
     )?;
+    // The second pass, over the same images: without its own phase and bar the terminal
+    // went quiet here for seconds after the class bar ended (issue 18).
+    crate::progress::phase("convert: instance masks (SegmentationObject/)");
     write_instances(ds, labels, &out.join("SegmentationObject"))?;
+    crate::progress::phase("convert: split lists");
     let splits = split.assign(&ds.images);
     split.report_refused(&ds.images, &mut loss);
     let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -120,24 +124,35 @@ pub fn write(ds: &Dataset, labels: &LabelSet, out: &Path, split: &SplitPlan) -> 
 fn write_instances(ds: &Dataset, labels: &LabelSet, dir: &Path) -> Result<()> {
     use rayon::prelude::*;
     let lookup = masks::ClassLookup::new(&ds.categories, labels);
-    ds.annotations_by_image()
-        .par_iter()
-        .try_for_each(|(im, anns)| -> Result<()> {
-            let Some(name) = masks::mask_file_name(&im.file_name) else {
-                return Ok(());
-            };
-            if masks::check_size(im).is_err() {
-                return Ok(());
-            }
-            let r = masks::render(im, anns, &lookup, MaskKind::Instance)?;
-            let MaskBuffer::Instance(inst) = r.buffer else {
-                return Ok(());
-            };
-            let rgb = image::RgbImage::from_fn(im.width, im.height, |x, y| {
-                image::Rgb(voc_palette(u32::from(inst.get_pixel(x, y).0[0])))
-            });
-            masks::write_png(&MaskBuffer::Color(rgb), &dir.join(name))
-        })
+    let groups = ds.annotations_by_image();
+    let bar = crate::progress::Progress::bar(groups.len() as u64, false, "instances");
+    groups.par_iter().try_for_each(|(im, anns)| -> Result<()> {
+        // Counted when skipped too (by this guard): the bar ends at the total either way.
+        let _count = IncOnDrop(&bar);
+        let Some(name) = masks::mask_file_name(&im.file_name) else {
+            return Ok(());
+        };
+        if masks::check_size(im).is_err() {
+            return Ok(());
+        }
+        let r = masks::render(im, anns, &lookup, MaskKind::Instance)?;
+        let MaskBuffer::Instance(inst) = r.buffer else {
+            return Ok(());
+        };
+        let rgb = image::RgbImage::from_fn(im.width, im.height, |x, y| {
+            image::Rgb(voc_palette(u32::from(inst.get_pixel(x, y).0[0])))
+        });
+        masks::write_png(&MaskBuffer::Color(rgb), &dir.join(name))
+    })
+}
+
+/// Counts one item done when the work on it ends, whichever way it returns.
+struct IncOnDrop<'a>(&'a crate::progress::Progress);
+
+impl Drop for IncOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.inc(1);
+    }
 }
 
 #[cfg(test)]

@@ -36,8 +36,32 @@ pub fn write(ds: &Dataset, out: &Path, classes: &ClassMap, split: &SplitPlan) ->
     let splits_of = split.assign(&ds.images);
     split.report_refused(&ds.images, &mut loss);
     let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Stems already written (lower-cased: a case-insensitive file system would merge `A` and
+    // `a` too). Images of one name in several subsets (a CVAT project export) would otherwise
+    // overwrite each other's `Annotations/<stem>.xml`.
+    let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (im, anns) in ds.annotations_by_image() {
-        let Some(stem) = safe_stem(&im.file_name) else {
+        let split = splits_of
+            .get(&im.id)
+            .cloned()
+            .unwrap_or_else(|| "train".into());
+        let Some(stem) = safe_stem(&im.file_name).map(|stem| {
+            if taken.insert(stem.to_lowercase()) {
+                return stem;
+            }
+            let renamed = std::iter::once(format!("{split}_{stem}"))
+                .chain((2..).map(|n| format!("{stem}_{n}")))
+                .find(|s| !taken.contains(&s.to_lowercase()))
+                .unwrap_or_default();
+            taken.insert(renamed.to_lowercase());
+            loss.note(
+                "file-renamed",
+                1,
+                "another image has the same file stem: its annotation file is named with its split \
+                 (or a number); <filename> keeps the image's name",
+            );
+            renamed
+        }) else {
             loss.add(
                 "unsafe-path",
                 anns.len().max(1),
@@ -138,10 +162,6 @@ pub fn write(ds: &Dataset, out: &Path, classes: &ClassMap, split: &SplitPlan) ->
             &out.join("Annotations").join(format!("{stem}.xml")),
             x.as_bytes(),
         )?;
-        let split = splits_of
-            .get(&im.id)
-            .cloned()
-            .unwrap_or_else(|| "train".into());
         lists.entry(split).or_default().push(stem);
     }
     for (split, stems) in &lists {
