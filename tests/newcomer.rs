@@ -164,9 +164,9 @@ fn manpage_folder_has_one_page_per_command() {
 
 /// The `toml` block of the README's "Configuration" section.
 fn readme_config_block() -> String {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../docs/validation.md");
     let section = readme
-        .split("#### Configuration (`--config neutrostruct.toml`)")
+        .split("## Configuration (`--config neutrostruct.toml`)")
         .nth(1)
         .expect("README has the Configuration section");
     let block = section
