@@ -23,7 +23,9 @@ pub use crate::model::limits::MAX_POINTS;
 /// 8 for an oriented box's corners, 2·n for a polygon).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
+    /// Class index (0-based, the `names` order of `data.yaml`).
     pub class: usize,
+    /// Coordinates, normalised to 0..1 by the image size.
     pub coords: Vec<f64>,
 }
 
@@ -92,9 +94,13 @@ pub enum RowProblem {
 /// One problem of one row: where it is (1-based line and column in characters) and what.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RowIssue {
+    /// What is wrong.
     pub problem: RowProblem,
+    /// 1-based line.
     pub line: u32,
+    /// 1-based column, in characters.
     pub column: u32,
+    /// The message for the user.
     pub message: String,
 }
 
