@@ -237,7 +237,7 @@ fn input_name(opts: &Options) -> &Path {
     }
 }
 
-/// The audit table as CSV with exactly [`AUDIT_CSV_HEADER`].
+/// The audit table as CSV with exactly `AUDIT_CSV_HEADER`.
 pub fn audit_csv(rows: &[AuditRow]) -> Result<Vec<u8>> {
     let e = |e: csv::Error| Error::Usage(format!("writing audit CSV: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());

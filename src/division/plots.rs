@@ -2,7 +2,7 @@
 //!
 //! SVG: the viewer draws the text, so SVG plots never need a font on this machine (titles and
 //! legends are written as `<text>` directly). PNG: plotters rasterises text with ab_glyph
-//! from a TrueType font found at run time ([`FONT_PATHS`] or `NEUTROSTRUCT_FONT`); with no
+//! from a TrueType font found at run time (`FONT_PATHS` or `NEUTROSTRUCT_FONT`); with no
 //! font the PNG is drawn without text and a warning says so. No system libraries
 //! (freetype, fontconfig) are involved.
 
@@ -402,7 +402,7 @@ fn render(
 }
 
 /// The histogram of one image as SVG or PNG bytes. `font`: whether a font is registered
-/// (see [`system_font`]).
+/// (see `system_font`).
 pub fn histogram_bytes(
     s: &ImageStats,
     diameters: &[f64],

@@ -414,7 +414,7 @@ impl Statistics {
     }
 
     /// Writes the table to `path` as CSV, XLSX or JSON by extension; any other extension is
-    /// refused (see [`is_table_path`]) rather than silently written as CSV.
+    /// refused (see `is_table_path`) rather than silently written as CSV.
     pub fn write(&self, path: &Path) -> Result<()> {
         let bytes = match table_extension(path).as_deref() {
             Some("xlsx") => self.to_xlsx()?,

@@ -99,7 +99,7 @@ pub enum NotDrawable {
     NotFinite,
     /// A semi-axis rounds below zero (`cv2.ellipse` asserts `axes >= 0`).
     NegativeAxis,
-    /// Beyond [`MAX_COORDINATE`], where OpenCV's own arithmetic overflows.
+    /// Beyond `MAX_COORDINATE`, where OpenCV's own arithmetic overflows.
     OutOfRange,
 }
 

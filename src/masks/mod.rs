@@ -264,7 +264,7 @@ pub fn render(
 ///
 /// `Fast`/`Up` is the fastest (docs/design.md §6: all masks of the dataset in seconds) at 4× the size
 /// of `Default`/`NoFilter`, the smallest; a caller that publishes masks and prefers size can
-/// pass [`PNG_COMPACT`] to [`write_png_with`].
+/// pass `PNG_COMPACT` to `write_png_with`.
 pub const PNG_COMPRESSION: CompressionType = CompressionType::Fast;
 /// See [`PNG_COMPRESSION`].
 pub const PNG_FILTER: FilterType = FilterType::Up;
@@ -320,7 +320,7 @@ pub(crate) fn write_png_with(
     })
 }
 
-/// Reads an instance mask written by [`write_png`] (or by any tool that writes a 16-bit
+/// Reads an instance mask written by `write_png` (or by any tool that writes a 16-bit
 /// grayscale PNG): instance numbers as stored, 0 = background. The size is checked against
 /// the limits masks are written with before anything is decoded.
 pub fn read_instance_png(path: &Path) -> Result<Gray16Image> {
@@ -488,7 +488,7 @@ pub struct RenderOptions {
     pub write_labelmap: bool,
     /// Never show a progress bar (it shows only when stderr is a terminal anyway).
     pub quiet: bool,
-    /// Write the smallest PNGs ([`PNG_COMPACT`], ~9× slower to encode) instead of the fastest.
+    /// Write the smallest PNGs (`PNG_COMPACT`, ~9× slower to encode) instead of the fastest.
     pub compact: bool,
 }
 

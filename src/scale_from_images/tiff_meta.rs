@@ -14,8 +14,8 @@
 //! - FEI/Thermo Fisher SEM/TEM: tag 34682 holds INI-style text; its `[Scan]` section has
 //!   `PixelWidth=` in metres.
 //!
-//! Every value read is bounded: text tags by [`MAX_TEXT_BYTES`] (and the file's length), the
-//! IFD chain by [`MAX_IFDS`]; a loop in the chain is an error (the `tiff` crate detects it).
+//! Every value read is bounded: text tags by `MAX_TEXT_BYTES` (and the file's length), the
+//! IFD chain by `MAX_IFDS`; a loop in the chain is an error (the `tiff` crate detects it).
 
 use super::Source;
 use std::io::{Read, Seek};

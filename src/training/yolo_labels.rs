@@ -119,7 +119,7 @@ pub fn parse_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) ->
 /// Parses a label file for `validate`: rows that are wrong are reported and left out instead
 /// of failing the file, so every problem of every file is found in one run; duplicates are
 /// reported and left out as Ultralytics leaves them out. Each good row comes with its line.
-/// The limits ([`MAX_ROWS`], [`MAX_POINTS`]) are still errors: past them nothing is read.
+/// The limits (`MAX_ROWS`, [`MAX_POINTS`]) are still errors: past them nothing is read.
 pub fn check_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) -> Result<Checked> {
     parse_rows(text, flavour, nc, path, false)
 }

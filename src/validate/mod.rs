@@ -5,7 +5,7 @@
 //!   folders, the label set, and two plug-in points for work done elsewhere (the expected
 //!   7-class labels of the 4→7 division, a rasteriser for the expected class-index mask);
 //! - [`rules`]: one rule per file, each a [`Validation`] with a [`RuleMeta`] (stable code,
-//!   kebab-case name, default severity, documentation); [`registry`] lists them all;
+//!   kebab-case name, default severity, documentation); `registry` lists them all;
 //! - [`Engine`]: runs the rules, applies the [`config::Config`] (severities, ignores with a
 //!   reason, per-path overrides) and returns the findings in a stable order;
 //! - [`baseline`]: silence the findings a previous JSON report already had;
