@@ -14,17 +14,24 @@ const SEVEN: &str = include_str!("../schemas/labelsets/7class.json");
 /// One class of a label set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabelClass {
+    /// Class id (the index-mask value).
     pub id: CategoryId,
+    /// Class name.
     pub name: String,
+    /// COCO supercategory.
     pub supercategory: String,
+    /// Mask colour.
     pub color: Rgb,
 }
 
 /// A named, ordered list of classes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabelSet {
+    /// Label set name (`4class`, `7class`, or the file's).
     pub name: String,
+    /// Colour of unannotated pixels in colour masks.
     pub background: Rgb,
+    /// The classes, in id order.
     pub classes: Vec<LabelClass>,
 }
 
@@ -73,11 +80,13 @@ impl LabelSet {
         }
     }
 
+    /// Reads a label set JSON file.
     pub fn load(path: &Path) -> Result<LabelSet> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::parse(&text, path)
     }
 
+    /// Parses label set JSON; errors name `path` with line and column.
     pub fn parse(text: &str, path: &Path) -> Result<LabelSet> {
         let f: FileSet = serde_json::from_str(text)
             .map_err(|e| Error::parse(path, e.line() as u32, e.column() as u32, e.to_string()))?;
@@ -122,6 +131,7 @@ impl LabelSet {
         })
     }
 
+    /// The class with this name, if any.
     pub fn by_name(&self, name: &str) -> Option<&LabelClass> {
         self.classes.iter().find(|c| c.name == name)
     }
@@ -133,6 +143,7 @@ impl LabelSet {
         self.classes.iter().find(|c| loose(&c.name) == key)
     }
 
+    /// The class with this id, if any.
     pub fn by_id(&self, id: CategoryId) -> Option<&LabelClass> {
         self.classes.iter().find(|c| c.id == id)
     }

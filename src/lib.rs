@@ -16,45 +16,30 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod atomic;
 #[cfg(feature = "cli")]
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod cli;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod coco;
 pub mod convert;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod cvat;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod diff;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod division;
 pub mod error;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod escape;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod geometry;
 pub(crate) mod io_guard;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod labelset;
 pub mod lossiness;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod masks;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod model;
 pub(crate) mod output_dir;
 pub(crate) mod path_safety;
 mod progress;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod scale_from_images;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod synth;
 #[cfg(test)]
 mod test_mutations;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod training;
-#[allow(missing_docs)] // not yet all documented: missing_docs holds for convert, error, lossiness
 pub mod validate;
 
 pub use convert::{convert, ConvertRequest, Converted, Format};

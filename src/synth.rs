@@ -27,13 +27,16 @@ use std::path::{Path, PathBuf};
 /// What to generate.
 #[derive(Clone, Debug)]
 pub struct SynthConfig {
+    /// Number of images.
     pub images: usize,
+    /// Random seed: the same seed gives the same bytes.
     pub seed: u64,
     /// Override every image's size; by default sizes are as published (4096×4224, and six of
     /// 93 images 2048×2115).
     pub size: Option<(u32, u32)>,
     /// Mean number of ellipses per image (each image varies by up to ±10 %).
     pub per_image: usize,
+    /// Write the TEM-like images (TIFF) too.
     pub write_images: bool,
     /// Draw what real annotations have (shapes cut by the border, overlaps, hidden shapes,
     /// ties, angles outside [0, 360)); off only for a tidy dataset.
@@ -66,6 +69,7 @@ impl Default for SynthConfig {
 /// A generated dataset: the true ellipses and each image's scale.
 #[derive(Clone, Debug)]
 pub struct Synthetic {
+    /// The annotations.
     pub dataset: Dataset,
     /// `(file_name, px_per_um)` per image.
     pub scale: Vec<(String, f64)>,
@@ -74,11 +78,17 @@ pub struct Synthetic {
 /// What `write` produced.
 #[derive(Clone, Debug)]
 pub struct SynthOutput {
+    /// The COCO JSON file written.
     pub coco: PathBuf,
+    /// The CVAT XML file written.
     pub cvat: PathBuf,
+    /// The scale table written.
     pub scale: PathBuf,
+    /// The images folder, when images were written.
     pub images_dir: Option<PathBuf>,
+    /// Images generated.
     pub images: usize,
+    /// Annotations generated.
     pub annotations: usize,
     /// The length printed on the burned-in scale bars, µm (when images have bars).
     pub bar_um: Option<f64>,

@@ -195,10 +195,12 @@ fn refuse_foreign(flag: &str, path: &Path, state: &State, force: bool) -> Result
 #[derive(Debug, Parser)]
 #[command(name = "neutrostruct", version, about, long_about = None, max_term_width = 100)]
 pub struct Cli {
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the whole workflow on a small built-in sample and print where each output is.
@@ -243,6 +245,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The process exit code: 0 or 1 (input errors exit 2 elsewhere).
     pub fn exit_code(self) -> u8 {
         match self {
             Status::Success => 0,

@@ -36,8 +36,10 @@ pub enum EllipseRecovery {
     Never,
 }
 
+/// How a COCO file is read.
 #[derive(Clone, Debug, Default)]
 pub struct ReadOptions {
+    /// When to recover ellipses from polygon or RLE segmentations.
     pub ellipses: EllipseRecovery,
     /// Keep annotations with non-finite numbers instead of failing (for `validate`).
     pub allow_non_finite: bool,
@@ -88,9 +90,12 @@ pub(crate) fn clear_crowd(ds: &mut Dataset) -> usize {
     cleared
 }
 
+/// How a COCO file is written.
 #[derive(Clone, Debug, Default)]
 pub struct WriteOptions {
+    /// How shapes become `segmentation`s.
     pub segmentation: SegmentationMode,
+    /// Indent the JSON (larger; for reading by people).
     pub pretty: bool,
 }
 

@@ -25,7 +25,7 @@ const SCALE: f64 = 5.0;
 pub(crate) const MAX_WALK_STEPS: u64 = 200_000_000;
 
 /// Pixels of the union of `rings` rasterised as pycocotools does on an `h`×`w` image, or
-/// `None` when the rings' boundary is longer than [`MAX_WALK_STEPS`] allows.
+/// `None` when the rings' boundary is longer than `MAX_WALK_STEPS` allows.
 pub fn pycocotools_polygon_area(rings: &[Vec<Point>], h: u32, w: u32) -> Option<u64> {
     let pixels = u64::from(h) * u64::from(w);
     let mut budget = MAX_WALK_STEPS;

@@ -9,10 +9,15 @@
 /// A CVAT box mask: `left, top, width, height` and row-major runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BoxRle {
+    /// Box left, in image pixels.
     pub left: u32,
+    /// Box top.
     pub top: u32,
+    /// Box width.
     pub width: u32,
+    /// Box height.
     pub height: u32,
+    /// Run lengths over the box, row-major, starting with background.
     pub counts: Vec<u32>,
 }
 

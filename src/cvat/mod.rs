@@ -33,6 +33,7 @@ use crate::lossiness::Lossiness;
 use crate::model::Dataset;
 use std::path::{Path, PathBuf};
 
+/// How a CVAT file is read.
 #[derive(Clone, Debug, Default)]
 pub struct ReadOptions {
     /// Keep shapes with non-finite numbers instead of failing (for `validate`).

@@ -28,12 +28,15 @@ const CELL: f64 = 64.0;
 /// A CVAT shape that could not be given a 7-class label.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShapeIssue {
+    /// The image's file name.
     pub image: String,
     /// The shape's number in the CVAT dataset (document order).
     pub shape: AnnotationId,
     /// Element name (`ellipse`, `box`, …).
     pub kind: &'static str,
+    /// The shape's 4-class label.
     pub label: String,
+    /// 1-based line of the shape in the CVAT file (0 when unknown).
     pub line: u32,
     /// For a conflict: an equally good COCO partner with another 7-class label.
     pub partner: Option<AnnotationId>,
@@ -73,6 +76,7 @@ impl fmt::Display for ShapeIssue {
 /// The outcome of matching.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MatchReport {
+    /// Shapes given a 7-class label.
     pub matched: usize,
     /// Shapes without a partner.
     pub unmatched: Vec<ShapeIssue>,

@@ -52,9 +52,13 @@ pub struct Options {
 /// Why one annotation got its target class.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditRow {
+    /// The annotation.
     pub annotation_id: AnnotationId,
+    /// Its image's id.
     pub image_id: ImageId,
+    /// Its image's file name.
     pub image_name: String,
+    /// Its 4-class name.
     pub source_class: String,
     /// `None` for an annotation without a measurable box (only possible under `always`).
     pub diameter_um: Option<f64>,
@@ -64,7 +68,9 @@ pub struct AuditRow {
     /// ` (pooled)` when the image had none of the population and the input's pooled value was
     /// used.
     pub threshold_kind: String,
+    /// Its 7-class name.
     pub target_class: String,
+    /// Its 7-class category id.
     pub target_id: CategoryId,
 }
 
@@ -74,6 +80,7 @@ pub struct Division {
     /// The divided dataset: target categories, each annotation's `category_id` replaced,
     /// everything else as it was.
     pub dataset: Dataset,
+    /// The per-image statistics the thresholds came from.
     pub statistics: Statistics,
     /// One row per annotation, in the input's annotation order.
     pub audit: Vec<AuditRow>,
@@ -230,7 +237,7 @@ fn input_name(opts: &Options) -> &Path {
     }
 }
 
-/// The audit table as CSV with exactly [`AUDIT_CSV_HEADER`].
+/// The audit table as CSV with exactly `AUDIT_CSV_HEADER`.
 pub fn audit_csv(rows: &[AuditRow]) -> Result<Vec<u8>> {
     let e = |e: csv::Error| Error::Usage(format!("writing audit CSV: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());

@@ -2,7 +2,7 @@
 //!
 //! SVG: the viewer draws the text, so SVG plots never need a font on this machine (titles and
 //! legends are written as `<text>` directly). PNG: plotters rasterises text with ab_glyph
-//! from a TrueType font found at run time ([`FONT_PATHS`] or `NEUTROSTRUCT_FONT`); with no
+//! from a TrueType font found at run time (`FONT_PATHS` or `NEUTROSTRUCT_FONT`); with no
 //! font the PNG is drawn without text and a warning says so. No system libraries
 //! (freetype, fontconfig) are involved.
 
@@ -36,11 +36,14 @@ const BAR_COLOUR: RGBColor = RGBColor(150, 150, 150);
 /// Output format of the plots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlotFormat {
+    /// Scalable vector graphics (needs no font to write).
     Svg,
+    /// PNG (needs a TrueType font for its text).
     Png,
 }
 
 impl PlotFormat {
+    /// The file extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {
             PlotFormat::Svg => "svg",
@@ -67,7 +70,9 @@ pub fn default_format() -> (PlotFormat, Option<String>) {
 /// What [`write_plots`] wrote, and what the user should know.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlotReport {
+    /// The plot files written.
     pub files: Vec<PathBuf>,
+    /// What the user should know (e.g. SVG written because no font was found).
     pub warnings: Vec<String>,
 }
 
@@ -397,7 +402,7 @@ fn render(
 }
 
 /// The histogram of one image as SVG or PNG bytes. `font`: whether a font is registered
-/// (see [`system_font`]).
+/// (see `system_font`).
 pub fn histogram_bytes(
     s: &ImageStats,
     diameters: &[f64],

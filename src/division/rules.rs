@@ -19,15 +19,20 @@ pub const DEFAULT_RULES_TOML: &str = include_str!("../../schemas/rules/default.t
 /// A per-image statistic of a population's diameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Statistic {
+    /// The median.
     Median,
+    /// The arithmetic mean.
     Mean,
+    /// The mean of the primary granules' diameters.
     MeanPrimary,
+    /// The mean of the secondary granules' diameters.
     MeanSecondary,
     /// `(mean_primary + mean_secondary) / 2`, or the mean of the one class present.
     AverageDiameterSgPg,
 }
 
 impl Statistic {
+    /// The name used in rules files (`median`, `mean_primary`, …).
     pub fn name(self) -> &'static str {
         match self {
             Statistic::Median => "median",
@@ -53,6 +58,7 @@ impl Statistic {
 /// What a threshold is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ThresholdKind {
+    /// A per-image statistic.
     Statistic(Statistic),
     /// The P-th percentile (0..=100) of the population's diameters in the image, linear
     /// interpolation between order statistics (rank `P/100 · (n−1)`; P = 50 is the median).
@@ -64,6 +70,7 @@ pub enum ThresholdKind {
 /// A threshold and the population it is computed over (`None` = the granules).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Threshold {
+    /// What the threshold is computed as.
     pub kind: ThresholdKind,
     /// Source class names whose diameters form the population; `None` = `[statistics]
     /// granules`. Not used by `fixed_um` and the class-specific means.
@@ -89,13 +96,18 @@ impl fmt::Display for Threshold {
 /// A comparison of the diameter with the threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CmpOp {
+    /// Diameter ≤ threshold (`<=`).
     Le,
+    /// Diameter < threshold (`<`).
     Lt,
+    /// Diameter > threshold (`>`).
     Gt,
+    /// Diameter ≥ threshold (`>=`).
     Ge,
 }
 
 impl CmpOp {
+    /// Whether diameter `d` compares with threshold `t` this way.
     pub fn holds(self, d: f64, t: f64) -> bool {
         match self {
             CmpOp::Le => d <= t,
@@ -127,15 +139,25 @@ impl CmpOp {
 /// When a rule applies.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Condition {
+    /// The rule applies to every shape of its source class.
     Always,
-    Compare { op: CmpOp, threshold: Threshold },
+    /// The rule applies when the shape's diameter compares with the threshold by `op`.
+    Compare {
+        /// How the diameter is compared.
+        op: CmpOp,
+        /// What it is compared with.
+        threshold: Threshold,
+    },
 }
 
 /// One row of the division table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
+    /// Source class name (4-class side).
     pub source: String,
+    /// When it applies.
     pub condition: Condition,
+    /// Target class name (7-class side).
     pub target: String,
     /// 1-based line of the rule's `source` in the rules file (0 for rules built in code).
     pub line: u32,
@@ -146,12 +168,17 @@ pub struct Rule {
 pub struct Rules {
     /// Where the rules came from (`schemas/rules/default.toml` for the built-in ones).
     pub path: PathBuf,
+    /// The source label set (4 classes).
     pub source: LabelSet,
+    /// The target label set (7 classes).
     pub target: LabelSet,
     /// Source classes forming the default population ("granules").
     pub granules: Vec<String>,
+    /// Class name of the primary granules (for `mean_primary`).
     pub primary: String,
+    /// Class name of the secondary granules (for `mean_secondary`).
     pub secondary: String,
+    /// The rules, in file order; the first that applies to a shape decides its class.
     pub rules: Vec<Rule>,
 }
 

@@ -18,7 +18,9 @@ pub const DEFAULT_PX_PER_UM: f64 = 375.0;
 /// One row of a scale table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScaleEntry {
+    /// The image's file name as the table writes it.
     pub image_name: String,
+    /// Pixels per µm.
     pub px_per_um: f64,
     /// 1-based row in the source file (header = row 1 for a file with a header on top).
     pub row: usize,
@@ -29,6 +31,7 @@ pub struct ScaleEntry {
 pub struct ScaleTable {
     /// Where it came from (for messages); empty for tables built in code.
     pub source: PathBuf,
+    /// The rows, in file order.
     pub entries: Vec<ScaleEntry>,
     /// What reading decided that a user should know (e.g. a µm-per-pixel column inverted).
     pub notes: Vec<String>,
@@ -37,6 +40,7 @@ pub struct ScaleTable {
 /// A scale table applied to one dataset.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResolvedScale {
+    /// Pixels per µm of every image of the dataset.
     pub px_per_um: HashMap<ImageId, f64>,
     /// Images that got [`DEFAULT_PX_PER_UM`] because the table lacks them, sorted.
     pub defaulted: Vec<String>,
@@ -47,6 +51,7 @@ pub struct ResolvedScale {
 }
 
 impl ResolvedScale {
+    /// Pixels per µm of an image (the default for an image the dataset does not have).
     pub fn get(&self, image: ImageId) -> f64 {
         self.px_per_um
             .get(&image)

@@ -43,15 +43,23 @@ pub fn diameter_um(a: &Annotation, px_per_um: f64) -> Option<f64> {
 /// The statistics of one image (or the pooled fallback values for an image without granules).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImageStats {
+    /// The image's id.
     pub image_id: ImageId,
+    /// The image's file name.
     pub image_name: String,
+    /// The scale used for it.
     pub px_per_um: f64,
     /// Number of granules in this image (0 when the values are pooled).
     pub granules: usize,
+    /// Mean granule diameter, µm.
     pub mean: Option<f64>,
+    /// Median granule diameter, µm.
     pub median: Option<f64>,
+    /// Mean primary-granule diameter, µm.
     pub mean_primary: Option<f64>,
+    /// Mean secondary-granule diameter, µm.
     pub mean_secondary: Option<f64>,
+    /// `(mean_primary + mean_secondary) / 2`, or the one present, µm.
     pub average_diameter_sg_pg: Option<f64>,
     /// The image has no granules: the values are those pooled over the whole input.
     pub pooled: bool,
@@ -102,7 +110,9 @@ pub struct Statistics {
     pub pooled: ImageStats,
     /// Source class name of each category id of the input.
     pub class_of: HashMap<CategoryId, String>,
+    /// The scale table used.
     pub scale: ResolvedScale,
+    /// Warnings for the user (missing scales, pooled images, …).
     pub warnings: Vec<String>,
     /// Per image, per source class: diameters (µm), sorted.
     per_class: HashMap<ImageId, BTreeMap<String, Sorted>>,
@@ -404,7 +414,7 @@ impl Statistics {
     }
 
     /// Writes the table to `path` as CSV, XLSX or JSON by extension; any other extension is
-    /// refused (see [`is_table_path`]) rather than silently written as CSV.
+    /// refused (see `is_table_path`) rather than silently written as CSV.
     pub fn write(&self, path: &Path) -> Result<()> {
         let bytes = match table_extension(path).as_deref() {
             Some("xlsx") => self.to_xlsx()?,

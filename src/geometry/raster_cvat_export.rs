@@ -99,7 +99,7 @@ pub enum NotDrawable {
     NotFinite,
     /// A semi-axis rounds below zero (`cv2.ellipse` asserts `axes >= 0`).
     NegativeAxis,
-    /// Beyond [`MAX_COORDINATE`], where OpenCV's own arithmetic overflows.
+    /// Beyond `MAX_COORDINATE`, where OpenCV's own arithmetic overflows.
     OutOfRange,
 }
 
@@ -556,8 +556,11 @@ pub(crate) fn cv_ellipse_spans(
 /// `area` and `bbox` (`toBbox`: `[x, y, w, h]` of the foreground pixels; zeros when empty).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CocoMask {
+    /// Column-major run lengths over the whole image, starting with background.
     pub counts: Vec<u32>,
+    /// Foreground pixels.
     pub area: u64,
+    /// `[x, y, w, h]` of the foreground pixels (zeros when empty).
     pub bbox: [u32; 4],
 }
 

@@ -16,15 +16,33 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RleError {
     /// A character outside the 64 characters pycocotools writes (`'0'..='o'`).
-    BadChar { index: usize, byte: u8 },
+    BadChar {
+        /// Byte offset in the string.
+        index: usize,
+        /// The byte found.
+        byte: u8,
+    },
     /// The string ends inside a multi-character number.
     Truncated,
     /// A decoded count is negative or does not fit 32 bits.
-    OutOfRange { index: usize },
+    OutOfRange {
+        /// Index of the count.
+        index: usize,
+    },
     /// The counts do not add up to `height × width`.
-    SumMismatch { expected: u64, actual: u64 },
+    SumMismatch {
+        /// `height × width`.
+        expected: u64,
+        /// The sum of the counts.
+        actual: u64,
+    },
     /// A buffer does not have `height × width` elements.
-    SizeMismatch { expected: u64, actual: u64 },
+    SizeMismatch {
+        /// `height × width`.
+        expected: u64,
+        /// The buffer's length.
+        actual: u64,
+    },
 }
 
 impl fmt::Display for RleError {

@@ -66,11 +66,17 @@ impl Drop for Held {
 /// Counts of a folder scan, for the user.
 #[derive(Clone, Debug, Default)]
 pub struct MaskDirSummary {
+    /// Mask files read.
     pub masks: usize,
+    /// Regions of known classes found (one ellipse each).
     pub regions: usize,
+    /// Regions reaching the image border (probably cut shapes).
     pub touching_border: usize,
+    /// Regions touching another class (possibly occluded).
     pub touching_other: usize,
+    /// Regions the fitted ellipse does not reproduce exactly.
     pub inexact: usize,
+    /// Regions of colours the label set does not know (not converted).
     pub unknown_regions: usize,
 }
 

@@ -8,6 +8,7 @@ use image::{Rgb, RgbImage};
 
 /// Glyph cell: 5 columns × 7 rows, advanced by [`ADVANCE`] columns, lines [`LINE`] rows apart.
 pub const ADVANCE: u32 = 6;
+/// Rows from one text line's top to the next.
 pub const LINE: u32 = 11;
 const ROWS: usize = 7;
 /// Rows of a glyph with its descender (g, j, p, q, y hang two rows below the baseline).

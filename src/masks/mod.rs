@@ -44,12 +44,16 @@ pub(crate) type Gray16Image = ImageBuffer<Luma<u16>, Vec<u16>>;
 /// A rendered mask buffer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MaskBuffer {
+    /// A colour mask: each class in its label-set colour.
     Color(RgbImage),
+    /// A class-index mask: 0 background, else the class id.
     Index(GrayImage),
+    /// An instance mask: 0 background, else the instance number (see `RenderedMask::instances`).
     Instance(Gray16Image),
 }
 
 impl MaskBuffer {
+    /// `(width, height)`.
     pub fn dimensions(&self) -> (u32, u32) {
         match self {
             MaskBuffer::Color(m) => m.dimensions(),
@@ -62,6 +66,7 @@ impl MaskBuffer {
 /// A rendered mask with what happened to each annotation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderedMask {
+    /// The pixels.
     pub buffer: MaskBuffer,
     /// Shapes painted (for `Instance`, each got a number).
     pub painted: usize,
@@ -79,12 +84,14 @@ pub struct RenderedMask {
 pub struct ClassStyle {
     /// The class id in the label set (the index-mask value).
     pub index: u8,
+    /// The class colour in colour masks.
     pub color: Rgb,
 }
 
 /// Dataset category id → label-set class, prebuilt once per dataset.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClassLookup {
+    /// Colour of unannotated pixels.
     pub background: Rgb,
     map: HashMap<CategoryId, ClassStyle>,
 }
@@ -132,6 +139,7 @@ impl ClassLookup {
         self.map.insert(id, style);
     }
 
+    /// The style of a dataset category, if it has one.
     pub fn get(&self, id: CategoryId) -> Option<ClassStyle> {
         self.map.get(&id).copied()
     }
@@ -256,7 +264,7 @@ pub fn render(
 ///
 /// `Fast`/`Up` is the fastest (docs/design.md §6: all masks of the dataset in seconds) at 4× the size
 /// of `Default`/`NoFilter`, the smallest; a caller that publishes masks and prefers size can
-/// pass [`PNG_COMPACT`] to [`write_png_with`].
+/// pass `PNG_COMPACT` to `write_png_with`.
 pub const PNG_COMPRESSION: CompressionType = CompressionType::Fast;
 /// See [`PNG_COMPRESSION`].
 pub const PNG_FILTER: FilterType = FilterType::Up;
@@ -312,7 +320,7 @@ pub(crate) fn write_png_with(
     })
 }
 
-/// Reads an instance mask written by [`write_png`] (or by any tool that writes a 16-bit
+/// Reads an instance mask written by `write_png` (or by any tool that writes a 16-bit
 /// grayscale PNG): instance numbers as stored, 0 = background. The size is checked against
 /// the limits masks are written with before anything is decoded.
 pub fn read_instance_png(path: &Path) -> Result<Gray16Image> {
@@ -480,14 +488,16 @@ pub struct RenderOptions {
     pub write_labelmap: bool,
     /// Never show a progress bar (it shows only when stderr is a terminal anyway).
     pub quiet: bool,
-    /// Write the smallest PNGs ([`PNG_COMPACT`], ~9× slower to encode) instead of the fastest.
+    /// Write the smallest PNGs (`PNG_COMPACT`, ~9× slower to encode) instead of the fastest.
     pub compact: bool,
 }
 
 /// What [`render_dataset`] did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RenderSummary {
+    /// Mask files written.
     pub images_written: usize,
+    /// Shapes painted over all images.
     pub shapes_painted: usize,
     /// Shapes that cannot paint pixels, per shape kind.
     pub not_paintable: IndexMap<&'static str, usize>,

@@ -41,6 +41,7 @@ pub enum Connectivity {
 /// Options of [`regions_from_mask`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RegionOptions {
+    /// Which neighbours join pixels into one region.
     pub connectivity: Connectivity,
 }
 
@@ -65,8 +66,11 @@ pub struct RegionFlags {
 pub struct MaskScanSummary {
     /// Regions of known classes (one ellipse each).
     pub regions: usize,
+    /// Regions reaching the image border.
     pub touching_border: usize,
+    /// Regions touching another class.
     pub touching_other: usize,
+    /// Regions the fitted ellipse does not reproduce exactly.
     pub inexact: usize,
     /// Regions of colours (or index values) the label set does not know; not converted.
     pub unknown_regions: usize,

@@ -14,9 +14,13 @@ pub type Point = [f64; 2];
 /// A rotated ellipse as CVAT stores it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ellipse {
+    /// Centre x.
     pub cx: f64,
+    /// Centre y.
     pub cy: f64,
+    /// Semi-axis along the rotated x direction.
     pub rx: f64,
+    /// Semi-axis along the rotated y direction.
     pub ry: f64,
     /// Degrees, clockwise on screen.
     pub rotation: f64,
@@ -25,10 +29,15 @@ pub struct Ellipse {
 /// An axis-aligned box, optionally rotated about its centre (CVAT `<box rotation>`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BoxShape {
+    /// Left edge x (before rotation).
     pub xtl: f64,
+    /// Top edge y (before rotation).
     pub ytl: f64,
+    /// Right edge x (before rotation).
     pub xbr: f64,
+    /// Bottom edge y (before rotation).
     pub ybr: f64,
+    /// Degrees, clockwise on screen, about the box's centre.
     pub rotation: f64,
 }
 
@@ -38,16 +47,24 @@ pub enum MaskData {
     /// CVAT `<mask rle left top width height>`: run lengths over the box `width × height`,
     /// row-major, starting with a background run.
     Cvat {
+        /// Box left, in image pixels.
         left: u32,
+        /// Box top, in image pixels.
         top: u32,
+        /// Box width.
         width: u32,
+        /// Box height.
         height: u32,
+        /// Run lengths, alternating background and foreground.
         counts: Vec<u32>,
     },
     /// COCO RLE: run lengths over the whole image, column-major, starting with background.
     Coco {
+        /// Image height (rows).
         height: u32,
+        /// Image width (columns).
         width: u32,
+        /// Run lengths, alternating background and foreground.
         counts: Vec<u32>,
     },
 }
@@ -55,12 +72,17 @@ pub enum MaskData {
 /// Every kind of shape CVAT XML 1.1 and COCO can hold. Nothing is dropped on reading.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Shape {
+    /// A rotated ellipse (CVAT `<ellipse>`).
     Ellipse(Ellipse),
+    /// A box, possibly rotated (CVAT `<box>`, COCO `bbox` alone).
     Box(BoxShape),
     /// One or more rings (COCO allows several per annotation; CVAT one per `<polygon>`).
     Polygon(Vec<Vec<Point>>),
+    /// An open line (CVAT `<polyline>`).
     Polyline(Vec<Point>),
+    /// A set of points (CVAT `<points>`).
     Points(Vec<Point>),
+    /// A binary mask (CVAT `<mask>`, COCO RLE).
     Mask(MaskData),
     /// An image-level label with no geometry (CVAT `<tag>`).
     Tag,
@@ -83,6 +105,7 @@ pub fn rotated_rect_corners(cx: f64, cy: f64, hx: f64, hy: f64, rotation_deg: f6
 }
 
 impl BoxShape {
+    /// The four corners, rotated about the centre, clockwise on screen.
     pub fn corners(&self) -> [Point; 4] {
         let cx = (self.xtl + self.xbr) / 2.0;
         let cy = (self.ytl + self.ybr) / 2.0;
@@ -207,7 +230,9 @@ pub(crate) fn rle_area(counts: &[u32]) -> u64 {
 /// COCO export): what its `bbox` and `area` were computed from.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MaskExtent {
+    /// The mask's box `[x, y, w, h]`.
     pub bbox: [f64; 4],
+    /// The mask's pixel count.
     pub area: u64,
 }
 

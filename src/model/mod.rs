@@ -48,7 +48,9 @@ impl Rgb {
 /// Where an object sits in its source file (1-based line and column, byte span).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceLoc {
+    /// 1-based line.
     pub line: u32,
+    /// 1-based column, in characters.
     pub column: u32,
     /// Byte offset of the object's first byte.
     pub start: usize,
@@ -59,9 +61,13 @@ pub struct SourceLoc {
 /// A CVAT attribute declaration on a label (`<meta>…<attribute>`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AttributeSpec {
+    /// Attribute name.
     pub name: String,
+    /// CVAT `<mutable>` (`True`/`False`), as written.
     pub mutable: Option<String>,
+    /// CVAT `<input_type>` (`checkbox`, `select`, `text`, …).
     pub input_type: Option<String>,
+    /// CVAT `<default_value>`.
     pub default_value: Option<String>,
     /// As CVAT writes it: values separated by newlines (or spaces in older exports).
     pub values: Option<String>,
@@ -70,12 +76,17 @@ pub struct AttributeSpec {
 /// A class: COCO category or CVAT label.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Category {
+    /// Category id (COCO `id`; for CVAT, the label's position from 1).
     pub id: CategoryId,
+    /// Class name (`Nucleus`, `Granule`, …).
     pub name: String,
+    /// COCO `supercategory` (empty when absent).
     pub supercategory: String,
+    /// Display colour (CVAT `<color>`), when declared.
     pub color: Option<Rgb>,
     /// CVAT label type (`ellipse`, `any`, `rectangle`, …), when declared.
     pub kind: Option<String>,
+    /// CVAT attribute declarations of the label.
     pub attributes: Vec<AttributeSpec>,
     /// Unknown COCO category fields.
     pub coco_extra: JsonMap,
@@ -84,9 +95,13 @@ pub struct Category {
 /// An annotated image.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Image {
+    /// Image id (COCO `id`; CVAT `<image id>`).
     pub id: ImageId,
+    /// File name as written in the annotation file (may include folders).
     pub file_name: String,
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
     /// Split name (CVAT `subset`, or the COCO file's split).
     pub subset: Option<String>,
@@ -96,6 +111,7 @@ pub struct Image {
     pub cvat_attrs: Vec<(String, String)>,
     /// Child elements of `<image>` this crate does not model (e.g. `<skeleton>`), verbatim.
     pub cvat_unknown: Vec<String>,
+    /// Where the image was declared in its source file (readers fill it; writers ignore it).
     pub loc: Option<SourceLoc>,
 }
 
@@ -126,6 +142,7 @@ pub(crate) type AttrValue = serde_json::Value;
 pub struct RawJson(pub Box<serde_json::value::RawValue>);
 
 impl RawJson {
+    /// The JSON source text.
     pub fn get(&self) -> &str {
         self.0.get()
     }
@@ -135,6 +152,7 @@ impl RawJson {
         serde_json::from_str(self.0.get())
     }
 
+    /// Serialises a value tree to text; `None` if it cannot be serialised.
     pub fn from_value(v: &serde_json::Value) -> Option<RawJson> {
         serde_json::value::to_raw_value(v).ok().map(RawJson)
     }
@@ -149,8 +167,11 @@ impl PartialEq for RawJson {
 /// COCO fields kept so that COCO → COCO writes them back as they were.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CocoExtra {
+    /// COCO `iscrowd` as read (CVAT's COCO export writes 1 for its RLE masks).
     pub iscrowd: Option<u8>,
+    /// COCO `bbox` `[x, y, width, height]` as read.
     pub bbox: Option<[f64; 4]>,
+    /// COCO `area` as read.
     pub area: Option<f64>,
     /// The `segmentation` exactly as read (written back when the shape is unchanged).
     pub segmentation: Option<RawJson>,
@@ -173,12 +194,19 @@ pub struct CocoExtra {
 /// One annotation: a shape with its class and the metadata CVAT and COCO attach to it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Annotation {
+    /// Annotation id (COCO `id`; CVAT shapes are numbered in file order from 1).
     pub id: AnnotationId,
+    /// The image this annotation is on.
     pub image_id: ImageId,
+    /// Its class.
     pub category_id: CategoryId,
+    /// The geometry.
     pub shape: Shape,
+    /// CVAT `occluded` (COCO `attributes.occluded`).
     pub occluded: bool,
+    /// CVAT `z_order`: higher is drawn later, on top (0 when absent).
     pub z_order: i32,
+    /// CVAT `group_id`, when set.
     pub group_id: Option<u64>,
     /// CVAT `source` (`manual`, `auto`, `semi-auto`, `file`, `consensus`).
     pub source: Option<String>,
@@ -190,6 +218,7 @@ pub struct Annotation {
     pub coco: Option<Box<CocoExtra>>,
     /// Other XML attributes on the CVAT shape element, in order.
     pub cvat_attrs: Vec<(String, String)>,
+    /// Where the annotation was declared in its source file (readers fill it; writers ignore it).
     pub loc: Option<SourceLoc>,
 }
 
@@ -231,8 +260,11 @@ pub struct DatasetMeta {
 /// A verbatim `<meta>` element: `before` + generated `<labels>` + `after`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CvatMetaRaw {
+    /// Text of `<meta>` up to its `<labels>` element.
     pub before_labels: String,
+    /// The `<labels>` element as read.
     pub labels: String,
+    /// Text of `<meta>` after its `<labels>` element.
     pub after_labels: String,
     /// The labels exactly as declared, to detect whether the categories changed since reading.
     pub declared: Vec<Category>,
@@ -243,13 +275,18 @@ pub struct CvatMetaRaw {
 /// A whole annotation file: classes, images and their annotations.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dataset {
+    /// Classes, in declaration order.
     pub categories: Vec<Category>,
+    /// Images, in file order.
     pub images: Vec<Image>,
+    /// Annotations, in file order.
     pub annotations: Vec<Annotation>,
+    /// Format-specific dataset extras.
     pub meta: DatasetMeta,
 }
 
 impl Dataset {
+    /// The category with this id, if any.
     pub fn category(&self, id: CategoryId) -> Option<&Category> {
         self.categories.iter().find(|c| c.id == id)
     }

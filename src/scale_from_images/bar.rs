@@ -23,12 +23,16 @@
 /// A grayscale image, values 0..=255 (16-bit images scaled down).
 #[derive(Clone, Debug)]
 pub struct Gray {
+    /// Width in pixels.
     pub width: usize,
+    /// Height in pixels.
     pub height: usize,
+    /// Grey values, row-major.
     pub data: Vec<f32>,
 }
 
 impl Gray {
+    /// An 8-bit grey image as values 0..=255.
     pub fn from_luma8(width: usize, height: usize, px: &[u8]) -> Gray {
         Gray {
             width,
@@ -67,7 +71,9 @@ impl Default for BarOptions {
 /// Where the label text is, relative to the bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LabelSide {
+    /// The label text is above the bar.
     Above,
+    /// The label text is below the bar.
     Below,
 }
 
@@ -76,18 +82,24 @@ pub enum LabelSide {
 pub struct Bar {
     /// Sub-pixel x of the left and right edges (pixel `i` spans `[i, i + 1)`).
     pub left: f64,
+    /// Sub-pixel x of the right edge.
     pub right: f64,
     /// First and last row.
     pub top: usize,
+    /// Last row of the bar.
     pub bottom: usize,
+    /// Length in pixels: `right - left`.
     pub length_px: f64,
     /// Darker than its surroundings (else lighter).
     pub dark: bool,
+    /// Mean grey level of the bar.
     pub level: f32,
+    /// Mean grey level around it.
     pub background: f32,
     /// 0..1: how clean the candidate is (contrast, uniformity, the ring around it, a label,
     /// a corner position).
     pub confidence: f64,
+    /// Where a label was found next to the bar, if any.
     pub label: Option<LabelSide>,
 }
 

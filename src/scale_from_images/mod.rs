@@ -24,15 +24,22 @@ pub(crate) const MAX_BAR_PIXELS: u64 = 1 << 28;
 /// Where a scale value came from (the table's `source` column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Source {
+    /// ImageJ's `Info`/`unit` and resolution tags (`imagej-tiff`).
     ImageJ,
+    /// OME-XML `PhysicalSizeX` (`ome-tiff`).
     Ome,
+    /// TIFF `XResolution` with a centimetre unit (`tiff-resolution`).
     TiffResolution,
+    /// FEI/Thermo Fisher `[Scan] PixelWidth` (`fei-tiff`).
     Fei,
+    /// A burned-in scale bar measured in the pixels (`scale-bar`).
     ScaleBar,
+    /// No value found (`none`).
     None,
 }
 
 impl Source {
+    /// The name written in the table's `source` column.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::ImageJ => "imagej-tiff",
@@ -57,13 +64,17 @@ pub(crate) struct ScaleRequest {
 /// The scale of one image.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImageScale {
+    /// The image file.
     pub path: PathBuf,
     /// The name written in the table: the file name without folders.
     pub image_name: String,
+    /// Pixels per µm, when found.
     pub px_per_um: Option<f64>,
+    /// Where the value came from.
     pub source: Source,
     /// 1 for a calibration in the file; the detection's confidence for a bar.
     pub confidence: Option<f64>,
+    /// The measured scale bar, when the value came from one.
     pub bar: Option<bar::Bar>,
     /// What was read, or why there is no value.
     pub note: String,

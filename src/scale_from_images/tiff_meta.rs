@@ -14,8 +14,8 @@
 //! - FEI/Thermo Fisher SEM/TEM: tag 34682 holds INI-style text; its `[Scan]` section has
 //!   `PixelWidth=` in metres.
 //!
-//! Every value read is bounded: text tags by [`MAX_TEXT_BYTES`] (and the file's length), the
-//! IFD chain by [`MAX_IFDS`]; a loop in the chain is an error (the `tiff` crate detects it).
+//! Every value read is bounded: text tags by `MAX_TEXT_BYTES` (and the file's length), the
+//! IFD chain by `MAX_IFDS`; a loop in the chain is an error (the `tiff` crate detects it).
 
 use super::Source;
 use std::io::{Read, Seek};
@@ -37,7 +37,9 @@ pub(crate) const PLAUSIBLE_PX_PER_UM: (f64, f64) = (1e-3, 1e6);
 /// A calibration found in the file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Calibration {
+    /// Pixels per µm.
     pub px_per_um: f64,
+    /// Which tags it came from.
     pub source: Source,
     /// What was read, for the table's note (`unit=micron, XResolution=375`).
     pub detail: String,
@@ -46,7 +48,9 @@ pub struct Calibration {
 /// What the TIFF's tags say about its scale.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TiffMeta {
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
     /// Every calibration found, in the order sources are tried (ImageJ, OME, resolution, FEI).
     pub calibrations: Vec<Calibration>,

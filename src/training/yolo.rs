@@ -25,12 +25,16 @@ pub const SEG_MAX_ERROR_PX: f64 = 0.5;
 /// Which YOLO task to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavour {
+    /// Axis-aligned boxes (`class cx cy w h`).
     Detect,
+    /// Polygons (`class x1 y1 x2 y2 …`).
     Segment,
+    /// Oriented boxes (`class x1 y1 … x4 y4`, four corners).
     Obb,
 }
 
 impl Flavour {
+    /// The `--to` name (`yolo`, `yolo-seg`, `yolo-obb`).
     pub fn name(self) -> &'static str {
         match self {
             Flavour::Detect => "yolo",
@@ -42,24 +46,36 @@ impl Flavour {
 
 /// What to write and where.
 pub struct YoloRequest<'a> {
+    /// Which YOLO task.
     pub flavour: Flavour,
+    /// The dataset folder to write.
     pub out: &'a Path,
+    /// Class names to YOLO class indices.
     pub classes: &'a ClassMap,
+    /// Which images go to which split.
     pub split: &'a SplitPlan,
     /// Folder of the source images, linked (or copied) into `images/<split>/`.
     pub images: Option<&'a Path>,
+    /// Copy images instead of linking them.
     pub copy_images: bool,
 }
 
 /// What was written.
 #[derive(Debug)]
 pub struct YoloOutput {
+    /// Path of the written `data.yaml`.
     pub data_yaml: PathBuf,
+    /// Label files written.
     pub label_files: usize,
+    /// Label rows written (one per shape).
     pub rows: usize,
+    /// Images per split.
     pub splits: BTreeMap<String, usize>,
+    /// Images linked or copied into `images/<split>/`.
     pub images_linked: usize,
+    /// Images not found in the images folder (their labels are still written).
     pub images_missing: Vec<String>,
+    /// What the export lost.
     pub loss: Lossiness,
 }
 

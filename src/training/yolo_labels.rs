@@ -23,7 +23,9 @@ pub use crate::model::limits::MAX_POINTS;
 /// 8 for an oriented box's corners, 2·n for a polygon).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
+    /// Class index (0-based, the `names` order of `data.yaml`).
     pub class: usize,
+    /// Coordinates, normalised to 0..1 by the image size.
     pub coords: Vec<f64>,
 }
 
@@ -92,9 +94,13 @@ pub enum RowProblem {
 /// One problem of one row: where it is (1-based line and column in characters) and what.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RowIssue {
+    /// What is wrong.
     pub problem: RowProblem,
+    /// 1-based line.
     pub line: u32,
+    /// 1-based column, in characters.
     pub column: u32,
+    /// The message for the user.
     pub message: String,
 }
 
@@ -113,7 +119,7 @@ pub fn parse_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) ->
 /// Parses a label file for `validate`: rows that are wrong are reported and left out instead
 /// of failing the file, so every problem of every file is found in one run; duplicates are
 /// reported and left out as Ultralytics leaves them out. Each good row comes with its line.
-/// The limits ([`MAX_ROWS`], [`MAX_POINTS`]) are still errors: past them nothing is read.
+/// The limits (`MAX_ROWS`, [`MAX_POINTS`]) are still errors: past them nothing is read.
 pub fn check_label_text(text: &str, flavour: Flavour, nc: usize, path: &Path) -> Result<Checked> {
     parse_rows(text, flavour, nc, path, false)
 }

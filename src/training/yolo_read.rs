@@ -35,8 +35,11 @@ const OTHER_IMAGE_EXTENSIONS: [&str; 1] = ["dng"];
 /// Counts of a dataset read, for the user.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct YoloReadSummary {
+    /// Label files read.
     pub label_files: usize,
+    /// Label rows read.
     pub rows: usize,
+    /// Images found.
     pub images: usize,
     /// Images without a label file (Ultralytics' background images).
     pub images_without_labels: usize,
@@ -524,9 +527,11 @@ pub fn read_dir(input: &Path, flavour: Flavour) -> Result<(Dataset, Lossiness, Y
 /// A label file's problem rows, with the image they belong to (for `validate`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FileIssues {
+    /// The label file.
     pub label: PathBuf,
     /// The image's file name in the dataset (`None`: the label file has no image).
     pub image: Option<String>,
+    /// Its problem rows.
     pub issues: Vec<RowIssue>,
 }
 
@@ -534,9 +539,13 @@ pub struct FileIssues {
 /// is, for `validate` to pin a finding on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Skipped {
+    /// The loss code (`yolo-…`).
     pub code: &'static str,
+    /// The file.
     pub file: PathBuf,
+    /// 1-based line, when the problem is in a row.
     pub line: Option<u32>,
+    /// The message for the user.
     pub message: String,
 }
 

@@ -51,6 +51,7 @@ impl Baseline {
         Baseline::parse(&text, path)
     }
 
+    /// Parses a baseline (a JSON report); errors name `path` with line and column.
     pub fn parse(text: &str, path: &Path) -> Result<Baseline> {
         let r: Report = serde_json::from_str(text)
             .map_err(|e| Error::parse(path, e.line() as u32, e.column() as u32, e.to_string()))?;

@@ -34,9 +34,13 @@ use std::path::Path;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Report at `error`.
     Error,
+    /// Report at `warning`.
     Warning,
+    /// Report at `info`.
     Info,
+    /// Do not run the rule.
     Off,
 }
 
@@ -228,16 +232,22 @@ pub fn defaults_toml() -> String {
 pub struct Ignore {
     /// Rule name (codes are accepted and normalised to names), or `*` for every rule.
     pub rule: String,
+    /// Only findings in files matching this glob.
     pub path: Option<String>,
+    /// Only findings on this image.
     pub image: Option<String>,
+    /// Only findings on this annotation id.
     pub annotation: Option<u64>,
+    /// Why these findings are silenced (required).
     pub reason: String,
 }
 
 /// One `[[override]]` entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Override {
+    /// Glob over finding paths.
     pub path: String,
+    /// Level per rule name for those files.
     pub rules: BTreeMap<String, Level>,
 }
 
@@ -246,8 +256,11 @@ pub struct Override {
 pub struct Config {
     /// Level per rule name.
     pub rules: BTreeMap<String, Level>,
+    /// Rule thresholds (`[thresholds]`).
     pub thresholds: Thresholds,
+    /// `[[ignore]]` entries.
     pub ignores: Vec<Ignore>,
+    /// `[[override]]` entries, in file order.
     pub overrides: Vec<Override>,
 }
 
@@ -293,6 +306,7 @@ pub(crate) enum Applied {
 }
 
 impl Config {
+    /// Reads and validates a config file (errors carry line and column).
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Config::parse(&text, path)

@@ -5,7 +5,7 @@
 //!   folders, the label set, and two plug-in points for work done elsewhere (the expected
 //!   7-class labels of the 4→7 division, a rasteriser for the expected class-index mask);
 //! - [`rules`]: one rule per file, each a [`Validation`] with a [`RuleMeta`] (stable code,
-//!   kebab-case name, default severity, documentation); [`registry`] lists them all;
+//!   kebab-case name, default severity, documentation); `registry` lists them all;
 //! - [`Engine`]: runs the rules, applies the [`config::Config`] (severities, ignores with a
 //!   reason, per-path overrides) and returns the findings in a stable order;
 //! - [`baseline`]: silence the findings a previous JSON report already had;
@@ -40,12 +40,16 @@ pub use request::{check, check_keeping_inputs, ValidateRequest};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Fails the check (exit code 1).
     Error,
+    /// Reported; fails only under `strict`.
     Warning,
+    /// Reported for information; never fails.
     Info,
 }
 
 impl Severity {
+    /// `error`, `warning` or `info`, as the reports write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Error => "error",
@@ -69,6 +73,7 @@ pub struct Finding {
     pub code: String,
     /// Kebab-case rule name (`duplicate-id`).
     pub rule: String,
+    /// How serious it is.
     pub severity: Severity,
     /// What is wrong, without line numbers (they shift in pull requests; see `baseline`).
     pub message: String,
@@ -107,21 +112,25 @@ impl Finding {
         }
     }
 
+    /// Sets the severity.
     pub fn severity(mut self, s: Severity) -> Self {
         self.severity = s;
         self
     }
 
+    /// Sets the 1-based line (0 and `None` mean unknown).
     pub fn line(mut self, line: Option<u32>) -> Self {
         self.line = line.filter(|&l| l > 0);
         self
     }
 
+    /// Sets the 1-based column (0 and `None` mean unknown).
     pub fn column(mut self, column: Option<u32>) -> Self {
         self.column = column.filter(|&c| c > 0);
         self
     }
 
+    /// Names the image the finding is about.
     pub fn image(mut self, image: &str) -> Self {
         self.image = Some(image.to_string());
         self
@@ -167,12 +176,16 @@ impl Finding {
 /// Counts of findings per severity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
+    /// Findings at `error`.
     pub errors: usize,
+    /// Findings at `warning`.
     pub warnings: usize,
+    /// Findings at `info`.
     pub infos: usize,
 }
 
 impl Summary {
+    /// Counts the findings.
     pub fn of(findings: &[Finding]) -> Summary {
         let mut s = Summary::default();
         for f in findings {
@@ -226,6 +239,7 @@ impl RuleMeta {
 
 /// A validation rule (in the spirit of `geo`'s `Validation` trait: one check, all findings).
 pub trait Validation: Send + Sync {
+    /// The rule's code, name, default severity and documentation.
     fn meta(&self) -> &'static RuleMeta;
     /// Every finding of this rule on the inputs, at the rule's own severities.
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding>;
@@ -286,7 +300,9 @@ pub use crate::convert::Format as SourceFormat;
 pub struct DatasetInput {
     /// Where it was read from (findings name it relative to `Inputs::root`).
     pub path: PathBuf,
+    /// Its format (COCO or CVAT).
     pub format: SourceFormat,
+    /// What it holds.
     pub dataset: Dataset,
 }
 
@@ -327,6 +343,7 @@ pub struct ExpectedLabels {
     /// The label set of the source's classes: files in that set are sources, not division
     /// results, and are not compared (a release folder holds both side by side).
     pub source_labelset: Option<String>,
+    /// The expected label of every source shape.
     pub labels: Vec<ExpectedLabel>,
 }
 
@@ -348,6 +365,7 @@ pub struct Inputs {
     /// file from the repository root, where the command runs, so `validate data/` must name
     /// `data/annotations.xml`, not `annotations.xml`.
     pub display_root: Option<PathBuf>,
+    /// The annotation files, read.
     pub datasets: Vec<DatasetInput>,
     /// Folder holding the image files (`image-missing`, `image-size-mismatch`).
     pub images_dir: Option<PathBuf>,
@@ -419,7 +437,9 @@ impl Inputs {
 /// What rules see: the inputs, the thresholds, and results shared between rules that are
 /// computed once, on first use.
 pub struct Context<'a> {
+    /// What is validated.
     pub inputs: &'a Inputs,
+    /// The configured thresholds.
     pub thresholds: &'a Thresholds,
     overlaps: OnceLock<geom::Overlaps>,
     /// The lowest IoU the enabled overlap rules report (all three when not set).
@@ -431,6 +451,7 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
+    /// A context with nothing computed yet.
     pub fn new(inputs: &'a Inputs, thresholds: &'a Thresholds) -> Self {
         Context {
             inputs,
@@ -568,6 +589,7 @@ impl Outcome {
 
 /// Runs the registered rules under a configuration.
 pub struct Engine {
+    /// The configuration: levels, thresholds, ignores and overrides.
     pub config: Config,
     rules: Vec<&'static dyn Validation>,
 }

@@ -4,7 +4,7 @@
 //! side by side, one set of colour masks (drawn in one of the two label sets), a scale sheet
 //! and the images. Comparing every file with every other would report thousands of
 //! cross-set errors on a clean release, so files are grouped by the label set their classes
-//! belong to ([`Context::labelset_of`]): COCO is compared with the CVAT file of its own set,
+//! belong to (`Context::labelset_of`): COCO is compared with the CVAT file of its own set,
 //! the masks with the set whose colours they use, and the 4→7 division is checked when a
 //! 4-class source and 7-class files are both present.
 
