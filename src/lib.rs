@@ -42,6 +42,12 @@ mod test_mutations;
 pub mod training;
 pub mod validate;
 
+/// The Rust example of `docs/python.md`, compiled by `cargo test` as a doctest so that the
+/// documented library calls cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/python.md")]
+pub struct LibraryDocExample;
+
 pub use convert::{convert, ConvertRequest, Converted, Format};
 pub use error::{Error, Result};
 pub use lossiness::Lossiness;

@@ -1,4 +1,4 @@
-//! `diff --format html`: the review page ([`crate::validate::report::page`]) for what changed
+//! `diff --format html`: the review page (`validate::report::page`) for what changed
 //! between two versions of an annotation file. Each added, removed, moved or relabelled
 //! shape is a card with a crop (of the image given `--images`, else a neutral canvas): the
 //! old shape dashed grey, the new one solid in its class colour.
@@ -19,9 +19,11 @@ use std::path::PathBuf;
 pub struct DiffHtmlOptions {
     /// Where the images are: crops of them are embedded (at most `max_crops`).
     pub images_dir: Option<PathBuf>,
+    /// Crops embedded at most; the rest are drawn on a neutral canvas.
     pub max_crops: usize,
     /// The two files as the header names them.
     pub old_label: String,
+    /// The new file as the header names it.
     pub new_label: String,
 }
 

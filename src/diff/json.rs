@@ -3,6 +3,7 @@
 
 use super::DiffReport;
 
+/// The diff as JSON (the `diff --format json` output).
 pub fn render(r: &DiffReport) -> String {
     let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
     s.push('\n');

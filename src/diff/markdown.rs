@@ -5,6 +5,7 @@ use super::DiffReport;
 use crate::escape::{markdown_cell_code, markdown_code};
 use std::fmt::Write;
 
+/// The diff as a Markdown comment (the `diff --format markdown` output).
 pub fn render(r: &DiffReport) -> String {
     let s = &r.summary;
     let mut out = String::from("### neutrostruct diff\n\n");

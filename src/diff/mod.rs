@@ -9,7 +9,7 @@
 //! that is both counts in both. **unchanged** counts pairs that are neither. Unmatched old
 //! shapes are **removed**, unmatched new shapes **added**.
 //!
-//! A tolerance ([`diff_with_tolerance`]) raises that threshold: a pair whose largest
+//! A tolerance (`diff_with_tolerance`) raises that threshold: a pair whose largest
 //! displacement is below it is unchanged, so re-exports that round every coordinate (CVAT →
 //! COCO moves shapes by 0.3–2 px) compare as equal. The default, 0, keeps the 0.01 px rule.
 //!
@@ -35,7 +35,9 @@ pub(crate) const MATCH_IOU: f64 = 0.5;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchedBy {
+    /// By annotation id (ids are stable between the files).
     Id,
+    /// By box IoU of same-image shapes (ids were renumbered).
     Iou,
 }
 
@@ -43,22 +45,32 @@ pub enum MatchedBy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
+    /// Only in the new file.
     Added,
+    /// Only in the old file.
     Removed,
+    /// Another class.
     Relabeled,
+    /// Another position or size.
     Moved,
 }
 
 /// Totals over all images.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DiffSummary {
+    /// Shapes only in the new file.
     pub added: usize,
+    /// Shapes only in the old file.
     pub removed: usize,
+    /// Shapes with another class.
     pub relabeled: usize,
+    /// Shapes moved or resized.
     pub moved: usize,
+    /// Shapes the same in both.
     pub unchanged: usize,
     /// Images only in the new file / only in the old file.
     pub images_added: usize,
+    /// Images only in the old file.
     pub images_removed: usize,
 }
 
@@ -67,29 +79,41 @@ pub struct DiffSummary {
 pub struct Change {
     /// `added`, `removed`, or one or both of `relabeled` and `moved`.
     pub kinds: Vec<ChangeKind>,
+    /// The annotation id in the old file.
     pub old_id: Option<u64>,
+    /// The annotation id in the new file.
     pub new_id: Option<u64>,
+    /// The class in the old file.
     pub old_class: Option<String>,
+    /// The class in the new file.
     pub new_class: Option<String>,
     /// Shape kind (`ellipse`, …) on the new side, else the old.
     pub shape: &'static str,
     /// Largest displacement in px, for moved shapes (`null` when not measurable, e.g. a shape
     /// that changed kind).
     pub moved_px: Option<f64>,
+    /// 1-based line in the old file.
     pub old_line: Option<u32>,
+    /// 1-based line in the new file.
     pub new_line: Option<u32>,
 }
 
 /// The changes on one image.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ImageDiff {
+    /// The image's file name.
     pub image: String,
     /// `added`, `removed`, `changed` or `unchanged`.
     pub status: &'static str,
+    /// Shapes only in the new file.
     pub added: usize,
+    /// Shapes only in the old file.
     pub removed: usize,
+    /// Shapes with another class.
     pub relabeled: usize,
+    /// Shapes moved or resized.
     pub moved: usize,
+    /// Shapes the same in both.
     pub unchanged: usize,
     /// Changed shapes in new-document order, then removed ones in old-document order.
     pub changes: Vec<Change>,
@@ -98,7 +122,9 @@ pub struct ImageDiff {
 /// The whole diff.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DiffReport {
+    /// Totals over all images.
     pub summary: DiffSummary,
+    /// How shapes were paired.
     pub matched_by: MatchedBy,
     /// New images in the new file's order, then images only the old file has.
     pub images: Vec<ImageDiff>,
@@ -107,12 +133,19 @@ pub struct DiffReport {
 /// One image's counts, without its list of changes (`diff --summary --per-image`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ImageCounts {
+    /// The image's file name.
     pub image: String,
+    /// `added`, `removed`, `changed` or `unchanged`.
     pub status: &'static str,
+    /// Shapes only in the new file.
     pub added: usize,
+    /// Shapes only in the old file.
     pub removed: usize,
+    /// Shapes with another class.
     pub relabeled: usize,
+    /// Shapes moved or resized.
     pub moved: usize,
+    /// Shapes the same in both.
     pub unchanged: usize,
 }
 
@@ -120,7 +153,9 @@ pub struct ImageCounts {
 /// images that changed when asked for.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SummaryView {
+    /// Totals over all images.
     pub summary: DiffSummary,
+    /// How shapes were paired.
     pub matched_by: MatchedBy,
     /// Images that changed (added, removed or with a changed shape), in the report's order;
     /// absent unless asked for.

@@ -52,6 +52,7 @@ pub(crate) fn sign(c: &Change) -> &'static str {
     }
 }
 
+/// The diff for people (the `diff` default output).
 pub fn render(r: &DiffReport) -> String {
     let mut out = String::new();
     for im in r

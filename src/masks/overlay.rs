@@ -30,11 +30,17 @@ pub const DEFAULT_ALPHA: f32 = 0.3;
 /// File format of overlays and contact sheet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OverlayFormat {
+    /// Lossless PNG.
     Png,
-    Jpeg { quality: u8 },
+    /// JPEG.
+    Jpeg {
+        /// JPEG quality, 1–100.
+        quality: u8,
+    },
 }
 
 impl OverlayFormat {
+    /// The file extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {
             OverlayFormat::Png => "png",
@@ -57,6 +63,7 @@ pub struct OverlayOptions {
     pub legend: bool,
     /// Output size relative to the image, in (0, [`MAX_SCALE`]].
     pub scale: f32,
+    /// PNG or JPEG.
     pub format: OverlayFormat,
     /// Names and colours of the classes. `None`: the `labelmap.txt` beside the masks, if any.
     pub labels: Option<LabelSet>,
@@ -93,7 +100,9 @@ fn mix(p: &mut Rgb<u8>, c: [u8; 3], a: f32) {
 pub struct LegendEntry {
     /// Label-set order (index-mask value) where known, so legends list classes in set order.
     pub order: u32,
+    /// Class name.
     pub name: String,
+    /// Class colour.
     pub color: [u8; 3],
     /// Regions of this class (connected areas of one colour; instances for instance masks).
     pub regions: usize,

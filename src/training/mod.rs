@@ -18,6 +18,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// Class index (0-based, in label-set order) for every category of a dataset, by name.
 pub struct ClassMap {
+    /// Class names in index order (YOLO's `names`).
     pub names: Vec<String>,
     index: HashMap<CategoryId, usize>,
 }
@@ -48,6 +49,7 @@ impl ClassMap {
         Ok(ClassMap { names, index })
     }
 
+    /// The class index of a dataset category, if it has one.
     pub fn get(&self, id: CategoryId) -> Option<usize> {
         self.index.get(&id).copied()
     }
@@ -61,7 +63,9 @@ pub enum SplitPlan {
     FromInput,
     /// Random by ratios (`train=0.8,val=0.2`), seeded.
     Ratios {
+        /// Split names and their shares of the images.
         parts: Vec<(String, f64)>,
+        /// Random seed: the same seed gives the same split.
         seed: u64,
     },
 }

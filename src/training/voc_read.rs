@@ -40,7 +40,9 @@ const MAX_FILES: usize = 1_000_000;
 /// Counts of a dataset read, for the user.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VocReadSummary {
+    /// Annotation files read.
     pub annotation_files: usize,
+    /// Boxes read (every VOC object is a box).
     pub boxes: usize,
     /// Whether the classes (and their colours) came from `labelmap.txt`.
     pub labelmap: bool,

@@ -7,6 +7,7 @@
 use crate::escape::{github_data as escape_data, github_property as escape_property};
 use crate::validate::{Finding, Severity, Summary};
 
+/// GitHub Actions workflow commands (`::error file=…::`), one per finding.
 pub fn render(findings: &[Finding]) -> String {
     let mut out = String::new();
     for f in findings {

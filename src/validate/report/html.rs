@@ -1,5 +1,5 @@
 //! The review page of `validate --format html`: one self-contained HTML file (the shared
-//! machinery of [`super::page`]) with a summary by rule and severity, a legend, filters, and
+//! machinery of `page`) with a summary by rule and severity, a legend, filters, and
 //! one card per finding, each with a picture of the shape it is about.
 //!
 //! Pictures: the finding's shape solid in its class colour; the other shapes its message
@@ -36,6 +36,7 @@ pub struct HtmlOptions {
     pub max_crops: usize,
     /// Findings silenced by the config and the baseline, for the header.
     pub ignored: usize,
+    /// Findings silenced by the baseline, for the header.
     pub baselined: usize,
 }
 

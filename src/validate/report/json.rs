@@ -6,6 +6,7 @@ use super::ReportOptions;
 use crate::validate::{Finding, Summary};
 use serde_json::json;
 
+/// The JSON report as a value tree.
 pub fn value(findings: &[Finding], opts: &ReportOptions) -> serde_json::Value {
     let s = Summary::of(findings);
     json!({
@@ -22,6 +23,7 @@ pub fn value(findings: &[Finding], opts: &ReportOptions) -> serde_json::Value {
     })
 }
 
+/// The JSON report (`--format json`), pretty-printed.
 pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
     let mut s = serde_json::to_string_pretty(&value(findings, opts)).unwrap_or_default();
     s.push('\n');

@@ -22,6 +22,7 @@ fn case_name(f: &Finding) -> String {
     s
 }
 
+/// A JUnit XML report: one test case per rule, a failure per finding.
 pub fn render(findings: &[Finding]) -> String {
     let failures_total = findings
         .iter()

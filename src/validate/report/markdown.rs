@@ -13,6 +13,7 @@ fn badge(s: Severity) -> &'static str {
     }
 }
 
+/// A Markdown pull-request comment (`--format markdown`).
 pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
     render_with_review(findings, opts, None)
 }

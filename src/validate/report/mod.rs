@@ -16,12 +16,19 @@ use std::collections::HashMap;
 /// The `--format` values of `validate`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// For people, with colour on a terminal.
     Text,
+    /// The JSON report (also the baseline format).
     Json,
+    /// SARIF 2.1.0, for code-scanning uploads.
     Sarif,
+    /// GitHub Actions annotations.
     Github,
+    /// JUnit XML, for CI test tabs.
     Junit,
+    /// A Markdown pull-request comment.
     Markdown,
+    /// The review page: one self-contained HTML file.
     Html,
 }
 
@@ -36,6 +43,7 @@ impl Format {
         Format::Html,
     ];
 
+    /// The `--format` name.
     pub fn name(self) -> &'static str {
         match self {
             Format::Text => "text",
@@ -64,10 +72,11 @@ impl std::str::FromStr for Format {
 /// Rendering choices that are not in the findings.
 #[derive(Clone, Debug, Default)]
 pub struct ReportOptions {
-    /// ANSI colour in the text report. See [`ReportOptions::for_stdout`].
+    /// ANSI colour in the text report. See `ReportOptions::for_stdout`.
     pub color: bool,
     /// Findings silenced by `[[ignore]]` entries and by the baseline (text footer, JSON).
     pub ignored: usize,
+    /// Findings silenced by the baseline.
     pub baselined: usize,
 }
 

@@ -18,6 +18,7 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
+/// The SARIF log as a value tree.
 pub fn value(findings: &[Finding]) -> Value {
     let rules: Vec<Value> = metas()
         .map(|m| {
@@ -105,6 +106,7 @@ fn uri(path: &str) -> String {
     out
 }
 
+/// The SARIF 2.1.0 log (`--format sarif`).
 pub fn render(findings: &[Finding]) -> String {
     let mut s = serde_json::to_string_pretty(&value(findings)).unwrap_or_default();
     s.push('\n');

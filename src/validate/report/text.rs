@@ -24,6 +24,7 @@ fn severity_style(s: Severity) -> Style {
     }
 }
 
+/// The text report, as `validate` prints it.
 pub fn render(findings: &[Finding], opts: &ReportOptions) -> String {
     let c = opts.color;
     let bold = Style::new().bold();
