@@ -404,7 +404,7 @@ fn xml_inside_a_zip_reports_line_and_column_of_the_entry() {
     assert!(e.starts_with(&want), "{e}");
 }
 
-// Limits, one test each (README "Limits on input" lists them).
+// Limits, one test each (docs/limits-and-security.md lists them).
 
 fn coco_err(text: &str) -> String {
     neutrostruct::coco::read_bytes(text.as_bytes(), Path::new("in.json"), &Default::default())
