@@ -45,7 +45,7 @@ pub(crate) fn write_with(
     }
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    crate::output_dir::note_written(path);
+    notify_written(path);
     Ok(())
 }
 
@@ -70,8 +70,26 @@ pub(crate) fn replace_with(
     let _live = Live::register(&tmp);
     make(&tmp).map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    crate::output_dir::note_written(path);
+    notify_written(path);
     Ok(())
+}
+
+/// Who is told of each file put in place. `output_dir` installs itself here when a run opens
+/// an output folder, so that its manifest lists what the run wrote; the hook points upwards
+/// so that this module, the lowest writer, depends on nothing above it.
+static WRITTEN_OBSERVER: std::sync::OnceLock<fn(&Path)> = std::sync::OnceLock::new();
+
+/// Installs the function told of every file this module puts in place (the first one
+/// installed stays: there is one manifest keeper per process).
+pub(crate) fn observe_written(observer: fn(&Path)) {
+    let _ = WRITTEN_OBSERVER.set(observer);
+}
+
+/// Tells the observer, if any, that `path` is now in place.
+fn notify_written(path: &Path) {
+    if let Some(observer) = WRITTEN_OBSERVER.get() {
+        observer(path);
+    }
 }
 
 /// Temporary files being written now, so that a SIGINT or SIGTERM can remove them

@@ -10,8 +10,8 @@
 //! explicitly, and even then nothing is removed that a valid manifest did not list.
 //!
 //! Which files a run wrote is learned from [`crate::atomic`]: every output file goes through
-//! it, and it reports each finished file to [`note_written`], so no writer needs to keep a
-//! list of its own.
+//! it, and once a folder is opened here it reports each finished file to [`note_written`]
+//! (`atomic::observe_written`), so no writer needs to keep a list of its own.
 //!
 //! Removal never follows links: a listed path is removed only when every folder on its way
 //! is a real folder inside the output folder, and the entry itself is a file or a link (the
@@ -186,7 +186,8 @@ fn sessions() -> std::sync::MutexGuard<'static, Vec<Session>> {
     SESSIONS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Called by [`crate::atomic`] for every file it has put in place.
+/// Called by [`crate::atomic`] for every file it has put in place (installed by
+/// [`OutputDir::open`]).
 pub(crate) fn note_written(path: &Path) {
     let mut all = sessions();
     if all.is_empty() {
@@ -242,6 +243,7 @@ impl OutputDir {
                 ))
             }
         };
+        crate::atomic::observe_written(note_written);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         sessions().push(Session {
             id,

@@ -82,6 +82,33 @@ pub(crate) fn resolves_inside(root: &std::path::Path, path: &std::path::Path) ->
     }
 }
 
+/// Finds the image file for `file_name` (a name from the data) under `dir`: the name as
+/// given, else by file stem with any extension. A name that could leave `dir` finds nothing.
+pub(crate) fn find_image(dir: &std::path::Path, file_name: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(file_name);
+    if unsafe_reason(file_name).is_some()
+        || p.is_absolute()
+        || p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return None;
+    }
+    let direct = dir.join(p);
+    if direct.is_file() {
+        return Some(direct);
+    }
+    let name_only = dir.join(p.file_name()?);
+    if name_only.is_file() {
+        return Some(name_only);
+    }
+    let stem = p.file_stem()?.to_str()?;
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|q| q.is_file() && q.file_stem().and_then(|s| s.to_str()) == Some(stem))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -160,7 +160,7 @@ pub fn read_dir(
             .unwrap_or_default()
             .to_string();
         let file_name = images
-            .and_then(|d| crate::training::find_image(d, &format!("{stem}.png")))
+            .and_then(|d| crate::path_safety::find_image(d, &format!("{stem}.png")))
             .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
             .unwrap_or_else(|| format!("{stem}.png"));
         let id = ImageId(i as u64);

@@ -14,7 +14,6 @@ use crate::error::{Error, Result};
 use crate::labelset::LabelSet;
 use crate::model::{CategoryId, Dataset, Image, ImageId};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Component, Path, PathBuf};
 
 /// Class index (0-based, in label-set order) for every category of a dataset, by name.
 pub struct ClassMap {
@@ -186,30 +185,4 @@ pub(crate) fn safe_component(s: &str) -> bool {
 /// (`crate::path_safety::output_stem`).
 pub(crate) fn safe_stem(file_name: &str) -> Option<String> {
     crate::path_safety::output_stem(file_name).map(str::to_string)
-}
-
-/// Finds the image file for `file_name` under `dir`: the name as given, else by file stem
-/// with any extension.
-pub(crate) fn find_image(dir: &Path, file_name: &str) -> Option<PathBuf> {
-    let p = Path::new(file_name);
-    if crate::path_safety::unsafe_reason(file_name).is_some()
-        || p.is_absolute()
-        || p.components().any(|c| matches!(c, Component::ParentDir))
-    {
-        return None;
-    }
-    let direct = dir.join(p);
-    if direct.is_file() {
-        return Some(direct);
-    }
-    let name_only = dir.join(p.file_name()?);
-    if name_only.is_file() {
-        return Some(name_only);
-    }
-    let stem = p.file_stem()?.to_str()?;
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|q| q.is_file() && q.file_stem().and_then(|s| s.to_str()) == Some(stem))
 }

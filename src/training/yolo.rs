@@ -460,7 +460,7 @@ pub fn write(ds: &Dataset, req: &YoloRequest) -> Result<YoloOutput> {
         crate::atomic::write(&label_path, text.as_bytes())?;
         files += 1;
         if let Some(dir) = req.images {
-            match super::find_image(dir, &im.file_name) {
+            match crate::path_safety::find_image(dir, &im.file_name) {
                 // A link in the images folder that leads out of it is neither linked nor
                 // copied: a pull request could otherwise put any file of the CI machine
                 // (a key, a token) into the exported dataset.
