@@ -86,6 +86,8 @@ pub struct SynthOutput {
     pub scale: PathBuf,
     /// The images folder, when images were written.
     pub images_dir: Option<PathBuf>,
+    /// With the published layout: the 7-class COCO and CVAT files and the masks folder.
+    pub published: Vec<PathBuf>,
     /// Images generated.
     pub images: usize,
     /// Annotations generated.
@@ -599,10 +601,12 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
         crate::atomic::write(&path, csv.as_bytes())?;
         path
     };
-    if cfg.published_layout {
+    let published = if cfg.published_layout {
         crate::progress::phase("synth: 7-class files and masks");
-        write_seven_class_release(out, &synth, &coco_path)?;
-    }
+        write_seven_class_release(out, &synth, &coco_path)?
+    } else {
+        Vec::new()
+    };
     let bar_um = (cfg.write_images && cfg.scale_bar).then(|| bar_length_um(&synth));
     let images_dir = if cfg.write_images {
         let dir = out.join("images");
@@ -637,6 +641,7 @@ pub fn write(out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
         cvat: cvat_path,
         scale: scale_path,
         images_dir,
+        published,
         images: ds.images.len(),
         annotations: ds.annotations.len(),
         bar_um,
@@ -782,7 +787,12 @@ fn scale_xlsx(scale: &[(String, f64)]) -> Result<Vec<u8>> {
 /// exports it and the 7-class CVAT; colour masks of the 7 classes drawn as a Python script
 /// with `cv2.ellipse` draws them (CVAT's export rasteriser), in document order, later shapes
 /// on top.
-fn write_seven_class_release(out: &Path, synth: &Synthetic, coco_path: &Path) -> Result<()> {
+/// Returns what it wrote: the 7-class COCO, the 7-class CVAT and the masks folder.
+fn write_seven_class_release(
+    out: &Path,
+    synth: &Synthetic,
+    coco_path: &Path,
+) -> Result<Vec<PathBuf>> {
     let seven = LabelSet::seven_class();
     // The division reads only classes and boxes.
     let read = crate::coco::ReadOptions {
@@ -811,14 +821,10 @@ fn write_seven_class_release(out: &Path, synth: &Synthetic, coco_path: &Path) ->
         };
         a.category_id = class.id;
     }
-    crate::atomic::write_with(&out.join("annotations_7classes.json"), |w| {
-        write_cvat_style_coco(&ds7, w)
-    })?;
-    crate::cvat::write_path(
-        &ds7,
-        &out.join("annotations_7classes.xml"),
-        &crate::cvat::WriteOptions::default(),
-    )?;
+    let coco7 = out.join("annotations_7classes.json");
+    crate::atomic::write_with(&coco7, |w| write_cvat_style_coco(&ds7, w))?;
+    let cvat7 = out.join("annotations_7classes.xml");
+    crate::cvat::write_path(&ds7, &cvat7, &crate::cvat::WriteOptions::default())?;
     let masks = out.join("masks");
     let colours: std::collections::HashMap<CategoryId, [u8; 3]> =
         seven.classes.iter().map(|c| (c.id, c.color.0)).collect();
@@ -843,7 +849,8 @@ fn write_seven_class_release(out: &Path, synth: &Synthetic, coco_path: &Path) ->
             };
             let path = masks.join(name);
             write_png_fast(&path, &img)
-        })
+        })?;
+    Ok(vec![coco7, cvat7, masks])
 }
 
 #[cfg(test)]

@@ -113,6 +113,9 @@ pub fn run(args: SynthArgs) -> Result<Status> {
     outln!("{}", o.cvat.display());
     outln!("{}", o.coco.display());
     outln!("{}", o.scale.display());
+    for p in &o.published {
+        outln!("{}", p.display());
+    }
     if let Some(d) = &o.images_dir {
         outln!("{}", d.display());
     }
