@@ -13,6 +13,7 @@ use crate::geometry::fit::{
 use crate::geometry::raster_cvat_export::{invert_cvat_export_mask, Inverted, Recovery};
 use crate::lossiness::Lossiness;
 use crate::model::{
+    Rings,
     coco_rle_bbox, rle_area, Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset,
     DatasetMeta, Ellipse, Image, ImageId, MaskData, MaskExtent, Point, RawJson, Shape, SourceLoc,
 };
@@ -666,10 +667,10 @@ impl Ctx<'_> {
             AnnotationId(id),
             ImageId(ra.image_id),
             CategoryId(ra.category_id),
-            Shape::Polygon(Vec::new()),
+            Shape::Polygon(Rings::new()),
         );
         ann.occluded = occluded.unwrap_or(false);
-        ann.attributes = rest;
+        ann.attributes = rest.into();
         ann.loc = loc;
 
         let exact = match &ra.neutrostruct {
@@ -767,7 +768,7 @@ impl Ctx<'_> {
             },
             had_attributes,
             had_occluded: occluded.is_some(),
-            extra: ra.extra,
+            extra: ra.extra.into(),
             mask_extent: mask_extent
                 .filter(|_| !matches!(ann.shape, Shape::Mask(_)))
                 .map(Box::new),
@@ -909,7 +910,7 @@ impl Ctx<'_> {
                         "a degenerate polygon has no ellipse; kept as a polygon",
                     );
                 }
-                (Shape::Polygon(rings), false)
+                (Shape::Polygon(Rings::from_rings(&rings)), false)
             }
             Seg::Empty => match bbox {
                 Some([x, y, w, h]) if mode == EllipseRecovery::Always => {
@@ -939,7 +940,7 @@ impl Ctx<'_> {
                     }),
                     false,
                 ),
-                None => (Shape::Polygon(Vec::new()), false),
+                None => (Shape::Polygon(Rings::new()), false),
             },
         }
     }
@@ -1428,11 +1429,16 @@ mod tests {
                 }
             }
             assert_eq!(full, lean, "{name}");
-            // Ring lists are sized to their rings: a million one-ring polygons otherwise
-            // carried room for three more each.
+            // Polygons hold their points and nothing more: no spare capacity, no ring list
+            // for a single ring, and at most the 16 bytes of an f64 point per point.
             for a in &lean.annotations {
                 if let Shape::Polygon(rings) = &a.shape {
-                    assert_eq!(rings.capacity(), rings.len(), "{name}: annotation {}", a.id);
+                    let list = if rings.len() == 1 { 0 } else { 8 * rings.len() };
+                    assert!(
+                        rings.heap_bytes() <= 16 * rings.point_count() + list,
+                        "{name}: annotation {}",
+                        a.id
+                    );
                 }
             }
         }

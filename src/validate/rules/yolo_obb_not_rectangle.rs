@@ -47,7 +47,7 @@ impl Validation for YoloObbNotRectangle {
                 let Shape::Polygon(rings) = &a.shape else {
                     continue;
                 };
-                if rings.len() != 1 || rings[0].len() != 4 {
+                if rings.len() != 1 || rings.first().map(|r| r.len()) != Some(4) {
                     continue;
                 }
                 let mut f = Finding::new(
@@ -104,7 +104,7 @@ mod tests {
                 [100.0, 30.0],
                 [100.0, 60.0],
                 [90.0, 60.0],
-            ]]),
+            ]].into()),
         );
         quad.loc = Some(SourceLoc {
             line: 2,
