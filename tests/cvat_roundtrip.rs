@@ -399,10 +399,13 @@ fn writer_reports_losses() {
         ry: 1.0,
         rotation: 0.001,
     });
-    ds.annotations[3].shape = Shape::Polygon(vec![
-        vec![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
-        vec![[5.0, 5.0], [6.0, 5.0], [5.0, 6.0]],
-    ].into());
+    ds.annotations[3].shape = Shape::Polygon(
+        vec![
+            vec![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
+            vec![[5.0, 5.0], [6.0, 5.0], [5.0, 6.0]],
+        ]
+        .into(),
+    );
     ds.annotations[1]
         .attributes
         .insert("list".into(), serde_json::json!([1, 2]));

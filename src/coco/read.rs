@@ -13,9 +13,9 @@ use crate::geometry::fit::{
 use crate::geometry::raster_cvat_export::{invert_cvat_export_mask, Inverted, Recovery};
 use crate::lossiness::Lossiness;
 use crate::model::{
-    Rings,
     coco_rle_bbox, rle_area, Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset,
-    DatasetMeta, Ellipse, Image, ImageId, MaskData, MaskExtent, Point, RawJson, Shape, SourceLoc,
+    DatasetMeta, Ellipse, Image, ImageId, MaskData, MaskExtent, Point, RawJson, Rings, Shape,
+    SourceLoc,
 };
 use serde_json::Value;
 use std::collections::HashMap;

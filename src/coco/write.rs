@@ -15,8 +15,8 @@ use super::{SegmentationMode, WriteOptions};
 use crate::geometry::ellipse_polygon::ellipse_polygon;
 use crate::lossiness::Lossiness;
 use crate::model::{
-    Rings,
-    ellipse_bbox, Annotation, Category, Dataset, Image, ImageId, JsonMap, MaskData, Point, Shape,
+    ellipse_bbox, Annotation, Category, Dataset, Image, ImageId, JsonMap, MaskData, Point, Rings,
+    Shape,
 };
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;

@@ -65,6 +65,13 @@ impl<T: EmptyValue> Sparse<T> {
         Sparse(None)
     }
 
+    /// The value if it is set, without allocating one (mutable use through `DerefMut`
+    /// allocates: removing from an unset value that way would cost the allocation it
+    /// avoids).
+    pub fn get_mut(&mut self) -> Option<&mut T> {
+        self.0.as_deref_mut()
+    }
+
     /// The value, taken out (an empty `T` when unset).
     pub fn into_inner(self) -> T {
         self.0.map(|b| *b).unwrap_or_default()

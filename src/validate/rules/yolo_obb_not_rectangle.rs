@@ -99,12 +99,15 @@ mod tests {
             AnnotationId(2),
             ImageId(1),
             CategoryId(1),
-            Shape::Polygon(vec![vec![
-                [90.0, 40.0],
-                [100.0, 30.0],
-                [100.0, 60.0],
-                [90.0, 60.0],
-            ]].into()),
+            Shape::Polygon(
+                vec![vec![
+                    [90.0, 40.0],
+                    [100.0, 30.0],
+                    [100.0, 60.0],
+                    [90.0, 60.0],
+                ]]
+                .into(),
+            ),
         );
         quad.loc = Some(SourceLoc {
             line: 2,
