@@ -261,7 +261,7 @@ impl Shape {
                 Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl])
             }
             Shape::Box(b) => points_bbox(b.corners().into_iter()),
-            Shape::Polygon(rings) => points_bbox(rings.points()),
+            Shape::Polygon(rings) => rings.bbox(),
             Shape::Polyline(p) | Shape::Points(p) => points_bbox(p.iter().copied()),
             Shape::Mask(m) => m.bbox(),
             Shape::Tag => None,

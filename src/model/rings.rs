@@ -126,22 +126,41 @@ impl Rings {
 
     /// Stores these rings, as compactly as is exact.
     pub fn from_rings<R: AsRef<[Point]>>(rings: &[R]) -> Self {
-        let total: usize = rings.iter().map(|r| r.as_ref().len()).sum();
-        let ends: Box<[usize]> = if rings.len() == 1 && total > 0 {
-            Box::new([])
-        } else {
-            rings
-                .iter()
-                .scan(0, |end, r| {
-                    *end += r.as_ref().len();
-                    Some(*end)
-                })
-                .collect()
-        };
-        let all = || {
+        Rings::encode(rings.iter().map(|r| r.as_ref().len()), || {
             rings
                 .iter()
                 .flat_map(|r| r.as_ref().iter().flatten().copied())
+        })
+    }
+
+    /// Stores rings given as flat coordinate lists `x0, y0, x1, y1, …` (COCO's polygon
+    /// form), without building the points first. A trailing odd coordinate is ignored
+    /// (readers refuse such rings before they get here).
+    pub fn from_flat_rings<R: AsRef<[f64]>>(rings: &[R]) -> Self {
+        Rings::encode(rings.iter().map(|r| r.as_ref().len() / 2), || {
+            rings.iter().flat_map(|r| {
+                let r = r.as_ref();
+                r[..r.len() - r.len() % 2].iter().copied()
+            })
+        })
+    }
+
+    /// The one encoder: ring lengths (in points) and every coordinate in order (x, y
+    /// interleaved), as a function so that it can be read twice without a copy.
+    fn encode<I: Iterator<Item = f64>>(
+        lens: impl Iterator<Item = usize> + Clone,
+        all: impl Fn() -> I,
+    ) -> Self {
+        let n_rings = lens.clone().count();
+        let total: usize = lens.clone().sum();
+        let ends: Box<[usize]> = if n_rings == 1 && total > 0 {
+            Box::new([])
+        } else {
+            lens.scan(0, |end, n| {
+                *end += n;
+                Some(*end)
+            })
+            .collect()
         };
         // The smallest exponent at which every coordinate so far is exact. A coordinate
         // exact at `k` is (within the `i32` range) exact at every larger `k` as well, but
@@ -157,8 +176,16 @@ impl Rings {
                 }
             }
         }
-        let values: Option<Box<[i32]>> = if fixed {
-            all().map(|x| mantissa(x, scale)).collect()
+        let values: Option<Vec<i32>> = if fixed {
+            // Sized once: collecting through `Option` would grow the vector by doubling.
+            let mut v = Vec::with_capacity(2 * total);
+            for x in all() {
+                match mantissa(x, scale) {
+                    Some(m) => v.push(m),
+                    None => break,
+                }
+            }
+            (v.len() == 2 * total).then_some(v)
         } else {
             None
         };
@@ -170,17 +197,65 @@ impl Rings {
                 },
                 None => Coords::Fixed {
                     scale: scale as u8,
-                    values,
+                    values: values.into_boxed_slice(),
                 },
             },
-            None => Coords::Float(
-                rings
-                    .iter()
-                    .flat_map(|r| r.as_ref().iter().copied())
-                    .collect(),
-            ),
+            None => {
+                let mut pts = Vec::with_capacity(total);
+                let mut it = all();
+                while let (Some(x), Some(y)) = (it.next(), it.next()) {
+                    pts.push([x, y]);
+                }
+                Coords::Float(pts.into_boxed_slice())
+            }
         };
         Rings { ends, coords }
+    }
+
+    /// The tight axis-aligned box `[x, y, w, h]` of all points, `None` without points. The
+    /// same numbers as taking `f64` minima and maxima of the decoded points: decoding is
+    /// monotonic and one-to-one, so the extreme mantissas decode to the extreme
+    /// coordinates, and only those four are decoded (the offset form stores the minima).
+    pub fn bbox(&self) -> Option<[f64; 4]> {
+        let box_of = |x0: f64, y0: f64, x1: f64, y1: f64| Some([x0, y0, x1 - x0, y1 - y0]);
+        match &self.coords {
+            Coords::Offset { scale, values } => {
+                let [bx, by] = bases(values);
+                let xy = values.get(OFFSET_HEADER..)?;
+                let max = |axis: usize| xy.iter().skip(axis).step_by(2).copied().max();
+                let (mx, my) = (max(0)?, max(1)?);
+                box_of(
+                    decode(bx, *scale),
+                    decode(by, *scale),
+                    decode(from_offset(bx, mx), *scale),
+                    decode(from_offset(by, my), *scale),
+                )
+            }
+            Coords::Fixed { scale, values } => {
+                let axis = |a: usize| values.iter().skip(a).step_by(2).copied();
+                let (x0, x1) = (axis(0).min()?, axis(0).max()?);
+                let (y0, y1) = (axis(1).min()?, axis(1).max()?);
+                let d = |m| decode(m, *scale);
+                box_of(d(x0), d(y0), d(x1), d(y1))
+            }
+            Coords::Float(p) => {
+                let mut it = p.iter().peekable();
+                it.peek()?;
+                let (mut x0, mut y0, mut x1, mut y1) = (
+                    f64::INFINITY,
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                    f64::NEG_INFINITY,
+                );
+                for q in it {
+                    x0 = x0.min(q[0]);
+                    y0 = y0.min(q[1]);
+                    x1 = x1.max(q[0]);
+                    y1 = y1.max(q[1]);
+                }
+                box_of(x0, y0, x1, y1)
+            }
+        }
     }
 
     /// Number of rings.
@@ -563,6 +638,34 @@ mod tests {
         let flat: Vec<Point> = rings.iter().flatten().copied().collect();
         assert_eq!(stored.points().collect::<Vec<_>>(), flat);
         assert_eq!(format!("{stored:?}"), format!("{rings:?}"));
+        // The box from the mantissas is the box of the decoded points, bit for bit.
+        let by_points = {
+            let it = stored.points();
+            (it.len() > 0).then(|| {
+                let (mut x0, mut y0, mut x1, mut y1) = (
+                    f64::INFINITY,
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                    f64::NEG_INFINITY,
+                );
+                for q in it {
+                    x0 = x0.min(q[0]);
+                    y0 = y0.min(q[1]);
+                    x1 = x1.max(q[0]);
+                    y1 = y1.max(q[1]);
+                }
+                [x0, y0, x1 - x0, y1 - y0].map(f64::to_bits)
+            })
+        };
+        assert_eq!(stored.bbox().map(|b| b.map(f64::to_bits)), by_points);
+        // The flat form stores the same rings the same way.
+        let flat_rings: Vec<Vec<f64>> = rings
+            .iter()
+            .map(|r| r.iter().flatten().copied().collect())
+            .collect();
+        let from_flat = Rings::from_flat_rings(&flat_rings);
+        assert_eq!(bits(&from_flat.to_vec()), bits(&rings));
+        assert_eq!(from_flat.heap_bytes(), stored.heap_bytes());
         assert_eq!(
             serde_json::to_string(&stored).expect("serialises"),
             serde_json::to_string(&rings).expect("serialises")
