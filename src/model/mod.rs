@@ -329,3 +329,43 @@ impl Dataset {
         m
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A million annotations are a million of each of these: growing one by a field is
+    /// tens of MB of every large read (issue 15 measured 740 bytes an annotation before
+    /// `Rings` and `Sparse`; the file it came from has ~360).
+    #[test]
+    fn the_per_annotation_model_stays_small() {
+        use std::mem::size_of;
+        assert!(
+            size_of::<Annotation>() <= 176,
+            "{}",
+            size_of::<Annotation>()
+        );
+        // 96 is an allocator size class (mimalloc's); 97 bytes would cost 112.
+        assert!(size_of::<CocoExtra>() <= 96, "{}", size_of::<CocoExtra>());
+        assert!(size_of::<Shape>() <= 48, "{}", size_of::<Shape>());
+        // The COCO read of a typical polygon: its rings cost their 16-bit offsets only.
+        let ring: Vec<Point> = (0..16)
+            .map(|i| [3000.25 + f64::from(i), 1100.5 - f64::from(i)])
+            .collect();
+        let mut a = Annotation::new(
+            AnnotationId(1),
+            ImageId(1),
+            CategoryId(1),
+            Shape::Polygon(vec![ring].into()),
+        );
+        let Shape::Polygon(rings) = &a.shape else {
+            panic!("a polygon")
+        };
+        assert_eq!(rings.heap_bytes(), 2 * (4 + 32));
+        // Reading an unset out-of-line field allocates nothing; writing one does.
+        assert!(a.attributes.is_empty() && a.cvat_attrs.is_empty());
+        assert!(a.attributes.get_mut().is_none());
+        a.attributes.insert("k".into(), AttrValue::from(true));
+        assert!(a.attributes.get_mut().is_some());
+    }
+}
