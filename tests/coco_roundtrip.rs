@@ -78,7 +78,7 @@ fn datumaro_files_read() {
     let p = &val.annotations[0];
     assert_eq!(
         p.shape,
-        Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 0.0], [1.0, 2.0], [0.0, 2.0]]])
+        Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 0.0], [1.0, 2.0], [0.0, 2.0]]].into())
     );
     assert_eq!(p.attributes["x"], 1);
     assert_eq!(p.attributes["y"], "hello");
@@ -340,7 +340,7 @@ fn small_dataset() -> Dataset {
         AnnotationId(3),
         ImageId(1),
         CategoryId(1),
-        Shape::Polygon(vec![vec![[1.0, 1.0], [4.0, 1.0], [4.0, 3.0]]]),
+        Shape::Polygon(vec![vec![[1.0, 1.0], [4.0, 1.0], [4.0, 3.0]]].into()),
     );
     let mut m = Annotation::new(
         AnnotationId(4),

@@ -332,7 +332,7 @@ fn every_shape() -> Dataset {
             ybr: 4.0,
             rotation: 15.0,
         }),
-        Shape::Polygon(vec![vec![[1.0, 1.0], [5.0, 1.0], [3.0, 4.0]]]),
+        Shape::Polygon(vec![vec![[1.0, 1.0], [5.0, 1.0], [3.0, 4.0]]].into()),
         Shape::Polyline(vec![[0.0, 0.0], [2.5, 2.5]]),
         Shape::Points(vec![[7.0, 8.0]]),
         Shape::Mask(MaskData::Cvat {
@@ -399,10 +399,13 @@ fn writer_reports_losses() {
         ry: 1.0,
         rotation: 0.001,
     });
-    ds.annotations[3].shape = Shape::Polygon(vec![
-        vec![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
-        vec![[5.0, 5.0], [6.0, 5.0], [5.0, 6.0]],
-    ]);
+    ds.annotations[3].shape = Shape::Polygon(
+        vec![
+            vec![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
+            vec![[5.0, 5.0], [6.0, 5.0], [5.0, 6.0]],
+        ]
+        .into(),
+    );
     ds.annotations[1]
         .attributes
         .insert("list".into(), serde_json::json!([1, 2]));
@@ -661,7 +664,7 @@ fn shape() -> impl Strategy<Value = Shape> {
                 rotation,
             })
         }),
-        pts(1).prop_map(|p| Shape::Polygon(vec![p])),
+        pts(1).prop_map(|p| Shape::Polygon(vec![p].into())),
         pts(0).prop_map(Shape::Polyline),
         pts(0).prop_map(Shape::Points),
         (
@@ -761,7 +764,8 @@ fn dataset() -> impl Strategy<Value = Dataset> {
                 a.attributes = attrs
                     .into_iter()
                     .map(|(k, v)| (k, serde_json::Value::String(v)))
-                    .collect::<IndexMap<_, _>>();
+                    .collect::<IndexMap<_, _>>()
+                    .into();
                 per_image[ii].push(a);
             }
         }

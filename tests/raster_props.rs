@@ -136,7 +136,7 @@ proptest! {
 
     #[test]
     fn polygon_scanline_equals_brute_force(rings in polygon(), w in 1u32..60, h in 1u32..60) {
-        let g = grid_from_spans(&Shape::Polygon(rings.clone()), w, h);
+        let g = grid_from_spans(&Shape::Polygon(rings.clone().into()), w, h);
         for y in 0..h {
             for x in 0..w {
                 prop_assert_eq!(g[(y * w + x) as usize], polygon_contains(&rings, x, y), "pixel ({}, {})", x, y);
@@ -146,7 +146,7 @@ proptest! {
 
     #[test]
     fn coco_rle_decodes_to_the_spans(e in ellipse(), rings in polygon(), w in 1u32..50, h in 1u32..50) {
-        for shape in [Shape::Ellipse(e), Shape::Polygon(rings)] {
+        for shape in [Shape::Ellipse(e), Shape::Polygon(rings.into())] {
             let g = grid_from_spans(&shape, w, h);
             let counts = raster::shape_to_coco_rle(&shape, w, h);
             prop_assert_eq!(&decode_coco(&counts, w, h), &g);

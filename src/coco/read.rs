@@ -14,7 +14,8 @@ use crate::geometry::raster_cvat_export::{invert_cvat_export_mask, Inverted, Rec
 use crate::lossiness::Lossiness;
 use crate::model::{
     coco_rle_bbox, rle_area, Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset,
-    DatasetMeta, Ellipse, Image, ImageId, MaskData, MaskExtent, Point, RawJson, Shape, SourceLoc,
+    DatasetMeta, Ellipse, Image, ImageId, MaskData, MaskExtent, Point, RawJson, Rings, Shape,
+    SourceLoc,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -611,7 +612,7 @@ struct Ctx<'a> {
 /// The `segmentation` as geometry.
 enum Seg {
     Empty,
-    Polygon(Vec<Vec<Point>>),
+    Polygon(Rings),
     Rle {
         height: u32,
         width: u32,
@@ -666,10 +667,10 @@ impl Ctx<'_> {
             AnnotationId(id),
             ImageId(ra.image_id),
             CategoryId(ra.category_id),
-            Shape::Polygon(Vec::new()),
+            Shape::Polygon(Rings::new()),
         );
         ann.occluded = occluded.unwrap_or(false);
-        ann.attributes = rest;
+        ann.attributes = rest.into();
         ann.loc = loc;
 
         let exact = match &ra.neutrostruct {
@@ -705,19 +706,12 @@ impl Ctx<'_> {
                         // The usual polygon list read straight into numbers: a value tree
                         // of a million-point polygon peaked above 300 MB.
                         Ok(rings) if !rings.is_empty() => {
-                            // Sized exactly: collecting through `Result` starts a vector at
-                            // four rings, and almost every polygon has one (72 of its ~350
-                            // bytes at a million annotations).
-                            let mut kept = Vec::with_capacity(rings.len());
+                            // Checked as `ring_of` does, then stored straight from the
+                            // numbers: no vector of points on the way.
                             for r in &rings {
-                                kept.push(self.ring_of(
-                                    r.len(),
-                                    r.iter().copied().map(Some),
-                                    id,
-                                    loc,
-                                )?);
+                                self.check_flat_ring(r, id, loc)?;
                             }
-                            Seg::Polygon(kept)
+                            Seg::Polygon(Rings::from_flat_rings(&rings))
                         }
                         _ => {
                             let v = serde_json::from_str::<Value>(text).map_err(|e| {
@@ -767,7 +761,7 @@ impl Ctx<'_> {
             },
             had_attributes,
             had_occluded: occluded.is_some(),
-            extra: ra.extra,
+            extra: ra.extra.into(),
             mask_extent: mask_extent
                 .filter(|_| !matches!(ann.shape, Shape::Mask(_)))
                 .map(Box::new),
@@ -889,10 +883,11 @@ impl Ctx<'_> {
             }
             Seg::Polygon(rings) => {
                 if mode == EllipseRecovery::Always {
-                    let m = Moments::from_polygon(&rings);
+                    let plain = rings.to_vec();
+                    let m = Moments::from_polygon(&plain);
                     let fitted = match rotation {
                         Some(r) => ellipse_from_moments_with_angle(&m, 0.0, r),
-                        None => ellipse_from_polygon(&rings),
+                        None => ellipse_from_polygon(&plain),
                     };
                     if let Some(e) = fitted {
                         self.loss.add(
@@ -939,7 +934,7 @@ impl Ctx<'_> {
                     }),
                     false,
                 ),
-                None => (Shape::Polygon(Vec::new()), false),
+                None => (Shape::Polygon(Rings::new()), false),
             },
         }
     }
@@ -956,7 +951,9 @@ impl Ctx<'_> {
             Value::Null => Ok(Seg::Empty),
             Value::Array(items) if items.is_empty() => Ok(Seg::Empty),
             Value::Array(items) if items.iter().all(Value::is_number) => {
-                Ok(Seg::Polygon(vec![self.ring(items, id, loc)?]))
+                Ok(Seg::Polygon(Rings::from_rings(&[
+                    self.ring(items, id, loc)?
+                ])))
             }
             Value::Array(items) => {
                 let mut rings = Vec::with_capacity(items.len());
@@ -970,7 +967,7 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                Ok(Seg::Polygon(rings))
+                Ok(Seg::Polygon(Rings::from_rings(&rings)))
             }
             Value::Object(o) => {
                 let size = o
@@ -1052,6 +1049,31 @@ impl Ctx<'_> {
     }
 
     /// A ring from its `len` coordinates, `None` for one that is not a number.
+    /// The checks of [`Ctx::ring_of`], in the same order with the same messages, on a ring
+    /// already read as numbers.
+    fn check_flat_ring(&self, r: &[f64], id: u64, loc: Option<SourceLoc>) -> Result<()> {
+        if r.len() / 2 > super::MAX_POINTS {
+            return Err(self.err(
+                loc,
+                format!(
+                    "annotation {id}: polygon with more than {} points",
+                    super::MAX_POINTS
+                ),
+            ));
+        }
+        if !r.len().is_multiple_of(2) {
+            return Err(self.err(
+                loc,
+                format!("annotation {id}: polygon with an odd number of coordinates"),
+            ));
+        }
+        for xy in r.chunks_exact(2) {
+            self.check_num(xy[0], "polygon coordinate", id, loc)?;
+            self.check_num(xy[1], "polygon coordinate", id, loc)?;
+        }
+        Ok(())
+    }
+
     fn ring_of(
         &self,
         len: usize,
@@ -1428,11 +1450,16 @@ mod tests {
                 }
             }
             assert_eq!(full, lean, "{name}");
-            // Ring lists are sized to their rings: a million one-ring polygons otherwise
-            // carried room for three more each.
+            // Polygons hold their points and nothing more: no spare capacity, no ring list
+            // for a single ring, and at most the 16 bytes of an f64 point per point.
             for a in &lean.annotations {
                 if let Shape::Polygon(rings) = &a.shape {
-                    assert_eq!(rings.capacity(), rings.len(), "{name}: annotation {}", a.id);
+                    let list = if rings.len() == 1 { 0 } else { 8 * rings.len() };
+                    assert!(
+                        rings.heap_bytes() <= 16 * rings.point_count() + list,
+                        "{name}: annotation {}",
+                        a.id
+                    );
                 }
             }
         }

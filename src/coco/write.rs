@@ -15,7 +15,8 @@ use super::{SegmentationMode, WriteOptions};
 use crate::geometry::ellipse_polygon::ellipse_polygon;
 use crate::lossiness::Lossiness;
 use crate::model::{
-    ellipse_bbox, Annotation, Category, Dataset, Image, ImageId, JsonMap, MaskData, Point, Shape,
+    ellipse_bbox, Annotation, Category, Dataset, Image, ImageId, JsonMap, MaskData, Point, Rings,
+    Shape,
 };
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
@@ -522,7 +523,7 @@ impl AnnOut<'_> {
                     super::polygon_area::pycocotools_polygon_area(rings, im.height, im.width)
                 })
                 .map_or_else(
-                    || Shape::Polygon(rings.clone()).area(),
+                    || Shape::Polygon(Rings::from_rings(rings)).area(),
                     |pixels| pixels as f64,
                 ),
             _ => self.a.shape.area(),
@@ -534,7 +535,7 @@ impl AnnOut<'_> {
             Shape::Ellipse(e) => SegOut::Rings(vec![ellipse_polygon(e, POLYGON_MAX_ERROR_PX)]),
             Shape::Box(b) => SegOut::Rings(vec![b.corners().to_vec()]),
             Shape::Polygon(rings) if rings.is_empty() => SegOut::Empty,
-            Shape::Polygon(rings) => SegOut::Rings(rings.clone()),
+            Shape::Polygon(rings) => SegOut::Rings(rings.to_vec()),
             Shape::Polyline(_) | Shape::Points(_) | Shape::Tag => SegOut::Empty,
             Shape::Mask(MaskData::Coco {
                 height,

@@ -232,8 +232,10 @@ pub fn restore_cvat_from_coco(ds: &mut Dataset) {
         c.coco_extra.shift_remove("color");
     }
     for a in &mut ds.annotations {
-        if let Some(c) = a.coco.as_mut() {
-            if let Some(v) = c.extra.shift_remove(CARRY_ATTRS_KEY) {
+        // `get_mut`: a plain `c.extra.shift_remove` would allocate the (out-of-line) map of
+        // every annotation that has none, 80 MB at a million.
+        if let Some(extra) = a.coco.as_mut().and_then(|c| c.extra.get_mut()) {
+            if let Some(v) = extra.shift_remove(CARRY_ATTRS_KEY) {
                 a.cvat_attrs = serde_json::from_value(v).unwrap_or_default();
             }
         }

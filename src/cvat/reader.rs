@@ -981,7 +981,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 let (v, off) = self.required(&mut at, "points")?;
                 let pts = self.points(&at, "points", &v, off)?;
                 match kind {
-                    "polygon" => Shape::Polygon(vec![pts]),
+                    "polygon" => Shape::Polygon(vec![pts].into()),
                     "polyline" => Shape::Polyline(pts),
                     _ => Shape::Points(pts),
                 }
@@ -1021,8 +1021,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         a.z_order = z_order;
         a.group_id = group_id;
         a.source = source;
-        a.attributes = attributes;
-        a.cvat_attrs = cvat_attrs;
+        a.attributes = attributes.into();
+        a.cvat_attrs = cvat_attrs.into();
         a.loc = Some(self.cur.loc(at0, self.cur.pos()));
         self.ds.annotations.push(a);
         self.ann_image.push(image);

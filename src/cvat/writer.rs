@@ -249,16 +249,17 @@ impl Writer<'_> {
                     "a polygon with several rings was written as one <polygon> per ring",
                 );
                 for r in rings {
+                    let r = r.to_vec();
                     self.element(a, "polygon", |w| {
-                        let p = w.points(r);
+                        let p = w.points(&r);
                         w.attr("points", &p);
                     });
                 }
             }
             Shape::Polygon(rings) => {
-                let ring = rings.first().map_or(&[][..], |r| &r[..]);
+                let ring = rings.first().map(|r| r.to_vec()).unwrap_or_default();
                 self.element(a, "polygon", |w| {
-                    let p = w.points(ring);
+                    let p = w.points(&ring);
                     w.attr("points", &p);
                 });
             }

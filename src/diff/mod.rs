@@ -497,7 +497,7 @@ pub(crate) fn displacement(a: &Shape, b: &Shape) -> Option<f64> {
             (x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.len() == q.len())).then(|| {
                 x.iter()
                     .zip(y)
-                    .map(|(p, q)| pointwise(p, q))
+                    .map(|(p, q)| pointwise(&p.to_vec(), &q.to_vec()))
                     .fold(0.0, f64::max)
             })
         }

@@ -491,7 +491,7 @@ pub fn shape_spans(shape: &Shape, width: u32, height: u32, f: impl FnMut(u32, u3
     match shape {
         Shape::Ellipse(e) => ellipse_spans(e, width, height, f),
         Shape::Box(b) => box_spans(b, width, height, f),
-        Shape::Polygon(rings) => polygon_spans(rings, width, height, f),
+        Shape::Polygon(rings) => polygon_spans(&rings.to_vec(), width, height, f),
         Shape::Mask(m) => mask_spans(m, width, height, f),
         Shape::Polyline(_) | Shape::Points(_) | Shape::Tag => {}
     }
@@ -820,7 +820,7 @@ mod tests {
     #[test]
     fn polygon_rings_are_united() {
         let sq = |x: f64, y: f64| vec![[x, y], [x + 2.0, y], [x + 2.0, y + 2.0], [x, y + 2.0]];
-        let shape = Shape::Polygon(vec![sq(0.0, 0.0), sq(1.0, 0.0)]);
+        let shape = Shape::Polygon(vec![sq(0.0, 0.0), sq(1.0, 0.0)].into());
         assert_eq!(collect(&shape, 10, 10), vec![(0, 0, 3), (1, 0, 3)]);
     }
 

@@ -86,7 +86,7 @@ impl Shape {
     fn rings(&self) -> Vec<Vec<Point>> {
         match self {
             Shape::Box(b) => vec![b.corners().to_vec()],
-            Shape::Polygon(r) => r.clone(),
+            Shape::Polygon(r) => r.to_vec(),
             _ => Vec::new(),
         }
     }
@@ -338,12 +338,8 @@ mod tests {
 
     #[test]
     fn a_polygon_is_clipped_exactly() {
-        let s = Shape::Polygon(vec![vec![
-            [-5.0, -5.0],
-            [5.0, -5.0],
-            [5.0, 5.0],
-            [-5.0, 5.0],
-        ]]);
+        let s =
+            Shape::Polygon(vec![vec![[-5.0, -5.0], [5.0, -5.0], [5.0, 5.0], [-5.0, 5.0]]].into());
         assert_eq!(s.bbox_in_image(10, 10), Some([0.0, 0.0, 5.0, 5.0]));
         assert!((s.area_in_image(10, 10) - 25.0).abs() < 1e-9);
     }

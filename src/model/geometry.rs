@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Rings;
+
 /// A point in image coordinates.
 pub type Point = [f64; 2];
 
@@ -77,7 +79,8 @@ pub enum Shape {
     /// A box, possibly rotated (CVAT `<box>`, COCO `bbox` alone).
     Box(BoxShape),
     /// One or more rings (COCO allows several per annotation; CVAT one per `<polygon>`).
-    Polygon(Vec<Vec<Point>>),
+    /// Stored compactly and exactly (see [`Rings`]).
+    Polygon(Rings),
     /// An open line (CVAT `<polyline>`).
     Polyline(Vec<Point>),
     /// A set of points (CVAT `<points>`).
@@ -119,7 +122,7 @@ impl BoxShape {
     }
 }
 
-fn points_bbox<'a>(pts: impl Iterator<Item = &'a Point>) -> Option<[f64; 4]> {
+fn points_bbox(pts: impl Iterator<Item = Point>) -> Option<[f64; 4]> {
     let mut it = pts.peekable();
     it.peek()?;
     let (mut x0, mut y0, mut x1, mut y1) = (
@@ -257,9 +260,9 @@ impl Shape {
             Shape::Box(b) if b.rotation == 0.0 => {
                 Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl])
             }
-            Shape::Box(b) => points_bbox(b.corners().iter()),
-            Shape::Polygon(rings) => points_bbox(rings.iter().flatten()),
-            Shape::Polyline(p) | Shape::Points(p) => points_bbox(p.iter()),
+            Shape::Box(b) => points_bbox(b.corners().into_iter()),
+            Shape::Polygon(rings) => rings.bbox(),
+            Shape::Polyline(p) | Shape::Points(p) => points_bbox(p.iter().copied()),
             Shape::Mask(m) => m.bbox(),
             Shape::Tag => None,
         }
@@ -270,7 +273,7 @@ impl Shape {
         match self {
             Shape::Ellipse(e) => std::f64::consts::PI * e.rx * e.ry,
             Shape::Box(b) => (b.xbr - b.xtl) * (b.ybr - b.ytl),
-            Shape::Polygon(rings) => rings.iter().map(|r| ring_area(r)).sum(),
+            Shape::Polygon(rings) => rings.iter().map(|r| ring_area_of(r.points())).sum(),
             Shape::Mask(m) => m.area() as f64,
             Shape::Polyline(_) | Shape::Points(_) | Shape::Tag => 0.0,
         }
@@ -286,7 +289,7 @@ impl Shape {
             Shape::Box(b) => [b.xtl, b.ytl, b.xbr, b.ybr, b.rotation]
                 .iter()
                 .all(|v| v.is_finite()),
-            Shape::Polygon(rings) => rings.iter().all(|r| pts_ok(r)),
+            Shape::Polygon(rings) => rings.points().all(|q| q[0].is_finite() && q[1].is_finite()),
             Shape::Polyline(p) | Shape::Points(p) => pts_ok(p),
             Shape::Mask(_) | Shape::Tag => true,
         }
@@ -295,15 +298,27 @@ impl Shape {
 
 /// Shoelace area of one ring (absolute value).
 pub(crate) fn ring_area(ring: &[Point]) -> f64 {
+    ring_area_of(ring.iter().copied())
+}
+
+/// [`ring_area`] of a ring read point by point (a stored polygon decodes as it goes). The
+/// terms are added in the same order, edge `i → i+1` then the closing edge, so the result
+/// is the same to the bit.
+pub(crate) fn ring_area_of(ring: impl ExactSizeIterator<Item = Point>) -> f64 {
     if ring.len() < 3 {
         return 0.0;
     }
+    let mut it = ring;
+    let Some(first) = it.next() else {
+        return 0.0;
+    };
     let mut s = 0.0;
-    for i in 0..ring.len() {
-        let a = ring[i];
-        let b = ring[(i + 1) % ring.len()];
+    let mut a = first;
+    for b in it {
         s += a[0] * b[1] - b[0] * a[1];
+        a = b;
     }
+    s += a[0] * first[1] - first[0] * a[1];
     (s / 2.0).abs()
 }
 

@@ -208,7 +208,7 @@ fn row(
                             "YOLO keeps one ring per row; extra rings dropped",
                         );
                     }
-                    rings.first().cloned().unwrap_or_default()
+                    rings.first().map(|r| r.to_vec()).unwrap_or_default()
                 }
                 other => {
                     loss.add(

@@ -319,11 +319,11 @@ fn shape_of(row: &Row, flavour: Flavour, w: f64, h: f64, loss: &mut Lossiness) -
                         1,
                         "oriented box whose corners are not a rectangle (e.g. clamped at the border) kept as a 4-point polygon",
                     );
-                    Shape::Polygon(vec![corners.to_vec()])
+                    Shape::Polygon(vec![corners.to_vec()].into())
                 }
             }
         }
-        _ => Shape::Polygon(vec![pts()]),
+        _ => Shape::Polygon(vec![pts()].into()),
     }
 }
 

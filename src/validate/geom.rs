@@ -73,7 +73,9 @@ impl<'a> Prepared<'a> {
                 }
             }
             Shape::Box(b) => Prepared::Polygon(Cow::Owned(vec![b.corners().to_vec()])),
-            Shape::Polygon(rings) => Prepared::Polygon(Cow::Borrowed(rings.as_slice())),
+            // Decoded here, per shape as it is prepared (a pair at a time), never for the
+            // whole dataset at once: the model keeps polygons compact (`Rings`).
+            Shape::Polygon(rings) => Prepared::Polygon(Cow::Owned(rings.to_vec())),
             Shape::Mask(m) => prepare_mask(m),
             Shape::Polyline(_) | Shape::Points(_) | Shape::Tag => Prepared::Empty,
         }
@@ -910,7 +912,7 @@ mod tests {
                 if r.unit() < 0.3 {
                     rings.push(ring(0.3, r));
                 }
-                Shape::Polygon(rings)
+                Shape::Polygon(rings.into())
             }
             3 => Shape::Box(crate::model::BoxShape {
                 xtl: cx - rx,

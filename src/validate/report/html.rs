@@ -579,11 +579,9 @@ mod tests {
                     9,
                     2,
                     3,
-                    crate::model::Shape::Polygon(vec![vec![
-                        [10.0, 10.0],
-                        [40.0, 12.0],
-                        [25.0, 30.0],
-                    ]]),
+                    crate::model::Shape::Polygon(
+                        vec![vec![[10.0, 10.0], [40.0, 12.0], [25.0, 30.0]]].into(),
+                    ),
                     80,
                 ),
             ],

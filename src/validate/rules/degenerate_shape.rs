@@ -63,7 +63,7 @@ impl Validation for DegenerateShape {
                                 "polygon ring {i} has {} points (3 needed)",
                                 r.len()
                             ))
-                        } else if ring_area(r) <= 0.0 {
+                        } else if ring_area_of(r.points()) <= 0.0 {
                             Some(format!("polygon ring {i} has zero area"))
                         } else {
                             None
@@ -106,14 +106,14 @@ mod tests {
                     2,
                     1,
                     1,
-                    Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 1.0]]]),
+                    Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 1.0]]].into()),
                     11,
                 ),
                 ann(
                     3,
                     1,
                     1,
-                    Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]]),
+                    Shape::Polygon(vec![vec![[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]].into()),
                     12,
                 ),
                 ann(

@@ -47,7 +47,7 @@ impl Validation for YoloObbNotRectangle {
                 let Shape::Polygon(rings) = &a.shape else {
                     continue;
                 };
-                if rings.len() != 1 || rings[0].len() != 4 {
+                if rings.len() != 1 || rings.first().map(|r| r.len()) != Some(4) {
                     continue;
                 }
                 let mut f = Finding::new(
@@ -99,12 +99,15 @@ mod tests {
             AnnotationId(2),
             ImageId(1),
             CategoryId(1),
-            Shape::Polygon(vec![vec![
-                [90.0, 40.0],
-                [100.0, 30.0],
-                [100.0, 60.0],
-                [90.0, 60.0],
-            ]]),
+            Shape::Polygon(
+                vec![vec![
+                    [90.0, 40.0],
+                    [100.0, 30.0],
+                    [100.0, 60.0],
+                    [90.0, 60.0],
+                ]]
+                .into(),
+            ),
         );
         quad.loc = Some(SourceLoc {
             line: 2,
