@@ -48,6 +48,11 @@ pub mod validate;
 #[doc = include_str!("../docs/python.md")]
 pub struct LibraryDocExample;
 
+/// The Rust example of the README, compiled as a doctest for the same reason.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExample;
+
 pub use convert::{convert, ConvertRequest, Converted, Format};
 pub use error::{Error, Result};
 pub use lossiness::Lossiness;
