@@ -122,7 +122,8 @@ impl BoxShape {
     }
 }
 
-fn points_bbox(pts: impl Iterator<Item = Point>) -> Option<[f64; 4]> {
+/// The tight axis-aligned box `[x, y, w, h]` of some points, `None` without any.
+pub(crate) fn points_bbox(pts: impl Iterator<Item = Point>) -> Option<[f64; 4]> {
     let mut it = pts.peekable();
     it.peek()?;
     let (mut x0, mut y0, mut x1, mut y1) = (

@@ -238,23 +238,7 @@ impl Rings {
                 let d = |m| decode(m, *scale);
                 box_of(d(x0), d(y0), d(x1), d(y1))
             }
-            Coords::Float(p) => {
-                let mut it = p.iter().peekable();
-                it.peek()?;
-                let (mut x0, mut y0, mut x1, mut y1) = (
-                    f64::INFINITY,
-                    f64::INFINITY,
-                    f64::NEG_INFINITY,
-                    f64::NEG_INFINITY,
-                );
-                for q in it {
-                    x0 = x0.min(q[0]);
-                    y0 = y0.min(q[1]);
-                    x1 = x1.max(q[0]);
-                    y1 = y1.max(q[1]);
-                }
-                box_of(x0, y0, x1, y1)
-            }
+            Coords::Float(p) => super::geometry::points_bbox(p.iter().copied()),
         }
     }
 
@@ -639,24 +623,8 @@ mod tests {
         assert_eq!(stored.points().collect::<Vec<_>>(), flat);
         assert_eq!(format!("{stored:?}"), format!("{rings:?}"));
         // The box from the mantissas is the box of the decoded points, bit for bit.
-        let by_points = {
-            let it = stored.points();
-            (it.len() > 0).then(|| {
-                let (mut x0, mut y0, mut x1, mut y1) = (
-                    f64::INFINITY,
-                    f64::INFINITY,
-                    f64::NEG_INFINITY,
-                    f64::NEG_INFINITY,
-                );
-                for q in it {
-                    x0 = x0.min(q[0]);
-                    y0 = y0.min(q[1]);
-                    x1 = x1.max(q[0]);
-                    y1 = y1.max(q[1]);
-                }
-                [x0, y0, x1 - x0, y1 - y0].map(f64::to_bits)
-            })
-        };
+        let by_points =
+            super::super::geometry::points_bbox(stored.points()).map(|b| b.map(f64::to_bits));
         assert_eq!(stored.bbox().map(|b| b.map(f64::to_bits)), by_points);
         // The flat form stores the same rings the same way.
         let flat_rings: Vec<Vec<f64>> = rings
