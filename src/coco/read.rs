@@ -1049,40 +1049,10 @@ impl Ctx<'_> {
     }
 
     /// A ring from its `len` coordinates, `None` for one that is not a number.
-    /// The checks of [`Ctx::ring_of`], in the same order with the same messages, on a ring
-    /// already read as numbers.
-    fn check_flat_ring(&self, r: &[f64], id: u64, loc: Option<SourceLoc>) -> Result<()> {
-        if r.len() / 2 > super::MAX_POINTS {
-            return Err(self.err(
-                loc,
-                format!(
-                    "annotation {id}: polygon with more than {} points",
-                    super::MAX_POINTS
-                ),
-            ));
-        }
-        if !r.len().is_multiple_of(2) {
-            return Err(self.err(
-                loc,
-                format!("annotation {id}: polygon with an odd number of coordinates"),
-            ));
-        }
-        for xy in r.chunks_exact(2) {
-            self.check_num(xy[0], "polygon coordinate", id, loc)?;
-            self.check_num(xy[1], "polygon coordinate", id, loc)?;
-        }
-        Ok(())
-    }
-
-    fn ring_of(
-        &self,
-        len: usize,
-        mut coords: impl Iterator<Item = Option<f64>>,
-        id: u64,
-        loc: Option<SourceLoc>,
-    ) -> Result<Vec<Point>> {
-        // Same bound as CVAT's: a real outline has thousands of vertices, not millions, and
-        // every later step (fitting, rasterising, writing) is linear in them.
+    /// The length checks of a ring of `len` coordinates: at most the point limit (the same
+    /// bound as CVAT's: a real outline has thousands of vertices, not millions, and every
+    /// later step is linear in them), and whole points.
+    fn check_ring_len(&self, len: usize, id: u64, loc: Option<SourceLoc>) -> Result<()> {
         if len / 2 > super::MAX_POINTS {
             return Err(self.err(
                 loc,
@@ -1098,6 +1068,28 @@ impl Ctx<'_> {
                 format!("annotation {id}: polygon with an odd number of coordinates"),
             ));
         }
+        Ok(())
+    }
+
+    /// The checks of [`Ctx::ring_of`], in the same order with the same messages, on a ring
+    /// already read as numbers.
+    fn check_flat_ring(&self, r: &[f64], id: u64, loc: Option<SourceLoc>) -> Result<()> {
+        self.check_ring_len(r.len(), id, loc)?;
+        for xy in r.chunks_exact(2) {
+            self.check_num(xy[0], "polygon coordinate", id, loc)?;
+            self.check_num(xy[1], "polygon coordinate", id, loc)?;
+        }
+        Ok(())
+    }
+
+    fn ring_of(
+        &self,
+        len: usize,
+        mut coords: impl Iterator<Item = Option<f64>>,
+        id: u64,
+        loc: Option<SourceLoc>,
+    ) -> Result<Vec<Point>> {
+        self.check_ring_len(len, id, loc)?;
         let mut pts = Vec::with_capacity(len / 2);
         while let (Some(x), Some(y)) = (coords.next(), coords.next()) {
             let (Some(x), Some(y)) = (x, y) else {
