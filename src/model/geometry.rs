@@ -290,7 +290,7 @@ impl Shape {
             Shape::Box(b) => [b.xtl, b.ytl, b.xbr, b.ybr, b.rotation]
                 .iter()
                 .all(|v| v.is_finite()),
-            Shape::Polygon(rings) => rings.points().all(|q| q[0].is_finite() && q[1].is_finite()),
+            Shape::Polygon(rings) => rings.is_finite(),
             Shape::Polyline(p) | Shape::Points(p) => pts_ok(p),
             Shape::Mask(_) | Shape::Tag => true,
         }

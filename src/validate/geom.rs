@@ -9,7 +9,7 @@ use super::{Inputs, Thresholds};
 use crate::model::{Annotation, Ellipse, MaskData, Point, Shape};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
-use std::borrow::Cow;
+use std::cell::OnceCell;
 
 /// Intersection over union of two `[x, y, w, h]` boxes.
 pub(crate) fn box_iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
@@ -31,8 +31,9 @@ fn finite_box(b: &[f64; 4]) -> bool {
     b.iter().all(|v| v.is_finite()) && b[2] >= 0.0 && b[3] >= 0.0
 }
 
-/// A shape prepared for point-in-shape tests.
-enum Prepared<'a> {
+/// A shape prepared for point-in-shape tests and row scans. Built once per shape of an
+/// image (not once per pair: a shape is measured against each of its candidates).
+enum Prepared {
     Ellipse {
         cx: f64,
         cy: f64,
@@ -41,7 +42,7 @@ enum Prepared<'a> {
         rx: f64,
         ry: f64,
     },
-    Polygon(Cow<'a, [Vec<Point>]>),
+    Polygon(PolygonEdges),
     Mask {
         x0: i64,
         y0: i64,
@@ -52,8 +53,71 @@ enum Prepared<'a> {
     Empty,
 }
 
-impl<'a> Prepared<'a> {
-    fn new(shape: &'a Shape) -> Prepared<'a> {
+/// The edges of a polygon's rings, each `(a, b)` as the even-odd walk meets it (`a` a
+/// vertex, `b` the one before it, so the crossing formula rounds as it always has), sorted
+/// by their lower end: a row scan then keeps only the edges the current row crosses (two
+/// for a convex ring) instead of testing every edge on every row.
+struct PolygonEdges {
+    edges: Vec<Edge>,
+    /// Every coordinate is finite. Only then is "the row crosses the edge", `(a.y > y) !=
+    /// (b.y > y)`, the same as `lo <= y < hi` (NaN compares false either way); otherwise
+    /// each row tests every edge, as before.
+    finite: bool,
+}
+
+struct Edge {
+    a: Point,
+    b: Point,
+    lo: f64,
+    hi: f64,
+}
+
+impl PolygonEdges {
+    fn new<'r>(rings: impl IntoIterator<Item = &'r [Point]>) -> PolygonEdges {
+        let mut edges = Vec::new();
+        let mut finite = true;
+        for r in rings {
+            let n = r.len();
+            let mut j = n.wrapping_sub(1);
+            for i in 0..n {
+                let (a, b) = (r[i], r[j]);
+                finite &= a[0].is_finite() && a[1].is_finite();
+                edges.push(Edge {
+                    a,
+                    b,
+                    lo: a[1].min(b[1]),
+                    hi: a[1].max(b[1]),
+                });
+                j = i;
+            }
+        }
+        edges.sort_by(|e, f| e.lo.total_cmp(&f.lo));
+        PolygonEdges { edges, finite }
+    }
+
+    /// Whether row `y` crosses edge `e`: the test `contains` has always made.
+    fn crosses(e: &Edge, y: f64) -> bool {
+        (e.a[1] > y) != (e.b[1] > y)
+    }
+
+    /// Where row `y` crosses edge `e` (only for edges it crosses).
+    fn crossing(e: &Edge, y: f64) -> f64 {
+        let (a, b) = (e.a, e.b);
+        (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0]
+    }
+}
+
+/// Where a row scan of one shape has got to: the edges still ahead (sorted by their lower
+/// end) start at `next`; `active` are those the rows have reached and not yet passed.
+/// Rows must come in increasing `y`.
+#[derive(Default)]
+struct RowCursor {
+    next: usize,
+    active: Vec<usize>,
+}
+
+impl Prepared {
+    fn new(shape: &Shape) -> Prepared {
         match shape {
             Shape::Ellipse(Ellipse {
                 cx,
@@ -72,10 +136,13 @@ impl<'a> Prepared<'a> {
                     ry: *ry,
                 }
             }
-            Shape::Box(b) => Prepared::Polygon(Cow::Owned(vec![b.corners().to_vec()])),
-            // Decoded here, per shape as it is prepared (a pair at a time), never for the
-            // whole dataset at once: the model keeps polygons compact (`Rings`).
-            Shape::Polygon(rings) => Prepared::Polygon(Cow::Owned(rings.to_vec())),
+            Shape::Box(b) => Prepared::Polygon(PolygonEdges::new([&b.corners()[..]])),
+            // Decoded here, per shape of the image being checked, never for the whole
+            // dataset at once: the model keeps polygons compact (`Rings`).
+            Shape::Polygon(rings) => {
+                let rings = rings.to_vec();
+                Prepared::Polygon(PolygonEdges::new(rings.iter().map(Vec::as_slice)))
+            }
             Shape::Mask(m) => prepare_mask(m),
             Shape::Polyline(_) | Shape::Points(_) | Shape::Tag => Prepared::Empty,
         }
@@ -101,22 +168,15 @@ impl<'a> Prepared<'a> {
                 let v = -dx * s + dy * c;
                 (u / rx).powi(2) + (v / ry).powi(2) <= 1.0
             }
-            Prepared::Polygon(rings) => {
-                let mut inside = false;
-                for r in rings.iter() {
-                    let n = r.len();
-                    let mut j = n.wrapping_sub(1);
-                    for i in 0..n {
-                        let (a, b) = (r[i], r[j]);
-                        if (a[1] > y) != (b[1] > y)
-                            && x < (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0]
-                        {
-                            inside = !inside;
-                        }
-                        j = i;
-                    }
-                }
-                inside
+            // Even-odd: the parity of the crossings right of the sample does not depend on
+            // the order the edges are visited in.
+            Prepared::Polygon(p) => {
+                p.edges
+                    .iter()
+                    .filter(|e| PolygonEdges::crosses(e, y) && x < PolygonEdges::crossing(e, y))
+                    .count()
+                    % 2
+                    == 1
             }
             Prepared::Mask { x0, y0, w, h, bits } => {
                 let (px, py) = (x.floor() as i64 - x0, y.floor() as i64 - y0);
@@ -133,6 +193,7 @@ impl<'a> Prepared<'a> {
         &self,
         grid: &Grid,
         y: f64,
+        cursor: &mut RowCursor,
         crossings: &mut Vec<usize>,
         out: &mut Vec<(usize, usize)>,
     ) {
@@ -188,21 +249,26 @@ impl<'a> Prepared<'a> {
                 }
                 out.push((lo, hi + 1));
             }
-            Prepared::Polygon(rings) => {
+            Prepared::Polygon(p) => {
                 // Even-odd over all rings, as `contains`: a sample is inside when an odd
                 // number of edge crossings lie to its right (`x < crossing`).
                 crossings.clear();
-                for r in rings.iter() {
-                    let n = r.len();
-                    let mut j = n.wrapping_sub(1);
-                    for i in 0..n {
-                        let (a, b) = (r[i], r[j]);
-                        if (a[1] > y) != (b[1] > y) {
-                            let xc = (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0];
-                            crossings.push(grid.count_below(xc));
-                        }
-                        j = i;
+                let mut cross = |e: &Edge| {
+                    if PolygonEdges::crosses(e, y) {
+                        crossings.push(grid.count_below(PolygonEdges::crossing(e, y)));
                     }
+                };
+                if p.finite {
+                    let edges = &p.edges;
+                    while cursor.next < edges.len() && edges[cursor.next].lo <= y {
+                        cursor.active.push(cursor.next);
+                        cursor.next += 1;
+                    }
+                    // Rows only go down: an edge the row has passed is done.
+                    cursor.active.retain(|&k| y < edges[k].hi);
+                    cursor.active.iter().for_each(|&k| cross(&edges[k]));
+                } else {
+                    p.edges.iter().for_each(cross);
                 }
                 crossings.sort_unstable();
                 // Samples in [k_t, k_t+1) have m - t crossings to their right.
@@ -248,7 +314,7 @@ fn push_range(out: &mut Vec<(usize, usize)>, lo: usize, hi: usize) {
 /// Limit on the pixels a mask shape may expand to for sampling (a 16k × 16k box).
 const MAX_MASK_PIXELS: u64 = 1 << 28;
 
-fn prepare_mask(m: &MaskData) -> Prepared<'static> {
+fn prepare_mask(m: &MaskData) -> Prepared {
     let Some(b) = m.bbox() else {
         return Prepared::Empty;
     };
@@ -341,22 +407,24 @@ impl Grid {
     }
 
     /// How many sample columns lie strictly left of `x` (sample x grows with its index, so
-    /// this is a partition point; 0 for NaN, which no comparison accepts).
+    /// this is a partition point; 0 for NaN, which no comparison accepts). Guessed from the
+    /// grid's arithmetic, then settled by the comparison itself, so rounding in the guess
+    /// cannot change the answer.
     fn count_below(&self, x: f64) -> usize {
-        let (mut lo, mut hi) = (0, self.nx);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.x(mid) < x {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+        // `as` saturates: NaN and anything left of the grid give 0, far right gives nx.
+        let mut k = (((x - self.x0) / self.step - 0.5).ceil() as usize).min(self.nx);
+        while k > 0 && !(self.x(k - 1) < x) {
+            k -= 1;
         }
-        lo
+        while k < self.nx && self.x(k) < x {
+            k += 1;
+        }
+        k
     }
 }
 
 /// IoU of two shapes, sampled on one grid over their union box. 0 for shapes without area.
+#[cfg(test)]
 pub(crate) fn shape_iou(a: &Shape, b: &Shape) -> f64 {
     let (Some(ba), Some(bb)) = (a.bbox(), b.bbox()) else {
         return 0.0;
@@ -364,15 +432,20 @@ pub(crate) fn shape_iou(a: &Shape, b: &Shape) -> f64 {
     let Some(grid) = Grid::of_pair(&ba, &bb) else {
         return 0.0;
     };
-    let (pa, pb) = (Prepared::new(a), Prepared::new(b));
+    prepared_iou(&Prepared::new(a), &Prepared::new(b), &grid)
+}
+
+/// [`shape_iou`] of two prepared shapes on the grid of their pair.
+fn prepared_iou(pa: &Prepared, pb: &Prepared, grid: &Grid) -> f64 {
     let (mut na, mut nb, mut both) = (0u64, 0u64, 0u64);
     let (mut crossings, mut ra, mut rb) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ca, mut cb) = (RowCursor::default(), RowCursor::default());
     for j in 0..grid.ny {
         let y = grid.y(j);
         ra.clear();
         rb.clear();
-        pa.row_ranges(&grid, y, &mut crossings, &mut ra);
-        pb.row_ranges(&grid, y, &mut crossings, &mut rb);
+        pa.row_ranges(grid, y, &mut ca, &mut crossings, &mut ra);
+        pb.row_ranges(grid, y, &mut cb, &mut crossings, &mut rb);
         na += ra.iter().map(|r| (r.1 - r.0) as u64).sum::<u64>();
         nb += rb.iter().map(|r| (r.1 - r.0) as u64).sum::<u64>();
         both += overlap_of_ranges(&ra, &rb);
@@ -693,7 +766,8 @@ fn iou_bound(bi: &[f64; 4], bj: &[f64; 4], ai: f64, aj: f64) -> Option<f64> {
     let iw = (bi[0] + bi[2]).min(bj[0] + bj[2]) - bi[0].max(bj[0]);
     let ih = (bi[1] + bi[3]).min(bj[1] + bj[3]) - bi[1].max(bj[1]);
     let larger = ai.max(aj);
-    (larger > 0.0).then(|| ai.min(aj).min(iw.max(0.0) * ih.max(0.0)) / larger)
+    let inter = ai.min(aj).min(iw.max(0.0) * ih.max(0.0));
+    (larger > 0.0).then(|| inter / (ai + aj - inter))
 }
 
 /// Whether a pair with this bound may reach `floor` once sampled: the margin covers the
@@ -721,6 +795,10 @@ pub(crate) fn find_overlaps(inputs: &Inputs, floor: f64) -> Overlaps {
             let boxes = overlap_boxes(&shapes);
             let areas: Vec<f64> = shapes.iter().map(|a| a.shape.area()).collect();
             let tree = box_tree(&boxes);
+            // Each shape is prepared (polygons decoded, edges sorted) the first time one of
+            // its pairs is measured, then reused for its other pairs.
+            let cells: Vec<OnceCell<Prepared>> = shapes.iter().map(|_| OnceCell::new()).collect();
+            let prepared = |k: usize| cells[k].get_or_init(|| Prepared::new(&shapes[k].shape));
             let mut found = Vec::new();
             let (mut capped_shapes, mut skipped) = (0, 0);
             let mut candidates: Vec<(f64, usize)> = Vec::new();
@@ -748,7 +826,9 @@ pub(crate) fn find_overlaps(inputs: &Inputs, floor: f64) -> Overlaps {
                 }
                 candidates.sort_unstable_by_key(|c| c.1);
                 for &(_, j) in &candidates {
-                    let iou = shape_iou(&shapes[i].shape, &shapes[j].shape);
+                    let Some(bj) = boxes[j] else { continue };
+                    let iou = Grid::of_pair(bi, &bj)
+                        .map_or(0.0, |grid| prepared_iou(prepared(i), prepared(j), &grid));
                     if iou >= floor {
                         found.push(OverlapPair {
                             dataset: *d,

@@ -43,53 +43,24 @@ impl Validation for BboxMismatch {
     }
 
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        use rayon::prelude::*;
         let tol = ctx.thresholds.bbox_tolerance_px;
         let mut out = Vec::new();
         for (d, input) in ctx.inputs.datasets.iter().enumerate() {
-            let file = ctx.inputs.file_label(d);
+            let file = &ctx.inputs.file_label(d);
             let images = images_by_id(&input.dataset);
-            for a in &input.dataset.annotations {
-                let Some(c) = &a.coco else { continue };
-                if !a.shape.is_finite() {
-                    continue;
-                }
+            // Every annotation is measured (a third of a second at a million, one by one):
+            // in parallel, the findings kept in file order.
+            out.par_extend(input.dataset.annotations.par_iter().flat_map_iter(|a| {
                 let im = images.get(&a.image_id).copied();
-                // A shape recovered from the annotation's own mask (CVAT's export): the bbox
-                // and area describe that mask, exactly; compare with it, not with the fit.
-                if let Some(m) = &c.mask_extent {
-                    out.extend(mask_extent_findings(c, m, tol).into_iter().map(|msg| {
-                        let f = Finding::new(&Self::META, &file, msg).annotation(a);
-                        match im {
-                            Some(im) => f.image(&im.file_name),
-                            None => f,
-                        }
-                    }));
-                    continue;
-                }
-                // The part inside the image (what an export that clips keeps), else the whole
-                // shape (what a writer that does not clip writes): either one may be right.
-                let Some(visible) = view_messages(a, c, im, tol) else {
-                    continue; // nothing of it inside the image: ellipse-out-of-bounds
-                };
-                let whole = im
-                    .filter(|im| a.shape.crosses_image_border(im.width, im.height))
-                    .and_then(|_| view_messages(a, c, None, tol));
-                let msgs: Vec<String> = match whole {
-                    None => visible.into_iter().flatten().collect(),
-                    Some(whole) => visible
-                        .into_iter()
-                        .zip(whole)
-                        .filter_map(|(v, w)| v.filter(|_| w.is_some()))
-                        .collect(),
-                };
-                for m in msgs {
-                    let mut f = Finding::new(&Self::META, &file, m).annotation(a);
-                    if let Some(im) = im {
-                        f = f.image(&im.file_name);
+                annotation_messages(a, im, tol).into_iter().map(move |m| {
+                    let f = Finding::new(&Self::META, file, m).annotation(a);
+                    match im {
+                        Some(im) => f.image(&im.file_name),
+                        None => f,
                     }
-                    out.push(f);
-                }
-            }
+                })
+            }));
         }
         out
     }
@@ -97,6 +68,37 @@ impl Validation for BboxMismatch {
 
 /// The bbox and the area message (each `None` when it agrees) for the shape seen in `im`
 /// (clipped to it), or whole when `im` is `None`; `None` when nothing of it is in view.
+/// The messages of one annotation: none unless it is a finite COCO shape.
+fn annotation_messages(a: &Annotation, im: Option<&Image>, tol: f64) -> Vec<String> {
+    let Some(c) = &a.coco else {
+        return Vec::new();
+    };
+    if !a.shape.is_finite() {
+        return Vec::new();
+    }
+    // A shape recovered from the annotation's own mask (CVAT's export): the bbox and area
+    // describe that mask, exactly; compare with it, not with the fit.
+    if let Some(m) = &c.mask_extent {
+        return mask_extent_findings(c, m, tol);
+    }
+    // The part inside the image (what an export that clips keeps), else the whole shape
+    // (what a writer that does not clip writes): either one may be right.
+    let Some(visible) = view_messages(a, c, im, tol) else {
+        return Vec::new(); // nothing of it inside the image: ellipse-out-of-bounds
+    };
+    let whole = im
+        .filter(|im| a.shape.crosses_image_border(im.width, im.height))
+        .and_then(|_| view_messages(a, c, None, tol));
+    match whole {
+        None => visible.into_iter().flatten().collect(),
+        Some(whole) => visible
+            .into_iter()
+            .zip(whole)
+            .filter_map(|(v, w)| v.filter(|_| w.is_some()))
+            .collect(),
+    }
+}
+
 fn view_messages(
     a: &Annotation,
     c: &CocoExtra,
