@@ -82,6 +82,14 @@ impl ValueScan {
                     }
                 }
             }
+            if self.depth > 0 {
+                // Inside a value only quotes and brackets matter: the numbers between them
+                // (most of a polygon's bytes) are passed eight at a time.
+                i += plain_prefix(&b[i..]);
+                if i == b.len() {
+                    return None;
+                }
+            }
             match b[i] {
                 b'"' => self.in_str = true,
                 b'{' | b'[' => {
@@ -104,6 +112,31 @@ impl ValueScan {
         }
         None
     }
+}
+
+/// How many leading bytes of `b`, in whole blocks of eight, hold no quote and no bracket.
+/// Per block: `b | 0x20` turns `[` `]` into `{` `}`, and a byte equal to a needle is a zero
+/// byte of the XOR, which the carry trick finds (it never misses one; a block it flags is
+/// just scanned byte by byte).
+fn plain_prefix(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let mut n = 0;
+    for block in b.chunks_exact(8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(block);
+        let w = u64::from_le_bytes(w);
+        let folded = w | (0x20 * ONES);
+        if has_zero(w ^ (b'"' as u64 * ONES))
+            || has_zero(folded ^ (b'{' as u64 * ONES))
+            || has_zero(folded ^ (b'}' as u64 * ONES))
+        {
+            break;
+        }
+        n += 8;
+    }
+    n
 }
 
 /// The file seen through a window: bytes from `base` to `base + hi` are in `buf`.
@@ -419,6 +452,31 @@ mod tests {
         assert_eq!(c.parts, d.parts);
         assert_eq!(c.others, d.others);
         Some(c)
+    }
+
+    #[test]
+    fn long_values_split_the_same_whole_or_a_byte_at_a_time() {
+        // Quotes and brackets at every offset of an eight-byte block, in strings and out,
+        // between runs of digits: the block skip must stop at each one. `run` compares the
+        // whole-slice scan (which skips blocks) with the byte-at-a-time one (which cannot).
+        let mut text = String::from("{\"images\": [], \"annotations\": [");
+        for k in 0..48 {
+            if k > 0 {
+                text.push(',');
+            }
+            let pad = "1".repeat(k % 17 + 1);
+            let word = "a".repeat(k % 9);
+            text.push_str(&format!(
+                r#"{{"s":[[{pad},2.5,{pad}3],[]],"t":"{word}]{{\"[x","u":[{{"v":[{pad}]}}]}}"#
+            ));
+        }
+        text.push_str("], \"categories\": []}");
+        let c = run(text.as_bytes()).expect("splits");
+        assert_eq!(c.parts.len(), 48);
+        for p in &c.parts {
+            let v: serde_json::Value = serde_json::from_str(&p.1).expect("a whole element");
+            assert!(v.get("u").is_some(), "{}", p.1);
+        }
     }
 
     #[test]
