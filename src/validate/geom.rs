@@ -795,8 +795,11 @@ pub(crate) fn find_overlaps(inputs: &Inputs, floor: f64) -> Overlaps {
             let ds = &inputs.datasets[*d].dataset;
             let shapes: Vec<&Annotation> = anns.iter().map(|&k| &ds.annotations[k]).collect();
             let boxes = overlap_boxes(&shapes);
-            let areas: Vec<f64> = shapes.iter().map(|a| a.shape.area()).collect();
             let tree = box_tree(&boxes);
+            // Areas only of shapes whose box meets another's (most shapes of a file have
+            // no candidate at all), each measured once.
+            let area_cells: Vec<OnceCell<f64>> = shapes.iter().map(|_| OnceCell::new()).collect();
+            let area = |k: usize| *area_cells[k].get_or_init(|| shapes[k].shape.area());
             // Each shape is prepared (polygons decoded, edges sorted) the first time one of
             // its pairs is measured, then reused for its other pairs.
             let cells: Vec<OnceCell<Prepared>> = shapes.iter().map(|_| OnceCell::new()).collect();
@@ -812,7 +815,7 @@ pub(crate) fn find_overlaps(inputs: &Inputs, floor: f64) -> Overlaps {
                         continue;
                     }
                     let Some(bj) = boxes[j] else { continue };
-                    let bound = iou_bound(bi, &bj, areas[i], areas[j]);
+                    let bound = iou_bound(bi, &bj, area(i), area(j));
                     if may_reach(bound, floor) {
                         // Unknown bounds sort first: they are measured before any other.
                         candidates.push((bound.unwrap_or(f64::INFINITY), j));

@@ -630,14 +630,25 @@ impl Engine {
             let u = r.uses();
             (m || u.masks, o || u.overlaps)
         });
-        rayon::join(
-            || masks.then(|| ctx.mask_analyses().len()),
-            || overlaps.then(|| ctx.overlaps().pairs.len()),
+        // The rules that read no shared result run while the shared results are computed:
+        // the overlap search and the rules that walk every annotation then share the cores
+        // (a million polygons: the search alone, then the rules alone, left one core idle
+        // at the end of each).
+        let (dependent, independent): (Vec<&dyn Validation>, Vec<&dyn Validation>) =
+            enabled.iter().partition(|r| r.uses() != Shared::default());
+        let check_all = |rules: &[&dyn Validation]| -> Vec<Finding> {
+            rules.par_iter().flat_map_iter(|r| r.check(&ctx)).collect()
+        };
+        let (_, mut raw) = rayon::join(
+            || {
+                rayon::join(
+                    || masks.then(|| ctx.mask_analyses().len()),
+                    || overlaps.then(|| ctx.overlaps().pairs.len()),
+                )
+            },
+            || check_all(&independent),
         );
-        let raw: Vec<Finding> = enabled
-            .par_iter()
-            .flat_map_iter(|r| r.check(&ctx))
-            .collect();
+        raw.extend(check_all(&dependent));
         let mut out = Outcome::default();
         if masks {
             out.notes.extend(ctx.mask_group().note.clone());
