@@ -138,6 +138,17 @@ pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Los
     read_owned(crate::error::read_input(path)?, path, opts)
 }
 
+/// Most numbers a thread's polygon buffer keeps between annotations (1 MB).
+const FLAT_RINGS_KEPT: usize = 1 << 17;
+
+thread_local! {
+    /// The numbers of the polygon being read and where its rings end, kept from one
+    /// annotation to the next (see [`super::de::read_flat_rings`]).
+    static FLAT_RINGS: std::cell::RefCell<(Vec<f64>, Vec<usize>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
+}
+
 /// Elements of the `annotations` array on their way to [`build_streamed`]: their bytes one
 /// after the other, and each one's range and position.
 #[derive(Default)]
@@ -706,18 +717,38 @@ impl Ctx<'_> {
                             ),
                         ));
                     }
-                    match serde_json::from_str::<Vec<Vec<f64>>>(text) {
-                        // The usual polygon list read straight into numbers: a value tree
-                        // of a million-point polygon peaked above 300 MB.
-                        Ok(rings) if !rings.is_empty() => {
-                            // Checked as `ring_of` does, then stored straight from the
-                            // numbers: no vector of points on the way.
-                            for r in &rings {
-                                self.check_flat_ring(r, id, loc)?;
-                            }
-                            Seg::Polygon(Rings::from_flat_rings(&rings))
+                    // The usual polygon list read straight into numbers (a value tree of a
+                    // million-point polygon peaked above 300 MB), into this thread's buffers.
+                    let polygon = FLAT_RINGS.with_borrow_mut(|(coords, ends)| {
+                        if super::de::read_flat_rings(text, coords, ends).is_err()
+                            || ends.is_empty()
+                        {
+                            return Ok(None);
                         }
-                        _ => {
+                        let mut start = 0;
+                        let rings: Vec<&[f64]> = ends
+                            .iter()
+                            .map(|&end| {
+                                let r = &coords[start..end];
+                                start = end;
+                                r
+                            })
+                            .collect();
+                        // Checked as `ring_of` does, then stored straight from the numbers:
+                        // no vector of points on the way.
+                        for r in &rings {
+                            self.check_flat_ring(r, id, loc)?;
+                        }
+                        let stored = Rings::from_flat_rings(&rings);
+                        // A huge polygon's buffer is not kept for the small ones after it.
+                        if coords.capacity() > FLAT_RINGS_KEPT {
+                            *coords = Vec::new();
+                        }
+                        Ok(Some(stored))
+                    })?;
+                    match polygon {
+                        Some(rings) => Seg::Polygon(rings),
+                        None => {
                             let v = serde_json::from_str::<Value>(text).map_err(|e| {
                                 self.err(loc, format!("annotation {id}: segmentation: {e}"))
                             })?;

@@ -83,11 +83,18 @@ fn annotation_messages(a: &Annotation, im: Option<&Image>, tol: f64) -> Vec<Stri
     }
     // The part inside the image (what an export that clips keeps), else the whole shape
     // (what a writer that does not clip writes): either one may be right.
-    let Some(visible) = view_messages(a, c, im, tol) else {
+    let crosses = im.is_some_and(|im| a.shape.crosses_image_border(im.width, im.height));
+    // A shape inside its image is its own visible part: measured once, not once clipped
+    // and again whole. Not so an ellipse, whose area band grows it past the border.
+    let view = match &a.shape {
+        Shape::Ellipse(_) => im,
+        _ => im.filter(|_| crosses),
+    };
+    let Some(visible) = view_messages(a, c, view, tol) else {
         return Vec::new(); // nothing of it inside the image: ellipse-out-of-bounds
     };
     let whole = im
-        .filter(|im| a.shape.crosses_image_border(im.width, im.height))
+        .filter(|_| crosses)
         .and_then(|_| view_messages(a, c, None, tol));
     match whole {
         None => visible.into_iter().flatten().collect(),
