@@ -371,6 +371,8 @@ struct Grid {
     x0: f64,
     y0: f64,
     step: f64,
+    /// `1 / step`, for the first guess of [`Grid::count_below`] (a product, not a quotient).
+    per_step: f64,
     nx: usize,
     ny: usize,
 }
@@ -393,6 +395,7 @@ impl Grid {
             x0,
             y0,
             step,
+            per_step: 1.0 / step,
             nx: ((x1 - x0) / step).ceil() as usize,
             ny: ((y1 - y0) / step).ceil() as usize,
         })
@@ -412,7 +415,7 @@ impl Grid {
     /// cannot change the answer.
     fn count_below(&self, x: f64) -> usize {
         // `as` saturates: NaN and anything left of the grid give 0, far right gives nx.
-        let mut k = (((x - self.x0) / self.step - 0.5).ceil() as usize).min(self.nx);
+        let mut k = (((x - self.x0) * self.per_step - 0.5).ceil() as usize).min(self.nx);
         while k > 0 && !(self.x(k - 1) < x) {
             k -= 1;
         }
