@@ -98,13 +98,22 @@ pub(crate) struct RawAnnotation<'a> {
     pub image_id: u64,
     pub category_id: u64,
     /// Borrowed from the input: copied only if the model keeps it.
-    pub segmentation: Option<&'a RawValue>,
+    pub segmentation: Option<RawSegmentation<'a>>,
     pub bbox: Option<[f64; 4]>,
     pub area: Option<f64>,
     pub iscrowd: Option<u8>,
     pub attributes: Option<RawAttributes>,
     pub neutrostruct: Option<Value>,
     pub extra: JsonMap,
+}
+
+/// An annotation's `segmentation` as the parse left it.
+pub(crate) enum RawSegmentation<'a> {
+    /// The text, to be read by the annotation's builder.
+    Text(&'a RawValue),
+    /// A polygon list, already read into this thread's polygon buffers (see
+    /// [`parse_annotation_with_polygon`]).
+    InBuffers,
 }
 
 #[derive(Default)]
@@ -355,18 +364,41 @@ const ANN_FIELDS: &[&str] = &[
 
 impl<'de> Deserialize<'de> for RawAnnotation<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(AnnVisitor)
+        d.deserialize_map(AnnVisitor { polygon: None })
     }
 }
 
-struct AnnVisitor;
+/// Parses one annotation object whose `segmentation` is expected to be a polygon list,
+/// reading that list straight into `coords` and `ends` (as [`read_flat_rings`]) instead of
+/// skipping it as raw text to read it again: the skip cost as much as the read. A
+/// `segmentation` of any other form is an error here; the caller then reads the
+/// annotation the usual way.
+pub(crate) fn parse_annotation_with_polygon<'de>(
+    bytes: &'de [u8],
+    coords: &mut Vec<f64>,
+    ends: &mut Vec<usize>,
+) -> serde_json::Result<RawAnnotation<'de>> {
+    coords.clear();
+    ends.clear();
+    let mut d = serde_json::Deserializer::from_slice(bytes);
+    let ra = d.deserialize_map(AnnVisitor {
+        polygon: Some(RingsSeed { coords, ends }),
+    })?;
+    d.end()?;
+    Ok(ra)
+}
 
-impl<'de> Visitor<'de> for AnnVisitor {
+struct AnnVisitor<'b> {
+    /// Where a polygon `segmentation` is read to, when it is read during the parse.
+    polygon: Option<RingsSeed<'b>>,
+}
+
+impl<'de> Visitor<'de> for AnnVisitor<'_> {
     type Value = RawAnnotation<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an annotation object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAnnotation<'de>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<RawAnnotation<'de>, A::Error> {
         let (mut id, mut image_id, mut category_id) = (None, None, None);
         let (mut seg, mut bbox, mut area, mut iscrowd, mut attrs, mut ns) =
             (None, None, None, None, None, None);
@@ -379,7 +411,15 @@ impl<'de> Visitor<'de> for AnnVisitor {
                     set_once(&mut category_id, map.next_value::<u64>()?, "category_id")?
                 }
                 Key::Known(3) => {
-                    set_once(&mut seg, map.next_value::<&'de RawValue>()?, "segmentation")?
+                    let value = match (&mut seg, self.polygon.take()) {
+                        // The first `segmentation` only: a second is refused below.
+                        (None, Some(rings)) => {
+                            map.next_value_seed(rings)?;
+                            RawSegmentation::InBuffers
+                        }
+                        _ => RawSegmentation::Text(map.next_value::<&'de RawValue>()?),
+                    };
+                    set_once(&mut seg, value, "segmentation")?
                 }
                 Key::Known(4) => {
                     set_once(&mut bbox, map.next_value::<Option<[f64; 4]>>()?, "bbox")?

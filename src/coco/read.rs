@@ -1,7 +1,9 @@
 //! From raw COCO records to the typed model: strict checks at the boundary, shapes chosen
 //! by `EllipseRecovery`, positions of every image and annotation.
 
-use super::de::{AnnotationSink, RawAnnotation, RawAttributes, RawImage, RawTop, MAX_SIDE};
+use super::de::{
+    AnnotationSink, RawAnnotation, RawAttributes, RawImage, RawSegmentation, RawTop, MAX_SIDE,
+};
 use super::locate::locate;
 use super::stream::Part;
 use super::{EllipseRecovery, ReadOptions};
@@ -384,7 +386,15 @@ fn build_streamed(
             .elems
             .par_iter()
             .map(|&(a, b, loc)| {
-                let ra: RawAnnotation = serde_json::from_slice(bytes.get(a..b)?).ok()?;
+                let bytes = bytes.get(a..b)?;
+                let ra: RawAnnotation = if opts.drop_segmentation_text && polygon_likely(bytes) {
+                    FLAT_RINGS.with_borrow_mut(|(coords, ends)| {
+                        super::de::parse_annotation_with_polygon(bytes, coords, ends)
+                    })
+                } else {
+                    serde_json::from_slice(bytes)
+                }
+                .ok()?;
                 let mut l = Lossiness::default();
                 let mut cx = Ctx {
                     path,
@@ -415,6 +425,27 @@ fn build_streamed(
         let _ = back.send(chunk);
     }
     (!failed.load(Ordering::Relaxed)).then_some((annotations, loss))
+}
+
+/// Whether an annotation's text looks like it has a polygon `segmentation` (the key, a
+/// colon, then `[`), so that the list is read during the parse. A wrong guess costs only
+/// time: the key found was another (in a nested object), and the parse, expecting a list,
+/// fails; the streamed read then gives up and the file is read the usual way. Texts long
+/// enough to exceed the point limit are left to the usual way, which refuses them before
+/// reading their numbers.
+fn polygon_likely(bytes: &[u8]) -> bool {
+    if bytes.len() > 2 * super::MAX_POINTS {
+        return false;
+    }
+    let key = b"\"segmentation\"";
+    let Some(at) = memchr::memmem::find(bytes, key) else {
+        return false;
+    };
+    let mut rest = bytes[at + key.len()..]
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+    rest.next() == Some(b':') && rest.next() == Some(b'[')
 }
 
 /// The image sizes by id; the first image of each id wins (duplicates are for `validate`).
@@ -691,7 +722,16 @@ impl Ctx<'_> {
         // The kept text is parsed only when the shape has to come from it: an annotation
         // with exact parameters never pays for its (possibly huge) segmentation.
         let seg = match (&ra.segmentation, &exact) {
-            (Some(raw), None) => match fast_rle(raw.get()) {
+            (Some(RawSegmentation::InBuffers), None) => {
+                match FLAT_RINGS
+                    .with_borrow_mut(|(coords, ends)| self.polygon_from(coords, ends, id, loc))?
+                {
+                    Some(rings) => Seg::Polygon(rings),
+                    // `[]`: what its text would have given.
+                    None => self.segmentation(&Value::Array(Vec::new()), id, loc, image_size)?,
+                }
+            }
+            (Some(RawSegmentation::Text(raw)), None) => match fast_rle(raw.get()) {
                 // The common large case (CVAT's export: an RLE per annotation) without a
                 // value tree of its counts.
                 Some((height, width, counts)) => {
@@ -720,31 +760,10 @@ impl Ctx<'_> {
                     // The usual polygon list read straight into numbers (a value tree of a
                     // million-point polygon peaked above 300 MB), into this thread's buffers.
                     let polygon = FLAT_RINGS.with_borrow_mut(|(coords, ends)| {
-                        if super::de::read_flat_rings(text, coords, ends).is_err()
-                            || ends.is_empty()
-                        {
+                        if super::de::read_flat_rings(text, coords, ends).is_err() {
                             return Ok(None);
                         }
-                        let mut start = 0;
-                        let rings: Vec<&[f64]> = ends
-                            .iter()
-                            .map(|&end| {
-                                let r = &coords[start..end];
-                                start = end;
-                                r
-                            })
-                            .collect();
-                        // Checked as `ring_of` does, then stored straight from the numbers:
-                        // no vector of points on the way.
-                        for r in &rings {
-                            self.check_flat_ring(r, id, loc)?;
-                        }
-                        let stored = Rings::from_flat_rings(&rings);
-                        // A huge polygon's buffer is not kept for the small ones after it.
-                        if coords.capacity() > FLAT_RINGS_KEPT {
-                            *coords = Vec::new();
-                        }
-                        Ok(Some(stored))
+                        self.polygon_from(coords, ends, id, loc)
                     })?;
                     match polygon {
                         Some(rings) => Seg::Polygon(rings),
@@ -792,7 +811,11 @@ impl Ctx<'_> {
             segmentation: if self.opts.drop_segmentation_text {
                 None
             } else {
-                ra.segmentation.map(|r| RawJson(r.to_owned()))
+                // Only a read that drops the text reads polygons during the parse.
+                ra.segmentation.and_then(|s| match s {
+                    RawSegmentation::Text(r) => Some(RawJson(r.to_owned())),
+                    RawSegmentation::InBuffers => None,
+                })
             },
             had_attributes,
             had_occluded: occluded.is_some(),
@@ -802,6 +825,40 @@ impl Ctx<'_> {
                 .map(Box::new),
         }));
         Ok(ann)
+    }
+
+    /// The polygon whose rings' numbers are in `coords`, ring `i` ending at `ends[i]`;
+    /// `None` when there is no ring.
+    fn polygon_from(
+        &self,
+        coords: &mut Vec<f64>,
+        ends: &[usize],
+        id: u64,
+        loc: Option<SourceLoc>,
+    ) -> Result<Option<Rings>> {
+        if ends.is_empty() {
+            return Ok(None);
+        }
+        let mut start = 0;
+        let rings: Vec<&[f64]> = ends
+            .iter()
+            .map(|&end| {
+                let r = coords.get(start..end).unwrap_or_default();
+                start = end;
+                r
+            })
+            .collect();
+        // Checked as `ring_of` does, then stored straight from the numbers: no vector of
+        // points on the way.
+        for r in &rings {
+            self.check_flat_ring(r, id, loc)?;
+        }
+        let stored = Rings::from_flat_rings(&rings);
+        // A huge polygon's buffer is not kept for the small ones after it.
+        if coords.capacity() > FLAT_RINGS_KEPT {
+            *coords = Vec::new();
+        }
+        Ok(Some(stored))
     }
 
     /// Reports one inversion of CVAT's export (`--ellipses auto` on a mask with a rotation).
@@ -1477,6 +1534,12 @@ mod tests {
                 }
             }
             assert_eq!(full, lean, "{name}");
+            // The windowed read (which reads polygons during the parse when the text is
+            // dropped) gives the same model.
+            let (windowed, two_phase) = windowed_and_two_phase(&bytes, &lean_opts);
+            let (windowed, two_phase) = (windowed.expect("reads"), two_phase.expect("reads"));
+            assert_eq!(windowed.0.annotations, two_phase.0.annotations, "{name}");
+            assert_eq!(windowed.0.annotations, lean.annotations, "{name}");
             // Polygons hold their points and nothing more: no spare capacity, no ring list
             // for a single ring, and at most the 16 bytes of an f64 point per point.
             for a in &lean.annotations {
@@ -1597,6 +1660,69 @@ mod tests {
             accepted > 15 && refused > 30,
             "{accepted} accepted, {refused} refused"
         );
+    }
+
+    #[test]
+    fn polygons_read_during_the_parse_read_as_their_text_would() {
+        // The windowed read of `validate` reads a `segmentation` that looks like a polygon
+        // list during the parse. Every way the guess can be wrong, or the list not be one,
+        // must end as the usual read does: the same model or the same error.
+        let opts = ReadOptions {
+            drop_segmentation_text: true,
+            allow_non_finite: true,
+            ..Default::default()
+        };
+        let head = r#"{"images":[{"id":1,"file_name":"a.png","width":100,"height":100}],"categories":[{"id":1,"name":"x"}],"annotations":["#;
+        let ann = |rest: &str| format!(r#"{{"id":1,"image_id":1,"category_id":1,{rest}}}"#);
+        let cases = [
+            ann(r#""segmentation":[[1,2,30,2.5,30,40]],"area":1,"bbox":[1,2,29,38]"#),
+            ann(r#""segmentation":[[1,2,30,2,30,40],[5,5,6,5,6,6.25]]"#),
+            ann(r#""segmentation":[]"#),
+            ann(r#""segmentation":[[]]"#),
+            ann("\"segmentation\" :\n [ [1, 2,30,2,30,40] ]"),
+            // A decoy key in a nested object before an RLE, and after a polygon.
+            ann(
+                r#""attributes":{"segmentation":[1]},"segmentation":{"size":[100,100],"counts":[5,10,9985]},"iscrowd":1"#,
+            ),
+            ann(r#""segmentation":[[1,2,30,2,30,40]],"attributes":{"segmentation":{"a":1}}"#),
+            ann(r#""segmentation":[[1,2,30,2,30,40]],"segmentation":[[1,2,3,4,5,6]]"#),
+            ann(r#""segmentation":[[1,2,"x",2,30,40]]"#),
+            ann(r#""segmentation":[[1,2,30]]"#),
+            ann(r#""segmentation":[[[1,2,30,2,30,40]]]"#),
+            ann(r#""segmentation":[[1,2,30,2,30,1e999]]"#),
+            ann(r#""segmentation":[[1,2,30,2,30,40]]"#),
+            ann(r#""segmentation":null"#),
+            ann(r#""neutrostruct":{},"segmentation":[[1,2,30,2,30,40]]"#),
+        ];
+        let (mut accepted, mut refused) = (0, 0);
+        for c in &cases {
+            let text = format!("{head}{c}]}}");
+            match windowed_and_two_phase(text.as_bytes(), &opts) {
+                (Ok(s), Ok(t)) => {
+                    accepted += 1;
+                    assert_eq!(s, t, "{c}");
+                }
+                (Err(s), Err(t)) => {
+                    refused += 1;
+                    assert_eq!(s.to_string(), t.to_string(), "{c}");
+                }
+                (s, t) => panic!("{c}: the reads disagree: {:?} vs {:?}", s.err(), t.err()),
+            }
+        }
+        assert!(
+            accepted >= 6 && refused >= 4,
+            "{accepted} accepted, {refused} refused"
+        );
+        // And small random damage to a polygon file.
+        let original = polygon_coco(40).into_bytes();
+        let alphabet = b"{}[]:,\" 0123456789.-eE\\\n";
+        for m in crate::test_mutations::mutants(&original, 7, 300, 1..3, alphabet) {
+            match windowed_and_two_phase(&m, &opts) {
+                (Ok(s), Ok(t)) => assert_eq!(s, t),
+                (Err(s), Err(t)) => assert_eq!(s.to_string(), t.to_string()),
+                (s, t) => panic!("the reads disagree: {:?} vs {:?}", s.err(), t.err()),
+            }
+        }
     }
 
     #[test]
