@@ -305,19 +305,41 @@ impl Dataset {
     /// Annotations grouped per image, in image order; annotations of unknown images are
     /// omitted (see `dangling-reference`).
     pub fn annotations_by_image(&self) -> Vec<(&Image, Vec<&Annotation>)> {
+        let groups = self.annotation_indices_by_image();
+        self.images
+            .iter()
+            .zip(groups)
+            .map(|(im, g)| (im, g.into_iter().map(|k| &self.annotations[k]).collect()))
+            .collect()
+    }
+
+    /// [`Dataset::annotations_by_image`] as indices into `annotations`, per image in order
+    /// (when two images share an id, the later one gets the annotations).
+    pub(crate) fn annotation_indices_by_image(&self) -> Vec<Vec<usize>> {
         let index: std::collections::HashMap<ImageId, usize> = self
             .images
             .iter()
             .enumerate()
             .map(|(i, im)| (im.id, i))
             .collect();
-        let mut groups: Vec<Vec<&Annotation>> = vec![Vec::new(); self.images.len()];
-        for a in &self.annotations {
-            if let Some(&i) = index.get(&a.image_id) {
-                groups[i].push(a);
+        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); self.images.len()];
+        // Files list an image's annotations together: the id is looked up once per run,
+        // not once per annotation (a million hash lookups were most of this walk).
+        let mut run: Option<(ImageId, Option<usize>)> = None;
+        for (k, a) in self.annotations.iter().enumerate() {
+            let slot = match run {
+                Some((id, slot)) if id == a.image_id => slot,
+                _ => {
+                    let slot = index.get(&a.image_id).copied();
+                    run = Some((a.image_id, slot));
+                    slot
+                }
+            };
+            if let Some(i) = slot {
+                groups[i].push(k);
             }
         }
-        self.images.iter().zip(groups).collect()
+        groups
     }
 
     /// Counts of annotations per shape kind, for lossiness reports.

@@ -730,19 +730,7 @@ pub(crate) fn overlap_floor(t: &Thresholds, enabled: impl Fn(&str) -> bool) -> f
 fn shapes_per_image(inputs: &Inputs) -> Vec<(usize, usize, Vec<usize>)> {
     let mut jobs = Vec::new();
     for (d, input) in inputs.datasets.iter().enumerate() {
-        let ds = &input.dataset;
-        let index: std::collections::HashMap<_, _> = ds
-            .images
-            .iter()
-            .enumerate()
-            .map(|(i, im)| (im.id, i))
-            .collect();
-        let mut per: Vec<Vec<usize>> = vec![Vec::new(); ds.images.len()];
-        for (k, a) in ds.annotations.iter().enumerate() {
-            if let Some(&i) = index.get(&a.image_id) {
-                per[i].push(k);
-            }
-        }
+        let per = input.dataset.annotation_indices_by_image();
         jobs.extend(per.into_iter().enumerate().map(|(i, anns)| (d, i, anns)));
     }
     jobs
