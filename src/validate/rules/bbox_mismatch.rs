@@ -56,7 +56,7 @@ impl Validation for BboxMismatch {
                 let im = images.get(&a.image_id).copied();
                 // A shape recovered from the annotation's own mask (CVAT's export): the bbox
                 // and area describe that mask, exactly; compare with it, not with the fit.
-                if let Some(m) = &c.mask_extent {
+                if let Some(m) = &c.rare.mask_extent {
                     out.extend(mask_extent_findings(c, m, tol).into_iter().map(|msg| {
                         let f = Finding::new(&Self::META, &file, msg).annotation(a);
                         match im {
