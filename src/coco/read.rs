@@ -15,7 +15,7 @@ use crate::lossiness::Lossiness;
 use crate::model::{
     coco_rle_bbox, rle_area, Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, CocoRare,
     CvatExtra, Dataset, DatasetMeta, Ellipse, Image, ImageId, MaskData, MaskExtent, Point, RawJson,
-    Rings, Shape, SourceLoc,
+    Rings, Shape, SourceLoc, Sparse,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -1280,7 +1280,7 @@ impl Ctx<'_> {
             a.cvat = CvatExtra {
                 group_id: o.get("group_id").and_then(Value::as_u64),
                 source: o.get("source").and_then(Value::as_str).map(str::to_string),
-                attrs: Vec::new(),
+                attrs: Sparse::new(),
             }
             .into();
             if let Some(Value::Object(attrs)) = o.get("attributes") {

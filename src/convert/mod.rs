@@ -246,7 +246,7 @@ pub fn restore_cvat_from_coco(ds: &mut Dataset) {
                 let attrs: Vec<(String, String)> = serde_json::from_value(v).unwrap_or_default();
                 // Nothing to store is no reason to allocate the CVAT side car.
                 if !attrs.is_empty() || a.cvat.is_set() {
-                    a.cvat.attrs = attrs;
+                    a.cvat.attrs = attrs.into();
                 }
             }
         }

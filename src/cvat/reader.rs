@@ -1024,7 +1024,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         a.cvat = CvatExtra {
             group_id,
             source,
-            attrs: cvat_attrs,
+            attrs: cvat_attrs.into(),
         }
         .into();
         a.loc = Some(self.cur.loc(at0, self.cur.pos()));
