@@ -194,7 +194,7 @@ pub fn generate(cfg: &SynthConfig) -> Synthetic {
                 CategoryId(class as u64 + 1),
                 Shape::Ellipse(e),
             );
-            a.source = Some("manual".into());
+            a.cvat.source = Some("manual".into());
             ds.annotations.push(a);
             next_ann += 1;
         }

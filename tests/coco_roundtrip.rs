@@ -23,8 +23,8 @@ fn strip_loc(mut ds: Dataset) -> Dataset {
     ds.images.iter_mut().for_each(|i| i.loc = None);
     ds.annotations.iter_mut().for_each(|a| {
         a.loc = None;
-        if let Some(c) = a.coco.as_mut() {
-            c.mask_extent = None;
+        if let Some(r) = a.coco.as_mut().and_then(|c| c.rare.get_mut()) {
+            r.mask_extent = None;
         }
     });
     ds
@@ -322,7 +322,7 @@ fn small_dataset() -> Dataset {
     );
     e.attributes
         .insert("confidence".into(), serde_json::json!("high"));
-    e.source = Some("manual".into());
+    e.cvat.source = Some("manual".into());
     let mut b = Annotation::new(
         AnnotationId(2),
         ImageId(1),
@@ -400,7 +400,7 @@ fn writer_snapshot() {
                     a.shape.clone(),
                     a.occluded,
                     a.z_order,
-                    a.source.clone(),
+                    a.cvat.source.clone(),
                     a.attributes.clone(),
                 )
             })

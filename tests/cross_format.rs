@@ -145,7 +145,7 @@ fn arb_dataset() -> impl Strategy<Value = Dataset> {
             );
             a.occluded = occluded;
             a.z_order = z;
-            a.source = Some("manual".into());
+            a.cvat.source = Some("manual".into());
             ds.annotations.push(a);
         }
         ds

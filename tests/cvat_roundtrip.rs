@@ -78,7 +78,7 @@ fn cvat_ellipse_file_reads() {
             rotation: 73.94
         })
     );
-    assert_eq!(a.source.as_deref(), Some("manual"));
+    assert_eq!(a.cvat.source.as_deref(), Some("manual"));
     let loc = a.loc.unwrap();
     assert_eq!((loc.line, loc.column), (45, 5));
     let text = std::fs::read_to_string(fixture("cvat-ellipse/annotations_4classes.xml")).unwrap();
@@ -354,11 +354,11 @@ fn every_shape() -> Dataset {
                 CategoryId(1 + (i as u64 % 2)),
                 s,
             );
-            a.source = Some("manual".into());
+            a.cvat.source = Some("manual".into());
             if i == 0 {
                 a.occluded = true;
                 a.z_order = 2;
-                a.group_id = Some(5);
+                a.cvat.group_id = Some(5);
                 a.attributes.insert(
                     "quality".into(),
                     serde_json::Value::String("good \"&\" <ok>".into()),
@@ -759,8 +759,8 @@ fn dataset() -> impl Strategy<Value = Dataset> {
                 let mut a = Annotation::new(AnnotationId(0), images[ii].id, cat.id, shape);
                 a.occluded = occluded;
                 a.z_order = z_order;
-                a.group_id = group_id;
-                a.source = Some(source);
+                a.cvat.group_id = group_id;
+                a.cvat.source = Some(source);
                 a.attributes = attrs
                     .into_iter()
                     .map(|(k, v)| (k, serde_json::Value::String(v)))
@@ -848,7 +848,7 @@ fn published_scale_round_trip() {
                 CategoryId(k % 4 + 1),
                 Shape::Ellipse(e),
             );
-            a.source = Some("manual".into());
+            a.cvat.source = Some("manual".into());
             ds.annotations.push(a);
         }
     }

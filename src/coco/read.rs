@@ -15,9 +15,9 @@ use crate::geometry::fit::{
 use crate::geometry::raster_cvat_export::{invert_cvat_export_mask, Inverted, Recovery};
 use crate::lossiness::Lossiness;
 use crate::model::{
-    coco_rle_bbox, rle_area, Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, Dataset,
-    DatasetMeta, Ellipse, Image, ImageId, MaskData, MaskExtent, Point, RawJson, Rings, Shape,
-    SourceLoc,
+    coco_rle_bbox, rle_area, Annotation, AnnotationId, BoxShape, CategoryId, CocoExtra, CocoRare,
+    CvatExtra, Dataset, DatasetMeta, Ellipse, Image, ImageId, MaskData, MaskExtent, Point, RawJson,
+    Rings, Shape, SourceLoc, Sparse,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -808,21 +808,25 @@ impl Ctx<'_> {
             iscrowd: ra.iscrowd,
             bbox: ra.bbox,
             area: ra.area,
-            segmentation: if self.opts.drop_segmentation_text {
-                None
-            } else {
-                // Only a read that drops the text reads polygons during the parse.
-                ra.segmentation.and_then(|s| match s {
-                    RawSegmentation::Text(r) => Some(RawJson(r.to_owned())),
-                    RawSegmentation::InBuffers => None,
-                })
-            },
             had_attributes,
             had_occluded: occluded.is_some(),
-            extra: ra.extra.into(),
-            mask_extent: mask_extent
-                .filter(|_| !matches!(ann.shape, Shape::Mask(_)))
-                .map(Box::new),
+            // `into`: allocated only when one of the three is there.
+            rare: CocoRare {
+                segmentation: if self.opts.drop_segmentation_text {
+                    None
+                } else {
+                    // Only a read that drops the text reads polygons during the parse.
+                    ra.segmentation.and_then(|s| match s {
+                        RawSegmentation::Text(r) => Some(RawJson(r.to_owned())),
+                        RawSegmentation::InBuffers => None,
+                    })
+                },
+                extra: ra.extra.into(),
+                mask_extent: mask_extent
+                    .filter(|_| !matches!(ann.shape, Shape::Mask(_)))
+                    .map(Box::new),
+            }
+            .into(),
         }));
         Ok(ann)
     }
@@ -1216,15 +1220,16 @@ impl Ctx<'_> {
                 .and_then(|z| i32::try_from(z).ok())
                 .ok_or_else(|| bad("z_order must be a 32-bit integer".into()))?;
         }
+        // Written through `DerefMut` only when present: that allocates the side car.
         if let Some(s) = o.get("source") {
-            ann.source = Some(
+            ann.cvat.source = Some(
                 s.as_str()
                     .ok_or_else(|| bad("source must be a string".into()))?
                     .to_string(),
             );
         }
         if let Some(g) = o.get("group_id") {
-            ann.group_id = Some(
+            ann.cvat.group_id = Some(
                 g.as_u64()
                     .ok_or_else(|| bad("group_id must be a non-negative integer".into()))?,
             );
@@ -1364,8 +1369,12 @@ impl Ctx<'_> {
                 .and_then(Value::as_i64)
                 .and_then(|z| i32::try_from(z).ok())
                 .unwrap_or(0);
-            a.source = o.get("source").and_then(Value::as_str).map(str::to_string);
-            a.group_id = o.get("group_id").and_then(Value::as_u64);
+            a.cvat = CvatExtra {
+                group_id: o.get("group_id").and_then(Value::as_u64),
+                source: o.get("source").and_then(Value::as_str).map(str::to_string),
+                attrs: Sparse::new(),
+            }
+            .into();
             if let Some(Value::Object(attrs)) = o.get("attributes") {
                 a.attributes = attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             }
@@ -1529,8 +1538,8 @@ mod tests {
             let (lean, _) = read_bytes(&bytes, path, &lean_opts).expect("reads");
             assert!(!lean.annotations.is_empty(), "{name}");
             for a in &mut full.annotations {
-                if let Some(c) = a.coco.as_mut() {
-                    c.segmentation = None;
+                if let Some(rare) = a.coco.as_mut().and_then(|c| c.rare.get_mut()) {
+                    rare.segmentation = None;
                 }
             }
             assert_eq!(full, lean, "{name}");

@@ -101,8 +101,8 @@ fn lossiness(ds: &Dataset) -> Lossiness {
         let carried = a
             .coco
             .as_ref()
-            .is_some_and(|c| c.extra.contains_key(crate::model::CARRY_ATTRS_KEY));
-        if !a.cvat_attrs.is_empty() && !carried {
+            .is_some_and(|c| c.rare.extra.contains_key(crate::model::CARRY_ATTRS_KEY));
+        if !a.cvat.attrs.is_empty() && !carried {
             loss.add(
                 "cvat-attributes-dropped",
                 1,
@@ -157,7 +157,9 @@ fn lossiness(ds: &Dataset) -> Lossiness {
 }
 
 fn has_segmentation(a: &Annotation) -> bool {
-    a.coco.as_ref().is_some_and(|c| c.segmentation.is_some())
+    a.coco
+        .as_ref()
+        .is_some_and(|c| c.rare.segmentation.is_some())
 }
 
 /// A generated RLE segmentation with the area and box of its mask.
@@ -444,10 +446,10 @@ fn meta_into(a: &Annotation, o: &mut JsonMap) {
     if a.z_order != 0 {
         o.insert("z_order".into(), a.z_order.into());
     }
-    if let Some(s) = &a.source {
+    if let Some(s) = &a.cvat.source {
         o.insert("source".into(), s.clone().into());
     }
-    if let Some(g) = a.group_id {
+    if let Some(g) = a.cvat.group_id {
         o.insert("group_id".into(), g.into());
     }
 }
@@ -584,7 +586,7 @@ impl NeutroOut<'_> {
         b.rotation == 0.0
             && self.0.coco.as_ref().is_some_and(|c| {
                 c.bbox.is_some()
-                    && (c.segmentation.is_none()
+                    && (c.rare.segmentation.is_none()
                         || c.bbox == Some([b.xtl, b.ytl, b.xbr - b.xtl, b.ybr - b.ytl]))
             })
     }
@@ -600,7 +602,7 @@ impl NeutroOut<'_> {
             Shape::Box(b) => !self.box_is_native(b),
             Shape::Polygon(_) | Shape::Mask(MaskData::Coco { .. }) | Shape::Tag => false,
         };
-        !shape_part && a.z_order == 0 && a.source.is_none() && a.group_id.is_none()
+        !shape_part && a.z_order == 0 && a.cvat.source.is_none() && a.cvat.group_id.is_none()
     }
 }
 
@@ -649,10 +651,10 @@ impl Serialize for NeutroOut<'_> {
         if a.z_order != 0 {
             m.serialize_entry("z_order", &a.z_order)?;
         }
-        if let Some(src) = &a.source {
+        if let Some(src) = &a.cvat.source {
             m.serialize_entry("source", src)?;
         }
-        if let Some(g) = a.group_id {
+        if let Some(g) = a.cvat.group_id {
             m.serialize_entry("group_id", &g)?;
         }
         m.end()
@@ -669,7 +671,7 @@ impl Serialize for AnnOut<'_> {
         match a
             .coco
             .as_ref()
-            .and_then(|c| c.segmentation.as_ref().map(|seg| (c, seg)))
+            .and_then(|c| c.rare.segmentation.as_ref().map(|seg| (c, seg)))
         {
             Some((c, seg)) => {
                 m.serialize_entry("segmentation", seg)?;
@@ -721,7 +723,7 @@ impl Serialize for AnnOut<'_> {
             m.serialize_entry("attributes", &attrs)?;
         }
         if let Some(c) = &a.coco {
-            for (k, v) in &c.extra {
+            for (k, v) in &c.rare.extra {
                 if k != "neutrostruct" {
                     m.serialize_entry(k, v)?;
                 }

@@ -165,16 +165,18 @@ pub fn carry_cvat_into_coco(ds: &mut Dataset) {
         }
     }
     for a in &mut ds.annotations {
-        if a.cvat_attrs.is_empty() {
+        if a.cvat.attrs.is_empty() {
             continue;
         }
         let attrs: Vec<Value> = a
-            .cvat_attrs
+            .cvat
+            .attrs
             .iter()
             .map(|(k, v)| Value::from(vec![Value::String(k.clone()), Value::String(v.clone())]))
             .collect();
         a.coco
             .get_or_insert_with(Default::default)
+            .rare
             .extra
             .insert(CARRY_ATTRS_KEY.into(), Value::Array(attrs));
     }
@@ -232,11 +234,20 @@ pub fn restore_cvat_from_coco(ds: &mut Dataset) {
         c.coco_extra.shift_remove("color");
     }
     for a in &mut ds.annotations {
-        // `get_mut`: a plain `c.extra.shift_remove` would allocate the (out-of-line) map of
-        // every annotation that has none, 80 MB at a million.
-        if let Some(extra) = a.coco.as_mut().and_then(|c| c.extra.get_mut()) {
+        // `get_mut`: a plain `c.rare.extra.shift_remove` would allocate the (out-of-line)
+        // side car and map of every annotation that has none, 80 MB at a million.
+        if let Some(extra) = a
+            .coco
+            .as_mut()
+            .and_then(|c| c.rare.get_mut())
+            .and_then(|r| r.extra.get_mut())
+        {
             if let Some(v) = extra.shift_remove(CARRY_ATTRS_KEY) {
-                a.cvat_attrs = serde_json::from_value(v).unwrap_or_default();
+                let attrs: Vec<(String, String)> = serde_json::from_value(v).unwrap_or_default();
+                // Nothing to store is no reason to allocate the CVAT side car.
+                if !attrs.is_empty() || a.cvat.is_set() {
+                    a.cvat.attrs = attrs.into();
+                }
             }
         }
     }
@@ -297,7 +308,7 @@ pub(crate) fn note_coco_to_cvat_losses(ds: &Dataset, loss: &mut Lossiness) {
     let extra_fields = ds
         .annotations
         .iter()
-        .filter(|a| a.coco.as_ref().is_some_and(|c| !c.extra.is_empty()))
+        .filter(|a| a.coco.as_ref().is_some_and(|c| !c.rare.extra.is_empty()))
         .count();
     loss.add(
         "annotation-fields-dropped",

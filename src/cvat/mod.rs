@@ -16,7 +16,8 @@
 //!   as the first entry `("id", …)` of `Image::cvat_attrs`; the writer writes that back.
 //! - Shapes: annotation ids are 1.. in document order; `<attribute>` children become
 //!   `Value::String`s; XML attributes other than the standard ones stay in
-//!   `Annotation::cvat_attrs`; `loc` is the byte span of the whole element.
+//!   `Annotation::cvat` (`CvatExtra::attrs`, beside `source` and `group_id`); `loc` is the
+//!   byte span of the whole element.
 //! - Unknown elements in `<image>` and at the top level are kept as source text
 //!   (lossiness code `kept-verbatim`).
 

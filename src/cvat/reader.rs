@@ -14,8 +14,8 @@ use super::ReadOptions;
 use crate::error::{Error, LineIndex, Result};
 use crate::lossiness::Lossiness;
 use crate::model::{
-    Annotation, AnnotationId, AttributeSpec, BoxShape, Category, CategoryId, CvatMetaRaw, Dataset,
-    Ellipse, Image, ImageId, JsonMap, MaskData, Point, Rgb, Shape, SourceLoc,
+    Annotation, AnnotationId, AttributeSpec, BoxShape, Category, CategoryId, CvatExtra,
+    CvatMetaRaw, Dataset, Ellipse, Image, ImageId, JsonMap, MaskData, Point, Rgb, Shape, SourceLoc,
 };
 use indexmap::IndexMap;
 use quick_xml::events::{BytesStart, Event};
@@ -1019,10 +1019,14 @@ impl<'a, 'o> Parser<'a, 'o> {
         let mut a = Annotation::new(id, ImageId(0), category_id, shape);
         a.occluded = occluded;
         a.z_order = z_order;
-        a.group_id = group_id;
-        a.source = source;
         a.attributes = attributes.into();
-        a.cvat_attrs = cvat_attrs.into();
+        // `into`, not field writes: the side car is allocated only when one is set.
+        a.cvat = CvatExtra {
+            group_id,
+            source,
+            attrs: cvat_attrs.into(),
+        }
+        .into();
         a.loc = Some(self.cur.loc(at0, self.cur.pos()));
         self.ds.annotations.push(a);
         self.ann_image.push(image);
@@ -1722,9 +1726,11 @@ mod tests {
         // was a third of the reader's peak memory.
         let xml = "<annotations><image id=\"0\" name=\"a\" width=\"9\" height=\"9\"><ellipse label=\"t\" source=\"manual\" occluded=\"0\" cx=\"1\" cy=\"2\" rx=\"1\" ry=\"1\" rotation=\"3\" z_order=\"0\"/><ellipse label=\"t\" cx=\"1\" cy=\"2\" rx=\"1\" ry=\"1\" extra=\"kept\"/></image></annotations>";
         let (ds, _) = read(xml).expect("reads");
-        assert_eq!(ds.annotations[0].cvat_attrs.capacity(), 0);
+        assert_eq!(ds.annotations[0].cvat.attrs.capacity(), 0);
+        assert_eq!(ds.annotations[0].cvat.source.as_deref(), Some("manual"));
+        assert_eq!(ds.annotations[0].cvat.group_id, None);
         assert_eq!(
-            ds.annotations[1].cvat_attrs,
+            ds.annotations[1].cvat.attrs,
             vec![("extra".to_string(), "kept".to_string())]
         );
     }
@@ -1759,9 +1765,10 @@ mod tests {
                 counts: vec![2, 3, 1]
             })
         );
-        assert_eq!(a.source.as_deref(), Some("auto"));
+        assert_eq!(a.cvat.source.as_deref(), Some("auto"));
         let extra: Vec<_> = a
-            .cvat_attrs
+            .cvat
+            .attrs
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();

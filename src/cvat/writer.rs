@@ -70,7 +70,7 @@ pub fn render(ds: &Dataset, opts: &WriteOptions) -> (String, Lossiness) {
             .count()
         + ds.annotations
             .iter()
-            .filter(|a| a.coco.as_ref().is_some_and(|c| !c.extra.is_empty()))
+            .filter(|a| a.coco.as_ref().is_some_and(|c| !c.rare.extra.is_empty()))
             .count();
     w.loss.add(
         "coco-fields-dropped",
@@ -348,7 +348,7 @@ impl Writer<'_> {
         };
         self.attr("label", &label);
         // CVAT always writes a source; "manual" is its default, so it is not a loss.
-        self.attr("source", a.source.as_deref().unwrap_or("manual"));
+        self.attr("source", a.cvat.source.as_deref().unwrap_or("manual"));
         let is_tag = kind == "tag";
         // CVAT writes neither occluded nor z_order on tags; keep them only when they say
         // something, so nothing is lost either way.
@@ -359,10 +359,10 @@ impl Writer<'_> {
         if !is_tag || a.z_order != 0 {
             self.attr("z_order", &a.z_order.to_string());
         }
-        if let Some(g) = a.group_id {
+        if let Some(g) = a.cvat.group_id {
             self.attr("group_id", &g.to_string());
         }
-        for (k, v) in &a.cvat_attrs {
+        for (k, v) in &a.cvat.attrs {
             self.attr(k, v);
         }
         self.out.push_str(">\n");

@@ -72,6 +72,11 @@ impl<T: EmptyValue> Sparse<T> {
         self.0.as_deref_mut()
     }
 
+    /// Whether a value is held (allocated); an unset value reads as the empty `T`.
+    pub fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// The value, taken out (an empty `T` when unset).
     pub fn into_inner(self) -> T {
         self.0.map(|b| *b).unwrap_or_default()

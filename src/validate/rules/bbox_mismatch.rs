@@ -78,7 +78,7 @@ fn annotation_messages(a: &Annotation, im: Option<&Image>, tol: f64) -> Vec<Stri
     }
     // A shape recovered from the annotation's own mask (CVAT's export): the bbox and area
     // describe that mask, exactly; compare with it, not with the fit.
-    if let Some(m) = &c.mask_extent {
+    if let Some(m) = &c.rare.mask_extent {
         return mask_extent_findings(c, m, tol);
     }
     // The part inside the image (what an export that clips keeps), else the whole shape
