@@ -416,7 +416,8 @@ impl Grid {
     fn count_below(&self, x: f64) -> usize {
         // `as` saturates: NaN and anything left of the grid give 0, far right gives nx.
         let mut k = (((x - self.x0) * self.per_step - 0.5).ceil() as usize).min(self.nx);
-        while k > 0 && !(self.x(k - 1) < x) {
+        // Not `<` (NaN included): that column is not left of `x`.
+        while k > 0 && self.x(k - 1).partial_cmp(&x) != Some(std::cmp::Ordering::Less) {
             k -= 1;
         }
         while k < self.nx && self.x(k) < x {
