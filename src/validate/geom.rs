@@ -270,7 +270,12 @@ impl Prepared {
                 } else {
                     p.edges.iter().for_each(cross);
                 }
-                crossings.sort_unstable();
+                // Two crossings (a convex ring) are most rows: ordered without a sort call.
+                match crossings.as_mut_slice() {
+                    [a, b] if *a > *b => std::mem::swap(a, b),
+                    [_, _] => {}
+                    c => c.sort_unstable(),
+                }
                 // Samples in [k_t, k_t+1) have m - t crossings to their right.
                 let m = crossings.len();
                 let mut start = 0;
@@ -414,8 +419,9 @@ impl Grid {
     /// grid's arithmetic, then settled by the comparison itself, so rounding in the guess
     /// cannot change the answer.
     fn count_below(&self, x: f64) -> usize {
+        // Within one of the answer (rounding, not `ceil`, which is a library call here);
         // `as` saturates: NaN and anything left of the grid give 0, far right gives nx.
-        let mut k = (((x - self.x0) * self.per_step - 0.5).ceil() as usize).min(self.nx);
+        let mut k = (((x - self.x0) * self.per_step + 0.5) as usize).min(self.nx);
         // Not `<` (NaN included): that column is not left of `x`.
         while k > 0 && self.x(k - 1).partial_cmp(&x) != Some(std::cmp::Ordering::Less) {
             k -= 1;
