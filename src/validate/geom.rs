@@ -9,7 +9,7 @@ use super::{Inputs, Thresholds};
 use crate::model::{Annotation, Ellipse, MaskData, Point, Shape};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
-use std::cell::OnceCell;
+use std::sync::OnceLock;
 
 /// Intersection over union of two `[x, y, w, h]` boxes.
 pub(crate) fn box_iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
@@ -796,18 +796,20 @@ pub(crate) fn find_overlaps(inputs: &Inputs, floor: f64) -> Overlaps {
             let tree = box_tree(&boxes);
             // Areas only of shapes whose box meets another's (most shapes of a file have
             // no candidate at all), each measured once.
-            let area_cells: Vec<OnceCell<f64>> = shapes.iter().map(|_| OnceCell::new()).collect();
+            let area_cells: Vec<OnceLock<f64>> = shapes.iter().map(|_| OnceLock::new()).collect();
             let area = |k: usize| *area_cells[k].get_or_init(|| shapes[k].shape.area());
             // Each shape is prepared (polygons decoded, edges sorted) the first time one of
             // its pairs is measured, then reused for its other pairs.
-            let cells: Vec<OnceCell<Prepared>> = shapes.iter().map(|_| OnceCell::new()).collect();
+            let cells: Vec<OnceLock<Prepared>> = shapes.iter().map(|_| OnceLock::new()).collect();
             let prepared = |k: usize| cells[k].get_or_init(|| Prepared::new(&shapes[k].shape));
-            let mut found = Vec::new();
-            let (mut capped_shapes, mut skipped) = (0, 0);
-            let mut candidates: Vec<(f64, usize)> = Vec::new();
-            for (i, bi) in boxes.iter().enumerate() {
-                let Some(bi) = bi else { continue };
-                candidates.clear();
+            // The pairs of shape `i` with the later shapes, and how many candidates the work
+            // bound left unmeasured.
+            let pairs_of = |i: usize| -> (Vec<OverlapPair>, usize) {
+                let mut found = Vec::new();
+                let Some(bi) = &boxes[i] else {
+                    return (found, 0);
+                };
+                let mut candidates: Vec<(f64, usize)> = Vec::new();
                 for j in intersecting(&tree, bi) {
                     if j <= i {
                         continue;
@@ -819,9 +821,8 @@ pub(crate) fn find_overlaps(inputs: &Inputs, floor: f64) -> Overlaps {
                         candidates.push((bound.unwrap_or(f64::INFINITY), j));
                     }
                 }
-                if candidates.len() > MAX_MEASURED_PER_SHAPE {
-                    capped_shapes += 1;
-                    skipped += candidates.len() - MAX_MEASURED_PER_SHAPE;
+                let skipped = candidates.len().saturating_sub(MAX_MEASURED_PER_SHAPE);
+                if skipped > 0 {
                     candidates.select_nth_unstable_by(MAX_MEASURED_PER_SHAPE, |x, y| {
                         y.0.total_cmp(&x.0).then(x.1.cmp(&y.1))
                     });
@@ -842,14 +843,23 @@ pub(crate) fn find_overlaps(inputs: &Inputs, floor: f64) -> Overlaps {
                         });
                     }
                 }
-            }
-            let capped = (capped_shapes > 0).then_some(CappedImage {
+                (found, skipped)
+            };
+            // A crowded image (a pasted pile) is one job of thousands of shapes: its shapes
+            // are spread over the cores too, or the whole check waits on one of them.
+            let per_shape: Vec<(Vec<OverlapPair>, usize)> = if shapes.len() >= CROWDED_IMAGE {
+                (0..shapes.len()).into_par_iter().map(pairs_of).collect()
+            } else {
+                (0..shapes.len()).map(pairs_of).collect()
+            };
+            let capped_shapes = per_shape.iter().filter(|r| r.1 > 0).count();
+            let capped = (capped_shapes > 0).then(|| CappedImage {
                 dataset: *d,
                 image: *img,
                 shapes: capped_shapes,
-                skipped,
+                skipped: per_shape.iter().map(|r| r.1).sum(),
             });
-            (found, capped)
+            (per_shape.into_iter().flat_map(|r| r.0).collect(), capped)
         })
         .collect();
     let mut out = Overlaps::default();
@@ -860,6 +870,9 @@ pub(crate) fn find_overlaps(inputs: &Inputs, floor: f64) -> Overlaps {
     out.pairs.sort_by_key(|p| (p.dataset, p.image, p.a, p.b));
     out
 }
+
+/// Shapes on one image from which its overlap search runs on several cores.
+const CROWDED_IMAGE: usize = 1024;
 
 /// The overlap pairs as first found: no work bound, `contains` at every sample. The tests
 /// hold [`find_overlaps`] to it.
@@ -1123,6 +1136,24 @@ mod tests {
             anns,
         ));
         assert!(assert_same_overlaps(&piles) > 100);
+        // One image of more shapes than `CROWDED_IMAGE`, whose shapes are searched on
+        // several cores: small piles of six along its diagonal.
+        let n = CROWDED_IMAGE + 100;
+        let anns = (0..n)
+            .map(|k| {
+                let shape = random_shape(&mut r, 40.0 + 30.0 * (k / 6) as f64);
+                let class = 1 + (r.unit() * 2.0) as u64;
+                crate::validate::testutil::ann(k as u64 + 1, 1, class, shape, 1)
+            })
+            .collect();
+        let side = 80 + 5 * n as u32;
+        let crowded = crate::validate::testutil::coco_inputs(crate::validate::testutil::dataset(
+            crate::validate::testutil::four(),
+            vec![crate::validate::testutil::image(1, "a.tif", side, side, 1)],
+            anns,
+        ));
+        let found = assert_same_overlaps(&crowded);
+        assert!(found > 50, "{found}");
         let release = crate::synth::generate(&crate::synth::SynthConfig {
             // The published size: 93 images, about 24k ellipses.
             write_images: false,
