@@ -382,7 +382,10 @@ pub(crate) fn parse_annotation_with_polygon<'de>(
     ends.clear();
     let mut d = serde_json::Deserializer::from_slice(bytes);
     let ra = d.deserialize_map(AnnVisitor {
-        polygon: Some(RingsSeed { coords, ends }),
+        polygon: Some(RingsSeed {
+            coords,
+            ends: Some(ends),
+        }),
     })?;
     d.end()?;
     Ok(ra)
@@ -541,13 +544,20 @@ pub(crate) fn read_flat_rings(
     coords.clear();
     ends.clear();
     let mut d = serde_json::Deserializer::from_str(text);
-    RingsSeed { coords, ends }.deserialize(&mut d)?;
+    RingsSeed {
+        coords,
+        ends: Some(ends),
+    }
+    .deserialize(&mut d)?;
     d.end()
 }
 
+/// One level of a polygon list, read into flat buffers: the list of rings when `ends` is
+/// given (each element a ring, whose end is recorded there), else one ring (each element a
+/// number appended to `coords`).
 struct RingsSeed<'b> {
     coords: &'b mut Vec<f64>,
-    ends: &'b mut Vec<usize>,
+    ends: Option<&'b mut Vec<usize>>,
 }
 
 impl<'de> DeserializeSeed<'de> for RingsSeed<'_> {
@@ -563,37 +573,25 @@ impl<'de> Visitor<'de> for RingsSeed<'_> {
         f.write_str("a sequence")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq
-            .next_element_seed(RingSeed {
-                coords: &mut *self.coords,
-            })?
-            .is_some()
-        {
-            self.ends.push(self.coords.len());
-        }
-        Ok(())
-    }
-}
-
-struct RingSeed<'b> {
-    coords: &'b mut Vec<f64>,
-}
-
-impl<'de> DeserializeSeed<'de> for RingSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RingSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a sequence")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(v) = seq.next_element::<f64>()? {
-            self.coords.push(v);
+        let RingsSeed { coords, ends } = self;
+        match ends {
+            Some(ends) => {
+                // Each element is one ring: its numbers, then where they end.
+                while seq
+                    .next_element_seed(RingsSeed {
+                        coords: &mut *coords,
+                        ends: None,
+                    })?
+                    .is_some()
+                {
+                    ends.push(coords.len());
+                }
+            }
+            None => {
+                while let Some(v) = seq.next_element::<f64>()? {
+                    coords.push(v);
+                }
+            }
         }
         Ok(())
     }
